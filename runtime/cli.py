@@ -1,0 +1,172 @@
+"""Headless command line: validate, summary and export a design file (no Qt).
+
+Exit codes: 0 success, 1 the file or design has problems, 2 command-line misuse.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .document import load, node_problem_locations
+from .errors import DesignFileError, ExportError, Problem
+from .graph import GraphModel
+from .shapes import Analysis, infer
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="LayerLab: build neural networks visually and watch them learn. "
+        "The commands below work headless on a design file (.json).")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    validate = commands.add_parser("validate", help="check a design file; exit 1 if it has "
+                                   "problems")
+    validate.add_argument("file", help="design file (.json)")
+    summary = commands.add_parser("summary", help="print each node's output shape, parameters "
+                                  "and FLOPs")
+    summary.add_argument("file", help="design file (.json)")
+    summary.add_argument("--json", action="store_true", help="machine-readable output")
+    export = commands.add_parser("export", help="write the design as standalone code")
+    export.add_argument("file", help="design file (.json)")
+    export.add_argument("--format", choices=["py"], default="py",
+                        help="py: a Python file defining an nn.Module (needs only torch)")
+    export.add_argument("-o", "--output", help="where to write (default: standard output)")
+    export.add_argument("--class-name", help="name of the generated class (default: from the "
+                        "design's name)")
+    return parser
+
+
+def run(argv: Sequence[str] | None = None, prog: str = "layerlab") -> int:
+    """Run a headless command; returns the exit code."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    return {"validate": _validate, "summary": _summary, "export": _export}[args.command](args)
+
+
+def _open(path: str) -> tuple[GraphModel | None, list[Problem], str | None]:
+    try:
+        model = load(path)
+    except DesignFileError as err:
+        return None, err.problems, None
+    return model, [], Path(path).read_text(encoding="utf-8")
+
+
+def _analyse(model: GraphModel, text: str | None) -> tuple[Analysis, list[Problem]]:
+    analysis = infer(model)
+    return analysis, node_problem_locations(model, analysis.problems, text)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    model, problems, text = _open(args.file)
+    if model is None:
+        _print_problems(args.file, problems)
+        return EXIT_PROBLEMS
+    analysis, problems = _analyse(model, text)
+    _print_problems(args.file, problems)
+    if not analysis.valid:
+        return EXIT_PROBLEMS
+    print(f"{args.file}: valid — {len(model.nodes)} nodes, {analysis.total_params:,} parameters "
+          f"({analysis.trainable_params:,} trainable), {_flops(analysis.total_flops)} FLOPs")
+    return EXIT_OK
+
+
+def _summary(args: argparse.Namespace) -> int:
+    model, problems, text = _open(args.file)
+    if model is None:
+        if args.json:
+            print(json.dumps({"valid": False, "total_params": 0, "trainable_params": 0,
+                              "total_flops": 0, "nodes": [],
+                              "errors": [_error_json(p) for p in problems]}, indent=2))
+        else:
+            _print_problems(args.file, problems)
+        return EXIT_PROBLEMS
+    analysis, problems = _analyse(model, text)
+    if args.json:
+        print(json.dumps(summary_json(model, analysis, problems), indent=2))
+    else:
+        print(summary_table(model, analysis))
+        _print_problems(args.file, problems)
+    return EXIT_OK if analysis.valid else EXIT_PROBLEMS
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_python, write_python
+
+    model, problems, text = _open(args.file)
+    if model is not None:
+        analysis, problems = _analyse(model, text)
+        problems = [p for p in problems if p.severity == "error"]
+    if problems:
+        _print_problems(args.file, problems)
+        print("not exported: fix the errors above first", file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        if args.output:
+            write_python(model, args.output, args.class_name)
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(export_python(model, args.class_name))
+    except ExportError as err:
+        print(f"export failed: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except OSError as err:
+        print(f"cannot write {args.output}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def summary_json(model: GraphModel, analysis: Analysis, problems: list[Problem]) -> dict:
+    """The `summary --json` document (batch dimension as null)."""
+    nodes = [{"id": r.node_id, "type": r.type, "output_shape": r.output_shape(),
+              "params": r.params, "flops": r.flops, "errors": list(r.errors),
+              "warnings": list(r.warnings)} for r in analysis.nodes.values()]
+    return {"valid": analysis.valid, "total_params": analysis.total_params,
+            "trainable_params": analysis.trainable_params, "total_flops": analysis.total_flops,
+            "nodes": nodes,
+            "errors": [_error_json(p) for p in problems if p.severity == "error"]}
+
+
+def summary_table(model: GraphModel, analysis: Analysis) -> str:
+    """A fixed-width table of every node, then the totals."""
+    rows = [("node", "type", "output shape", "params", "FLOPs")]
+    for r in analysis.nodes.values():
+        if r.status == "ok":
+            shape = ", ".join(t.describe() for t in r.outputs.values()) or "-"
+        else:
+            shape = "error" if r.status == "error" else "?"
+        rows.append((r.node_id, r.type, shape, f"{r.params:,}", _flops(r.flops)))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[i].ljust(widths[i]) if i < 3 else row[i].rjust(widths[i]) for i in range(5)]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(f"{model.name}: {analysis.total_params:,} parameters "
+                 f"({analysis.trainable_params:,} trainable), "
+                 f"{_flops(analysis.total_flops)} FLOPs per sample")
+    return "\n".join(lines)
+
+
+def _error_json(p: Problem) -> dict:
+    return {"node": p.node, "location": p.location, "message": p.message}
+
+
+def _print_problems(path: str, problems: list[Problem]) -> None:
+    for p in problems:
+        print(f"{path}: {p}", file=sys.stderr)
+
+
+def _flops(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return str(n)

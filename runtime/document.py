@@ -1,0 +1,377 @@
+"""The design file: JSON text <-> GraphModel, with validation, migration and atomic saves.
+
+Loading collects every problem (with its JSON location, line and node) before giving up, so a user
+fixing a file by hand sees them all at once. See docs/design-format.md for the format.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import networkx as nx
+from json_source_map import calculate as source_map
+
+from .errors import DesignFileError, ParamError, Problem
+from .graph import Edge, GraphModel, Node, _closest
+from .names import identifier_problem
+from .registry import REGISTRY, LayerRegistry
+
+FORMAT = "layerlab.design"
+CURRENT_VERSION = 1
+
+#: Upgrade steps: MIGRATIONS[n] turns a version-n document into a version n+1 document.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+_TOP_KEYS = ("format", "version", "name", "description", "nodes", "edges", "training")
+_NODE_KEYS = ("id", "type", "params", "pos")
+_EDGE_KEYS = ("from", "to", "from_port", "to_port")
+
+Path_ = tuple[Any, ...]
+
+
+def location(path: Path_) -> str:
+    """Render a JSON path such as ("nodes", 2, "params") as ``nodes[2].params``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Problems:
+    """Collects problems while a document is checked."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Path_, str, str | None]] = []
+
+    def add(self, path: Path_, message: str, node: str | None = None) -> None:
+        self.items.append((path, message, node))
+
+    def to_problems(self, text: str | None) -> list[Problem]:
+        lines = _line_finder(text)
+        return [Problem(message, node, location(path), lines(path)) for path, message, node
+                in self.items]
+
+
+def _line_finder(text: str | None) -> Callable[[Path_], int | None]:
+    """Map a JSON path to the 1-based line of its value in `text` (the closest existing parent)."""
+    if not text:
+        return lambda path: None
+    try:
+        entries = source_map(text)
+    except Exception:  # the source map is a nicety; never let it hide the real problems
+        return lambda path: None
+
+    def find(path: Path_) -> int | None:
+        parts = list(path)
+        while True:
+            pointer = "".join(f"/{p}" for p in parts)
+            if pointer in entries:
+                entry = entries[pointer]
+                start = entry.key_start or entry.value_start
+                return start.line + 1
+            if not parts:
+                return None
+            parts.pop()
+    return find
+
+
+def migrate(data: dict) -> dict:
+    """Upgrade a document of any known version to `CURRENT_VERSION`, one step per version."""
+    version = data["version"]
+    while version < CURRENT_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+        data["version"] = version
+    return data
+
+
+def loads(text: str, registry: LayerRegistry = REGISTRY, source: str | None = None) -> GraphModel:
+    """Parse and validate design-file text; raise `DesignFileError` listing every problem."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DesignFileError([Problem(f"not valid JSON: {err.msg} (line {err.lineno}, column "
+                                       f"{err.colno})", line=err.lineno)], source) from None
+    problems = _Problems()
+    model = _from_data(data, registry, problems)
+    if problems.items:
+        raise DesignFileError(problems.to_problems(text), source)
+    return model
+
+
+def load(path: str | os.PathLike, registry: LayerRegistry = REGISTRY) -> GraphModel:
+    """Read a design file; raise `DesignFileError` when it cannot be read or is invalid."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise DesignFileError([Problem(f"cannot read the file: {reason}")], str(path)) from None
+    return loads(text, registry, str(path))
+
+
+def from_dict(data: Any, registry: LayerRegistry = REGISTRY) -> GraphModel:
+    """Validate an already-parsed document (e.g. from a preset or a clipboard)."""
+    problems = _Problems()
+    model = _from_data(data, registry, problems)
+    if problems.items:
+        raise DesignFileError(problems.to_problems(None))
+    return model
+
+
+def to_dict(model: GraphModel) -> dict:
+    """The document of `model`, ready for json.dumps."""
+    nodes = [{"id": n.id, "type": n.type, "params": n.params, "pos": list(n.pos)}
+             for n in model.nodes.values()]
+    edges = []
+    for e in model.edges:
+        item: dict[str, str] = {"from": e.src, "to": e.dst}
+        if len(model.spec(e.src).outputs) > 1:
+            item["from_port"] = e.src_port
+        if len(model.spec(e.dst).inputs) > 1:
+            item["to_port"] = e.dst_port
+        edges.append(item)
+    return {"format": FORMAT, "version": CURRENT_VERSION, "name": model.name,
+            "description": model.description, "nodes": nodes, "edges": edges,
+            "training": model.training}
+
+
+def dumps(model: GraphModel) -> str:
+    """The design-file text of `model`."""
+    return json.dumps(to_dict(model), indent=2) + "\n"
+
+
+def save(model: GraphModel, path: str | os.PathLike) -> None:
+    """Write `model` atomically: a temporary file in the same folder, then a rename over `path`.
+
+    A crash or a full disk leaves the previous file intact.
+    """
+    write_atomic(path, dumps(model))
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Replace `path` with `text` so that readers see either the old or the new file, never half."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                               dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def node_problem_locations(model: GraphModel, problems: list[Problem],
+                           text: str | None = None) -> list[Problem]:
+    """Give node-level problems (from shape inference) their ``nodes[i]`` location and line."""
+    index = {node_id: i for i, node_id in enumerate(model.nodes)}
+    lines = _line_finder(text)
+    out = []
+    for p in problems:
+        if p.node in index and not p.location:
+            path = ("nodes", index[p.node])
+            p = Problem(p.message, p.node, location(path), lines(path), p.severity)
+        out.append(p)
+    return out
+
+
+# --- validation ------------------------------------------------------------------------------
+def _from_data(data: Any, registry: LayerRegistry, problems: _Problems) -> GraphModel | None:
+    if not isinstance(data, dict):
+        problems.add((), f"a design file must be a JSON object, not {_json_type(data)}")
+        return None
+    if data.get("format") != FORMAT:
+        problems.add(("format",), f"'format' must be '{FORMAT}' (got {data.get('format')!r}): "
+                     "this is not a LayerLab design file")
+        return None
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        problems.add(("version",), f"'version' must be a positive integer, got {version!r}")
+        return None
+    if version > CURRENT_VERSION:
+        problems.add(("version",), f"this design was written by a newer LayerLab (format version "
+                     f"{version}); this one reads versions up to {CURRENT_VERSION}: update LayerLab")
+        return None
+    data = migrate(dict(data))
+    for key in data:
+        if key not in _TOP_KEYS:
+            problems.add((key,), f"unknown key '{key}'{_closest(key, list(_TOP_KEYS))}")
+    meta = {}
+    for key, default, kind in (("name", "Untitled", str), ("description", "", str),
+                               ("training", {}, dict)):
+        value = data.get(key, default)
+        if not isinstance(value, kind):
+            problems.add((key,), f"'{key}' must be {'a string' if kind is str else 'an object'}, "
+                         f"not {_json_type(value)}")
+        meta[key] = value
+    nodes = _check_nodes(data.get("nodes"), registry, problems)
+    edges = _check_edges(data.get("edges", []), nodes, registry, problems)
+    if problems.items:
+        return None
+    model = GraphModel(registry, meta["name"], meta["description"], meta["training"])
+    model._bulk_load(list(nodes.values()), [edge for _, edge in edges])
+    return model
+
+
+def _check_nodes(raw: Any, registry: LayerRegistry, problems: _Problems) -> dict[str, Node]:
+    nodes: dict[str, Node] = {}
+    if not isinstance(raw, list):
+        problems.add(("nodes",), "'nodes' must be a list of node objects"
+                     if raw is not None else "the file has no 'nodes' list")
+        return nodes
+    first_seen: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        path = ("nodes", i)
+        if not isinstance(item, dict):
+            problems.add(path, f"each node must be an object, not {_json_type(item)}")
+            continue
+        node_id = item.get("id")
+        for key in item:
+            if key not in _NODE_KEYS:
+                problems.add(path + (key,), f"unknown key '{key}' in a node"
+                             f"{_closest(key, list(_NODE_KEYS))}", _str(node_id))
+        id_problem = identifier_problem(node_id) if "id" in item else "the node has no 'id'"
+        if id_problem:
+            problems.add(path + ("id",), id_problem, _str(node_id))
+            continue
+        if node_id in first_seen:
+            problems.add(path + ("id",), f"duplicate node id '{node_id}' (first used by "
+                         f"nodes[{first_seen[node_id]}])", node_id)
+            continue
+        first_seen[node_id] = i
+        type_id = item.get("type")
+        if not isinstance(type_id, str) or type_id not in registry:
+            message = ("the node has no 'type'" if type_id is None else
+                       f"unknown layer type {type_id!r}"
+                       f"{registry.suggestion(type_id) if isinstance(type_id, str) else ''}")
+            problems.add(path + ("type",), message, node_id)
+            continue
+        spec = registry.get(type_id)
+        params = _check_params(item.get("params", {}), spec, path, node_id, problems)
+        pos = item.get("pos", [0.0, 0.0])
+        if (not isinstance(pos, list) or len(pos) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
+            problems.add(path + ("pos",), f"'pos' must be [x, y] numbers, got {pos!r}", node_id)
+            pos = [0.0, 0.0]
+        if params is not None:
+            nodes[node_id] = Node(node_id, spec.type_id, params, (float(pos[0]), float(pos[1])))
+    return nodes
+
+
+def _check_params(raw: Any, spec, path: Path_, node_id: str,
+                  problems: _Problems) -> dict | None:
+    if not isinstance(raw, dict):
+        problems.add(path + ("params",), f"'params' must be an object, not {_json_type(raw)}",
+                     node_id)
+        return None
+    values = spec.defaults()
+    ok = True
+    for name, value in raw.items():
+        if name not in values:
+            problems.add(path + ("params", name), f"{spec.type_id} has no parameter '{name}'"
+                         f"{_closest(name, spec.param_names())}", node_id)
+            ok = False
+            continue
+        try:
+            values[name] = spec.param(name).validate(value)
+        except ParamError as err:
+            problems.add(path + ("params", name), str(err), node_id)
+            ok = False
+    return values if ok else None
+
+
+def _check_edges(raw: Any, nodes: dict[str, Node], registry: LayerRegistry,
+                 problems: _Problems) -> list[tuple[int, Edge]]:
+    if not isinstance(raw, list):
+        problems.add(("edges",), "'edges' must be a list of edge objects")
+        return []
+    edges: list[tuple[int, Edge]] = []
+    fed: dict[tuple[str, str], int] = {}
+    for i, item in enumerate(raw):
+        path = ("edges", i)
+        if not isinstance(item, dict):
+            problems.add(path, f"each edge must be an object, not {_json_type(item)}")
+            continue
+        for key in item:
+            if key not in _EDGE_KEYS:
+                problems.add(path + (key,), f"unknown key '{key}' in an edge"
+                             f"{_closest(key, list(_EDGE_KEYS))}")
+        ends = {}
+        for key, side in (("from", "outputs"), ("to", "inputs")):
+            node_id = item.get(key)
+            if not isinstance(node_id, str):
+                problems.add(path + (key,), f"the edge needs '{key}': the id of a node")
+            elif node_id not in nodes:
+                problems.add(path + (key,), f"edge {key} missing node '{node_id}'"
+                             f"{_closest(node_id, list(nodes))}")
+            else:
+                port = item.get(f"{key}_port")
+                name = _check_port(registry.get(nodes[node_id].type), node_id, port, side,
+                                   path + (f"{key}_port" if port is not None else key,), problems)
+                if name:
+                    ends[key] = (node_id, name)
+        if len(ends) < 2:
+            continue
+        (src, src_port), (dst, dst_port) = ends["from"], ends["to"]
+        if src == dst:
+            problems.add(path, f"edge connects '{src}' to itself", src)
+            continue
+        port = registry.get(nodes[dst].type).input_port(dst_port)
+        if (dst, dst_port) in fed and not port.variadic:
+            problems.add(path + ("to",), f"input '{dst_port}' of '{dst}' has two incoming edges "
+                         f"(the other is edges[{fed[(dst, dst_port)]}]): a port takes one input",
+                         dst)
+            continue
+        fed.setdefault((dst, dst_port), i)
+        edges.append((i, Edge(src, dst, src_port, dst_port)))
+    _check_cycles(edges, problems)
+    return edges
+
+
+def _check_port(spec, node_id: str, port: Any, side: str, path: Path_,
+                problems: _Problems) -> str | None:
+    ports = spec.outputs if side == "outputs" else spec.inputs
+    names = [p.name for p in ports]
+    if not ports:
+        problems.add(path, f"'{node_id}' ({spec.type_id}) has no {side}", node_id)
+        return None
+    if port is None:
+        if len(ports) > 1:
+            problems.add(path, f"'{node_id}' has several {side} ({', '.join(names)}): add "
+                         f"'{'from_port' if side == 'outputs' else 'to_port'}' to say which",
+                         node_id)
+            return None
+        return names[0]
+    if port not in names:
+        problems.add(path, f"'{node_id}' ({spec.type_id}) has no {side[:-1]} port {port!r} "
+                     f"(it has: {', '.join(names)})", node_id)
+        return None
+    return port
+
+
+def _check_cycles(edges: list[tuple[int, Edge]], problems: _Problems) -> None:
+    graph = nx.MultiDiGraph()
+    for i, edge in edges:
+        graph.add_edge(edge.src, edge.dst, index=i)
+    if nx.is_directed_acyclic_graph(graph):
+        return
+    cycle = nx.find_cycle(graph)
+    names = [u for u, _, _ in cycle] + [cycle[0][0]]
+    index = graph.edges[cycle[-1]]["index"]
+    problems.add(("edges", index), f"the edges make a cycle: {' -> '.join(names)}; "
+                 "a network must flow one way: remove one of these edges", cycle[-1][1])
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null", int: "a number", float: "a number"}.get(type(value), "a value")
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,377 @@
+"""GraphModel: the design as plain data over a networkx graph, with typed errors and change events.
+
+The model is the only truth: the designer's canvas subscribes to its events and redraws; undo
+commands call its API. Edge order matters (it is the argument order of merge nodes), so edges are
+kept in a list; the networkx mirror answers reachability, cycle and ordering questions.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import networkx as nx
+
+from .errors import GraphError, ParamError
+from .names import identifier_problem, slug
+from .registry import REGISTRY, LayerRegistry
+from .specs import LayerSpec
+
+
+@dataclass
+class Node:
+    """One layer in the design: id, type, every parameter (defaults filled in) and canvas position."""
+
+    id: str
+    type: str
+    params: dict[str, Any]
+    pos: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A connection from an output port to an input port."""
+
+    src: str
+    dst: str
+    src_port: str = "output"
+    dst_port: str = "input"
+
+
+@dataclass(frozen=True)
+class NodeAdded:
+    node: Node
+
+
+@dataclass(frozen=True)
+class NodeRemoved:
+    node: Node
+
+
+@dataclass(frozen=True)
+class EdgeAdded:
+    edge: Edge
+    index: int
+
+
+@dataclass(frozen=True)
+class EdgeRemoved:
+    edge: Edge
+    index: int
+
+
+@dataclass(frozen=True)
+class ParamChanged:
+    node_id: str
+    name: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class NodeMoved:
+    node_id: str
+    old: tuple[float, float]
+    new: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class MetaChanged:
+    """`name`, `description` or `training` changed."""
+
+    field: str
+
+
+Event = NodeAdded | NodeRemoved | EdgeAdded | EdgeRemoved | ParamChanged | NodeMoved | MetaChanged
+Listener = Callable[[Event], None]
+
+
+@dataclass
+class RemovedNode:
+    """What `remove_node` took away, enough to put it back exactly (for undo)."""
+
+    node: Node
+    node_index: int
+    edges: list[tuple[int, Edge]] = field(default_factory=list)
+
+
+class GraphModel:
+    """A network design: nodes, ordered edges, and the design's name, description and training."""
+
+    def __init__(self, registry: LayerRegistry = REGISTRY, name: str = "Untitled",
+                 description: str = "", training: dict | None = None):
+        self.registry = registry
+        self._name = name
+        self._description = description
+        self._training: dict = dict(training or {})
+        self._nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+        self._graph = nx.MultiDiGraph()
+        self._listeners: list[Listener] = []
+        self.revision = 0
+
+    # --- events ---------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(event)` after every change."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def _emit(self, event: Event) -> None:
+        self.revision += 1
+        for listener in list(self._listeners):
+            listener(event)
+
+    # --- design metadata ------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
+        self._emit(MetaChanged("name"))
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    @description.setter
+    def description(self, value: str) -> None:
+        self._description = value
+        self._emit(MetaChanged("description"))
+
+    @property
+    def training(self) -> dict:
+        """The training block (owned by the trainer; opaque here). Returns a copy."""
+        return copy.deepcopy(self._training)
+
+    @training.setter
+    def training(self, value: dict) -> None:
+        self._training = copy.deepcopy(value)
+        self._emit(MetaChanged("training"))
+
+    # --- queries --------------------------------------------------------------------------
+    @property
+    def nodes(self) -> dict[str, Node]:
+        """Nodes by id, in file order. Treat as read-only: edit through the model's methods."""
+        return self._nodes
+
+    @property
+    def edges(self) -> list[Edge]:
+        """Edges in file order (read-only view)."""
+        return list(self._edges)
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The networkx mirror (read-only by convention)."""
+        return self._graph
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise GraphError(f"there is no node '{node_id}'") from None
+
+    def spec(self, node_id: str) -> LayerSpec:
+        return self.registry.get(self.node(node_id).type)
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        """Edges into `node_id`, in file order (the argument order of merge nodes)."""
+        return [e for e in self._edges if e.dst == node_id]
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        return [e for e in self._edges if e.src == node_id]
+
+    def topological_order(self) -> list[str]:
+        """Node ids so that every edge goes forward; ties keep file order. Requires no cycle."""
+        rank = {node_id: i for i, node_id in enumerate(self._nodes)}
+        return list(nx.lexicographical_topological_sort(self._graph, key=rank.__getitem__))
+
+    def new_id(self, type_id: str) -> str:
+        """A fresh, valid node id for a node of `type_id` (e.g. ``conv2d_3``)."""
+        stem = slug(type_id)
+        n = 1
+        while f"{stem}_{n}" in self._nodes or identifier_problem(f"{stem}_{n}"):
+            n += 1
+        return f"{stem}_{n}"
+
+    # --- edits ----------------------------------------------------------------------------
+    def add_node(self, type_id: str, params: dict[str, Any] | None = None,
+                 pos: Iterable[float] = (0.0, 0.0), node_id: str | None = None,
+                 index: int | None = None) -> Node:
+        """Add a node; missing params take their defaults. Raises GraphError or ParamError.
+
+        `index` places it in file order (used by undo to restore a removed node where it was).
+        """
+        spec = self._spec_for(type_id)
+        node_id = node_id or self.new_id(spec.type_id)
+        problem = identifier_problem(node_id)
+        if problem:
+            raise GraphError(problem)
+        if node_id in self._nodes:
+            raise GraphError(f"node id '{node_id}' is already used")
+        node = Node(node_id, spec.type_id, self.validate_params(spec, params or {}),
+                    _pos(pos))
+        if index is None or index >= len(self._nodes):
+            self._nodes[node_id] = node
+        else:
+            items = list(self._nodes.items())
+            items.insert(index, (node_id, node))
+            self._nodes = dict(items)
+        self._graph.add_node(node_id)
+        self._emit(NodeAdded(node))
+        return node
+
+    def remove_node(self, node_id: str) -> RemovedNode:
+        """Remove a node and its edges; returns what was removed so it can be restored."""
+        node = self.node(node_id)
+        removed = RemovedNode(node, list(self._nodes).index(node_id))
+        for edge in reversed([e for e in self._edges if node_id in (e.src, e.dst)]):
+            removed.edges.insert(0, (self._edges.index(edge), edge))
+            self.disconnect(edge)
+        del self._nodes[node_id]
+        self._graph.remove_node(node_id)
+        self._emit(NodeRemoved(node))
+        return removed
+
+    def restore_node(self, removed: RemovedNode) -> None:
+        """Undo `remove_node`: the node, at its old place, with its edges at their old places."""
+        node = removed.node
+        self.add_node(node.type, node.params, node.pos, node.id, removed.node_index)
+        for index, edge in removed.edges:
+            self.connect(edge.src, edge.dst, edge.src_port, edge.dst_port, index=index)
+
+    def connection_problem(self, src: str, dst: str, src_port: str | None = None,
+                           dst_port: str | None = None) -> str | None:
+        """Why an edge src -> dst would be refused, or None when it is allowed."""
+        try:
+            self._resolve_edge(src, dst, src_port, dst_port)
+        except GraphError as err:
+            return str(err)
+        return None
+
+    def connect(self, src: str, dst: str, src_port: str | None = None,
+                dst_port: str | None = None, index: int | None = None) -> Edge:
+        """Add an edge; ports may be omitted where the node has one. Raises GraphError."""
+        edge = self._resolve_edge(src, dst, src_port, dst_port)
+        index = len(self._edges) if index is None else index
+        self._edges.insert(index, edge)
+        self._graph.add_edge(edge.src, edge.dst, key=(edge.src_port, edge.dst_port))
+        self._emit(EdgeAdded(edge, index))
+        return edge
+
+    def disconnect(self, edge: Edge) -> int:
+        """Remove `edge`; returns where it was in the edge list."""
+        try:
+            index = self._edges.index(edge)
+        except ValueError:
+            raise GraphError(f"there is no edge {edge.src} -> {edge.dst}") from None
+        del self._edges[index]
+        self._graph.remove_edge(edge.src, edge.dst, key=(edge.src_port, edge.dst_port))
+        self._emit(EdgeRemoved(edge, index))
+        return index
+
+    def set_param(self, node_id: str, name: str, value: Any) -> Any:
+        """Set one parameter after validating it; returns the old value. Raises ParamError."""
+        node = self.node(node_id)
+        spec = self.registry.get(node.type)
+        try:
+            param = spec.param(name)
+        except KeyError:
+            raise ParamError(name, f"{spec.type_id} has no parameter '{name}'"
+                             f"{_closest(name, spec.param_names())}") from None
+        new = param.validate(value)
+        old = node.params[name]
+        if new != old or type(new) is not type(old):
+            node.params[name] = new
+            self._emit(ParamChanged(node_id, name, old, new))
+        return old
+
+    def move(self, node_id: str, pos: Iterable[float]) -> None:
+        node = self.node(node_id)
+        old, node.pos = node.pos, _pos(pos)
+        self._emit(NodeMoved(node_id, old, node.pos))
+
+    # --- helpers --------------------------------------------------------------------------
+    def validate_params(self, spec: LayerSpec, params: dict[str, Any]) -> dict[str, Any]:
+        """All of `spec`'s params: given values validated, the rest at their defaults."""
+        unknown = [name for name in params if name not in spec.param_names()]
+        if unknown:
+            name = unknown[0]
+            raise ParamError(name, f"{spec.type_id} has no parameter '{name}'"
+                             f"{_closest(name, spec.param_names())}")
+        values = spec.defaults()
+        for name, value in params.items():
+            values[name] = spec.param(name).validate(value)
+        return values
+
+    def _spec_for(self, type_id: str) -> LayerSpec:
+        if type_id not in self.registry:
+            raise GraphError(f"unknown layer type '{type_id}'{self.registry.suggestion(type_id)}")
+        return self.registry.get(type_id)
+
+    def _resolve_edge(self, src: str, dst: str, src_port: str | None,
+                      dst_port: str | None) -> Edge:
+        src_spec, dst_spec = self.spec(src), self.spec(dst)
+        if src == dst:
+            raise GraphError(f"cannot connect '{src}' to itself")
+        src_port = _pick_port(src, src_spec.outputs, src_port, "output")
+        dst_port = _pick_port(dst, dst_spec.inputs, dst_port, "input")
+        port = dst_spec.input_port(dst_port)
+        taken = [e for e in self._edges if e.dst == dst and e.dst_port == dst_port]
+        if taken and not port.variadic:
+            raise GraphError(f"input '{dst_port}' of '{dst}' is already connected to "
+                             f"'{taken[0].src}': remove that edge first")
+        if src in self._graph and dst in self._graph and nx.has_path(self._graph, dst, src):
+            raise GraphError(f"connecting '{src}' to '{dst}' would make a cycle: '{dst}' already "
+                             f"feeds '{src}'")
+        return Edge(src, dst, src_port, dst_port)
+
+    def _bulk_load(self, nodes: list[Node], edges: list[Edge]) -> None:
+        """Fill an empty model from a validated document without per-edit checks or events."""
+        assert not self._nodes, "bulk load is only for a fresh model"
+        self._nodes = {n.id: n for n in nodes}
+        self._edges = list(edges)
+        self._graph.add_nodes_from(self._nodes)
+        self._graph.add_edges_from((e.src, e.dst, (e.src_port, e.dst_port)) for e in edges)
+
+    # --- comparison -----------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """Plain-data copy of everything in the design (compares equal iff the designs are equal)."""
+        return {"name": self._name, "description": self._description,
+                "training": copy.deepcopy(self._training),
+                "nodes": [(n.id, n.type, copy.deepcopy(n.params), n.pos)
+                          for n in self._nodes.values()],
+                "edges": list(self._edges)}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GraphModel) and self.snapshot() == other.snapshot()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _pos(pos: Iterable[float]) -> tuple[float, float]:
+    x, y = pos
+    return (float(x), float(y))
+
+
+def _pick_port(node_id: str, ports: tuple, name: str | None, side: str) -> str:
+    if not ports:
+        raise GraphError(f"'{node_id}' has no {side}s")
+    if name is None:
+        if len(ports) > 1:
+            names = ", ".join(p.name for p in ports)
+            raise GraphError(f"'{node_id}' has several {side}s ({names}): say which one")
+        return ports[0].name
+    if name not in [p.name for p in ports]:
+        names = ", ".join(p.name for p in ports)
+        raise GraphError(f"'{node_id}' has no {side} port '{name}' (it has: {names})")
+    return name
+
+
+def _closest(name: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(name, options, n=1)
+    return f": did you mean '{match[0]}'?" if match else ""

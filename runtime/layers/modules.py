@@ -1,0 +1,212 @@
+"""Torch modules for the layers PyTorch lacks in the exact form LayerLab needs, and weight init.
+
+Everything here imports only torch and math: the exporter copies these classes verbatim into the
+standalone Python files it writes, so they must stay self-contained.
+"""
+import math
+
+import torch
+from torch import nn
+
+
+class GlobalAvgPool(nn.Module):
+    """Mean over every spatial dimension: (N, C, *spatial) -> (N, C), or over time for channels_last."""
+
+    def __init__(self, channels_last: bool = False):
+        super().__init__()
+        self.channels_last = channels_last
+
+    def forward(self, x):
+        if self.channels_last:
+            return x.mean(dim=tuple(range(1, x.dim() - 1)))
+        return x.mean(dim=tuple(range(2, x.dim())))
+
+
+class Reshape(nn.Module):
+    """Reshape every sample to `shape` (the batch dimension is kept)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+class Permute(nn.Module):
+    """Reorder the non-batch dimensions; `dims` uses PyTorch numbering, so the batch is 0."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x):
+        return x.permute(0, *self.dims)
+
+
+class _SequenceOutput:
+    """Shared by the recurrent layers: pick all steps, or the final state of each direction."""
+
+    def _select(self, out, h_n):
+        if self.return_sequences:
+            return out
+        if self.bidirectional:
+            return torch.cat([h_n[-2], h_n[-1]], dim=-1)
+        return h_n[-1]
+
+
+class RNN(nn.RNN, _SequenceOutput):
+    """Batch-first Elman RNN returning all steps or the last hidden state."""
+
+    def __init__(self, *args, return_sequences: bool = False, **kwargs):
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequences = return_sequences
+
+    def forward(self, x):
+        out, h_n = super().forward(x)
+        return self._select(out, h_n)
+
+
+class LSTM(nn.LSTM, _SequenceOutput):
+    """Batch-first LSTM returning all steps or the last hidden state."""
+
+    def __init__(self, *args, return_sequences: bool = False, **kwargs):
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequences = return_sequences
+
+    def forward(self, x):
+        out, (h_n, _) = super().forward(x)
+        return self._select(out, h_n)
+
+
+class GRU(nn.GRU, _SequenceOutput):
+    """Batch-first GRU returning all steps or the last hidden state."""
+
+    def __init__(self, *args, return_sequences: bool = False, **kwargs):
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequences = return_sequences
+
+    def forward(self, x):
+        out, h_n = super().forward(x)
+        return self._select(out, h_n)
+
+
+def causal_mask(length_q: int, length_k: int, device) -> torch.Tensor:
+    """Boolean mask hiding later positions (True = may not attend)."""
+    return torch.ones(length_q, length_k, dtype=torch.bool, device=device).triu(1)
+
+
+class MultiheadAttention(nn.MultiheadAttention):
+    """Batch-first attention; key defaults to the query (self-attention) and value to the key."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, kdim=None, vdim=None, causal=False):
+        super().__init__(embed_dim, num_heads, dropout=dropout, kdim=kdim, vdim=vdim,
+                         batch_first=True)
+        self.causal = causal
+
+    def forward(self, query, key=None, value=None):
+        key = query if key is None else key
+        value = key if value is None else value
+        mask = causal_mask(query.shape[1], key.shape[1], query.device) if self.causal else None
+        out, _ = super().forward(query, key, value, attn_mask=mask, need_weights=False)
+        return out
+
+
+class TransformerEncoderLayer(nn.TransformerEncoderLayer):
+    """Batch-first encoder layer with an optional causal mask."""
+
+    def __init__(self, d_model, nhead, dim_feedforward, dropout, activation, norm_first,
+                 causal=False):
+        super().__init__(d_model, nhead, dim_feedforward=dim_feedforward, dropout=dropout,
+                         activation=activation, norm_first=norm_first, batch_first=True)
+        self.causal = causal
+
+    def forward(self, src):
+        if self.causal:
+            mask = causal_mask(src.shape[1], src.shape[1], src.device)
+            return super().forward(src, src_mask=mask, is_causal=True)
+        return super().forward(src)
+
+
+class PositionalEncoding(nn.Module):
+    """Adds position information to (N, L, E) sequences: fixed sinusoids or a learned table."""
+
+    def __init__(self, d_model, max_len, kind="sinusoidal"):
+        super().__init__()
+        self.kind = kind
+        if kind == "learned":
+            self.pe = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
+        else:
+            position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+            div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32)
+                            * (-math.log(10000.0) / d_model))
+            table = torch.zeros(max_len, d_model + d_model % 2)
+            table[:, 0::2] = torch.sin(position * div)
+            table[:, 1::2] = torch.cos(position * div)
+            self.register_buffer("pe", table[:, :d_model], persistent=False)
+
+    def forward(self, x):
+        return x + self.pe[: x.shape[1]]
+
+
+class Add(nn.Module):
+    """Element-wise sum of all inputs (skip connections)."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Multiply(nn.Module):
+    """Element-wise product of all inputs (gating)."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Concat(nn.Module):
+    """Concatenate all inputs along `dim` (PyTorch numbering, batch is 0)."""
+
+    def __init__(self, dim=1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=self.dim)
+
+
+def init_weights(module: nn.Module, scheme: str) -> None:
+    """Re-initialise `module` with a named scheme ("default" keeps PyTorch's own initialisation).
+
+    Weight matrices, kernels and tables (2+ dims) get the scheme; biases start at zero; 1-D scales
+    (norm layers) keep their default, except under "zeros".
+    """
+    if scheme == "default":
+        return
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            if "bias" in name.rsplit(".", 1)[-1] or scheme == "zeros":
+                param.zero_()
+            elif param.dim() < 2:
+                continue
+            elif scheme == "normal":
+                nn.init.normal_(param, 0.0, 0.05)
+            elif scheme == "uniform":
+                nn.init.uniform_(param, -0.05, 0.05)
+            elif scheme == "xavier_uniform":
+                nn.init.xavier_uniform_(param)
+            elif scheme == "xavier_normal":
+                nn.init.xavier_normal_(param)
+            elif scheme == "kaiming_uniform":
+                nn.init.kaiming_uniform_(param, nonlinearity="relu")
+            elif scheme == "kaiming_normal":
+                nn.init.kaiming_normal_(param, nonlinearity="relu")
+            elif scheme == "orthogonal":
+                nn.init.orthogonal_(param)
+            else:
+                raise ValueError(f"unknown init scheme '{scheme}'")
