@@ -18,6 +18,7 @@ from .errors import DesignFileError, ParamError, Problem
 from .graph import Edge, GraphModel, Node, _closest
 from .names import identifier_problem
 from .registry import REGISTRY, LayerRegistry
+from .specs import LayerSpec
 
 FORMAT = "layerlab.design"
 CURRENT_VERSION = 1
@@ -210,8 +211,9 @@ def _from_data(data: Any, registry: LayerRegistry, problems: _Problems) -> Graph
             problems.add((key,), f"'{key}' must be {'a string' if kind is str else 'an object'}, "
                          f"not {_json_type(value)}")
         meta[key] = value
-    nodes = _check_nodes(data.get("nodes"), registry, problems)
-    edges = _check_edges(data.get("edges", []), nodes, registry, problems)
+    declared: dict[str, LayerSpec | None] = {}
+    nodes = _check_nodes(data.get("nodes"), registry, problems, declared)
+    edges = _check_edges(data.get("edges", []), declared, problems)
     if problems.items:
         return None
     model = GraphModel(registry, meta["name"], meta["description"], meta["training"])
@@ -219,7 +221,10 @@ def _from_data(data: Any, registry: LayerRegistry, problems: _Problems) -> Graph
     return model
 
 
-def _check_nodes(raw: Any, registry: LayerRegistry, problems: _Problems) -> dict[str, Node]:
+def _check_nodes(raw: Any, registry: LayerRegistry, problems: _Problems,
+                 declared: dict[str, LayerSpec | None]) -> dict[str, Node]:
+    """Valid nodes by id; `declared` receives every well-formed id with its spec (None when the
+    type is unknown), so edges to a node with a bad param are not reported a second time."""
     nodes: dict[str, Node] = {}
     if not isinstance(raw, list):
         problems.add(("nodes",), "'nodes' must be a list of node objects"
@@ -246,13 +251,14 @@ def _check_nodes(raw: Any, registry: LayerRegistry, problems: _Problems) -> dict
             continue
         first_seen[node_id] = i
         type_id = item.get("type")
+        declared[node_id] = None
         if not isinstance(type_id, str) or type_id not in registry:
             message = ("the node has no 'type'" if type_id is None else
                        f"unknown layer type {type_id!r}"
                        f"{registry.suggestion(type_id) if isinstance(type_id, str) else ''}")
             problems.add(path + ("type",), message, node_id)
             continue
-        spec = registry.get(type_id)
+        spec = declared[node_id] = registry.get(type_id)
         params = _check_params(item.get("params", {}), spec, path, node_id, problems)
         pos = item.get("pos", [0.0, 0.0])
         if (not isinstance(pos, list) or len(pos) != 2
@@ -286,7 +292,7 @@ def _check_params(raw: Any, spec, path: Path_, node_id: str,
     return values if ok else None
 
 
-def _check_edges(raw: Any, nodes: dict[str, Node], registry: LayerRegistry,
+def _check_edges(raw: Any, declared: dict[str, LayerSpec | None],
                  problems: _Problems) -> list[tuple[int, Edge]]:
     if not isinstance(raw, list):
         problems.add(("edges",), "'edges' must be a list of edge objects")
@@ -307,12 +313,12 @@ def _check_edges(raw: Any, nodes: dict[str, Node], registry: LayerRegistry,
             node_id = item.get(key)
             if not isinstance(node_id, str):
                 problems.add(path + (key,), f"the edge needs '{key}': the id of a node")
-            elif node_id not in nodes:
+            elif node_id not in declared:
                 problems.add(path + (key,), f"edge {key} missing node '{node_id}'"
-                             f"{_closest(node_id, list(nodes))}")
-            else:
+                             f"{_closest(node_id, list(declared))}")
+            elif declared[node_id] is not None:
                 port = item.get(f"{key}_port")
-                name = _check_port(registry.get(nodes[node_id].type), node_id, port, side,
+                name = _check_port(declared[node_id], node_id, port, side,
                                    path + (f"{key}_port" if port is not None else key,), problems)
                 if name:
                     ends[key] = (node_id, name)
@@ -322,7 +328,7 @@ def _check_edges(raw: Any, nodes: dict[str, Node], registry: LayerRegistry,
         if src == dst:
             problems.add(path, f"edge connects '{src}' to itself", src)
             continue
-        port = registry.get(nodes[dst].type).input_port(dst_port)
+        port = declared[dst].input_port(dst_port)
         if (dst, dst_port) in fed and not port.variadic:
             problems.add(path + ("to",), f"input '{dst_port}' of '{dst}' has two incoming edges "
                          f"(the other is edges[{fed[(dst, dst_port)]}]): a port takes one input",

@@ -320,14 +320,14 @@ class GraphModel:
             raise GraphError(f"cannot connect '{src}' to itself")
         src_port = _pick_port(src, src_spec.outputs, src_port, "output")
         dst_port = _pick_port(dst, dst_spec.inputs, dst_port, "input")
+        if src in self._graph and dst in self._graph and nx.has_path(self._graph, dst, src):
+            raise GraphError(f"connecting '{src}' to '{dst}' would make a cycle: '{dst}' already "
+                             f"feeds '{src}'")
         port = dst_spec.input_port(dst_port)
         taken = [e for e in self._edges if e.dst == dst and e.dst_port == dst_port]
         if taken and not port.variadic:
             raise GraphError(f"input '{dst_port}' of '{dst}' is already connected to "
                              f"'{taken[0].src}': remove that edge first")
-        if src in self._graph and dst in self._graph and nx.has_path(self._graph, dst, src):
-            raise GraphError(f"connecting '{src}' to '{dst}' would make a cycle: '{dst}' already "
-                             f"feeds '{src}'")
         return Edge(src, dst, src_port, dst_port)
 
     def _bulk_load(self, nodes: list[Node], edges: list[Edge]) -> None:

@@ -1,0 +1,121 @@
+"""The headless CLI: exit codes, messages with locations, summary output, export."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from runtime.cli import run
+from runtime.document import save
+from tests.runtime.designs import lenet, mlp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def lenet_file(tmp_path):
+    path = tmp_path / "lenet.json"
+    save(lenet(), path)
+    return path
+
+
+def _broken_file(tmp_path):
+    model = mlp()
+    model.set_param("fc2", "out_features", 5)
+    path = tmp_path / "broken.json"
+    save(model, path)
+    text = path.read_text().replace('"out_features": 5', '"out_features": -5')
+    path.write_text(text)
+    return path
+
+
+def test_validate_valid_file(lenet_file, capsys):
+    assert run(["validate", str(lenet_file)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_validate_reports_each_problem_with_location(tmp_path, capsys):
+    assert run(["validate", str(_broken_file(tmp_path))]) == 1
+    err = capsys.readouterr().err
+    assert "nodes[3].params.out_features" in err and "node 'fc2'" in err and "line " in err
+
+
+def test_validate_reports_design_errors_on_their_node(tmp_path, capsys):
+    model = lenet()
+    model.set_param("conv2", "kernel_size", 9)  # the 4x4 pool below leaves a 7x7 map
+    model.set_param("pool1", "kernel_size", 4)
+    path = tmp_path / "d.json"
+    save(model, path)
+    assert run(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "node 'conv2'" in err and "kernel 9 is larger than the 7x7 input" in err
+    assert "nodes[4]" in err
+
+
+def test_summary_json_matches_pytorch_for_lenet(lenet_file, capsys):
+    assert run(["summary", str(lenet_file), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    reference = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
+        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84),
+        nn.Tanh(), nn.Linear(84, 10))
+    shapes, x = [], torch.zeros(1, 1, 28, 28)
+    for layer in reference:
+        x = layer(x)
+        shapes.append([None, *x.shape[1:]])
+    layers = [n for n in report["nodes"] if n["type"] not in ("Input", "Output")]
+    assert [n["output_shape"] for n in layers] == shapes
+    assert [n["params"] for n in layers] == [sum(p.numel() for p in m.parameters())
+                                             for m in reference]
+    assert report["total_params"] == sum(p.numel() for p in reference.parameters()) == 61706
+    assert report["valid"] is True and report["errors"] == []
+    assert report["nodes"][0] == {"id": "image", "type": "Input", "output_shape": [None, 1, 28, 28],
+                                  "params": 0, "flops": 0, "errors": [], "warnings": []}
+
+
+def test_summary_table(lenet_file, capsys):
+    assert run(["summary", str(lenet_file)]) == 0
+    out = capsys.readouterr().out
+    assert "(batch, 16, 5, 5)" in out and "48,120" in out and "61,706 parameters" in out
+
+
+def test_summary_json_of_a_broken_file(tmp_path, capsys):
+    assert run(["summary", str(_broken_file(tmp_path)), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False
+    assert report["errors"][0]["location"] == "nodes[3].params.out_features"
+    assert report["errors"][0]["node"] == "fc2"
+
+
+def test_export_writes_a_module(lenet_file, tmp_path):
+    out = tmp_path / "lenet.py"
+    assert run(["export", str(lenet_file), "--format", "py", "-o", str(out)]) == 0
+    namespace = {}
+    exec(compile(out.read_text(), str(out), "exec"), namespace)
+    net = namespace["LeNet5"]()
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_export_refuses_an_invalid_design(tmp_path, capsys):
+    assert run(["export", str(_broken_file(tmp_path)), "-o", str(tmp_path / "x.py")]) == 1
+    assert not (tmp_path / "x.py").exists()
+    assert "not exported" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["validate"], 2), (["frobnicate", "x.json"], 2), (["export", "a.json", "--format", "tf"], 2),
+    (["validate", "does-not-exist.json"], 1),
+])
+def test_exit_codes_of_main_py(argv, code, tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "main.py"), *argv], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == code, result.stderr
+    assert result.stderr.strip()
+
+
+def test_no_arguments_prints_help(capsys):
+    assert run([]) == 0
+    assert "validate" in capsys.readouterr().out
