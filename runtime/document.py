@@ -14,9 +14,9 @@ from typing import Any, Callable
 import networkx as nx
 from json_source_map import calculate as source_map
 
-from .errors import DesignFileError, ParamError, Problem
-from .graph import Edge, GraphModel, Node, _closest
-from .names import identifier_problem
+from .errors import DesignFileError, Problem
+from .graph import Edge, GraphModel, Node
+from .names import did_you_mean, identifier_problem
 from .registry import REGISTRY, LayerRegistry
 from .specs import LayerSpec
 
@@ -202,7 +202,7 @@ def _from_data(data: Any, registry: LayerRegistry, problems: _Problems) -> Graph
     data = migrate(dict(data))
     for key in data:
         if key not in _TOP_KEYS:
-            problems.add((key,), f"unknown key '{key}'{_closest(key, list(_TOP_KEYS))}")
+            problems.add((key,), f"unknown key '{key}'{did_you_mean(key, list(_TOP_KEYS))}")
     meta = {}
     for key, default, kind in (("name", "Untitled", str), ("description", "", str),
                                ("training", {}, dict)):
@@ -240,7 +240,7 @@ def _check_nodes(raw: Any, registry: LayerRegistry, problems: _Problems,
         for key in item:
             if key not in _NODE_KEYS:
                 problems.add(path + (key,), f"unknown key '{key}' in a node"
-                             f"{_closest(key, list(_NODE_KEYS))}", _str(node_id))
+                             f"{did_you_mean(key, list(_NODE_KEYS))}", _str(node_id))
         id_problem = identifier_problem(node_id) if "id" in item else "the node has no 'id'"
         if id_problem:
             problems.add(path + ("id",), id_problem, _str(node_id))
@@ -270,26 +270,16 @@ def _check_nodes(raw: Any, registry: LayerRegistry, problems: _Problems,
     return nodes
 
 
-def _check_params(raw: Any, spec, path: Path_, node_id: str,
+def _check_params(raw: Any, spec: LayerSpec, path: Path_, node_id: str,
                   problems: _Problems) -> dict | None:
     if not isinstance(raw, dict):
         problems.add(path + ("params",), f"'params' must be an object, not {_json_type(raw)}",
                      node_id)
         return None
-    values = spec.defaults()
-    ok = True
-    for name, value in raw.items():
-        if name not in values:
-            problems.add(path + ("params", name), f"{spec.type_id} has no parameter '{name}'"
-                         f"{_closest(name, spec.param_names())}", node_id)
-            ok = False
-            continue
-        try:
-            values[name] = spec.param(name).validate(value)
-        except ParamError as err:
-            problems.add(path + ("params", name), str(err), node_id)
-            ok = False
-    return values if ok else None
+    values, errors = spec.check_params(raw)
+    for err in errors:
+        problems.add(path + ("params", err.param), str(err), node_id)
+    return None if errors else values
 
 
 def _check_edges(raw: Any, declared: dict[str, LayerSpec | None],
@@ -307,7 +297,7 @@ def _check_edges(raw: Any, declared: dict[str, LayerSpec | None],
         for key in item:
             if key not in _EDGE_KEYS:
                 problems.add(path + (key,), f"unknown key '{key}' in an edge"
-                             f"{_closest(key, list(_EDGE_KEYS))}")
+                             f"{did_you_mean(key, list(_EDGE_KEYS))}")
         ends = {}
         for key, side in (("from", "outputs"), ("to", "inputs")):
             node_id = item.get(key)
@@ -315,7 +305,7 @@ def _check_edges(raw: Any, declared: dict[str, LayerSpec | None],
                 problems.add(path + (key,), f"the edge needs '{key}': the id of a node")
             elif node_id not in declared:
                 problems.add(path + (key,), f"edge {key} missing node '{node_id}'"
-                             f"{_closest(node_id, list(declared))}")
+                             f"{did_you_mean(node_id, list(declared))}")
             elif declared[node_id] is not None:
                 port = item.get(f"{key}_port")
                 name = _check_port(declared[node_id], node_id, port, side,

@@ -7,13 +7,12 @@ kept in a list; the networkx mirror answers reachability, cycle and ordering que
 from __future__ import annotations
 
 import copy
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import networkx as nx
 
-from .errors import GraphError, ParamError
+from .errors import GraphError
 from .names import identifier_problem, slug
 from .registry import REGISTRY, LayerRegistry
 from .specs import LayerSpec
@@ -278,12 +277,7 @@ class GraphModel:
         """Set one parameter after validating it; returns the old value. Raises ParamError."""
         node = self.node(node_id)
         spec = self.registry.get(node.type)
-        try:
-            param = spec.param(name)
-        except KeyError:
-            raise ParamError(name, f"{spec.type_id} has no parameter '{name}'"
-                             f"{_closest(name, spec.param_names())}") from None
-        new = param.validate(value)
+        new = self.validate_params(spec, {name: value})[name]
         old = node.params[name]
         if new != old or type(new) is not type(old):
             node.params[name] = new
@@ -298,14 +292,9 @@ class GraphModel:
     # --- helpers --------------------------------------------------------------------------
     def validate_params(self, spec: LayerSpec, params: dict[str, Any]) -> dict[str, Any]:
         """All of `spec`'s params: given values validated, the rest at their defaults."""
-        unknown = [name for name in params if name not in spec.param_names()]
-        if unknown:
-            name = unknown[0]
-            raise ParamError(name, f"{spec.type_id} has no parameter '{name}'"
-                             f"{_closest(name, spec.param_names())}")
-        values = spec.defaults()
-        for name, value in params.items():
-            values[name] = spec.param(name).validate(value)
+        values, problems = spec.check_params(params)
+        if problems:
+            raise problems[0]
         return values
 
     def _spec_for(self, type_id: str) -> LayerSpec:
@@ -370,8 +359,3 @@ def _pick_port(node_id: str, ports: tuple, name: str | None, side: str) -> str:
         names = ", ".join(p.name for p in ports)
         raise GraphError(f"'{node_id}' has no {side} port '{name}' (it has: {names})")
     return name
-
-
-def _closest(name: str, options: list[str]) -> str:
-    match = difflib.get_close_matches(name, options, n=1)
-    return f": did you mean '{match[0]}'?" if match else ""

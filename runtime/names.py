@@ -1,15 +1,19 @@
 """Validation of names that reach generated code (node ids, exported class names)."""
 from __future__ import annotations
 
+import difflib
+import functools
 import keyword
 import re
 
-from torch import nn
-
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# Node ids become attributes of an nn.Module, so they must not shadow what nn.Module defines.
-_RESERVED = frozenset(dir(nn.Module)) | {"self", "torch", "nn", "F", "math"}
+
+@functools.cache
+def _reserved() -> frozenset[str]:
+    # Node ids become attributes of an nn.Module, so they must not shadow what nn.Module defines.
+    from torch import nn
+    return frozenset(dir(nn.Module)) | {"self", "torch", "nn", "math"}
 
 
 def identifier_problem(name: object, what: str = "node id") -> str | None:
@@ -19,7 +23,7 @@ def identifier_problem(name: object, what: str = "node id") -> str | None:
                 "letters, digits or underscores")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"{what} '{name}' is a Python keyword: choose another name"
-    if name in _RESERVED or name.startswith("__"):
+    if name in _reserved() or name.startswith("__"):
         return f"{what} '{name}' is reserved by PyTorch modules: choose another name"
     return None
 
@@ -28,3 +32,9 @@ def slug(text: str) -> str:
     """A lower-case identifier stem made from `text` (for ids of new nodes)."""
     stem = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower() or "node"
     return f"n_{stem}" if stem[0].isdigit() else stem
+
+
+def did_you_mean(name: str, options: list[str]) -> str:
+    """A ": did you mean 'x'?" suffix naming the closest of `options`, or ""."""
+    match = difflib.get_close_matches(name, options, n=1)
+    return f": did you mean '{match[0]}'?" if match else ""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .errors import ParamError, ShapeError
+from .names import did_you_mean
 
 #: Palette order of the categories.
 CATEGORIES = ("Input/Output", "Core", "Convolution", "Pooling", "Reshape", "Normalization",
@@ -314,6 +315,21 @@ class LayerSpec:
 
     def output_port(self, name: str) -> PortSpec | None:
         return next((p for p in self.outputs if p.name == name), None)
+
+    def check_params(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[ParamError]]:
+        """Every parameter (given values validated, the rest at defaults) and the problems found."""
+        values = self.defaults()
+        problems = []
+        for name, value in given.items():
+            if name not in values:
+                problems.append(ParamError(name, f"{self.type_id} has no parameter '{name}'"
+                                           f"{did_you_mean(name, list(values))}"))
+                continue
+            try:
+                values[name] = self.param(name).validate(value)
+            except ParamError as err:
+                problems.append(err)
+        return values, problems
 
     def defaults(self) -> dict[str, Any]:
         """Every parameter at its default, as fresh JSON values."""
