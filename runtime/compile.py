@@ -4,6 +4,8 @@ Submodule and state_dict names are the node ids, so a checkpoint reads like the 
 """
 from __future__ import annotations
 
+import builtins
+import operator
 import re
 
 import networkx as nx
@@ -11,10 +13,27 @@ from torch import fx, nn
 
 from .errors import CompileError
 from .graph import GraphModel
+from .layers import modules
 from .layers.modules import init_weights
 from .names import identifier_problem
 from .shapes import Analysis, infer, inputs_of
 from .specs import LayerContext, ModuleRecipe
+
+
+# An exported file defines LayerLab's helpers (`modules`) next to the network class and relies on
+# builtins such as `super`: a class named like one of them would replace it (a design called "LSTM"
+# would build itself recursively).
+_TAKEN_CLASS_NAMES = frozenset(name for name in (*vars(modules), *vars(builtins))
+                               if not name.startswith("__"))
+
+
+def class_name_problem(name: object) -> str | None:
+    """Why `name` cannot name the network class (compiled or exported), or None when it can."""
+    problem = identifier_problem(name, "class name")
+    if problem is None and name in _TAKEN_CLASS_NAMES:
+        problem = (f"class name '{name}' is taken by a Python builtin or a LayerLab helper that "
+                   "the exported file defines: choose another name")
+    return problem
 
 
 def class_name_for(model: GraphModel) -> str:
@@ -23,7 +42,9 @@ def class_name_for(model: GraphModel) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in words) or "Network"
     if name[0].isdigit():
         name = "Net" + name
-    return name if identifier_problem(name, "class name") is None else "Network"
+    if name in _TAKEN_CLASS_NAMES:
+        name += "Net"
+    return name if class_name_problem(name) is None else "Network"
 
 
 def compiled_nodes(model: GraphModel) -> list[str]:
@@ -62,10 +83,9 @@ def build_graph(model: GraphModel) -> fx.Graph:
     graph = fx.Graph()
     values: dict[tuple[str, str], fx.Node] = {}
     order = compiled_nodes(model)
-    for node_id in order:
-        if model.nodes[node_id].type == "Input":
-            values[(node_id, "output")] = graph.placeholder(node_id)
-    results = []
+    for node_id in _in_file_order(model, order, "Input"):
+        values[(node_id, "output")] = graph.placeholder(node_id)
+    results: dict[str, fx.Node] = {}
     for node_id in order:
         spec = model.spec(node_id)
         if spec.type_id == "Input":
@@ -85,15 +105,18 @@ def build_graph(model: GraphModel) -> fx.Graph:
             else:
                 args.append(feeding[0])
         if spec.type_id == "Output":
-            results.append(args[0])
+            results[node_id] = args[0]
             continue
         call = graph.call_module(node_id, tuple(args), kwargs)
         if len(spec.outputs) == 1:
             values[(node_id, spec.outputs[0].name)] = call
         else:
+            # operator.getitem is generated as plain `call[i]`, which exported code can run as is
             for i, port in enumerate(spec.outputs):
-                values[(node_id, port.name)] = graph.call_function(_getitem, (call, i))
-    graph.output(results[0] if len(results) == 1 else tuple(results))
+                values[(node_id, port.name)] = graph.call_function(operator.getitem, (call, i))
+    # the topological order reaches a shallow Output before a deep one: return them in file order
+    returned = [results[node_id] for node_id in _in_file_order(model, order, "Output")]
+    graph.output(returned[0] if len(returned) == 1 else tuple(returned))
     return graph
 
 
@@ -111,9 +134,11 @@ def compile_model(model: GraphModel, analysis: Analysis | None = None) -> fx.Gra
         root.add_module(node_id, build_module(model, node_id, recipe))
     module = fx.GraphModule(root, build_graph(model), class_name=class_name_for(model))
     module.layerlab_inputs = [(n, analysis.nodes[n].outputs["output"])
-                              for n in compiled_nodes(model) if model.nodes[n].type == "Input"]
+                              for n in _in_file_order(model, compiled_nodes(model), "Input")]
     return module
 
 
-def _getitem(value, index):
-    return value[index]
+def _in_file_order(model: GraphModel, node_ids: list[str], type_id: str) -> list[str]:
+    """The nodes of `type_id` among `node_ids`, in file order (forward's argument/result order)."""
+    wanted = set(node_ids)
+    return [n.id for n in model.nodes.values() if n.type == type_id and n.id in wanted]

@@ -15,19 +15,22 @@ from typing import Any
 
 from torch import nn
 
-from .compile import class_name_for, compile_model, recipes
+from .compile import class_name_for, class_name_problem, compile_model, recipes
 from .document import write_atomic
 from .errors import ExportError
 from .graph import GraphModel
 from .layers import modules
-from .names import identifier_problem
 from .shapes import infer
 
 
 def export_python(model: GraphModel, class_name: str | None = None) -> str:
-    """Source of a module defining `class_name` (default: from the design's name)."""
-    class_name = class_name or class_name_for(model)
-    problem = identifier_problem(class_name, "class name")
+    """Source of a module defining `class_name` (default: from the design's name).
+
+    Raises `ExportError` for a class name that is not a usable identifier (a keyword, a builtin or
+    one of the helpers the file defines) and `CompileError` when the design has errors.
+    """
+    class_name = class_name_for(model) if class_name is None else class_name
+    problem = class_name_problem(class_name)
     if problem:
         raise ExportError(problem)
     analysis = infer(model)

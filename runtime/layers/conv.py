@@ -7,7 +7,7 @@ from torch import nn
 
 from ..specs import Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec, TensorInfo, fail
 from .rules import (as_tuple, expect_spatial, padding_param, padding_text, size_param,
-                    window_output)
+                    spatial_text, window_output)
 
 
 def _check_groups(ctx: LayerContext, in_channels: int) -> int:
@@ -86,8 +86,9 @@ def _deconv_rule(ctx: LayerContext) -> Inference:
     out_sizes = tuple((n - 1) * s - 2 * p + d * (k - 1) + e + 1
                       for n, s, p, d, k, e in zip(sizes, stride, pad, dilation, kernel, extra))
     if min(out_sizes) < 1:
-        fail(f"padding {ctx['padding']} is too large for the {sizes} input: the output would be "
-             f"{'x'.join(map(str, out_sizes))}")
+        fail(f"padding {ctx['padding']} is too large for the {spatial_text(sizes)} input: the "
+             f"output would be {spatial_text(out_sizes)}; lower the padding or raise the stride "
+             "or kernel size")
     out = ctx["out_channels"]
     per_input = (out // groups) * math.prod(kernel)
     params = channels * per_input + (out if ctx["bias"] else 0)

@@ -14,14 +14,16 @@ def _elementwise_rule(kind: str, fix: str):
     def rule(ctx: LayerContext) -> Inference:
         xs: list[TensorInfo] = ctx.inputs["input"]
         first = xs[0]
-        shape = list(first.shape)
+        shape = first.shape
         for other in xs[1:]:
-            if len(other.shape) != len(first.shape) or any(
-                    a != b and 1 not in (a, b) for a, b in zip(first.shape, other.shape)):
+            # Compare with the broadcast so far, not just the first input: (1, 4) + (3, 4) + (5, 4)
+            # passes every pairwise check against (1, 4) but cannot broadcast.
+            if len(other.shape) != len(shape) or any(
+                    a != b and 1 not in (a, b) for a, b in zip(shape, other.shape)):
                 fail(f"{kind} needs inputs of the same shape (or size 1 to broadcast): "
-                     f"{first.describe()} vs {other.describe()}: {fix}")
-            shape = [max(a, b) for a, b in zip(shape, other.shape)]
-        out = TensorInfo(tuple(shape), first.dtype)
+                     f"{TensorInfo(shape).describe()} vs {other.describe()}: {fix}")
+            shape = tuple(max(a, b) for a, b in zip(shape, other.shape))
+        out = TensorInfo(shape, first.dtype)
         return Inference({"output": out}, 0, (len(xs) - 1) * numel(out))
     return rule
 

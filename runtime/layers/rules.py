@@ -68,12 +68,13 @@ def padding_text(value: Any) -> str:
 def batch_dim(dim: int, x: TensorInfo, what: str) -> int:
     """Index into `x.shape` for a PyTorch dim (batch = 0); refuses the batch and out-of-range dims."""
     rank = x.rank
+    n = rank - 1
+    valid = f"1..{n} or -{n}..-1" if n > 1 else "1 or -1"
     if not -rank <= dim < rank:
-        fail(f"{what} dim {dim} is out of range for a {x.describe()} tensor "
-             f"(valid: 1..{rank - 1} or -{rank - 1}..-1)")
+        fail(f"{what} dim {dim} is out of range for a {x.describe()} tensor (valid: {valid})")
     index = dim % rank
     if index == 0:
-        fail(f"{what} dim {dim} is the batch dimension: use 1..{rank - 1} or a negative dim")
+        fail(f"{what} dim {dim} is the batch dimension: use {valid}")
     return index - 1
 
 

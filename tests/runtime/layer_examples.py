@@ -1,9 +1,9 @@
 """Example uses of every registered layer type, read by the spec-parametrised tests.
 
 Each `Example` is one node: its type, the params it sets (the rest stay at their defaults) and the
-tensor on each input port (a list for a variadic port). Adding a layer type means adding at least one
-example here; `test_layers.py` fails for a registered type without one. Sizes stay tiny so the whole
-suite runs in seconds on a CPU.
+tensor on each input port (a list for a variadic port). Adding a layer type means adding at least
+one example here; `test_layers.py` fails for a registered type without one. Sizes stay tiny so the
+whole suite runs in seconds on a CPU.
 """
 from __future__ import annotations
 
@@ -186,4 +186,4 @@ EXAMPLES: list[Example] = [
 
 #: Types that are expected to have positive FLOPs in every example.
 COMPUTE_TYPES = ("Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "RNN", "LSTM", "GRU",
-                 "MultiheadAttention", "TransformerEncoderLayer")
+                 "MultiheadAttention", "TransformerEncoderLayer", "PositionalEncoding")
