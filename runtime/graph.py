@@ -108,6 +108,7 @@ class GraphModel:
         self._edges: list[Edge] = []
         self._graph = nx.MultiDiGraph()
         self._listeners: list[Listener] = []
+        self._order: list[str] | None = None  # cached topological order; None after a structural edit
         self.revision = 0
 
     # --- events ---------------------------------------------------------------------------
@@ -120,6 +121,8 @@ class GraphModel:
 
     def _emit(self, event: Event) -> None:
         self.revision += 1
+        if isinstance(event, (NodeAdded, NodeRemoved, EdgeAdded, EdgeRemoved)):
+            self._order = None
         for listener in list(self._listeners):
             listener(event)
 
@@ -186,8 +189,11 @@ class GraphModel:
 
     def topological_order(self) -> list[str]:
         """Node ids so that every edge goes forward; ties keep file order. Requires no cycle."""
-        rank = {node_id: i for i, node_id in enumerate(self._nodes)}
-        return list(nx.lexicographical_topological_sort(self._graph, key=rank.__getitem__))
+        if self._order is None:
+            rank = {node_id: i for i, node_id in enumerate(self._nodes)}
+            self._order = list(nx.lexicographical_topological_sort(self._graph,
+                                                                   key=rank.__getitem__))
+        return list(self._order)
 
     def new_id(self, type_id: str) -> str:
         """A fresh, valid node id for a node of `type_id` (e.g. ``conv2d_3``)."""
