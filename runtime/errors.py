@@ -94,3 +94,30 @@ class CompileError(LayerLabError):
 
 class ExportError(LayerLabError):
     """Exporting a design failed (bad class name, generated code that does not parse, ...)."""
+
+
+class DatasetError(LayerLabError):
+    """A dataset cannot be built or read: missing file, wrong column, mismatched lengths, ..."""
+
+
+class TrainingConfigError(LayerLabError):
+    """The design's training block is invalid; `problems` lists each bad field with its location."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the training settings:\n{lines}")
+
+
+class TrainingError(LayerLabError):
+    """A run failed: NaN/Inf, out of memory, a shape mismatch between data and design, ...
+
+    Attributes:
+        kind: "nan", "oom", "data", "design" or "crash".
+        node: The node where the problem appeared, when known.
+    """
+
+    def __init__(self, message: str, kind: str = "crash", node: str | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.node = node

@@ -18,7 +18,7 @@ CATEGORIES = ("Input/Output", "Core", "Convolution", "Pooling", "Reshape", "Norm
               "Regularization", "Activation", "Embedding", "Recurrent", "Attention", "Merge")
 
 #: Semantic kinds of parameters; the designer maps each one to an editor widget.
-PARAM_KINDS = ("int", "float", "bool", "choice", "int_list", "size", "padding")
+PARAM_KINDS = ("int", "float", "bool", "choice", "int_list", "size", "padding", "str", "path")
 
 DTYPES = ("float32", "int64")
 
@@ -98,6 +98,10 @@ class ParamSpec:
             return value
         if self.kind == "int_list":
             return self._int_list(value)
+        if self.kind in ("str", "path"):
+            if not isinstance(value, str) or (self.kind == "path" and not value.strip()):
+                self._fail(f"must be {self._expected()}, got {_show(value)}")
+            return value
         if self.kind == "padding" and isinstance(value, str):
             if value not in self.choices:
                 self._fail(f"must be {_choices(self.choices)}, an integer or a list of "
@@ -109,7 +113,8 @@ class ParamSpec:
         return {"int": "an integer", "float": "a number", "bool": "true or false",
                 "choice": f"one of {_choices(self.choices)}", "int_list": "a list of integers",
                 "size": f"an integer or a list of {self.length} integers",
-                "padding": f"{_choices(self.choices)} or an integer"}[self.kind]
+                "padding": f"{_choices(self.choices)} or an integer", "str": "a string",
+                "path": "a file or folder path"}[self.kind]
 
     def _fail(self, message: str) -> None:
         raise ParamError(self.name, f"'{self.name}' {message}")
