@@ -37,6 +37,17 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", help="where to write (default: standard output)")
     export.add_argument("--class-name", help="name of the generated class (default: from the "
                         "design's name)")
+    train = commands.add_parser("train", help="train the design headless with its training "
+                                "settings")
+    train.add_argument("file", help="design file (.json)")
+    train.add_argument("--epochs", type=int, help="override the number of epochs")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
+                       help="override the device (auto: CUDA, then MPS, then CPU)")
+    train.add_argument("--metrics-out", metavar="FILE",
+                       help="write events as JSON lines (epoch_end, monitor, fit_end, ...)")
+    train.add_argument("--checkpoint-dir", metavar="DIR",
+                       help="write last.pt and best.pt here after every epoch")
+    train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
     return parser
 
 
@@ -47,7 +58,8 @@ def run(argv: Sequence[str] | None = None, prog: str = "layerlab") -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    return {"validate": _validate, "summary": _summary, "export": _export}[args.command](args)
+    commands = {"validate": _validate, "summary": _summary, "export": _export, "train": _train}
+    return commands[args.command](args)
 
 
 def _open(path: str) -> tuple[GraphModel | None, list[Problem], str | None]:
@@ -119,6 +131,48 @@ def _export(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"cannot write {args.output}: {err.strerror or err}", file=sys.stderr)
         return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .errors import TrainingConfigError, TrainingError
+    from .training import JsonLinesWriter, ProgressPrinter, Trainer, parse_training
+
+    model, problems, _ = _open(args.file)
+    if model is None:
+        _print_problems(args.file, problems)
+        return EXIT_PROBLEMS
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
+                 if v is not None}
+    try:
+        config = parse_training(model.training).with_overrides(**overrides)
+    except TrainingConfigError as err:
+        _print_problems(args.file, err.problems)
+        return EXIT_PROBLEMS
+    callbacks = [ProgressPrinter(sys.stderr)]
+    metrics_file = None
+    try:
+        if args.metrics_out:
+            metrics_file = open(args.metrics_out, "w", encoding="utf-8")
+            callbacks.append(JsonLinesWriter(metrics_file))
+        trainer = Trainer(model, config, callbacks, base_dir=Path(args.file).resolve().parent,
+                          checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+        end = trainer.fit()
+    except TrainingError as err:
+        node = f" (node '{err.node}')" if err.node else ""
+        print(f"{args.file}: training failed{node}: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except OSError as err:
+        print(f"cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        if metrics_file:
+            metrics_file.close()
+    final = end.get("final") or {}
+    print(json.dumps({k: v for k, v in final.items() if k != "event"}, indent=2))
     return EXIT_OK
 
 

@@ -1,0 +1,7 @@
+"""Training: settings, the loop, callbacks, monitoring, checkpoints."""
+from .callbacks import Callback, JsonLinesWriter, ProgressPrinter
+from .config import DEFAULTS, TrainingConfig, parse_training
+from .trainer import Trainer, load_checkpoint, pick_device
+
+__all__ = ["Callback", "JsonLinesWriter", "ProgressPrinter", "DEFAULTS", "TrainingConfig",
+           "parse_training", "Trainer", "load_checkpoint", "pick_device"]

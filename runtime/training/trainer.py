@@ -1,0 +1,557 @@
+"""The training loop: a compiled design, a dataset on the device, events out, commands in.
+
+Small datasets live as tensors on the training device and are batched by index (no per-sample
+DataLoader on the hot path). Every step checks the loss and the gradient norm in one device sync,
+so NaN/Inf stops the run before it corrupts the weights, with the node where it appeared.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from ..compile import compile_model
+from ..document import to_dict
+from ..errors import DatasetError, TrainingConfigError, TrainingError
+from ..graph import GraphModel
+from ..shapes import infer
+from .augment import augment
+from .callbacks import Callback
+from .config import TrainingConfig, parse_training
+from .monitor import MonitorSample, MonitorSchedule
+from .objectives import MetricAccumulator, check_compatible, compute_loss
+from .optim import Schedule, apply_max_norm, l1_penalty, make_optimizer
+
+CHECKPOINT_FORMAT = "layerlab.checkpoint"
+STEP_EVENT_INTERVAL = 0.05  # seconds between per-step loss events (20 Hz is plenty for a plot)
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' picks CUDA, then Apple MPS, then the CPU; a named device must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("device 'cuda' was asked for but no CUDA GPU is available: use "
+                            "'auto' or 'cpu'", "design")
+    if name == "mps" and not (getattr(torch.backends, "mps", None)
+                              and torch.backends.mps.is_available()):
+        raise TrainingError("device 'mps' was asked for but Apple MPS is not available: use "
+                            "'auto' or 'cpu'", "design")
+    return torch.device(name)
+
+
+def cpu_threads(setting: int | str) -> int:
+    """CPU threads for training: 'auto' leaves one core free for the editor (at least one).
+
+    Small networks train fastest on one thread; extra threads mostly help large convolutions, and
+    oversubscribed cores make every step many times slower.
+    """
+    if setting != "auto":
+        return int(setting)
+    return max(1, min((os.cpu_count() or 1) - 1, 8))
+
+
+class Trainer:
+    """Trains one design. Build it, then call `fit()`; control it from callbacks or another thread.
+
+    Args:
+        design: The design to train (its `training` block is used unless `config` is given).
+        config: A training block (dict) or a parsed `TrainingConfig`.
+        callbacks: Receive events (see `Callback`).
+        base_dir: Folder that relative dataset paths are resolved against.
+        checkpoint_dir: Where `last.pt` and `best.pt` are written (None: no checkpoints).
+        resume: A checkpoint to continue from.
+        dataset: A ready `Dataset` (otherwise the training block's dataset is loaded).
+    """
+
+    def __init__(self, design: GraphModel, config: TrainingConfig | dict | None = None,
+                 callbacks: Iterable[Callback] = (), base_dir: str | Path | None = None,
+                 checkpoint_dir: str | Path | None = None, resume: str | Path | None = None,
+                 dataset: Any = None):
+        self.design = design
+        if config is None:
+            config = design.training
+        self.config = config if isinstance(config, TrainingConfig) else parse_training(config)
+        self.callbacks = list(callbacks)
+        self.base_dir = Path(base_dir) if base_dir else None
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.resume_path = Path(resume) if resume else None
+        self.dataset = dataset
+        self.history: list[dict] = []
+        self.step = 0
+        self.epoch = 0
+        self._stop = False
+        self._paused = False
+        self._pending_lr: float | None = None
+
+    # --- control (safe to call from callbacks or another thread) ---------------------------
+    def request_stop(self) -> None:
+        self._stop = True
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate from the next step on (schedules follow the change)."""
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+        self._pending_lr = float(lr)
+
+    # --- events ---------------------------------------------------------------------------
+    def emit(self, event: dict) -> None:
+        event = _clean(event)
+        for cb in self.callbacks:
+            cb.on_event(self, event)
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    # --- set-up ---------------------------------------------------------------------------
+    def _setup(self) -> None:
+        cfg = self.config
+        analysis = infer(self.design)
+        if not analysis.valid:
+            first = analysis.errors[0]
+            raise TrainingError("the design has errors: " + "; ".join(
+                f"{p.node + ': ' if p.node else ''}{p.message}" for p in analysis.errors),
+                "design", first.node)
+        inputs = [n for n in self.design.nodes.values() if n.type == "Input"]
+        outputs = [n for n in self.design.nodes.values() if n.type == "Output"]
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise TrainingError(f"training needs exactly one Input and one Output; this design "
+                                f"has {len(inputs)} and {len(outputs)}", "design")
+        self.input_id, self.output_id = inputs[0].id, outputs[0].id
+        self.device = pick_device(cfg["device"])
+        torch.manual_seed(cfg["seed"])
+        if self.dataset is None:
+            from ..data import load_dataset
+            try:
+                self.dataset = load_dataset(cfg.dataset, self.base_dir, seed=cfg["seed"])
+            except DatasetError as err:
+                raise TrainingError(f"dataset '{cfg.dataset['name']}': {err}", "data") from None
+        ds = self.dataset
+        want = analysis.nodes[self.input_id].outputs["output"]
+        if tuple(ds.sample_shape) != tuple(want.shape):
+            got = "(batch, " + ", ".join(map(str, ds.sample_shape)) + ")"
+            raise TrainingError(f"dataset gives {got} but Input expects "
+                                f"({', '.join(map(str, want.shape))}): add a Reshape or change "
+                                "Input", "data", self.input_id)
+        wanted_dtype = torch.int64 if want.dtype == "int64" else torch.float32
+        if ds.x.dtype != wanted_dtype:
+            raise TrainingError(f"dataset gives {str(ds.x.dtype).replace('torch.', '')} values "
+                                f"but Input '{self.input_id}' is {want.dtype}: change the Input's "
+                                "dtype", "data", self.input_id)
+        out_info = analysis.nodes[self.output_id].outputs["output"]
+        try:
+            check_compatible(cfg["loss"], cfg.metrics, out_info, ds.target_shape, ds.y.dtype,
+                             ds.num_classes)
+        except TrainingError as err:
+            err.node = err.node or self.output_id
+            raise
+        self.model = compile_model(self.design, analysis).to(self.device)
+        self.node_types = {n.id: n.type for n in self.design.nodes.values()}
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        if not self.trainable:
+            raise TrainingError("every layer is frozen (trainable: false), so there is nothing "
+                                "to train", "design")
+        self.named_trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        from ..data import split
+        train_idx, val_idx = split(ds, cfg.dataset["validation_split"], cfg["seed"])
+        self.x = _to_device(ds.x, self.device)
+        self.y = _to_device(ds.y, self.device)
+        self.train_idx, self.val_idx = train_idx.to(self.device), val_idx.to(self.device)
+        n = len(self.train_idx)
+        if n == 0:
+            raise TrainingError("the training split is empty: lower validation_split or add "
+                                "samples", "data")
+        batch = cfg["batch_size"]
+        self.batch_size = n if batch == "full" else min(batch, n)
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self.optimizer = make_optimizer(self.trainable, cfg.optimizer)
+        self.monitor_mode = "max" if any(cfg.monitor_key.endswith(m) for m in
+                                         ("accuracy", "r2")) else "min"
+        self.schedule = Schedule(self.optimizer, cfg.schedule, cfg.optimizer["lr"],
+                                 cfg["epochs"], self.steps_per_epoch, self.monitor_mode)
+        self.amp = bool(cfg["mixed_precision"]) and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
+        self.generator = torch.Generator().manual_seed(cfg["seed"])
+        self.monitor_schedule = MonitorSchedule(cfg["monitoring"]["every"])
+        self.best: dict | None = None
+        self.start_epoch = 1
+        if self.resume_path:
+            self._load_checkpoint(self.resume_path)
+
+    # --- the loop -------------------------------------------------------------------------
+    def fit(self) -> dict:
+        """Run training to the end (or a stop); returns the fit_end event. Raises on failure."""
+        started = time.perf_counter()
+        threads = torch.get_num_threads()
+        try:
+            torch.set_num_threads(cpu_threads(self.config["threads"]))
+            self._setup()
+            return self._fit(started)
+        except BaseException as err:
+            failure = _as_training_error(err, getattr(self, "batch_size", None),
+                                         getattr(self, "device", None))
+            self._call("on_exception", failure)
+            self.emit({"event": "error", "kind": failure.kind, "node": failure.node,
+                       "message": str(failure)})
+            end = self._end_event("failed", started, str(failure))
+            self._call("on_fit_end", end)
+            self.emit(end)
+            if failure is err:
+                raise
+            raise failure from err
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, started: float) -> dict:
+        cfg = self.config
+        start_event = {
+            "event": "fit_start", "design": self.design.name, "dataset": cfg.dataset["name"],
+            "device": str(self.device), "epochs": cfg["epochs"], "start_epoch": self.start_epoch,
+            "steps_per_epoch": self.steps_per_epoch, "batch_size": self.batch_size,
+            "train_samples": len(self.train_idx), "val_samples": len(self.val_idx),
+            "params": sum(p.numel() for p in self.model.parameters()),
+            "trainable_params": sum(p.numel() for p in self.trainable),
+            "task": self.dataset.task, "num_classes": self.dataset.num_classes,
+            "lr": self.optimizer.param_groups[0]["lr"], "mixed_precision": self.amp}
+        self._call("on_fit_start", start_event)
+        self.emit(start_event)
+        status = "completed"
+        es = cfg["early_stopping"]
+        waited = 0
+        self._train_started = time.perf_counter()
+        self._samples_seen = 0
+        for epoch in range(self.start_epoch, cfg["epochs"] + 1):
+            self.epoch = epoch
+            self._call("on_epoch_start", epoch)
+            train = self._train_epoch(epoch)
+            if self._stop and train is None:
+                status = "stopped"
+                break
+            val = self._evaluate() if len(self.val_idx) else {}
+            self._call("on_validation_end", val)
+            event = self._epoch_event(epoch, train, val)
+            self.history.append(event)
+            monitored = event.get(cfg.monitor_key)
+            self.schedule.after_epoch(monitored)
+            improved = self._update_best(epoch, monitored, es["min_delta"])
+            waited = 0 if improved else waited + 1
+            self._save_checkpoints(improved)
+            self._call("on_epoch_end", event)
+            self.emit(event)
+            if self._stop:
+                status = "stopped"
+                break
+            if es["enabled"] and waited > es["patience"]:
+                status = "early_stopped"
+                break
+        end = self._end_event(status, started)
+        self._call("on_fit_end", end)
+        self.emit(end)
+        return end
+
+    def _train_epoch(self, epoch: int) -> dict | None:
+        """One pass over the training split; None when a stop arrived before any batch ran."""
+        cfg = self.config
+        self.model.train()
+        acc = MetricAccumulator(cfg.metrics, cfg["loss"], self.device)
+        order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.generator)
+                               .to(self.device)]
+        last_emit = 0.0
+        ran = 0
+        for i in range(self.steps_per_epoch):
+            if self._stop:
+                break
+            step_start = time.perf_counter()
+            self.step += 1
+            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            xb, yb = self.x[idx], self.y[idx]
+            xb = augment(xb, cfg["augmentation"], self.dataset.kind, self.generator)
+            sampled = self.monitor_schedule.due(self.step)
+            sample = MonitorSample(self.model, self.node_types,
+                                   cfg["monitoring"]["histogram_bins"]) if sampled else None
+            try:
+                loss_value = self._step(xb, yb, acc, sample)
+            finally:
+                if sample is not None:
+                    sample.remove_hooks()
+            ran += 1
+            self._samples_seen += len(idx)
+            if sample is not None:
+                payload = sample.finish()
+                self.emit({"event": "monitor", "step": self.step, "epoch": epoch, **payload})
+            now = time.perf_counter()
+            self.monitor_schedule.record(self.step, now - step_start, sampled)
+            if now - last_emit >= STEP_EVENT_INTERVAL or i == self.steps_per_epoch - 1:
+                last_emit = now
+                self.emit({"event": "step", "step": self.step, "epoch": epoch,
+                           "epochs": cfg["epochs"], "step_in_epoch": i + 1,
+                           "steps_per_epoch": self.steps_per_epoch, "loss": loss_value,
+                           "lr": self.optimizer.param_groups[0]["lr"],
+                           "eta_s": self._eta(epoch, i + 1)})
+            self._call("on_batch_end", self.step)
+            self._wait_while_paused()
+        return acc.result() if ran else None
+
+    def _step(self, xb: torch.Tensor, yb: torch.Tensor, acc: MetricAccumulator,
+              sample: MonitorSample | None) -> float:
+        cfg = self.config
+        self._apply_pending_lr()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, enabled=self.amp):
+            output = self.model(xb)
+            loss = compute_loss(cfg["loss"], output, yb)
+        total = loss
+        if cfg["regularization"]["l1"] > 0:
+            total = loss + cfg["regularization"]["l1"] * l1_penalty(self.trainable)
+        if self.scaler is not None:
+            self.scaler.scale(total).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            total.backward()
+        grads = [p.grad for p in self.trainable if p.grad is not None]
+        grad_norm = (torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+                     if grads else torch.zeros((), device=self.device))
+        loss_value, norm_value = torch.stack([loss.detach().float(),
+                                              grad_norm.float()]).tolist()
+        if not math.isfinite(loss_value):
+            raise self._nan_error("loss", xb)
+        if not math.isfinite(norm_value) and self.scaler is None:
+            raise self._nan_error("gradients", xb)
+        clip = cfg["gradient_clipping"]
+        if clip["mode"] == "norm":
+            torch.nn.utils.clip_grad_norm_(self.trainable, clip["value"])
+        elif clip["mode"] == "value":
+            torch.nn.utils.clip_grad_value_(self.trainable, clip["value"])
+        if sample is not None:
+            sample.after_backward()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        if cfg["regularization"]["max_norm"] is not None:
+            apply_max_norm(self.named_trainable, cfg["regularization"]["max_norm"])
+        self.schedule.after_batch()
+        acc.update(output, yb, loss)
+        return loss_value
+
+    @torch.no_grad()
+    def _evaluate(self, batch: int = 1024) -> dict:
+        cfg = self.config
+        self.model.eval()
+        acc = MetricAccumulator(cfg.metrics, cfg["loss"], self.device)
+        for start in range(0, len(self.val_idx), batch):
+            idx = self.val_idx[start:start + batch]
+            with torch.autocast(self.device.type, enabled=self.amp):
+                output = self.model(self.x[idx])
+                loss = compute_loss(cfg["loss"], output, self.y[idx])
+            acc.update(output, self.y[idx], loss)
+        return acc.result()
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+        """Outputs of the trained model for `x` (evaluation mode), on the CPU."""
+        self.model.eval()
+        outs = [self.model(x[i:i + batch].to(self.device)).float().cpu()
+                for i in range(0, len(x), batch)]
+        return torch.cat(outs)
+
+    # --- helpers --------------------------------------------------------------------------
+    def _wait_while_paused(self) -> None:
+        while self._paused and not self._stop:
+            self._call("on_idle")
+            time.sleep(0.02)
+
+    def _apply_pending_lr(self) -> None:
+        if self._pending_lr is None:
+            return
+        lr, self._pending_lr = self._pending_lr, None
+        old = self.optimizer.param_groups[0]["lr"]
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if old > 0:
+            self.schedule.rescale(lr / old)
+        self.emit({"event": "lr_changed", "step": self.step, "lr": lr, "previous_lr": old})
+
+    def _eta(self, epoch: int, step_in_epoch: int) -> float | None:
+        elapsed = time.perf_counter() - self._train_started
+        done = (epoch - self.start_epoch) * self.steps_per_epoch + step_in_epoch
+        total = (self.config["epochs"] - self.start_epoch + 1) * self.steps_per_epoch
+        return elapsed / done * (total - done) if done else None
+
+    def _epoch_event(self, epoch: int, train: dict, val: dict) -> dict:
+        elapsed = time.perf_counter() - self._train_started
+        event = {"event": "epoch_end", "epoch": epoch, "epochs": self.config["epochs"],
+                 "step": self.step, "train_loss": train["loss"]}
+        if val:
+            event["val_loss"] = val["loss"]
+        for name in self.config.metrics:
+            event[f"train_{name}"] = train[name]
+            if val:
+                event[f"val_{name}"] = val[name]
+        event.update({"lr": self.optimizer.param_groups[0]["lr"],
+                      "samples_per_s": self._samples_seen / max(elapsed, 1e-9),
+                      "elapsed_s": elapsed, "eta_s": self._eta(epoch, self.steps_per_epoch)})
+        return event
+
+    def _update_best(self, epoch: int, value: float | None, min_delta: float) -> bool:
+        if value is None or not math.isfinite(value):
+            return False
+        if self.best is not None:
+            gain = (value - self.best["value"]) if self.monitor_mode == "max" \
+                else (self.best["value"] - value)
+            if gain <= min_delta:
+                return False
+        self.best = {"monitor": self.config.monitor_key, "value": value, "epoch": epoch}
+        return True
+
+    def _end_event(self, status: str, started: float, message: str | None = None) -> dict:
+        return {"event": "fit_end", "status": status, "epochs_run": len(self.history),
+                "steps": self.step, "elapsed_s": time.perf_counter() - started,
+                "best": self.best if hasattr(self, "best") else None,
+                "final": self.history[-1] if self.history else None, "message": message}
+
+    def _nan_error(self, what: str, xb: torch.Tensor) -> TrainingError:
+        node = None
+        if what == "gradients":
+            order = [n for n in self.design.topological_order() if n in self.node_types]
+            bad = {name.split(".", 1)[0] for name, p in self.model.named_parameters()
+                   if p.grad is not None and not torch.isfinite(p.grad).all()}
+            node = next((n for n in reversed(order) if n in bad), None)
+        else:
+            node = first_non_finite_node(self.model, xb, self.design.topological_order())
+        where = f" in node '{node}'" if node else ""
+        hint = ("lower the learning rate, add gradient clipping, or normalise the inputs"
+                if node or what == "gradients" else
+                "the network's outputs are finite, so the loss got invalid values: check the "
+                "targets and the loss function")
+        return TrainingError(f"{what} became NaN/Inf at step {self.step} (epoch {self.epoch})"
+                             f"{where}: {hint}", "nan", node)
+
+    # --- checkpoints ----------------------------------------------------------------------
+    def checkpoint_state(self) -> dict:
+        """Everything needed to resume, loadable with torch.load(weights_only=True)."""
+        return {"format": CHECKPOINT_FORMAT, "version": 1, "design": to_dict(self.design),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "epoch": self.epoch, "step": self.step,
+                "best": self.best, "history": self.history,
+                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
+
+    def _save_checkpoints(self, improved: bool) -> None:
+        if self.checkpoint_dir is None:
+            return
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        state = self.checkpoint_state()
+        save_checkpoint(state, self.checkpoint_dir / "last.pt")
+        if improved:
+            save_checkpoint(state, self.checkpoint_dir / "best.pt")
+
+    def _load_checkpoint(self, path: Path) -> None:
+        state = load_checkpoint(path)
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as err:
+            raise TrainingError(f"checkpoint {path} does not fit this design: {err}",
+                                "design") from None
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.step, self.epoch = state["step"], state["epoch"]
+        self.best, self.history = state["best"], list(state["history"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.start_epoch = self.epoch + 1
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    """torch.save to a temporary file, then rename: a crash never leaves half a checkpoint."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint safely (weights_only=True: no pickled code runs)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise TrainingError(f"checkpoint {path} does not exist", "data") from None
+    except Exception as err:
+        raise TrainingError(f"cannot read checkpoint {path}: {err}", "data") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"{path} is not a LayerLab checkpoint", "data")
+    return state
+
+
+@torch.no_grad()
+def first_non_finite_node(model: nn.Module, x: torch.Tensor, order: list[str]) -> str | None:
+    """Re-run the forward pass and name the first node (in graph order) with a NaN/Inf output."""
+    bad: set[str] = set()
+    handles = []
+    for name, module in model.named_children():
+        def hook(module, inputs, output, name=name):
+            if isinstance(output, torch.Tensor) and output.is_floating_point() \
+                    and not torch.isfinite(output).all():
+                bad.add(name)
+        handles.append(module.register_forward_hook(hook))
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return next((n for n in order if n in bad), None)
+
+
+def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def _as_training_error(err: BaseException, batch: int | None,
+                       device: torch.device | None) -> BaseException:
+    if isinstance(err, (TrainingError, KeyboardInterrupt)):
+        return err
+    if isinstance(err, TrainingConfigError):
+        return TrainingError(str(err), "design")
+    if isinstance(err, torch.OutOfMemoryError) or "out of memory" in str(err).lower():
+        smaller = f" such as {max(batch // 2, 1)}" if batch else ""
+        return TrainingError(f"out of memory on {device or 'the device'} with batch size {batch}: "
+                             f"try a smaller batch size{smaller} or a smaller network", "oom")
+    return TrainingError(f"training crashed: {type(err).__name__}: {err}", "crash")
+
+
+def _clean(value: Any) -> Any:
+    """Events are plain JSON: non-finite floats become None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value

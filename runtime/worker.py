@@ -1,0 +1,240 @@
+"""Training in a child process, and the message protocol between it and the parent (the GUI).
+
+The child is started with the `spawn` method and runs a `Trainer`. Events travel to the parent as
+plain dicts (the trainer's events, see docs/training.md) on one queue; commands travel to the child
+as the small dataclasses below on another. The child polls for commands after every batch (and
+while paused), exits when its parent dies, and any crash reaches the parent as an "error" event:
+`TrainingWorker.poll()` never blocks and never hangs on a dead child.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .document import from_dict, to_dict
+from .graph import GraphModel
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Hold training after the current batch."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Continue a paused run."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the run after the current batch (it reports fit_end with status "stopped")."""
+
+
+@dataclass(frozen=True)
+class SetLearningRate:
+    """Use `lr` from the next step on."""
+
+    lr: float
+
+
+Command = Pause | Resume | Stop | SetLearningRate
+
+
+class _ChildLink:
+    """The child's side: forwards events, applies commands (a trainer callback)."""
+
+    def __init__(self, events: Any, commands: Any):
+        self.events = events
+        self.commands = commands
+
+    # Callback interface (duck-typed to keep the child's imports small until it trains)
+    def on_event(self, trainer, event: dict) -> None:
+        self.events.put(event)
+
+    def on_batch_end(self, trainer, step: int) -> None:
+        self.drain(trainer)
+
+    def on_idle(self, trainer) -> None:
+        self.drain(trainer)
+
+    def drain(self, trainer) -> None:
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(command, Stop):
+                trainer.request_stop()
+            elif isinstance(command, Pause):
+                trainer.pause()
+                self.events.put({"event": "paused", "step": trainer.step})
+            elif isinstance(command, Resume):
+                trainer.resume()
+                self.events.put({"event": "resumed", "step": trainer.step})
+            elif isinstance(command, SetLearningRate):
+                try:
+                    trainer.set_lr(command.lr)
+                except ValueError as err:
+                    self.events.put({"event": "warning", "message": str(err)})
+
+    def __getattr__(self, name: str):
+        if name.startswith("on_"):
+            return lambda *args: None
+        raise AttributeError(name)
+
+
+def _exit_with_parent() -> None:
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        from multiprocessing.connection import wait
+        wait([parent.sentinel])
+        os._exit(3)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _child_main(document: dict, options: dict, events: Any, commands: Any) -> None:
+    _exit_with_parent()
+    events.put({"event": "worker_started", "pid": os.getpid()})
+    try:
+        from .errors import TrainingError
+        from .training import Trainer
+
+        link = _ChildLink(events, commands)
+        trainer = Trainer(from_dict(document), callbacks=[link], **options)
+        link.drain(trainer)  # a stop or pause sent before the run began
+        try:
+            trainer.fit()
+        except TrainingError:
+            pass  # the trainer already sent the error and fit_end events
+    except BaseException as err:  # anything else must still reach the parent
+        events.put({"event": "error", "kind": "crash", "node": None,
+                    "message": f"the training process failed: {type(err).__name__}: {err}",
+                    "traceback": traceback.format_exc()})
+    finally:
+        events.put({"event": "worker_done"})
+        events.close()
+        events.join_thread()
+
+
+class TrainingWorker:
+    """The parent's handle on a training child process.
+
+    Args:
+        design: The design to train; it is copied, so later edits do not reach the run.
+        **options: Passed to `Trainer` (config, base_dir, checkpoint_dir, resume).
+    """
+
+    def __init__(self, design: GraphModel, **options: Any):
+        self.document = to_dict(design)
+        self.options = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items()}
+        ctx = mp.get_context("spawn")
+        self._events = ctx.Queue()
+        self._commands = ctx.Queue()
+        self.process = ctx.Process(target=_child_main, name="layerlab-training", daemon=True,
+                                   args=(self.document, self.options, self._events,
+                                         self._commands))
+        self.finished = False  # fit_end (or a crash report) has been delivered
+        self._done = False  # the child said goodbye
+
+    def start(self) -> None:
+        self.process.start()
+
+    @property
+    def running(self) -> bool:
+        return self.process.is_alive() and not self.finished
+
+    def send(self, command: Command) -> None:
+        if self.process.is_alive():
+            self._commands.put(command)
+
+    def pause(self) -> None:
+        self.send(Pause())
+
+    def resume(self) -> None:
+        self.send(Resume())
+
+    def set_lr(self, lr: float) -> None:
+        self.send(SetLearningRate(float(lr)))
+
+    def poll(self, limit: int = 10_000) -> list[dict]:
+        """Every event that has arrived (up to `limit`), without blocking.
+
+        If the child died without finishing, an "error" event (kind "crash") and a "fit_end"
+        event (status "failed") are appended, so a caller never waits on a dead run.
+        """
+        out: list[dict] = []
+        while len(out) < limit:
+            try:
+                event = self._events.get_nowait()
+            except (queue.Empty, EOFError, OSError):
+                break
+            if event["event"] == "worker_done":
+                self._done = True
+                continue
+            if event["event"] == "fit_end":
+                self.finished = True
+            out.append(event)
+        if not out and not self.finished and self.process.exitcode is not None:
+            out += self._lost_child_events()
+        return out
+
+    def _lost_child_events(self) -> list[dict]:
+        # one more drain: the child may have written just before exiting
+        late = []
+        while True:
+            try:
+                late.append(self._events.get(timeout=0.2))
+            except (queue.Empty, EOFError, OSError):
+                break
+        events = [e for e in late if e["event"] != "worker_done"]
+        if any(e["event"] == "fit_end" for e in events):
+            self.finished = True
+            return events
+        code = self.process.exitcode
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        self.finished = True
+        return events + [
+            {"event": "error", "kind": "crash", "node": None,
+             "message": f"the training process {how} before finishing (out of memory or "
+                        "killed?); the design is unchanged and a new run can start"},
+            {"event": "fit_end", "status": "failed", "epochs_run": None, "steps": None,
+             "elapsed_s": None, "best": None, "final": None, "message": "worker died"}]
+
+    def stop(self, timeout: float = 1.0) -> list[dict]:
+        """Ask the run to stop; if it has not ended within `timeout` seconds, end the process.
+
+        Returns the events that arrived meanwhile (ending with fit_end).
+        """
+        events: list[dict] = []
+        if self.process.is_alive():
+            self._commands.put(Stop())
+            self.process.join(timeout)
+            events += self.poll()
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(2.0)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(2.0)
+        events += self.poll()
+        if not self.finished:
+            self.finished = True
+            events.append({"event": "fit_end", "status": "stopped", "epochs_run": None,
+                           "steps": None, "elapsed_s": None, "best": None, "final": None,
+                           "message": "stopped"})
+        return events
+
+    def close(self) -> None:
+        """Stop the child if needed and release the queues."""
+        self.stop()
+        self._events.close()
+        self._commands.close()

@@ -1,0 +1,155 @@
+"""The training worker process: events, commands, stop within 1 s, crashes never hang."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runtime.worker import TrainingWorker
+from tests.runtime.test_trainer import spiral_mlp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(worker, predicate, timeout=60.0):
+    """Poll until `predicate(events_so_far)` holds; returns every event seen."""
+    events = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events += worker.poll()
+        if predicate(events):
+            return events
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; last events: {[e['event'] for e in events[-5:]]}")
+
+
+def kinds(events):
+    return [e["event"] for e in events]
+
+
+def long_run():
+    m = spiral_mlp(epochs=1000)
+    m.training = {**m.training, "dataset": {"name": "spirals", "params": {"n_samples": 4000}}}
+    return m
+
+
+@pytest.fixture
+def worker_factory():
+    workers = []
+
+    def make(design, **options):
+        worker = TrainingWorker(design, **options)
+        workers.append(worker)
+        worker.start()
+        return worker
+    yield make
+    for worker in workers:
+        worker.close()
+
+
+def test_a_run_streams_events_to_the_end(worker_factory):
+    worker = worker_factory(spiral_mlp(epochs=2))
+    events = wait_for(worker, lambda ev: "fit_end" in kinds(ev))
+    names = kinds(events)
+    assert names[0] == "worker_started" and "fit_start" in names and "monitor" in names
+    assert [e["epoch"] for e in events if e["event"] == "epoch_end"] == [1, 2]
+    assert events[-1]["status"] == "completed"
+    worker.process.join(10)
+    assert worker.process.exitcode == 0
+
+
+def test_stop_takes_effect_within_a_second(worker_factory):
+    worker = worker_factory(long_run())
+    wait_for(worker, lambda ev: "step" in kinds(ev))
+    started = time.monotonic()
+    events = worker.stop(timeout=1.0)
+    assert time.monotonic() - started < 1.5
+    assert not worker.process.is_alive()
+    assert events[-1]["event"] == "fit_end" and events[-1]["status"] == "stopped"
+
+
+def test_pause_resume_and_learning_rate(worker_factory):
+    worker = worker_factory(long_run())
+    wait_for(worker, lambda ev: "step" in kinds(ev))
+    worker.pause()
+    events = wait_for(worker, lambda ev: "paused" in kinds(ev))
+    time.sleep(0.3)
+    worker.poll()
+    time.sleep(0.5)
+    assert not [e for e in worker.poll() if e["event"] == "step"], "steps while paused"
+    worker.set_lr(0.123)
+    worker.resume()
+    events = wait_for(worker, lambda ev: "lr_changed" in kinds(ev) and "step" in kinds(ev))
+    assert "resumed" in kinds(events)
+    change = next(e for e in events if e["event"] == "lr_changed")
+    assert change["lr"] == pytest.approx(0.123)
+    later = wait_for(worker, lambda ev: any(e["event"] == "step" and e["lr"] == pytest.approx(
+        0.123) for e in ev))
+    assert later
+
+
+def test_a_bad_dataset_is_reported_not_hung(worker_factory):
+    m = spiral_mlp()
+    m.training = {**m.training, "dataset": {"name": "csv", "params": {"path": "missing.csv",
+                                                                      "label_column": "y"}}}
+    worker = worker_factory(m)
+    events = wait_for(worker, lambda ev: "fit_end" in kinds(ev))
+    error = next(e for e in events if e["event"] == "error")
+    assert error["kind"] == "data" and "missing.csv" in error["message"]
+    assert events[-1]["status"] == "failed"
+
+
+def test_a_killed_worker_becomes_an_error_event(worker_factory):
+    worker = worker_factory(long_run())
+    wait_for(worker, lambda ev: "step" in kinds(ev))
+    worker.process.kill()
+    events = wait_for(worker, lambda ev: "fit_end" in kinds(ev), timeout=10)
+    error = next(e for e in events if e["event"] == "error")
+    assert error["kind"] == "crash" and "killed by signal 9" in error["message"]
+    assert events[-1]["status"] == "failed"
+
+
+PARENT_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from runtime.worker import TrainingWorker
+from tests.runtime.test_worker import long_run
+if __name__ == "__main__":
+    w = TrainingWorker(long_run())
+    w.start()
+    while not any(e["event"] == "step" for e in w.poll()):
+        time.sleep(0.05)
+    print(w.process.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_worker_dies_with_its_parent(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT_SCRIPT.format(root=str(ROOT)))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT)
+    try:
+        child_pid = int(parent.stdout.readline())
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(child_pid):
+            time.sleep(0.05)
+        assert not _alive(child_pid), "the worker outlived its parent"
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) counts as dead
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
