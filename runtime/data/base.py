@@ -7,9 +7,12 @@ from typing import Any, Callable
 
 import torch
 
+from ..errors import DatasetError, ParamError
+from ..names import did_you_mean
 from ..specs import ParamSpec
 
 TASKS = ("classification", "regression")
+KINDS = ("tabular", "image", "sequence")
 
 
 @dataclass
@@ -66,3 +69,46 @@ class DatasetSpec:
     kind: str
     params: tuple[ParamSpec, ...]
     load: Callable[[dict[str, Any], Path | None], Dataset]
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"dataset '{self.name}': unknown task '{self.task}'")
+        if self.kind not in KINDS:
+            raise ValueError(f"dataset '{self.name}': unknown kind '{self.kind}'")
+        names = self.param_names()
+        if len(set(names)) != len(names):
+            raise ValueError(f"dataset '{self.name}': duplicate parameter names in {names}")
+
+    def param_names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def param(self, name: str) -> ParamSpec:
+        """The `ParamSpec` called `name`; KeyError when the dataset has none."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        """Every parameter at its default, as fresh JSON values."""
+        return {p.name: list(p.default) if isinstance(p.default, list) else p.default
+                for p in self.params}
+
+    def check_params(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Every parameter (given values validated, the rest at defaults).
+
+        Raises:
+            DatasetError: naming the dataset and the parameter, and for an unknown parameter the
+                closest known one.
+        """
+        values = self.defaults()
+        for name, value in given.items():
+            if name not in values:
+                known = ", ".join(values) or "none"
+                raise DatasetError(f"dataset '{self.name}' has no parameter '{name}'"
+                                   f"{did_you_mean(name, list(values))} (its parameters: {known})")
+            try:
+                values[name] = self.param(name).validate(value)
+            except ParamError as err:
+                raise DatasetError(f"dataset '{self.name}', parameter {err}") from None
+        return values

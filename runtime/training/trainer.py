@@ -146,7 +146,7 @@ class Trainer:
             try:
                 self.dataset = load_dataset(cfg.dataset, self.base_dir, seed=cfg["seed"])
             except DatasetError as err:
-                raise TrainingError(f"dataset '{cfg.dataset['name']}': {err}", "data") from None
+                raise TrainingError(str(err), "data") from None
         ds = self.dataset
         want = analysis.nodes[self.input_id].outputs["output"]
         if tuple(ds.sample_shape) != tuple(want.shape):

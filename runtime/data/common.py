@@ -1,0 +1,83 @@
+"""Helpers shared by the dataset loaders: common parameters, seeded randomness, paths, scaling."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import DatasetError
+from ..specs import ParamSpec
+
+SEED = ParamSpec("seed", "int", 0,
+                 "Random seed: the same seed gives the same data. When a design leaves it out, "
+                 "the run's seed is used.", minimum=0)
+TASK = ParamSpec("task", "choice", "classification",
+                 "Whether the labels are classes to predict or numbers to fit.",
+                 choices=("classification", "regression"))
+TAU = 2 * math.pi
+
+
+def n_samples(default: int, maximum: int = 1_000_000) -> ParamSpec:
+    """The usual `n_samples` parameter."""
+    return ParamSpec("n_samples", "int", default, "How many examples to generate.",
+                     minimum=2, maximum=maximum)
+
+
+def noise(default: float, doc: str = "Standard deviation of the Gaussian noise added to "
+                                     "each point.") -> ParamSpec:
+    """The usual `noise` parameter (a standard deviation, at least 0)."""
+    return ParamSpec("noise", "float", default, doc, minimum=0.0, maximum=100.0)
+
+
+def generator(params: dict[str, Any]) -> torch.Generator:
+    """A CPU generator seeded from the dataset's `seed` parameter."""
+    return torch.Generator().manual_seed(int(params["seed"]))
+
+
+def rand(gen: torch.Generator, *shape: int) -> torch.Tensor:
+    """Uniform [0, 1) float32 from `gen`."""
+    return torch.rand(shape, generator=gen)
+
+
+def randn(gen: torch.Generator, *shape: int) -> torch.Tensor:
+    """Standard normal float32 from `gen`."""
+    return torch.randn(shape, generator=gen)
+
+
+def balanced_labels(n: int, n_classes: int, gen: torch.Generator) -> torch.Tensor:
+    """`n` int64 labels in shuffled order, each class appearing n // n_classes or one more times."""
+    return (torch.arange(n) % n_classes)[torch.randperm(n, generator=gen)]
+
+
+def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Columns of `x` scaled to mean 0 and standard deviation 1 (constant columns only centred).
+
+    Returns:
+        The scaled float32 tensor, and the mean and standard deviation used (so inference can
+        scale new inputs the same way).
+    """
+    x = x.double()
+    mean = x.mean(dim=0)
+    std = x.std(dim=0, unbiased=False) if len(x) > 1 else torch.zeros_like(mean)
+    std = torch.where(std > 1e-12, std, torch.ones_like(std))
+    return ((x - mean) / std).float(), mean.float(), std.float()
+
+
+def resolve(path: str, base_dir: Path | None, what: str = "file", folder: bool = False) -> Path:
+    """`path` made absolute against `base_dir` (the design's folder), checked to exist.
+
+    Raises:
+        DatasetError: naming the path as given and where it was looked for.
+    """
+    given = Path(path).expanduser()
+    full = given if given.is_absolute() else (base_dir or Path.cwd()) / given
+    if not full.exists():
+        where = f" (looked for {full})" if str(full) != path else ""
+        raise DatasetError(f"{what} '{path}' does not exist{where}")
+    if folder and not full.is_dir():
+        raise DatasetError(f"{what} '{path}' is a file, not a folder")
+    if not folder and full.is_dir():
+        raise DatasetError(f"{what} '{path}' is a folder, not a file")
+    return full

@@ -1,0 +1,234 @@
+"""User data as tables and arrays: CSV files and NumPy .npz archives."""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import DatasetError
+from ..names import did_you_mean
+from ..specs import ParamSpec
+from .base import Dataset, DatasetSpec
+from .common import TASK, resolve, standardise
+
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t"}
+
+
+# --- CSV --------------------------------------------------------------------------------------
+def _read_rows(path: Path, shown: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """Non-blank rows of the file, each with the line it starts on."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DatasetError(f"CSV file '{shown}' is not UTF-8 text") from None
+    except OSError as err:
+        raise DatasetError(f"cannot read CSV file '{shown}': {err.strerror or err}") from None
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows, line = [], 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append((line, [cell.strip() for cell in row]))
+            line = reader.line_num + 1
+    except csv.Error as err:
+        raise DatasetError(f"CSV file '{shown}', line {reader.line_num}: {err}") from None
+    if not rows:
+        raise DatasetError(f"CSV file '{shown}' is empty")
+    return rows
+
+
+def _label_index(spec: str, columns: list[str], shown: str) -> int:
+    if spec == "":
+        return len(columns) - 1
+    if spec in columns:
+        return columns.index(spec)
+    try:
+        index = int(spec)
+    except ValueError:
+        index = None
+    if index is not None and -len(columns) <= index < len(columns):
+        return index % len(columns)
+    raise DatasetError(f"CSV file '{shown}' has no column '{spec}'{did_you_mean(spec, columns)} "
+                       f"(its columns: {', '.join(columns)}; a number counts columns from 0)")
+
+
+def _numbers(values: tuple[str, ...], name: str, lines: list[int], shown: str,
+             hint: str) -> np.ndarray:
+    try:
+        out = np.array(values, dtype=np.float64)
+    except ValueError:
+        out = None
+    if out is not None and np.isfinite(out).all():
+        return out
+    for value, line in zip(values, lines):  # only on failure: find the first offender
+        try:
+            what = "" if np.isfinite(float(value)) else f"the non-finite value '{value}'"
+        except ValueError:
+            what = "an empty value" if value == "" else f"the non-numeric value '{value}'"
+        if what:
+            raise DatasetError(f"CSV file '{shown}', line {line}: column '{name}' has {what}; "
+                               f"{hint}")
+    raise AssertionError("unreachable: a value failed to parse but none was found")
+
+
+def _csv_labels(values: tuple[str, ...], shown: str, column: str,
+                lines: list[int]) -> tuple[torch.Tensor, list[str]]:
+    try:
+        numeric = np.array(values, dtype=np.float64)
+    except ValueError:
+        numeric = None
+    if numeric is not None and np.isfinite(numeric).all():
+        classes, index = np.unique(numeric, return_inverse=True)
+        names = [format(c, "g") for c in classes]
+    else:
+        if "" in values:
+            line = lines[values.index("")]
+            raise DatasetError(f"CSV file '{shown}', line {line}: the label column '{column}' "
+                               "is empty")
+        classes, index = np.unique(np.array(values), return_inverse=True)
+        names = [str(c) for c in classes]
+    if len(names) < 2:
+        raise DatasetError(f"CSV file '{shown}': the label column '{column}' has a single value "
+                           f"'{names[0]}'; classification needs at least two classes")
+    return torch.from_numpy(index.reshape(-1)).long(), names
+
+
+def _csv(p: dict[str, Any], base_dir: Path | None) -> Dataset:
+    shown = p["path"]
+    rows = _read_rows(resolve(shown, base_dir, "CSV file"), shown, DELIMITERS[p["delimiter"]])
+    if p["header"]:
+        columns = rows[0][1]
+        rows = rows[1:]
+        if not rows:
+            raise DatasetError(f"CSV file '{shown}' has a header but no data rows")
+    else:
+        columns = [str(i) for i in range(len(rows[0][1]))]
+    for line, row in rows:
+        if len(row) != len(columns):
+            raise DatasetError(f"CSV file '{shown}', line {line}: {len(row)} values where the "
+                               f"{'header has' if p['header'] else 'first row has'} "
+                               f"{len(columns)} columns")
+    if len(columns) < 2:
+        raise DatasetError(f"CSV file '{shown}' has a single column: it needs at least one "
+                           "feature column besides the label")
+    label = _label_index(p["label_column"], columns, shown)
+    lines = [line for line, _ in rows]
+    cells = list(zip(*(row for _, row in rows)))  # column-major
+    features = [i for i in range(len(columns)) if i != label]
+    hint = "features must be numbers (encode categories as numbers or drop the column)"
+    x = np.stack([_numbers(cells[i], columns[i], lines, shown, hint) for i in features], axis=1)
+    x_scaled, mean, std = standardise(torch.from_numpy(x))
+    notes = {"feature_names": [columns[i] for i in features], "label_column": columns[label],
+             "feature_mean": mean.tolist(), "feature_std": std.tolist()}
+    if p["task"] == "regression":
+        y = _numbers(cells[label], columns[label], lines, shown,
+                     "regression targets must be numbers (or set task to classification)")
+        return Dataset("csv", x_scaled, torch.from_numpy(y).float()[:, None], "regression",
+                       kind="tabular", notes=notes)
+    y, names = _csv_labels(cells[label], shown, columns[label], lines)
+    return Dataset("csv", x_scaled, y, "classification", num_classes=len(names),
+                   class_names=names, kind="tabular", notes=notes)
+
+
+# --- NPZ --------------------------------------------------------------------------------------
+def _array(archive: Any, key: str, shown: str) -> np.ndarray:
+    try:
+        array = archive[key]
+    except ValueError:  # object arrays need pickle, which we never allow
+        raise DatasetError(f"NPZ file '{shown}': array '{key}' holds Python objects; save plain "
+                           "numeric arrays") from None
+    if array.dtype.kind not in "biuf":
+        raise DatasetError(f"NPZ file '{shown}': array '{key}' has dtype {array.dtype}; it must "
+                           "be numeric")
+    if array.ndim == 0 or len(array) == 0:
+        raise DatasetError(f"NPZ file '{shown}': array '{key}' is empty")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise DatasetError(f"NPZ file '{shown}': array '{key}' contains NaN or infinite values")
+    return array
+
+
+def _npz(p: dict[str, Any], base_dir: Path | None) -> Dataset:
+    shown = p["path"]
+    path = resolve(shown, base_dir, "NPZ file")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise DatasetError(f"cannot read NPZ file '{shown}': {err}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DatasetError(f"'{shown}' is a single .npy array; save an .npz archive with arrays "
+                           "named 'x' and 'y' (numpy.savez(path, x=..., y=...))")
+    with archive:
+        missing = [key for key in ("x", "y") if key not in archive.files]
+        if missing:
+            raise DatasetError(f"NPZ file '{shown}' has no array named "
+                               f"{' or '.join(repr(k) for k in missing)} (it holds: "
+                               f"{', '.join(archive.files) or 'nothing'}); save it with "
+                               "numpy.savez(path, x=inputs, y=targets)")
+        x, y = _array(archive, "x", shown), _array(archive, "y", shown)
+        names = ([str(n) for n in archive["class_names"].tolist()]
+                 if "class_names" in archive.files else None)
+    if len(x) != len(y):
+        raise DatasetError(f"NPZ file '{shown}': 'x' has {len(x)} samples but 'y' has {len(y)}; "
+                           "their first dimensions must match")
+    kind = {3: "sequence", 4: "image"}.get(x.ndim, "tabular")
+    vocab = None
+    if p["tokens"]:
+        if x.dtype.kind not in "biu" or x.min() < 0:
+            raise DatasetError(f"NPZ file '{shown}': with tokens on, 'x' must hold non-negative "
+                               f"integer token ids (it has dtype {x.dtype})")
+        x_t, vocab, kind = torch.from_numpy(x.astype(np.int64)), int(x.max()) + 1, "sequence"
+    else:
+        x_t = torch.from_numpy(x.astype(np.float32))
+        if x_t.dim() == 1:
+            x_t = x_t[:, None]
+    if p["task"] == "regression":
+        y_t = torch.from_numpy(y.astype(np.float32))
+        return Dataset("npz", x_t, y_t[:, None] if y_t.dim() == 1 else y_t, "regression",
+                       vocab_size=vocab, kind=kind)
+    if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+        raise DatasetError(f"NPZ file '{shown}': 'y' holds fractional values, but classification "
+                           "needs integer class indices (or set task to regression)")
+    if y.min() < 0:
+        raise DatasetError(f"NPZ file '{shown}': 'y' holds negative class indices ({y.min()}); "
+                           "classes are numbered from 0")
+    k = int(y.max()) + 1
+    if names is not None and len(names) < k:
+        raise DatasetError(f"NPZ file '{shown}': 'class_names' has {len(names)} entries but 'y' "
+                           f"uses class indices up to {k - 1}")
+    return Dataset("npz", x_t, torch.from_numpy(y.astype(np.int64)), "classification",
+                   num_classes=max(k, len(names or [])), class_names=names, vocab_size=vocab,
+                   kind=kind)
+
+
+_PATH_DOC = "File to read; a relative path is taken from the design file's folder."
+
+SPECS = [
+    DatasetSpec(
+        "csv", "CSV table",
+        "Your own table: one row per example, numeric feature columns (standardised) and a label "
+        "column. The way to try a network on data from a spreadsheet.",
+        "classification", "tabular",
+        (ParamSpec("path", "path", "data.csv", _PATH_DOC),
+         ParamSpec("label_column", "str", "", "Name of the column to predict, or its index "
+                   "counting from 0 (-1 is the last); empty means the last column."),
+         TASK,
+         ParamSpec("header", "bool", True, "The first row names the columns."),
+         ParamSpec("delimiter", "choice", "comma", "What separates the values on a line.",
+                   choices=tuple(DELIMITERS))),
+        _csv),
+    DatasetSpec(
+        "npz", "NumPy arrays (.npz)",
+        "Your own arrays saved with numpy.savez(path, x=inputs, y=targets), any shape. The way to "
+        "bring prepared data (images, sequences, features) from a notebook.",
+        "classification", "tabular",
+        (ParamSpec("path", "path", "data.npz", _PATH_DOC),
+         TASK,
+         ParamSpec("tokens", "bool", False, "'x' holds integer token ids for an Embedding layer "
+                   "(kept as int64) instead of numbers.")),
+        _npz),
+]
