@@ -1,4 +1,4 @@
-"""Generate docs/layers.md from the layer specs: `python -m runtime.docgen [--check]`."""
+"""Generate docs/layers.md and docs/datasets.md from the specs: `python -m runtime.docgen [--check]`."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,9 @@ from pathlib import Path
 from .registry import REGISTRY, LayerRegistry
 from .specs import LayerSpec, ParamSpec
 
-DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "layers.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOC_PATH = DOCS / "layers.md"
+DATASETS_PATH = DOCS / "datasets.md"
 
 
 def _value(value) -> str:
@@ -37,6 +39,14 @@ def _allowed(p: ParamSpec) -> str:
     return "; ".join(parts)
 
 
+def _param_table(params: tuple[ParamSpec, ...]) -> list[str]:
+    lines = ["| parameter | kind | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for p in params:
+        lines.append(f"| `{p.name}` | {p.kind} | `{_value(p.default)}` | {_allowed(p)} | "
+                     f"{p.doc} |")
+    return lines + [""]
+
+
 def _spec_section(spec: LayerSpec) -> list[str]:
     lines = [f"### {spec.type_id}", "", f"**{spec.title}** — {spec.explanation}", ""]
     ports = ", ".join(f"`{p.name}`" + (" (optional)" if p.optional else "")
@@ -49,11 +59,7 @@ def _spec_section(spec: LayerSpec) -> list[str]:
         lines.append(f"Also known as: {', '.join(spec.aliases)}.")
     lines.append("")
     if spec.params:
-        lines += ["| parameter | kind | default | allowed | meaning |", "|---|---|---|---|---|"]
-        for p in spec.params:
-            lines.append(f"| `{p.name}` | {p.kind} | `{_value(p.default)}` | {_allowed(p)} | "
-                         f"{p.doc} |")
-        lines.append("")
+        lines += _param_table(spec.params)
     return lines
 
 
@@ -70,21 +76,44 @@ def render(registry: LayerRegistry = REGISTRY) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def render_datasets() -> str:
+    """Every dataset with its parameters, as Markdown."""
+    from .data import DATASETS
+
+    lines = ["# Datasets", "",
+             "Generated from the dataset specs by `python -m runtime.docgen`; do not edit by hand.",
+             "Name one in a design's `training.dataset` block: "
+             '`{"name": "spirals", "params": {"n_samples": 2000}, "validation_split": 0.2}`. '
+             "Nothing is downloaded: synthetic sets are generated from their seed, the real ones "
+             "ship inside scikit-learn, and file datasets read your own files (relative paths are "
+             "resolved against the design file's folder).", ""]
+    for name, spec in DATASETS.items():
+        lines += [f"## {name}", "", f"**{spec.title}** ({spec.task}, {spec.kind}) — "
+                  f"{spec.description}", ""]
+        if spec.params:
+            lines += _param_table(spec.params)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+OUTPUTS = {DOC_PATH: render, DATASETS_PATH: render_datasets}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true",
                         help="exit 1 if docs/layers.md is out of date instead of writing it")
     args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = DOC_PATH.read_text(encoding="utf-8") if DOC_PATH.exists() else ""
-        if current != text:
-            print(f"{DOC_PATH} is out of date: run python -m runtime.docgen", file=sys.stderr)
-            return 1
-        return 0
-    DOC_PATH.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC_PATH}")
-    return 0
+    stale = 0
+    for path, make in OUTPUTS.items():
+        text = make()
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                print(f"{path} is out of date: run python -m runtime.docgen", file=sys.stderr)
+                stale = 1
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    return stale
 
 
 if __name__ == "__main__":

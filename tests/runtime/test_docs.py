@@ -1,11 +1,14 @@
 """The generated layer catalogue stays in sync with the specs."""
-from runtime.docgen import DOC_PATH, render
+import pytest
+
+from runtime.docgen import DOC_PATH, OUTPUTS, render
 from runtime.registry import REGISTRY
 
 
-def test_layers_doc_is_current():
-    assert DOC_PATH.read_text(encoding="utf-8") == render(), \
-        "docs/layers.md is out of date: run python -m runtime.docgen"
+@pytest.mark.parametrize("path", list(OUTPUTS), ids=lambda p: p.name)
+def test_generated_docs_are_current(path):
+    assert path.read_text(encoding="utf-8") == OUTPUTS[path](), \
+        f"{path.name} is out of date: run python -m runtime.docgen"
 
 
 def test_layers_doc_mentions_every_type_and_parameter():
