@@ -57,3 +57,12 @@ def test_train_failed_run_exits_1(tmp_path, capsys):
     save(m, path)
     assert run(["train", str(path)]) == 1
     assert "dataset gives (batch, 2) but Input expects (3)" in capsys.readouterr().err
+
+
+def test_spirals_preset_reaches_95_percent(capsys):
+    """The README's example: the MLP preset on spirals, from the command line, on the CPU."""
+    from pathlib import Path
+    preset = Path(__file__).resolve().parents[2] / "presets" / "mlp-spirals.json"
+    assert run(["train", str(preset), "--epochs", "20"]) == 0
+    final = json.loads(capsys.readouterr().out)
+    assert final["val_accuracy"] >= 0.95
