@@ -16,12 +16,14 @@ from .graph import GraphModel
 from .shapes import Analysis, infer
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+COMMANDS = ("validate", "summary", "export", "train")
 
 
 def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="LayerLab: build neural networks visually and watch them learn. "
-        "The commands below work headless on a design file (.json).")
+        "Without a command it opens the designer (on FILE, or on the default preset); the "
+        "commands below work headless on a design file (.json).")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     validate = commands.add_parser("validate", help="check a design file; exit 1 if it has "
                                    "problems")
@@ -51,8 +53,14 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     return parser
 
 
+def wants_designer(argv: Sequence[str]) -> bool:
+    """No arguments, or just a design file: the caller should open the designer instead."""
+    return not argv or (len(argv) == 1 and not argv[0].startswith("-")
+                        and argv[0] not in COMMANDS)
+
+
 def run(argv: Sequence[str] | None = None, prog: str = "layerlab") -> int:
-    """Run a headless command; returns the exit code."""
+    """Run a headless command; returns the exit code (without a command it prints the help)."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     if args.command is None:

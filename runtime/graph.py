@@ -253,7 +253,7 @@ class GraphModel:
                            dst_port: str | None = None) -> str | None:
         """Why an edge src -> dst would be refused, or None when it is allowed."""
         try:
-            self._resolve_edge(src, dst, src_port, dst_port)
+            self.resolve_edge(src, dst, src_port, dst_port)
         except GraphError as err:
             return str(err)
         return None
@@ -261,7 +261,7 @@ class GraphModel:
     def connect(self, src: str, dst: str, src_port: str | None = None,
                 dst_port: str | None = None, index: int | None = None) -> Edge:
         """Add an edge; ports may be omitted where the node has one. Raises GraphError."""
-        edge = self._resolve_edge(src, dst, src_port, dst_port)
+        edge = self.resolve_edge(src, dst, src_port, dst_port)
         index = len(self._edges) if index is None else index
         self._edges.insert(index, edge)
         self._graph.add_edge(edge.src, edge.dst, key=(edge.src_port, edge.dst_port))
@@ -308,8 +308,9 @@ class GraphModel:
             raise GraphError(f"unknown layer type '{type_id}'{self.registry.suggestion(type_id)}")
         return self.registry.get(type_id)
 
-    def _resolve_edge(self, src: str, dst: str, src_port: str | None,
-                      dst_port: str | None) -> Edge:
+    def resolve_edge(self, src: str, dst: str, src_port: str | None = None,
+                     dst_port: str | None = None) -> Edge:
+        """The edge src -> dst with default ports filled in; GraphError if it is not allowed."""
         src_spec, dst_spec = self.spec(src), self.spec(dst)
         if src == dst:
             raise GraphError(f"cannot connect '{src}' to itself")

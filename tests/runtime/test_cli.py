@@ -116,6 +116,20 @@ def test_exit_codes_of_main_py(argv, code, tmp_path):
     assert result.stderr.strip()
 
 
-def test_no_arguments_prints_help(capsys):
-    assert run([]) == 0
-    assert "validate" in capsys.readouterr().out
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as info:
+        run(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(command in out for command in ("validate", "summary", "export", "train"))
+
+
+def test_headless_commands_never_import_qt(tmp_path):
+    path = tmp_path / "d.json"
+    save(mlp(), path)
+    code = ("import sys, main; rc = main.main(['validate', %r]); "
+            "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt imported'; "
+            "sys.exit(rc)" % str(path))
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
