@@ -1,0 +1,215 @@
+"""DesignSession: the open design, its undo stack, file and analysis, as seen by every widget.
+
+Widgets never edit the GraphModel directly: they call the session, which validates the edit and
+pushes an undo command. The session re-emits the model's events as a Qt signal, and re-runs shape
+inference once per burst of edits (at the next turn of the event loop, or at once when asked for
+`analysis`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+
+from runtime import document
+from runtime.errors import GraphError, ParamError
+from runtime.graph import Edge, GraphModel, MetaChanged
+from runtime.registry import REGISTRY, LayerRegistry
+from runtime.shapes import Analysis, ShapeInference
+
+from . import commands
+
+
+class DesignSession(QObject):
+    """One open design (the window shows one at a time)."""
+
+    model_event = Signal(object)  # a runtime.graph event (NodeAdded, ParamChanged, ...)
+    model_replaced = Signal()  # New/Open swapped the whole design: views rebuild
+    analysis_changed = Signal(object)  # an Analysis
+    dirty_changed = Signal(bool)
+    path_changed = Signal(object)  # Path | None
+
+    def __init__(self, registry: LayerRegistry = REGISTRY, parent: QObject | None = None):
+        super().__init__(parent)
+        self.registry = registry
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self._inference = ShapeInference()
+        self._analysis: Analysis | None = None
+        self._analysed_revision = -1
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._publish_analysis)
+        self.path: Path | None = None
+        self.model = GraphModel(registry)
+        self.model.subscribe(self._on_model_event)
+
+    # --- the design -------------------------------------------------------------------------
+    def replace_model(self, model: GraphModel, path: Path | None = None) -> None:
+        """Show another design (New/Open): clears undo history and marks it saved."""
+        self.model.unsubscribe(self._on_model_event)
+        self.model = model
+        model.subscribe(self._on_model_event)
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self.path = path
+        self._analysis = None
+        self.model_replaced.emit()
+        self.path_changed.emit(path)
+        self.dirty_changed.emit(False)
+        self._publish_analysis()
+
+    @property
+    def dirty(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    @property
+    def analysis(self) -> Analysis:
+        """Shape inference of the current design (recomputed if the design changed)."""
+        if self._analysis is None or self._analysed_revision != self.model.revision:
+            self._analysis = self._inference.run(self.model)
+            self._analysed_revision = self.model.revision
+        return self._analysis
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.dirty_changed.emit(not clean)
+
+    def _on_model_event(self, event: object) -> None:
+        self.model_event.emit(event)
+        if not isinstance(event, MetaChanged) or event.field == "training":
+            self._timer.start()
+
+    def _publish_analysis(self) -> None:
+        self.analysis_changed.emit(self.analysis)
+
+    # --- edits (each one undoable) ---------------------------------------------------------
+    def add_node(self, type_id: str, pos: tuple[float, float],
+                 params: dict[str, Any] | None = None) -> str:
+        """Add a layer; returns its new id. Raises GraphError/ParamError for a bad type or params."""
+        spec = self.registry.get(type_id)
+        values = self.model.validate_params(spec, params or {})
+        node_id = self.model.new_id(spec.type_id)
+        self.undo_stack.push(commands.AddNode(self.model, spec.type_id, values,
+                                              (float(pos[0]), float(pos[1])), node_id))
+        return node_id
+
+    def remove_nodes(self, node_ids: Iterable[str]) -> None:
+        ids = [n for n in node_ids if n in self.model.nodes]
+        if ids:
+            self.undo_stack.push(commands.RemoveNodes(self.model, ids))
+
+    def connect(self, src: str, dst: str, src_port: str | None = None,
+                dst_port: str | None = None) -> str | None:
+        """Connect two ports; returns None on success or the reason the edge is refused."""
+        problem = self.model.connection_problem(src, dst, src_port, dst_port)
+        if problem:
+            return problem
+        edge = self.model.resolve_edge(src, dst, src_port, dst_port)
+        self.undo_stack.push(commands.Connect(self.model, edge))
+        return None
+
+    def disconnect(self, edge: Edge) -> None:
+        if edge in self.model.edges:
+            self.undo_stack.push(commands.Disconnect(self.model, edge))
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        """Validate and set a parameter; raises ParamError (nothing changes) when refused."""
+        spec = self.model.spec(node_id)
+        new = self.model.validate_params(spec, {name: value})[name]
+        old = self.model.nodes[node_id].params[name]
+        if new == old and type(new) is type(old):
+            return
+        self.undo_stack.push(commands.SetParam(self.model, node_id, name, old, new))
+
+    def move_nodes(self, moves: dict[str, tuple[tuple[float, float], tuple[float, float]]],
+                   text: str = "Move") -> None:
+        """Record moves (old, new) as one undo step; the first redo applies them."""
+        moves = {k: v for k, v in moves.items() if v[0] != v[1] and k in self.model.nodes}
+        if moves:
+            self.undo_stack.push(commands.MoveNodes(self.model, moves, text))
+
+    def insert_on_edge(self, type_id: str, edge: Edge, pos: tuple[float, float]) -> str:
+        """Add a layer in the middle of an edge: src -> new -> dst, one undo step."""
+        spec = self.registry.get(type_id)
+        if not spec.inputs or not spec.outputs:
+            raise GraphError(f"{spec.title} cannot be inserted into a connection")
+        index = self.model.edges.index(edge)
+        self.undo_stack.beginMacro(f"Insert {spec.title}")
+        try:
+            node_id = self.add_node(type_id, pos)
+            self.undo_stack.push(commands.Disconnect(self.model, edge))
+            self.undo_stack.push(commands.Connect(
+                self.model, Edge(edge.src, node_id, edge.src_port, spec.inputs[0].name)))
+            # the old edge's place in the file keeps a merge node's input order
+            self.undo_stack.push(commands.Connect(
+                self.model, Edge(node_id, edge.dst, spec.outputs[0].name, edge.dst_port), index))
+        finally:
+            self.undo_stack.endMacro()
+        return node_id
+
+    def paste(self, fragment: dict, offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
+        """Add a copied fragment (nodes with their internal edges) as one undo step."""
+        from runtime.fragment import plan_paste
+
+        plan = plan_paste(self.model, fragment, offset)
+        if not plan.nodes:
+            return []
+        self.undo_stack.beginMacro(f"Paste {len(plan.nodes)} node(s)")
+        try:
+            for node in plan.nodes:
+                self.undo_stack.push(commands.AddNode(self.model, node.type, node.params,
+                                                      node.pos, node.id))
+            for edge in plan.edges:
+                self.undo_stack.push(commands.Connect(self.model, edge))
+        finally:
+            self.undo_stack.endMacro()
+        return [node.id for node in plan.nodes]
+
+    def auto_layout(self, node_ids: Iterable[str] | None = None) -> None:
+        from runtime.layout import auto_layout
+
+        positions = auto_layout(self.model, node_ids)
+        self.move_nodes({n: (self.model.nodes[n].pos, pos) for n, pos in positions.items()},
+                        "Auto-layout")
+
+    def set_training(self, training: dict, text: str = "Edit training") -> None:
+        old = self.model.training
+        if old != training:
+            self.undo_stack.push(commands.SetTraining(self.model, old, training, text))
+
+    # --- files ----------------------------------------------------------------------------
+    def new(self, name: str = "Untitled") -> None:
+        self.replace_model(GraphModel(self.registry, name=name))
+
+    def open(self, path: str | Path) -> None:
+        """Load a design; raises DesignFileError and leaves the current design untouched."""
+        model = document.load(path, self.registry)
+        self.replace_model(model, Path(path))
+
+    def open_preset(self, path: str | Path) -> None:
+        """Load a preset as a new, unsaved design (saving asks where, never over the preset)."""
+        model = document.load(path, self.registry)
+        self.replace_model(model, None)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Save atomically (to `path`, or where it came from); marks the design clean."""
+        target = Path(path) if path else self.path
+        if target is None:
+            raise ValueError("the design has no file yet: give a path")
+        document.save(self.model, target)
+        self.undo_stack.setClean()
+        if target != self.path:
+            self.path = target
+            self.path_changed.emit(target)
+        return target
+
+    def set_param_error(self, node_id: str, name: str, value: Any) -> str | None:
+        """The message a refused parameter value would get, or None when it is valid."""
+        try:
+            self.model.validate_params(self.model.spec(node_id), {name: value})
+        except ParamError as err:
+            return str(err)
+        return None
