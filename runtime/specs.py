@@ -110,10 +110,13 @@ class ParamSpec:
         return self._size(value)  # "size", or "padding" given as numbers
 
     def _expected(self) -> str:
+        if self.kind == "choice":
+            return f"one of {_choices(self.choices)}"
+        if self.kind == "padding":
+            return f"{_choices(self.choices)} or an integer"
         return {"int": "an integer", "float": "a number", "bool": "true or false",
-                "choice": f"one of {_choices(self.choices)}", "int_list": "a list of integers",
-                "size": f"an integer or a list of {self.length} integers",
-                "padding": f"{_choices(self.choices)} or an integer", "str": "a string",
+                "int_list": "a list of integers",
+                "size": f"an integer or a list of {self.length} integers", "str": "a string",
                 "path": "a file or folder path"}[self.kind]
 
     def _fail(self, message: str) -> None:

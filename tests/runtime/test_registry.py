@@ -61,3 +61,11 @@ def test_closest_name(name, expected):
 def test_unknown_type_lookup_error_suggests():
     with pytest.raises(RegistryError, match="did you mean 'Linear'"):
         REGISTRY.get("FullyConnected_")
+
+
+@pytest.mark.parametrize("type_id, name", [("Linear", "out_features"), ("Dropout", "p"),
+                                           ("Input", "shape"), ("Linear", "bias")])
+def test_null_for_a_required_param_is_a_param_error(type_id, name):
+    from runtime.errors import ParamError
+    with pytest.raises(ParamError, match="must not be null"):
+        REGISTRY.get(type_id).param(name).validate(None)
