@@ -1,0 +1,25 @@
+"""Start the designer: `python main.py [FILE]` with no headless command."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+
+def run(path: str | None = None) -> int:
+    """Open the main window on `path`, or on the default preset; returns the exit code."""
+    from .main_window import DEFAULT_PRESET, MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("LayerLab")
+    app.setOrganizationName("LayerLab")
+    app.setStyle("Fusion")
+    window = MainWindow()
+    window.show()
+    if not window.offer_recovery():
+        if path:
+            window.open_path(Path(path))
+        elif DEFAULT_PRESET.exists():
+            window.open_preset(DEFAULT_PRESET)
+    return app.exec()

@@ -1,0 +1,471 @@
+"""The main window: docks, menus, toolbar and file handling around one DesignSession.
+
+Logic lives in the session, the canvas and the panels; this module wires them and asks the user
+questions (through small methods that tests replace).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
+                               QMessageBox, QTabWidget, QToolBar)
+
+from runtime.errors import DesignFileError, LayerLabError
+from runtime.fragment import copy_fragment, fragment_from_text, fragment_to_text
+
+from .autosave import Autosaver, find_recoverable
+from .canvas.view import CanvasView
+from .palette import PaletteWidget
+from .properties import PropertiesPanel
+from .session import DesignSession
+from .summary import ProblemsPanel, SummaryPanel, status_text
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+DEFAULT_PRESET = PRESETS_DIR / "mlp-spirals.json"
+MAX_RECENT = 10
+AUTOSAVE_INTERVAL_MS = 60_000
+FILE_FILTER = "LayerLab designs (*.json);;All files (*)"
+
+
+def _keys(standard: QKeySequence.StandardKey, fallback: str) -> list[QKeySequence]:
+    """Qt's platform binding for a standard action, or an explicit one where the platform has none."""
+    keys = QKeySequence.keyBindings(standard)
+    return keys if keys else [QKeySequence(fallback)]
+
+
+def preset_files() -> list[tuple[Path, str, str]]:
+    """(path, name, description) of every preset, sorted by name."""
+    out = []
+    for path in sorted(PRESETS_DIR.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        out.append((path, data.get("name") or path.stem, data.get("description", "")))
+    return sorted(out, key=lambda item: item[1].lower())
+
+
+class MainWindow(QMainWindow):
+    """LayerLab's window around one design."""
+
+    def __init__(self, session: DesignSession | None = None, settings: QSettings | None = None,
+                 autosave_dir: Path | None = None):
+        super().__init__()
+        self.session = session or DesignSession(parent=self)
+        self.settings = settings or QSettings("LayerLab", "LayerLab")
+        folder = autosave_dir or Path(QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.AppDataLocation)) / "autosave"
+        self.autosaver = Autosaver(folder)
+        self.setObjectName("LayerLabMainWindow")
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks)
+
+        self.canvas = CanvasView(self.session, self)
+        self.setCentralWidget(self.canvas)
+        self.palette = PaletteWidget(self.session.registry, self)
+        self.properties = PropertiesPanel(self.session, self)
+        self.summary = SummaryPanel(self.session, self)
+        self.problems = ProblemsPanel(self.session, self)
+        self._dock("Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea, "PaletteDock")
+        self._dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea,
+                   "PropertiesDock")
+        self.bottom_tabs = QTabWidget(self)
+        self.bottom_tabs.addTab(self.summary, "Model summary")
+        self.bottom_tabs.addTab(self.problems, "Problems")
+        self._dock("Summary", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea,
+                   "SummaryDock")
+        self.status_label = QLabel(self)
+        self.statusBar().addPermanentWidget(self.status_label)
+
+        self._make_actions()
+        self._make_menus_and_toolbar()
+        self._wire()
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
+        self._autosave_timer.timeout.connect(self.autosave_now)
+        self._autosave_timer.start()
+        self.resize(1400, 860)
+        self._restore_layout()
+        self._update_title()
+        self._on_analysis(self.session.analysis)
+
+    # --- construction ---------------------------------------------------------------------
+    def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, keys: list[QKeySequence] | str | None = None,
+                tip: str = "", checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if keys:
+            action.setShortcuts([QKeySequence(keys)] if isinstance(keys, str) else keys)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{tip} ({action.shortcut().toString()})"
+                              if not action.shortcut().isEmpty() else tip)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        stack = self.session.undo_stack
+        self.act_new = self._action("&New", self.new_design, _keys(K.New, "Ctrl+N"),
+                                    "Start an empty design")
+        self.act_open = self._action("&Open…", self.open_dialog, _keys(K.Open, "Ctrl+O"),
+                                     "Open a design file")
+        self.act_save = self._action("&Save", self.save, _keys(K.Save, "Ctrl+S"),
+                                     "Save the design")
+        self.act_save_as = self._action("Save &As…", self.save_as,
+                                        _keys(K.SaveAs, "Ctrl+Shift+S"),
+                                        "Save the design under a new name")
+        self.act_export = self._action("&Export to Python…", self.export_python, "Ctrl+E",
+                                       "Write the design as a standalone PyTorch module")
+        self.act_quit = self._action("&Quit", self.close, _keys(K.Quit, "Ctrl+Q"))
+        self.act_undo = stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts(_keys(K.Undo, "Ctrl+Z"))
+        self.act_redo = stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts(_keys(K.Redo, "Ctrl+Shift+Z"))
+        self.addActions([self.act_undo, self.act_redo])
+        self.act_cut = self._action("Cu&t", self.cut, _keys(K.Cut, "Ctrl+X"))
+        self.act_copy = self._action("&Copy", self.copy, _keys(K.Copy, "Ctrl+C"))
+        self.act_paste = self._action("&Paste", self.paste, _keys(K.Paste, "Ctrl+V"))
+        self.act_duplicate = self._action("&Duplicate", self.duplicate, "Ctrl+D",
+                                          "Copy and paste the selection in one go")
+        self.act_delete = self._action("&Delete", self.delete_selection,
+                                       _keys(K.Delete, "Delete"))
+        self.act_select_all = self._action("Select &All", self.select_all,
+                                           _keys(K.SelectAll, "Ctrl+A"))
+        self.act_zoom_in = self._action("Zoom &In", self.canvas.zoom_in,
+                                        _keys(K.ZoomIn, "Ctrl++"))
+        self.act_zoom_out = self._action("Zoom &Out", self.canvas.zoom_out,
+                                         _keys(K.ZoomOut, "Ctrl+-"))
+        self.act_fit = self._action("&Fit Design", self.canvas.fit_all, "Ctrl+0",
+                                    "Show the whole design (F on the canvas)")
+        self.act_snap = self._action("Snap to &Grid", self.canvas.set_snap_to_grid,
+                                     checkable=True)
+        self.act_layout = self._action("Auto-&layout", self.auto_layout, "Ctrl+L",
+                                       "Arrange the nodes left to right")
+        # Delete and the clipboard keys belong to text fields while one has focus
+        for action in (self.act_delete, self.act_cut, self.act_copy, self.act_paste,
+                       self.act_select_all, self.act_duplicate):
+            self.removeAction(action)
+            self.canvas.addAction(action)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+    def _make_menus_and_toolbar(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.act_new, self.act_open])
+        self.preset_menu = file_menu.addMenu("Open &Preset")
+        self.preset_menu.setToolTipsVisible(True)
+        for path, name, description in preset_files():
+            action = self.preset_menu.addAction(name)
+            action.setToolTip(description)
+            action.setStatusTip(description)
+            action.triggered.connect(lambda _=False, p=path: self.open_preset(p))
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        file_menu.addActions([self.act_save, self.act_save_as, self.act_export])
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addActions([self.act_undo, self.act_redo])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
+                              self.act_delete])
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.act_select_all)
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit])
+        view_menu.addSeparator()
+        view_menu.addActions([self.act_snap, self.act_layout])
+        view_menu.addSeparator()
+        for dock in self.findChildren(QDockWidget):
+            view_menu.addAction(dock.toggleViewAction())
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("MainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addActions([self.act_new, self.act_open, self.act_save])
+        toolbar.addSeparator()
+        toolbar.addActions([self.act_undo, self.act_redo])
+        toolbar.addSeparator()
+        toolbar.addActions([self.act_fit, self.act_layout, self.act_export])
+        self.addToolBar(toolbar)
+
+    def _wire(self) -> None:
+        s = self.session
+        s.analysis_changed.connect(self._on_analysis)
+        s.dirty_changed.connect(lambda _: self._update_title())
+        s.path_changed.connect(lambda _: self._update_title())
+        s.model_replaced.connect(self._on_model_replaced)
+        s.model_event.connect(self._on_model_event)
+        self.canvas.selection_changed.connect(self._on_selection)
+        self.palette.layer_activated.connect(self._add_from_palette)
+        self.summary.node_activated.connect(self.focus_node)
+        self.problems.node_activated.connect(self.focus_node)
+
+    # --- reactions ------------------------------------------------------------------------
+    def _on_analysis(self, analysis) -> None:
+        self.status_label.setText(status_text(analysis))
+        errors = len(analysis.errors)
+        self.bottom_tabs.setTabText(1, f"Problems ({len(analysis.problems)})"
+                                    if analysis.problems else "Problems")
+        self.status_label.setStyleSheet("color: #e5534b;" if errors else "")
+
+    def _on_selection(self, node_ids: list) -> None:
+        self.properties.show_node(node_ids[0] if len(node_ids) == 1 else None)
+
+    def _on_model_event(self, event) -> None:
+        if type(event).__name__ == "MetaChanged" and event.field == "name":
+            self._update_title()
+
+    def _on_model_replaced(self) -> None:
+        self.properties.show_node(None)
+        self._update_title()
+        QTimer.singleShot(0, self.canvas.fit_all)
+
+    def _update_title(self) -> None:
+        name = self.session.path.name if self.session.path else self.session.model.name
+        self.setWindowTitle(f"{name}[*] — LayerLab")
+        self.setWindowModified(self.session.dirty)
+
+    def _add_from_palette(self, type_id: str) -> None:
+        pos = self.canvas.scene_pos_at_cursor()
+        node_id = self.session.add_node(type_id, (pos.x(), pos.y()))
+        self.canvas.select_nodes([node_id])
+
+    def focus_node(self, node_id: str) -> None:
+        if node_id in self.session.model.nodes:
+            self.canvas.select_nodes([node_id])
+            self.canvas.center_on_node(node_id)
+
+    # --- edit actions ---------------------------------------------------------------------
+    def copy(self) -> bool:
+        ids = self.canvas.selected_node_ids()
+        if not ids:
+            return False
+        QGuiApplication.clipboard().setText(fragment_to_text(copy_fragment(self.session.model,
+                                                                           ids)))
+        return True
+
+    def cut(self) -> None:
+        if self.copy():
+            self.session.remove_nodes(self.canvas.selected_node_ids())
+
+    def paste(self) -> None:
+        try:
+            fragment = fragment_from_text(QGuiApplication.clipboard().text())
+        except DesignFileError as err:
+            self.show_problems("Cannot paste", "The clipboard holds a broken LayerLab "
+                               "fragment.", err.problems)
+            return
+        if fragment is not None:
+            self.canvas.select_nodes(self.session.paste(fragment))
+
+    def duplicate(self) -> None:
+        ids = self.canvas.selected_node_ids()
+        if ids:
+            self.canvas.select_nodes(self.session.paste(copy_fragment(self.session.model, ids)))
+
+    def delete_selection(self) -> None:
+        self.canvas.delete_selection()
+
+    def select_all(self) -> None:
+        self.canvas.select_nodes(list(self.session.model.nodes))
+
+    def auto_layout(self) -> None:
+        selected = self.canvas.selected_node_ids()
+        self.session.auto_layout(selected if len(selected) > 1 else None)
+        if len(selected) <= 1:
+            QTimer.singleShot(0, self.canvas.fit_all)
+
+    # --- files ----------------------------------------------------------------------------
+    def new_design(self) -> None:
+        if self.maybe_save():
+            self.session.new()
+            self.autosaver.clear()
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path = self.ask_open_path()
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a design file; on problems, show them and keep the current design."""
+        try:
+            self.session.open(path)
+        except DesignFileError as err:
+            self.show_problems("Cannot open design", f"{Path(path).name} could not be opened.",
+                               err.problems)
+            return False
+        self._add_recent(Path(path))
+        self.autosaver.clear()
+        return True
+
+    def open_preset(self, path: Path) -> None:
+        if not self.maybe_save():
+            return
+        try:
+            self.session.open_preset(path)
+        except DesignFileError as err:
+            self.show_problems("Cannot open preset", f"{path.name} could not be opened.",
+                               err.problems)
+
+    def save(self) -> bool:
+        if self.session.path is None:
+            return self.save_as()
+        return self._save_to(self.session.path)
+
+    def save_as(self) -> bool:
+        path = self.ask_save_path("Save design", FILE_FILTER, ".json")
+        return self._save_to(Path(path)) if path else False
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.session.save(path)
+        except OSError as err:
+            self.show_error("Cannot save", f"{path} could not be written: "
+                            f"{err.strerror or err}")
+            return False
+        self._add_recent(path)
+        self.autosaver.clear()
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def export_python(self) -> None:
+        from runtime.export import write_python
+        path = self.ask_save_path("Export to Python", "Python files (*.py)", ".py")
+        if not path:
+            return
+        try:
+            write_python(self.session.model, path)
+        except LayerLabError as err:
+            self.show_error("Cannot export", str(err))
+            return
+        except OSError as err:
+            self.show_error("Cannot export", f"{path} could not be written: "
+                            f"{err.strerror or err}")
+            return
+        self.statusBar().showMessage(f"Exported {path}", 4000)
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to replace the design (saved, discarded or unchanged)."""
+        if not self.session.dirty:
+            return True
+        answer = self.ask_unsaved()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def autosave_now(self) -> None:
+        if self.session.dirty:
+            from runtime.document import dumps
+            self.autosaver.save(dumps(self.session.model), self.session.path)
+
+    def offer_recovery(self) -> bool:
+        """At start-up: offer autosaved designs left by a crash; True if one was restored."""
+        for item in find_recoverable(self.autosaver.folder, self.autosaver):
+            if self.ask_recover(item.describe()):
+                try:
+                    self.session.open_preset(item.design_path)
+                except DesignFileError as err:
+                    self.show_problems("Cannot recover", "The autosaved copy is damaged.",
+                                       err.problems)
+                    item.discard()
+                    continue
+                self.session.path = item.original
+                self.session.path_changed.emit(item.original)
+                self.session.undo_stack.resetClean()  # recovered work is unsaved
+                self._update_title()
+                item.discard()
+                return True
+            item.discard()
+        return False
+
+    def _add_recent(self, path: Path) -> None:
+        recent = [p for p in self.recent_files() if Path(p) != path.resolve()]
+        self.settings.setValue("recent_files", [str(path.resolve()), *recent][:MAX_RECENT])
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for name in files:
+            action = self.recent_menu.addAction(Path(name).name)
+            action.setStatusTip(name)
+            action.triggered.connect(lambda _=False, p=name: self.maybe_save()
+                                     and self.open_path(p))
+        if not files:
+            self.recent_menu.addAction("No recent files").setEnabled(False)
+
+    # --- questions (tests replace these) --------------------------------------------------
+    def ask_unsaved(self) -> QMessageBox.StandardButton:
+        buttons = (QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                   | QMessageBox.StandardButton.Cancel)
+        return QMessageBox.question(self, "Unsaved changes",
+                                    f"Save the changes to {self.windowTitle().split('[*]')[0]}?",
+                                    buttons, QMessageBox.StandardButton.Save)
+
+    def ask_open_path(self) -> str:
+        return QFileDialog.getOpenFileName(self, "Open design", "", FILE_FILTER)[0]
+
+    def ask_save_path(self, title: str, file_filter: str, suffix: str) -> str:
+        path = QFileDialog.getSaveFileName(self, title, "", file_filter)[0]
+        if path and not Path(path).suffix:
+            path += suffix
+        return path
+
+    def ask_recover(self, description: str) -> bool:
+        answer = QMessageBox.question(self, "Recover unsaved work",
+                                      f"LayerLab did not close normally. Recover {description}?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_problems(self, title: str, text: str, problems: list) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
+                          self)
+        box.setInformativeText("\n".join(f"• {p}" for p in problems[:12])
+                               + (f"\n… and {len(problems) - 12} more" if len(problems) > 12
+                                  else ""))
+        box.setDetailedText("\n".join(str(p) for p in problems))
+        self.last_message = box.informativeText()
+        box.exec()
+
+    def show_error(self, title: str, text: str) -> None:
+        self.last_message = text
+        QMessageBox.warning(self, title, text)
+
+    # --- window state ---------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("geometry")
+        state = self.settings.value("window_state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.autosaver.clear()
+        event.accept()
+
+
+def app_instance() -> QApplication:
+    return QApplication.instance() or QApplication([])

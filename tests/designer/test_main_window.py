@@ -1,0 +1,222 @@
+"""The main window as a user drives it: menus and shortcuts, files, clipboard, autosave."""
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QMessageBox
+
+from designer.autosave import Autosaver
+from designer.main_window import MainWindow, preset_files
+from runtime.document import load
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.messages = []
+    win.show_problems = lambda title, text, problems: win.messages.append(
+        (title, [str(p) for p in problems]))
+    win.show_error = lambda title, text: win.messages.append((title, [text]))
+    win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # never block on a dialog
+    yield win
+    win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
+
+
+def _build_small_cnn(session):
+    ids = [session.add_node(t, (i * 240, 0), p) for i, (t, p) in enumerate([
+        ("Input", {"shape": [1, 28, 28]}), ("Conv2d", {"out_channels": 8}), ("ReLU", {}),
+        ("MaxPool2d", {}), ("Flatten", {}), ("Linear", {"out_features": 10}), ("Output", {})])]
+    for src, dst in zip(ids, ids[1:]):
+        assert session.connect(src, dst) is None
+    return ids
+
+
+def test_presets_are_listed_with_descriptions(window):
+    presets = preset_files()
+    assert presets and all(description for _, _, description in presets)
+    names = [a.text() for a in window.preset_menu.actions()]
+    assert names == [name for _, name, _ in presets]
+    assert window.preset_menu.actions()[0].toolTip() == presets[0][2]
+
+
+def test_open_preset_then_title_and_dirty_mark(window, qtbot):
+    path, name, _ = preset_files()[0]
+    window.open_preset(path)
+    assert window.session.model.name == name and not window.isWindowModified()
+    assert window.windowTitle().startswith(name)
+    window.session.add_node("ReLU", (0, 300))
+    assert window.isWindowModified()
+
+
+def test_save_and_reopen(window, tmp_path):
+    _build_small_cnn(window.session)
+    target = tmp_path / "cnn.json"
+    window.ask_save_path = lambda *args: str(target)
+    assert window.save()
+    assert window.windowTitle().startswith("cnn.json") and not window.isWindowModified()
+    assert load(target) == window.session.model
+    window.session.new()
+    assert window.open_path(target)
+    assert window.session.model == load(target)
+    assert window.recent_files()[0] == str(target.resolve())
+
+
+def test_malformed_file_shows_every_problem_and_keeps_the_design(window, tmp_path):
+    _build_small_cnn(window.session)
+    before = window.session.model.snapshot()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "layerlab.design", "version": 1, "nodes": [
+        {"id": "a", "type": "Dense"}, {"id": "b", "type": "Linear",
+                                       "params": {"out_features": 0}}], "edges": []}))
+    assert not window.open_path(bad)
+    title, problems = window.messages[-1]
+    assert title == "Cannot open design" and len(problems) == 2
+    assert "did you mean 'Linear'" in problems[0] and "nodes[1].params.out_features" in problems[1]
+    assert window.session.model.snapshot() == before
+
+
+def test_unsaved_changes_ask_before_replacing(window):
+    window.session.add_node("ReLU", (0, 0))
+    window.ask_unsaved = lambda: QMessageBox.StandardButton.Cancel
+    window.new_design()
+    assert "relu_1" in window.session.model.nodes
+    window.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
+    window.new_design()
+    assert not window.session.model.nodes
+
+
+def test_close_with_unsaved_changes_can_be_cancelled(window):
+    window.session.add_node("ReLU", (0, 0))
+    window.ask_unsaved = lambda: QMessageBox.StandardButton.Cancel
+    assert not window.close() and window.isVisible()
+    window.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
+    assert window.close()
+
+
+def test_copy_paste_and_duplicate_with_shortcuts(window, qtbot):
+    ids = _build_small_cnn(window.session)
+    window.canvas.setFocus()
+    window.canvas.select_nodes(ids[1:3])
+    qtbot.keyClick(window.canvas.viewport(), Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert "layerlab.fragment" in QGuiApplication.clipboard().text()
+    before = len(window.session.model.nodes)
+    qtbot.keyClick(window.canvas.viewport(), Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.session.model.nodes) == before + 2
+    pasted = window.canvas.selected_node_ids()
+    assert len(pasted) == 2 and not set(pasted) & set(ids)
+    internal = [e for e in window.session.model.edges if e.src in pasted and e.dst in pasted]
+    assert len(internal) == 1
+    qtbot.keyClick(window.canvas.viewport(), Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.session.model.nodes) == before + 4
+    window.session.undo_stack.undo()
+    window.session.undo_stack.undo()
+    assert len(window.session.model.nodes) == before
+
+
+def test_cut_then_undo_restores(window, qtbot):
+    ids = _build_small_cnn(window.session)
+    before = window.session.model.snapshot()
+    window.canvas.select_nodes([ids[2]])
+    window.cut()
+    assert ids[2] not in window.session.model.nodes
+    window.session.undo_stack.undo()
+    assert window.session.model.snapshot() == before
+
+
+def test_select_all_and_delete_undo(window, qtbot):
+    _build_small_cnn(window.session)
+    before = window.session.model.snapshot()
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas.viewport(), Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.canvas.selected_node_ids()) == 7
+    qtbot.keyClick(window.canvas.viewport(), Qt.Key.Key_Delete)
+    assert not window.session.model.nodes
+    qtbot.keyClick(window.canvas.viewport(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.session.model.snapshot() == before
+
+
+def test_selection_shows_properties_and_problems_focus_the_node(window, qtbot):
+    ids = _build_small_cnn(window.session)
+    window.canvas.select_nodes([ids[1]])
+    assert window.properties.node_id == ids[1]
+    window.session.set_param(ids[1], "padding", "valid")
+    window.session.set_param(ids[3], "kernel_size", 40)
+    qtbot.waitUntil(lambda: window.problems.count() > 0)
+    window.problems.node_activated.emit(ids[3])
+    assert window.canvas.selected_node_ids() == [ids[3]]
+    assert "error" in window.status_label.text().lower() or "✗" in window.status_label.text()
+
+
+def test_auto_layout_is_one_undo_step(window):
+    ids = _build_small_cnn(window.session)
+    for i, node_id in enumerate(ids):
+        window.session.move_nodes({node_id: (window.session.model.nodes[node_id].pos,
+                                             (0.0, i * 7.0))})
+    before = window.session.model.snapshot()
+    window.auto_layout()
+    xs = [window.session.model.nodes[n].pos[0] for n in ids]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+    window.session.undo_stack.undo()
+    assert window.session.model.snapshot() == before
+
+
+def test_export_to_python(window, tmp_path):
+    _build_small_cnn(window.session)
+    target = tmp_path / "net.py"
+    window.ask_save_path = lambda *args: str(target)
+    window.export_python()
+    assert "class Untitled(nn.Module)" in target.read_text()
+
+
+def test_autosave_and_recovery(window, qtbot, tmp_path):
+    ids = _build_small_cnn(window.session)
+    window.autosave_now()
+    window.autosaver._thread.join(5)
+    assert window.autosaver.design_path.exists()
+    # a new window after a "crash": the copy of the first session is offered back
+    settings = QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat)
+    second = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave")
+    qtbot.addWidget(second)
+    second.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
+    offered = []
+    second.ask_recover = lambda description: offered.append(description) or True
+    assert second.offer_recovery()
+    assert offered and "autosaved" in offered[0]
+    assert set(second.session.model.nodes) == set(ids) and second.session.dirty
+    assert not window.autosaver.design_path.exists()
+    second.session.undo_stack.setClean()
+    # a clean save removes this session's copy
+    window.ask_save_path = lambda *args: str(tmp_path / "saved.json")
+    window.autosave_now()
+    window.autosaver._thread.join(5)
+    window.save()
+    assert not window.autosaver.design_path.exists()
+
+
+def test_window_layout_is_restored(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(settings=settings, autosave_dir=tmp_path / "a")
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(700, 500)  # the offscreen screen is 800x600
+    first.findChild(QDockWidget, "PropertiesDock").hide()
+    first.close()
+    second = MainWindow(settings=settings, autosave_dir=tmp_path / "a")
+    qtbot.addWidget(second)
+    second.show()
+    assert (second.width(), second.height()) == (700, 500)
+    assert not second.findChild(QDockWidget, "PropertiesDock").isVisible()
+    assert second.findChild(QDockWidget, "PaletteDock").isVisible()
+
+
+def test_screenshot_script(tmp_path):
+    from designer.screenshot import render
+    from designer.main_window import DEFAULT_PRESET
+    out = render(DEFAULT_PRESET, tmp_path / "shot.png")
+    assert out.stat().st_size > 10_000
