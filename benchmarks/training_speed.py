@@ -483,7 +483,7 @@ def overhead_breakdown(result: dict, rounds: int, block_s: float) -> None:
         trainer = Trainer(design, training_block(case, "off", 2), dataset=result["dataset"])
         trainer._setup()
         compiled = trainer.model
-        acc = MetricAccumulator(cfg.metrics, cfg["loss"], torch.device("cpu"))
+        acc = MetricAccumulator(cfg.metrics, cfg["loss"])
 
         def compiled_step():
             trainer.optimizer.zero_grad(set_to_none=True)

@@ -1,6 +1,7 @@
 """Start the designer: `python main.py [FILE]` with no headless command."""
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -22,4 +23,8 @@ def run(path: str | None = None) -> int:
             window.open_path(Path(path))
         elif DEFAULT_PRESET.exists():
             window.open_preset(DEFAULT_PRESET)
+    # Objects alive at start-up never become garbage: freezing them keeps full collections
+    # (which otherwise stall an edit now and then on large designs) short.
+    gc.collect()
+    gc.freeze()
     return app.exec()

@@ -75,8 +75,10 @@ class MainWindow(QMainWindow):
         self.bottom_tabs = QTabWidget(self)
         self.bottom_tabs.addTab(self.summary, "Model summary")
         self.bottom_tabs.addTab(self.problems, "Problems")
-        self._dock("Summary", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea,
-                   "SummaryDock")
+        bottom = self._dock("Summary", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea,
+                            "SummaryDock")
+        # the canvas gets the room: a short summary strip, narrow side panels
+        self.resizeDocks([bottom], [190], Qt.Orientation.Vertical)
         self.status_label = QLabel(self)
         self.statusBar().addPermanentWidget(self.status_label)
 
@@ -209,6 +211,8 @@ class MainWindow(QMainWindow):
         s.model_replaced.connect(self._on_model_replaced)
         s.model_event.connect(self._on_model_event)
         self.canvas.selection_changed.connect(self._on_selection)
+        self.canvas.refused.connect(lambda reason: self.statusBar().showMessage(reason, 6000))
+        self.canvas.node_double_clicked.connect(self._show_properties)
         self.palette.layer_activated.connect(self._add_from_palette)
         self.summary.node_activated.connect(self.focus_node)
         self.problems.node_activated.connect(self.focus_node)
@@ -239,9 +243,13 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.session.dirty)
 
     def _add_from_palette(self, type_id: str) -> None:
-        pos = self.canvas.scene_pos_at_cursor()
-        node_id = self.session.add_node(type_id, (pos.x(), pos.y()))
-        self.canvas.select_nodes([node_id])
+        self.canvas.add_layer(type_id)
+
+    def _show_properties(self, node_id: str) -> None:
+        dock = self.properties.parentWidget()
+        dock.show()
+        dock.raise_()
+        self.properties.setFocus()
 
     def focus_node(self, node_id: str) -> None:
         if node_id in self.session.model.nodes:

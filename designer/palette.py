@@ -17,29 +17,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QTreeWidget, QTreeW
 from runtime.registry import REGISTRY, LayerRegistry
 from runtime.specs import LayerSpec
 
+from .dnd import LAYER_MIME, layer_mime_data, layer_type_from_mime  # noqa: F401 (re-exported)
 from .style import NODE_BODY, NODE_TEXT, category_color
-
-#: MIME type of a palette drag; the payload is the layer's type id in UTF-8.
-LAYER_MIME = "application/x-layerlab-layer"
 
 ICON_SIZE = 14
 _TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 _SPEC_ROLE = Qt.ItemDataRole.UserRole + 2
-
-
-def layer_mime_data(type_id: str) -> QMimeData:
-    """The drag payload for one layer type (also readable as plain text)."""
-    mime = QMimeData()
-    mime.setData(LAYER_MIME, QByteArray(type_id.encode("utf-8")))
-    mime.setText(type_id)
-    return mime
-
-
-def layer_type_from_mime(mime: QMimeData) -> str | None:
-    """The type id a palette drag carries, or None for any other drag."""
-    if not mime.hasFormat(LAYER_MIME):
-        return None
-    return bytes(mime.data(LAYER_MIME).data()).decode("utf-8") or None
 
 
 @lru_cache(maxsize=None)

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 
-def render(preset: Path, out: Path, size: tuple[int, int] = (1500, 900),
+def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
            select: str | None = None) -> Path:
     """Open `preset` in a fresh window (no saved settings) and save a screenshot to `out`."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

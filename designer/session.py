@@ -15,11 +15,11 @@ from PySide6.QtGui import QUndoStack
 
 from runtime import document
 from runtime.errors import GraphError, ParamError
-from runtime.graph import Edge, GraphModel, MetaChanged
+from runtime.graph import Edge, GraphModel, MetaChanged, NodeMoved
 from runtime.registry import REGISTRY, LayerRegistry
 from runtime.shapes import Analysis, ShapeInference
 
-from . import commands
+from . import commands, style
 
 
 class DesignSession(QObject):
@@ -69,9 +69,9 @@ class DesignSession(QObject):
     @property
     def analysis(self) -> Analysis:
         """Shape inference of the current design (recomputed if the design changed)."""
-        if self._analysis is None or self._analysed_revision != self.model.revision:
+        if self._analysis is None or self._analysed_revision != self.model.shape_revision:
             self._analysis = self._inference.run(self.model)
-            self._analysed_revision = self.model.revision
+            self._analysed_revision = self.model.shape_revision
         return self._analysis
 
     def _on_clean_changed(self, clean: bool) -> None:
@@ -79,8 +79,10 @@ class DesignSession(QObject):
 
     def _on_model_event(self, event: object) -> None:
         self.model_event.emit(event)
-        if not isinstance(event, MetaChanged) or event.field == "training":
-            self._timer.start()
+        if isinstance(event, NodeMoved) or (isinstance(event, MetaChanged)
+                                             and event.field != "training"):
+            return  # positions and names do not change shapes
+        self._timer.start()
 
     def _publish_analysis(self) -> None:
         self.analysis_changed.emit(self.analysis)
@@ -171,7 +173,8 @@ class DesignSession(QObject):
     def auto_layout(self, node_ids: Iterable[str] | None = None) -> None:
         from runtime.layout import auto_layout
 
-        positions = auto_layout(self.model, node_ids)
+        positions = auto_layout(self.model, node_ids, x_gap=style.LAYOUT_X_GAP,
+                                y_gap=style.LAYOUT_Y_GAP)
         self.move_nodes({n: (self.model.nodes[n].pos, pos) for n, pos in positions.items()},
                         "Auto-layout")
 

@@ -109,7 +109,8 @@ class GraphModel:
         self._graph = nx.MultiDiGraph()
         self._listeners: list[Listener] = []
         self._order: list[str] | None = None  # cached topological order; None after a structural edit
-        self.revision = 0
+        self.revision = 0  # bumped by every change
+        self.shape_revision = 0  # bumped only by changes that can alter shapes (not moves, names)
 
     # --- events ---------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -121,6 +122,8 @@ class GraphModel:
 
     def _emit(self, event: Event) -> None:
         self.revision += 1
+        if not isinstance(event, (NodeMoved, MetaChanged)):
+            self.shape_revision += 1
         if isinstance(event, (NodeAdded, NodeRemoved, EdgeAdded, EdgeRemoved)):
             self._order = None
         for listener in list(self._listeners):
@@ -321,6 +324,8 @@ class GraphModel:
                              f"feeds '{src}'")
         port = dst_spec.input_port(dst_port)
         taken = [e for e in self._edges if e.dst == dst and e.dst_port == dst_port]
+        if any(e.src == src and e.src_port == src_port for e in taken):
+            raise GraphError(f"'{src}' is already connected to input '{dst_port}' of '{dst}'")
         if taken and not port.variadic:
             raise GraphError(f"input '{dst_port}' of '{dst}' is already connected to "
                              f"'{taken[0].src}': remove that edge first")

@@ -155,7 +155,12 @@ class MonitorSchedule:
         else:
             self._plain = (self._plain + [seconds])[-50:]
         if self.fixed is None and self._plain and self._sampled and len(self._sampled) > 1:
-            plain = sorted(self._plain)[len(self._plain) // 2]
-            extra = max(min(self._sampled[1:]) - plain, 0.0)
+            plain = _median(self._plain)
+            extra = max(_median(self._sampled[1:]) - plain, 0.0)  # the first one warms up
             wanted = math.ceil(extra / max(self.budget * plain, 1e-9))
             self.every = int(min(max(wanted, 5), self.max_every))
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]

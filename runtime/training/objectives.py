@@ -14,6 +14,11 @@ CLASS_LOSSES = ("cross_entropy", "nll")
 
 def compute_loss(name: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The mean loss of a batch; class-score losses accept (N, C) or per-step (N, L, C) outputs."""
+    if name == "cross_entropy" and output.dim() == 2 and output.dtype == torch.float32:
+        return F.cross_entropy(output, target)  # the common case, without reshapes
+    if name in ("mse", "l1", "huber") and output.shape == target.shape \
+            and output.dtype == target.dtype:
+        return {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[name](output, target)
     if name in CLASS_LOSSES:
         scores = output.reshape(-1, output.shape[-1]).float()
         labels = target.reshape(-1)
@@ -66,46 +71,65 @@ def check_compatible(loss: str, metrics: list[str], output: TensorInfo, target_s
 
 
 class MetricAccumulator:
-    """Sums what the metrics need over an epoch on the device; one transfer at the end."""
+    """Accumulates the loss and metrics over an epoch.
 
-    def __init__(self, names: list[str], loss: str, device: torch.device):
+    `partials` returns a few 0-dim tensors per batch; the trainer reads them back to the CPU in the
+    same transfer as the loss (one device sync per step) and hands the numbers to `add`, so the
+    running sums are plain Python floats and cost no tensor operations.
+    """
+
+    def __init__(self, names: list[str], loss: str):
         self.names = list(names)
         self.loss = loss
-        self.device = device
+        self._topk = {name: (1 if name == "accuracy" else int(re.match(r"top(\d+)", name).group(1)))
+                      for name in self.names if name.endswith("accuracy")}
         self.reset()
 
     def reset(self) -> None:
-        self._sums: dict[str, torch.Tensor] = {}
-        self._loss = torch.zeros((), device=self.device, dtype=torch.float64)
-        self._batches = 0
-        self._count = 0
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+        self._loss = 0.0
+        self._samples = 0
 
-    def _add(self, key: str, value: torch.Tensor) -> None:
-        value = value.detach().to(torch.float64)
-        self._sums[key] = self._sums[key] + value if key in self._sums else value
+    def partials(self, output: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
+        """0-dim tensors for this batch, in the order `add` expects them."""
+        output = output.detach()
+        out: list[torch.Tensor] = []
+        err = None
+        for name in self.names:
+            if name in self._topk:
+                out.append(self._correct(output, target, self._topk[name]))
+                continue
+            if err is None:
+                err = _difference(output, target)
+            if name == "mse":
+                out.append(err.pow(2).sum())
+            elif name == "mae":
+                out.append(err.abs().sum())
+            else:  # r2
+                y = target.reshape(-1).float()
+                out += [err.pow(2).sum(), y.sum(), y.pow(2).sum()]
+        return out
+
+    def add(self, values: list[float], loss: float, target: torch.Tensor) -> None:
+        """Add one batch: its `partials` (as floats) and its mean loss."""
+        n = target.shape[0]
+        self._loss += loss * n
+        self._samples += n
+        values = iter(values)
+        count = target.numel()  # labels for accuracy; compared values for regression metrics
+        for name in self.names:
+            parts = 3 if name == "r2" else 1
+            taken = [next(values) for _ in range(parts)]
+            old = self._sums.get(name)
+            self._sums[name] = taken if old is None else [a + b for a, b in zip(old, taken)]
+            self._counts[name] = self._counts.get(name, 0) + count
 
     def update(self, output: torch.Tensor, target: torch.Tensor, loss: torch.Tensor) -> None:
-        self._loss += loss.detach().to(torch.float64) * target.shape[0]
-        self._count += target.shape[0]
-        output = output.detach()
-        for name in self.names:
-            if name == "accuracy" or name.endswith("_accuracy"):
-                k = 1 if name == "accuracy" else int(re.match(r"top(\d+)", name).group(1))
-                self._add(name, self._correct(output, target, k))
-                self._add(name + "#n", torch.tensor(float(target.numel()), device=self.device))
-            else:
-                err = output.float().reshape(target.shape[0], -1) - \
-                    target.float().reshape(target.shape[0], -1)
-                if name == "mse":
-                    self._add(name, err.pow(2).sum())
-                elif name == "mae":
-                    self._add(name, err.abs().sum())
-                elif name == "r2":
-                    y = target.float().reshape(-1)
-                    self._add("r2#sse", err.pow(2).sum())
-                    self._add("r2#sy", y.sum())
-                    self._add("r2#syy", y.pow(2).sum())
-                self._add(name + "#n", torch.tensor(float(err.numel()), device=self.device))
+        """`partials` + `add` with their own device sync (for evaluation and tests)."""
+        parts = self.partials(output, target)
+        values = torch.stack([loss.detach().float(), *[p.float() for p in parts]]).tolist()
+        self.add(values[1:], values[0], target)
 
     def _correct(self, output: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
         if self.loss == "bce":
@@ -119,16 +143,20 @@ class MetricAccumulator:
         return (top == labels.unsqueeze(-1)).any(dim=-1).sum()
 
     def result(self) -> dict[str, float]:
-        """Mean loss and every metric over what was seen since `reset` (one device sync)."""
-        keys = list(self._sums)
-        values = torch.stack([self._loss, *[self._sums[k] for k in keys]]).cpu().tolist()
-        sums = dict(zip(keys, values[1:]))
-        out = {"loss": values[0] / max(self._count, 1)}
+        """Mean loss and every metric over what was added since `reset`."""
+        out = {"loss": self._loss / max(self._samples, 1)}
         for name in self.names:
-            n = max(sums.get(name + "#n", 0.0), 1.0)
+            sums, n = self._sums.get(name, [0.0, 0.0, 0.0]), max(self._counts.get(name, 0), 1)
             if name == "r2":
-                sst = sums["r2#syy"] - sums["r2#sy"] ** 2 / n
-                out[name] = 1.0 - sums["r2#sse"] / sst if sst > 0 else float("nan")
+                sse, sy, syy = sums
+                sst = syy - sy * sy / n
+                out[name] = 1.0 - sse / sst if sst > 0 else float("nan")
             else:
-                out[name] = sums.get(name, 0.0) / n
+                out[name] = sums[0] / n
         return out
+
+
+def _difference(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if output.shape == target.shape and output.dtype == target.dtype:
+        return output - target
+    return output.float().reshape(target.shape[0], -1) - target.float().reshape(target.shape[0], -1)

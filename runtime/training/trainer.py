@@ -6,6 +6,7 @@ so NaN/Inf stops the run before it corrupts the weights, with the node where it 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
@@ -274,7 +275,7 @@ class Trainer:
         """One pass over the training split; None when a stop arrived before any batch ran."""
         cfg = self.config
         self.model.train()
-        acc = MetricAccumulator(cfg.metrics, cfg["loss"], self.device)
+        acc = MetricAccumulator(cfg.metrics, cfg["loss"])
         order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.generator)
                                .to(self.device)]
         last_emit = 0.0
@@ -282,7 +283,7 @@ class Trainer:
         for i in range(self.steps_per_epoch):
             if self._stop:
                 break
-            step_start = time.perf_counter()
+            step_start = time.thread_time()  # CPU time: steadier than wall time on a busy machine
             self.step += 1
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             xb, yb = self.x[idx], self.y[idx]
@@ -300,8 +301,8 @@ class Trainer:
             if sample is not None:
                 payload = sample.finish()
                 self.emit({"event": "monitor", "step": self.step, "epoch": epoch, **payload})
+            self.monitor_schedule.record(self.step, time.thread_time() - step_start, sampled)
             now = time.perf_counter()
-            self.monitor_schedule.record(self.step, now - step_start, sampled)
             if now - last_emit >= STEP_EVENT_INTERVAL or i == self.steps_per_epoch - 1:
                 last_emit = now
                 self.emit({"event": "step", "step": self.step, "epoch": epoch,
@@ -318,7 +319,7 @@ class Trainer:
         cfg = self.config
         self._apply_pending_lr()
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(self.device.type, enabled=self.amp):
+        with self._autocast():
             output = self.model(xb)
             loss = compute_loss(cfg["loss"], output, yb)
         total = loss
@@ -330,13 +331,14 @@ class Trainer:
         else:
             total.backward()
         grads = [p.grad for p in self.trainable if p.grad is not None]
-        grad_norm = (torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-                     if grads else torch.zeros((), device=self.device))
-        loss_value, norm_value = torch.stack([loss.detach().float(),
-                                              grad_norm.float()]).tolist()
+        partials = acc.partials(output, yb)
+        # one device sync per step: loss, per-tensor gradient norms and the metric partial sums
+        values = torch.stack([loss.detach().float(), *torch._foreach_norm(grads),
+                              *partials]).tolist()
+        loss_value, norms = values[0], values[1:1 + len(grads)]
         if not math.isfinite(loss_value):
             raise self._nan_error("loss", xb)
-        if not math.isfinite(norm_value) and self.scaler is None:
+        if self.scaler is None and not all(math.isfinite(n) for n in norms):
             raise self._nan_error("gradients", xb)
         clip = cfg["gradient_clipping"]
         if clip["mode"] == "norm":
@@ -353,17 +355,20 @@ class Trainer:
         if cfg["regularization"]["max_norm"] is not None:
             apply_max_norm(self.named_trainable, cfg["regularization"]["max_norm"])
         self.schedule.after_batch()
-        acc.update(output, yb, loss)
+        acc.add(values[1 + len(grads):], loss_value, yb)
         return loss_value
+
+    def _autocast(self):
+        return torch.autocast(self.device.type) if self.amp else contextlib.nullcontext()
 
     @torch.no_grad()
     def _evaluate(self, batch: int = 1024) -> dict:
         cfg = self.config
         self.model.eval()
-        acc = MetricAccumulator(cfg.metrics, cfg["loss"], self.device)
+        acc = MetricAccumulator(cfg.metrics, cfg["loss"])
         for start in range(0, len(self.val_idx), batch):
             idx = self.val_idx[start:start + batch]
-            with torch.autocast(self.device.type, enabled=self.amp):
+            with self._autocast():
                 output = self.model(self.x[idx])
                 loss = compute_loss(cfg["loss"], output, self.y[idx])
             acc.update(output, self.y[idx], loss)

@@ -99,3 +99,9 @@ def test_move_and_equality():
     assert a == b
     b.move("fc1", (10, 20))
     assert a != b and b.nodes["fc1"].pos == (10.0, 20.0)
+
+
+def test_the_same_edge_twice_is_refused():
+    m = residual()
+    with pytest.raises(GraphError, match="already connected to input 'input' of 'add'"):
+        m.connect("stem", "add")

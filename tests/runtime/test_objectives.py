@@ -11,7 +11,7 @@ from tests.runtime.test_trainer import spiral_mlp
 
 
 def test_metrics_over_batches():
-    acc = MetricAccumulator(["accuracy", "top2_accuracy"], "cross_entropy", torch.device("cpu"))
+    acc = MetricAccumulator(["accuracy", "top2_accuracy"], "cross_entropy")
     scores = torch.tensor([[3.0, 2.0, 1.0], [1.0, 3.0, 2.0], [3.0, 2.0, 1.0], [1.0, 2.0, 3.0]])
     labels = torch.tensor([0, 2, 1, 0])
     acc.update(scores[:2], labels[:2], torch.tensor(1.0))
@@ -23,7 +23,7 @@ def test_metrics_over_batches():
 
 
 def test_regression_metrics():
-    acc = MetricAccumulator(["mse", "mae", "r2"], "mse", torch.device("cpu"))
+    acc = MetricAccumulator(["mse", "mae", "r2"], "mse")
     y = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
     pred = torch.tensor([[1.5], [2.0], [2.0], [4.0]])
     acc.update(pred, y, torch.tensor(0.0))
@@ -38,7 +38,7 @@ def test_per_step_classification_loss_and_accuracy():
     labels = torch.randint(0, 10, (4, 6))
     expected = torch.nn.functional.cross_entropy(scores.permute(0, 2, 1), labels)
     assert compute_loss("cross_entropy", scores, labels) == pytest.approx(expected.item())
-    acc = MetricAccumulator(["accuracy"], "cross_entropy", torch.device("cpu"))
+    acc = MetricAccumulator(["accuracy"], "cross_entropy")
     acc.update(scores, labels, expected)
     assert acc.result()["accuracy"] == pytest.approx(
         (scores.argmax(-1) == labels).float().mean().item())

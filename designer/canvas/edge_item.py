@@ -1,0 +1,250 @@
+"""Edges: a bezier curve from an output port to an input port, labelled with the tensor it
+carries."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPainterPathStroker, QPen, QStaticText
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
+
+from designer import style
+from runtime.graph import Edge
+
+from .node_item import fonts
+from .port_item import INPUT, OUTPUT
+
+if TYPE_CHECKING:
+    from .scene import CanvasScene
+
+EDGE_WIDTH = 1.6
+#: Half-width, in scene units, of the band around a curve that counts as "on the edge" for clicks.
+HIT_TOLERANCE = 5.0
+LABEL_PAD_X, LABEL_H = 5.0, 15.0
+#: Screen width below which edges are drawn with a cosmetic (hairline) pen.
+HAIRLINE_PX = 1.5
+#: Points tested along a neighbouring curve when looking for room for a label.
+LABEL_SAMPLES = 16
+#: Below this zoom, labels are left out (unreadable, and costly on big designs).
+LABEL_LOD = 0.5
+
+
+@lru_cache(maxsize=4096)
+def label_width(text: str) -> float:
+    return fonts().label_metrics.horizontalAdvance(text) + 2 * LABEL_PAD_X
+
+
+def bezier(start: QPointF, end: QPointF) -> QPainterPath:
+    """The curve from an output at `start` to an input at `end`: it leaves and arrives horizontally,
+    and bows out further when it has to run backwards."""
+    dx, dy = end.x() - start.x(), end.y() - start.y()
+    reach = max(abs(dx) * 0.5, 40.0)
+    if dx < 20.0:  # the input is left of the output: swing wide so the curve stays readable
+        reach = max(reach, 60.0 + abs(dy) * 0.25)
+    path = QPainterPath(start)
+    path.cubicTo(QPointF(start.x() + reach, start.y()), QPointF(end.x() - reach, end.y()), end)
+    return path
+
+
+class EdgeItem(QGraphicsItem):
+    """One connection. Holds its `Edge` (ids and port names); its path follows the node items."""
+
+    def __init__(self, canvas: CanvasScene, edge: Edge):
+        super().__init__()
+        self.edge = edge
+        self._canvas = canvas
+        self._path = QPainterPath()
+        self._hit: QPainterPath | None = None
+        self._bounds: QRectF | None = None
+        self._label = ""
+        self._label_text: QStaticText | None = None
+        #: The tensor the label shows (set by the scene from the analysis; a paint cache).
+        self.tensor_shown = None
+        self._label_rect = QRectF()
+        self._label_fits = False
+        self._label_owner = True
+        self._hover = False
+        self._drop_target = False
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(0)
+
+    # --- geometry -------------------------------------------------------------------------
+    def update_path(self) -> None:
+        """Re-read both ends from the node items (called when either node moves)."""
+        nodes = self._canvas.node_items
+        src, dst = nodes.get(self.edge.src), nodes.get(self.edge.dst)
+        if src is None or dst is None:
+            return
+        self.prepareGeometryChange()
+        self._path = bezier(src.port_scene_pos(OUTPUT, self.edge.src_port),
+                            dst.port_scene_pos(INPUT, self.edge.dst_port))
+        self._bounds = self._hit = None
+        self._place_label()
+
+    def set_label(self, text: str) -> None:
+        """Show `text` (a compact shape) at the curve's midpoint; "" hides the label."""
+        if text != self._label:
+            self.prepareGeometryChange()
+            self._label = text
+            self._label_text = None
+            self._place_label()
+            self._bounds = self._hit = None
+            self.update()
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def tooltip_text(self) -> str:
+        """The hover text: which ports it joins and the tensor it carries."""
+        edge, tensor = self.edge, self.tensor_shown
+        route = f"{edge.src}.{edge.src_port} → {edge.dst}.{edge.dst_port}"
+        return route if tensor is None else f"{route}\n{tensor.describe()} {tensor.dtype}"
+
+    @property
+    def label_visible(self) -> bool:
+        """Whether the label is drawn: it is hidden when it would cover either end's card, and
+        only one of several edges leaving the same output (same tensor) shows it."""
+        return self._label_fits and self._label_owner
+
+    @property
+    def label_fits(self) -> bool:
+        return self._label_fits
+
+    def set_label_owner(self, on: bool) -> None:
+        """Let this edge show the label of its output (the scene picks one edge per output)."""
+        if on != self._label_owner:
+            self.prepareGeometryChange()
+            self._label_owner = on
+            self._bounds = self._hit = None
+            self.update()
+
+    @property
+    def path(self) -> QPainterPath:
+        return self._path
+
+    def _place_label(self) -> None:
+        self._label_fits = False
+        if not self._label:
+            return
+        width = label_width(self._label)
+        mid = self._path.pointAtPercent(0.5)
+        self._label_rect = QRectF(mid.x() - width / 2, mid.y() - LABEL_H / 2, width, LABEL_H)
+        nodes = self._canvas.node_items
+        ends = [nodes[n].sceneBoundingRect() for n in (self.edge.src, self.edge.dst)]
+        self._label_fits = not any(r.intersects(self._label_rect) for r in ends)
+        if self._label_fits:
+            # other edges into the same (merge) input converge here: keep clear of their curves
+            clearance = self._label_rect.adjusted(-2, -2, 2, 2)
+            for other in self._canvas.edges_into(self.edge.dst, self.edge.dst_port):
+                if other is not self and any(
+                        clearance.contains(other.path.pointAtPercent(i / LABEL_SAMPLES))
+                        for i in range(LABEL_SAMPLES // 2, LABEL_SAMPLES + 1)):
+                    self._label_fits = False
+                    break
+
+    def refit_label(self) -> None:
+        """Check again whether the label has room (a neighbouring curve moved)."""
+        if self._label:
+            self.prepareGeometryChange()
+            self._place_label()
+            self._bounds = self._hit = None
+            self.update()
+
+    def contains_point(self, point: QPointF, tolerance: float) -> bool:
+        """Whether `point` lies within `tolerance` scene units of the curve."""
+        if not self._path.controlPointRect().adjusted(-tolerance, -tolerance, tolerance,
+                                                      tolerance).contains(point):
+            return False
+        stroker = QPainterPathStroker()
+        stroker.setWidth(2 * tolerance)
+        return stroker.createStroke(self._path).contains(point)
+
+    def set_drop_target(self, on: bool) -> None:
+        """Highlight the edge a dragged palette layer would be inserted into."""
+        if on != self._drop_target:
+            self._drop_target = on
+            self.update()
+
+    @property
+    def drop_target(self) -> bool:
+        return self._drop_target
+
+    # --- QGraphicsItem --------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        if self._bounds is None:
+            pad = HIT_TOLERANCE + 2
+            rect = self._path.controlPointRect().adjusted(-pad, -pad, pad, pad)
+            if self.label_visible:
+                rect = rect.united(self._label_rect.adjusted(-1, -1, 1, 1))
+            self._bounds = rect
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        if self._hit is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(2 * HIT_TOLERANCE)
+            self._hit = stroker.createStroke(self._path)
+            if self.label_visible:
+                self._hit.addRect(self._label_rect)
+        return self._hit
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if self._drop_target:
+            color, width = style.EDGE_DROP_TARGET, 3.2
+        elif self.isSelected():
+            color, width = style.EDGE_SELECTED, 2.4
+        elif self._hover:
+            color, width = style.EDGE_HOVER, 2.0
+        else:
+            color, width = style.EDGE, EDGE_WIDTH
+        pen = QPen(color, width)
+        if width * lod < HAIRLINE_PX:
+            # thinner than this on screen: a cosmetic pen looks the same and takes the raster
+            # engine's fast hairline path instead of stroking the curve into a polygon
+            pen = QPen(color, max(1.0, width * lod))
+            pen.setCosmetic(True)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if not self.label_visible or lod < LABEL_LOD:
+            return
+        painter.setPen(QPen(pen.color() if (self._drop_target or self.isSelected())
+                            else style.NODE_BORDER, 1.0))
+        painter.setBrush(QBrush(style.EDGE_LABEL_BACKGROUND))
+        painter.drawRoundedRect(self._label_rect, 4.0, 4.0)
+        if self._label_text is None:
+            self._label_text = QStaticText(self._label)
+            self._label_text.setTextFormat(Qt.TextFormat.PlainText)
+        painter.setFont(fonts().label)
+        painter.setPen(style.EDGE_LABEL)
+        top = (LABEL_H - fonts().label_metrics.height()) / 2
+        painter.drawStaticText(self._label_rect.topLeft() + QPointF(LABEL_PAD_X, top),
+                               self._label_text)
+
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802
+        self._hover = False
+        self.update()
+
+
+class PreviewEdgeItem(QGraphicsPathItem):
+    """The dashed curve drawn while a connection is dragged out of a port."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        pen = QPen(style.CONNECT_PREVIEW, 1.8, Qt.PenStyle.DashLine)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        self.setPen(pen)
+        self.setZValue(5)
+
+    def set_ends(self, output_end: QPointF, input_end: QPointF) -> None:
+        self.setPath(bezier(output_end, input_end))

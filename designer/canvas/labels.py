@@ -1,0 +1,69 @@
+"""The short texts the canvas draws: key parameters, tensor shapes and parameter counts."""
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.specs import LayerSpec, TensorInfo
+
+#: Short names for parameters shown on node cards ("out 64 · k 3 · s 2"); others show in full.
+SHORT_NAMES = {
+    "out_channels": "out", "out_features": "out", "kernel_size": "k", "stride": "s",
+    "hidden_size": "hidden", "num_layers": "layers", "bidirectional": "bidir",
+    "return_sequences": "seq", "num_heads": "heads", "nhead": "heads", "dim_feedforward": "ff",
+    "num_embeddings": "vocab", "embedding_dim": "dim", "negative_slope": "slope",
+    "scale_factor": "scale", "data_format": "", "dtype": "", "mode": "", "kind": "",
+    "approximate": "approx",
+}
+
+
+def format_value(value: Any) -> str:
+    """A parameter value as a node card shows it: lists as 3×3, floats without noise."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "×".join(format_value(v) for v in value) if value else "[]"
+    return str(value)
+
+
+def key_params_text(spec: LayerSpec, params: dict[str, Any]) -> str:
+    """The node's key parameters, e.g. ``out 64 · k 3 · s 2``.
+
+    Flags show their name when on and are left out when off, as are unset (null) values, which
+    mean "the default" (a pool's stride); choices show their value alone.
+    """
+    parts = []
+    for name in spec.key_params:
+        value = params.get(name)
+        if value is None:
+            continue
+        short = SHORT_NAMES.get(name, name)
+        if isinstance(value, bool):
+            if value:
+                parts.append(short or name)
+            continue
+        text = format_value(value)
+        parts.append(f"{short} {text}" if short else text)
+    return " · ".join(parts)
+
+
+def compact_shape(info: TensorInfo | None) -> str:
+    """A tensor without its batch dimension, e.g. ``8×28×28`` (dtype added when not float32)."""
+    if info is None:
+        return ""
+    text = "×".join(str(d) for d in info.shape) if info.shape else "scalar"
+    return text if info.dtype == "float32" else f"{text} {info.dtype}"
+
+
+def format_count(n: int) -> str:
+    """A parameter count for a node card: 864, 12.3k, 4.19M."""
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.3g}k"
+    if n < 1_000_000_000:
+        return f"{n / 1_000_000:.3g}M"
+    return f"{n / 1_000_000_000:.3g}B"

@@ -1,0 +1,419 @@
+"""A node card: header in the category colour, key parameters, output shape and parameter count.
+
+The item holds only its node id. Everything it draws is read from the model and the latest
+analysis when the scene asks it to `refresh`; the strings it keeps are a paint cache of those.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen,
+                           QStaticText)
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from designer import style
+from runtime.shapes import ERROR, OK, UNKNOWN
+from runtime.specs import LayerSpec
+
+from .labels import format_count, key_params_text
+from .port_item import INPUT, OUTPUT, PortItem, add_port_shape
+
+if TYPE_CHECKING:
+    from .scene import CanvasScene
+
+WIDTH = float(style.NODE_WIDTH)
+HEADER_H = 24.0
+CORNER = 6.0
+PAD_X = 10.0
+BODY_TOP = HEADER_H + 5.0
+LINE_H = 15.0
+PORT_TOP = HEADER_H + 16.0
+PORT_SPACING = 18.0
+BADGE_R = 7.0
+PORT_OVERHANG = 8.0
+#: Below this zoom the cards are drawn without text (11 px text would be under 5.5 px).
+TEXT_LOD = 0.5
+
+
+class Fonts:
+    """The canvas fonts and their metrics (made once, after the QApplication exists)."""
+
+    def __init__(self) -> None:
+        self.title = QFont()
+        self.title.setPixelSize(style.CANVAS_TITLE_PX)
+        self.title.setBold(True)
+        self.text = QFont()
+        self.text.setPixelSize(style.CANVAS_TEXT_PX)
+        self.label = QFont()
+        self.label.setPixelSize(style.CANVAS_LABEL_PX)
+        self.badge = QFont(self.title)
+        self.title_metrics = QFontMetricsF(self.title)
+        self.text_metrics = QFontMetricsF(self.text)
+        self.label_metrics = QFontMetricsF(self.label)
+
+
+@lru_cache(maxsize=1)
+def fonts() -> Fonts:
+    return Fonts()
+
+
+@lru_cache(maxsize=4096)
+def elide(font: str, text: str, width: float) -> str:
+    """`text` cut to `width` pixels of the named canvas font ("title", "text" or "label")."""
+    metrics = getattr(fonts(), f"{font}_metrics")
+    if metrics.horizontalAdvance(text) <= width:
+        return text
+    return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+
+
+def header_texts(spec: LayerSpec, node_id: str, badge: bool) -> tuple[str, str]:
+    """The header's title and node id, shortened to share the strip (and leave room for a badge)."""
+    return _header_texts(spec.title, spec.type_id, node_id, badge)
+
+
+@lru_cache(maxsize=8192)
+def _header_texts(title: str, type_id: str, node_id: str, badge: bool) -> tuple[str, str]:
+    f = fonts()
+    room = WIDTH - 2 * PAD_X - (2 * BADGE_R + 6 if badge else 0.0)
+    id_width = min(f.label_metrics.horizontalAdvance(node_id), room * 0.42)
+    id_text = f.label_metrics.elidedText(node_id, Qt.TextElideMode.ElideMiddle, id_width)
+    title_room = room - f.label_metrics.horizontalAdvance(id_text) - 8
+    if (f.title_metrics.horizontalAdvance(title) > title_room
+            and f.title_metrics.horizontalAdvance(type_id) <= title_room):
+        title = type_id  # "Batch Normalization" does not fit; "BatchNorm" does
+    return elide("title", title, title_room), id_text
+
+
+class Paint:
+    """Pens and brushes of the cards, made once (painting runs for every card on every zoom)."""
+
+    def __init__(self) -> None:
+        self.body = QBrush(style.NODE_BODY)
+        self.border = QPen(style.NODE_BORDER, 1.0)
+        self.selected = QPen(style.NODE_SELECTED, 2.0)
+        self.error = QPen(style.ERROR, 1.6)
+        self.port = QPen(style.PORT, 1.6)
+        self.port_fill = QBrush(style.PORT)
+        self.badge_ring = QPen(style.NODE_BODY, 1.2)
+        self.headers: dict[str, QBrush] = {}
+
+    def header(self, category: str) -> QBrush:
+        brush = self.headers.get(category)
+        if brush is None:
+            brush = self.headers[category] = QBrush(style.category_color(category))
+        return brush
+
+
+@lru_cache(maxsize=1)
+def paints() -> Paint:
+    return Paint()
+
+
+@dataclass(frozen=True)
+class CardGeometry:
+    """Where things go on the card of one layer type (it depends on the spec only)."""
+
+    height: float
+    inputs: dict[str, QPointF]
+    outputs: dict[str, QPointF]
+    label_inputs: bool
+    label_outputs: bool
+    text_left: float
+    text_right: float
+    show_key_params: bool
+    show_count: bool
+    body: QPainterPath
+    outline: QPainterPath
+
+
+_GEOMETRY: dict[int, tuple[LayerSpec, CardGeometry]] = {}
+
+
+def card_geometry(spec: LayerSpec) -> CardGeometry:
+    """The layout of `spec`'s card: height, port positions and the text column (cached)."""
+    cached = _GEOMETRY.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        cached = _GEOMETRY[id(spec)] = (spec, _card_geometry(spec))
+    return cached[1]
+
+
+def _card_geometry(spec: LayerSpec) -> CardGeometry:
+    metrics = fonts().label_metrics
+    label_inputs, label_outputs = len(spec.inputs) > 1, len(spec.outputs) > 1
+    inputs = {p.name: QPointF(0.0, PORT_TOP + i * PORT_SPACING) for i, p in enumerate(spec.inputs)}
+    outputs = {p.name: QPointF(WIDTH, PORT_TOP + i * PORT_SPACING)
+               for i, p in enumerate(spec.outputs)}
+    text_left, text_right = PAD_X, WIDTH - PAD_X
+    if label_inputs:
+        text_left += max(metrics.horizontalAdvance(p.name) for p in spec.inputs) + 8
+    if label_outputs:
+        text_right -= max(metrics.horizontalAdvance(p.name) for p in spec.outputs) + 8
+    lines = 1 + bool(spec.key_params) + spec.has_weights
+    ports = max(len(spec.inputs), len(spec.outputs), 1)
+    height = max(BODY_TOP + lines * LINE_H + 7.0, PORT_TOP + (ports - 1) * PORT_SPACING + 14.0)
+    body, outline = QPainterPath(), QPainterPath()
+    body.addRoundedRect(QRectF(0, 0, WIDTH, height), CORNER, CORNER)
+    outline.addRoundedRect(QRectF(0.5, 0.5, WIDTH - 1, height - 1), CORNER, CORNER)
+    return CardGeometry(height, inputs, outputs, label_inputs, label_outputs, text_left,
+                        text_right, bool(spec.key_params), spec.has_weights, body, outline)
+
+
+@lru_cache(maxsize=1)
+def header_path() -> QPainterPath:
+    """The header strip: a rectangle whose top corners follow the card's rounding."""
+    rounded = QPainterPath()
+    rounded.addRoundedRect(QRectF(0, 0, WIDTH, HEADER_H + 2 * CORNER), CORNER, CORNER)
+    strip = QPainterPath()
+    strip.addRect(QRectF(0, 0, WIDTH, HEADER_H))
+    return rounded.intersected(strip)
+
+
+class NodeItem(QGraphicsItem):
+    """The card of one node. Holds its id; `refresh` re-reads the model and the analysis."""
+
+    def __init__(self, canvas: CanvasScene, node_id: str):
+        super().__init__()
+        self.node_id = node_id
+        self._canvas = canvas
+        self.spec = canvas.model.spec(node_id)
+        self.geometry = card_geometry(self.spec)
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(1)
+        self.ports: dict[tuple[str, str], PortItem] = {}
+        for port in self.spec.inputs:
+            self.ports[(INPUT, port.name)] = PortItem(self, INPUT, port,
+                                                      self.geometry.inputs[port.name])
+        for port in self.spec.outputs:
+            self.ports[(OUTPUT, port.name)] = PortItem(self, OUTPUT, port,
+                                                       self.geometry.outputs[port.name])
+        # paint cache, rebuilt by refresh()
+        self._title = self._id_text = self._params_text = self._shape_text = ""
+        self._count_text = ""
+        self._shape_color = style.SHAPE_TEXT
+        self._status = ""
+        self._badge: QColor | None = None
+        self._drawn: tuple = ()
+        self._texts: list | None = None
+        self._port_paths: tuple[QPainterPath, QPainterPath] | None = None
+
+    # --- reading the model ----------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read params and the latest analysis; repaint only when something shown changed."""
+        node = self._canvas.model.nodes[self.node_id]
+        spec, geo = self.spec, self.geometry
+        result = self._canvas.result(self.node_id)
+        errors, warnings = self._canvas.messages(self.node_id)
+
+        params_text = key_params_text(spec, node.params) if geo.show_key_params else ""
+        status = result.status if result is not None else ""
+        shape_color = style.SHAPE_TEXT
+        if result is None:
+            shape = "…"
+            shape_color = style.NODE_SUBTEXT
+        elif status == OK:
+            shape = self._canvas.shape_description(self.node_id, result)
+        elif status == UNKNOWN:
+            shape, shape_color = "?", style.NODE_SUBTEXT
+        else:
+            shape = errors[0] if errors else "error"
+            if shape.startswith(f"{spec.type_id}: "):  # the card already says what it is
+                shape = shape[len(spec.type_id) + 2:]
+            shape_color = style.ERROR
+        count = ""
+        if geo.show_count:
+            count = (f"{format_count(result.params)} params" if status == OK else "? params")
+            if node.params.get("trainable") is False:
+                count += " · frozen"
+        badge = style.ERROR if (status == ERROR or errors) else (
+            style.WARNING if warnings else None)
+        drawn = (*header_texts(spec, self.node_id, badge is not None),
+                 elide("text", params_text, geo.text_right - geo.text_left),
+                 elide("text", shape, geo.text_right - geo.text_left),
+                 count, shape_color.rgba(), status, None if badge is None else badge.rgba())
+        if drawn != self._drawn:
+            self._drawn = drawn
+            (self._title, self._id_text, self._params_text, self._shape_text,
+             self._count_text) = drawn[:5]
+            self._shape_color, self._status, self._badge = shape_color, status, badge
+            self._texts = None
+            self.update()
+
+    def tooltip_text(self) -> str:
+        """The hover text: what the node is, its output and parameters, every error and warning.
+
+        Made when the tooltip is asked for (see `CanvasScene.helpEvent`), not on every analysis.
+        """
+        result = self._canvas.result(self.node_id)
+        errors, warnings = self._canvas.messages(self.node_id)
+        lines = [f"{self.spec.title} — {self.node_id}"]
+        if result is not None and result.status == OK:
+            shape = self._canvas.shape_description(self.node_id, result)
+            if shape:
+                lines.append(f"output {shape}" if self.spec.outputs else f"receives {shape}")
+            if self.spec.has_weights:
+                lines.append(f"{result.params:,} parameters")
+        elif result is not None and result.status == UNKNOWN:
+            lines.append("output unknown: fix the layers before this one first")
+        lines += [f"⛔ {m}" for m in errors]
+        lines += [f"⚠ {m}" for m in warnings]
+        return "\n".join(lines)
+
+    @property
+    def status(self) -> str:
+        """The analysis status drawn: "ok", "error", "unknown" or "" before the first analysis."""
+        return self._status
+
+    @property
+    def badge(self) -> str:
+        """"error", "warning" or "" — which badge the header shows."""
+        if self._badge is None:
+            return ""
+        return "error" if self._badge == style.ERROR else "warning"
+
+    @property
+    def shape_text(self) -> str:
+        return self._shape_text
+
+    @property
+    def params_text(self) -> str:
+        return self._params_text
+
+    def port(self, side: str, name: str) -> PortItem | None:
+        return self.ports.get((side, name))
+
+    def port_scene_pos(self, side: str, name: str) -> QPointF:
+        """Where edges attach to a port, in scene coordinates (no item transforms are used)."""
+        table = self.geometry.inputs if side == INPUT else self.geometry.outputs
+        local = table.get(name)
+        if local is None:  # an edge naming a port the spec lacks: attach at the header
+            local = QPointF(0.0 if side == INPUT else WIDTH, PORT_TOP)
+        return self.pos() + local
+
+    # --- QGraphicsItem --------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        # the port circles stick out of both sides of the card
+        return QRectF(-PORT_OVERHANG, -1.5, WIDTH + 2 * PORT_OVERHANG, self.geometry.height + 3.0)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, WIDTH, self.geometry.height), CORNER, CORNER)
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        geo, p = self.geometry, paints()
+        painter.fillPath(geo.body, p.body)
+        painter.fillPath(header_path(), p.header(self.spec.category))
+        painter.strokePath(geo.outline, p.selected if self.isSelected()
+                           else p.error if self._status == ERROR else p.border)
+        if self._port_paths is None:
+            self._port_paths = self._make_port_paths()
+        connected, free = self._port_paths
+        painter.setPen(p.port)
+        painter.setBrush(p.port_fill)
+        painter.drawPath(connected)
+        painter.setBrush(p.body)
+        painter.drawPath(free)
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if self._badge is not None:
+            big = lod < TEXT_LOD  # seen from afar the badge is what matters
+            centre = QPointF(WIDTH - PAD_X + 2 - BADGE_R, HEADER_H / 2)
+            painter.setPen(Qt.PenStyle.NoPen if big else p.badge_ring)
+            painter.setBrush(self._badge)
+            radius = BADGE_R * (1.6 if big else 1.0)
+            painter.drawEllipse(centre, radius, radius)
+            if not big:
+                painter.setFont(fonts().badge)
+                painter.setPen(style.NODE_HEADER_TEXT if self._badge == style.ERROR
+                               else style.NODE_BODY)
+                painter.drawText(QRectF(centre.x() - BADGE_R, 0, 2 * BADGE_R, HEADER_H),
+                                 Qt.AlignmentFlag.AlignCenter, "!")
+        if lod < TEXT_LOD:
+            return
+        if self._texts is None:
+            self._texts = self._layout_texts()
+        f = fonts()
+        current = None
+        for font, color, at, text in self._texts:
+            if font != current:
+                painter.setFont(getattr(f, font))
+                current = font
+            painter.setPen(color)
+            painter.drawStaticText(at, text)
+
+    def ports_changed(self) -> None:
+        """A port got or lost its last edge: redraw the card (it draws the ports)."""
+        self._port_paths = None
+        self.update()
+
+    def _make_port_paths(self) -> tuple[QPainterPath, QPainterPath]:
+        connected, free = QPainterPath(), QPainterPath()
+        for port in self.ports.values():
+            add_port_shape(connected if port.connected else free, port.pos(), port.variadic)
+        return connected, free
+
+    def _layout_texts(self) -> list[tuple[str, QColor, QPointF, QStaticText]]:
+        """Where each text of the card goes (QStaticText keeps its layout between paints)."""
+        f, geo = fonts(), self.geometry
+        texts = []
+
+        def add(font: str, color: QColor, x: float, top: float, height: float, text: str,
+                right: bool = False) -> None:
+            if not text:
+                return
+            metrics = getattr(f, f"{font}_metrics")
+            if right:
+                x -= metrics.horizontalAdvance(text)
+            static = QStaticText(text)
+            static.setTextFormat(Qt.TextFormat.PlainText)
+            texts.append((font, color, QPointF(x, top + (height - metrics.height()) / 2), static))
+
+        badge_space = 2 * BADGE_R + 4 if self._badge is not None else 0.0
+        add("title", style.NODE_HEADER_TEXT, PAD_X, 0, HEADER_H, self._title)
+        add("label", style.NODE_ID_TEXT, WIDTH - PAD_X - badge_space, 0, HEADER_H, self._id_text,
+            right=True)
+        y = BODY_TOP
+        if geo.show_key_params:
+            add("text", style.NODE_SUBTEXT, geo.text_left, y, LINE_H, self._params_text)
+            y += LINE_H
+        add("text", QColor.fromRgba(self._shape_color.rgba()), geo.text_left, y, LINE_H,
+            self._shape_text)
+        y += LINE_H
+        if geo.show_count:
+            add("text", style.NODE_SUBTEXT, geo.text_left, y, LINE_H, self._count_text)
+        if geo.label_inputs:
+            for name, at in geo.inputs.items():
+                add("label", style.NODE_SUBTEXT, at.x() + 8, at.y() - LINE_H / 2, LINE_H, name)
+        if geo.label_outputs:
+            for name, at in geo.outputs.items():
+                add("label", style.NODE_SUBTEXT, at.x() - 8, at.y() - LINE_H / 2, LINE_H, name,
+                    right=True)
+        return texts
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: N802
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            self._canvas.node_item_moved(self.node_id)
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.setZValue(2 if value else 1)
+        return super().itemChange(change, value)
+
+    # --- selection: shift adds, ctrl toggles (Qt's own), a plain click selects only this --------
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.setSelected(True)
+            event.setModifiers(event.modifiers() | Qt.KeyboardModifier.ControlModifier)
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if shift:
+            event.setModifiers(event.modifiers() | Qt.KeyboardModifier.ControlModifier)
+        super().mouseReleaseEvent(event)
+        if shift:
+            self.setSelected(True)  # Qt toggled it off on a click without a move: shift only adds

@@ -1,0 +1,306 @@
+"""CanvasScene: node, port and edge items mirroring the session's model, redrawn from its events.
+
+The scene never changes the model. It answers three signals of `DesignSession`:
+
+* ``model_event``: one item is created, removed or refreshed (plus the edges of a moved node);
+* ``model_replaced``: everything is rebuilt;
+* ``analysis_changed``: shapes, badges, edge labels and tooltips are refreshed; items whose text
+  did not change are not repainted.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QPainter, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QGraphicsView, QToolTip
+
+from designer import style
+from designer.session import DesignSession
+from runtime.graph import (Edge, EdgeAdded, EdgeRemoved, GraphModel, NodeAdded, NodeMoved,
+                           NodeRemoved, ParamChanged)
+from runtime.shapes import OK, Analysis, NodeResult
+
+from .edge_item import EdgeItem
+from .labels import compact_shape
+from .node_item import NodeItem, card_geometry
+from .port_item import INPUT, OUTPUT
+
+#: Minor grid lines are left out when they would be closer than this many pixels.
+MIN_GRID_PIXELS = 7.0
+MAJOR_EVERY = 5
+
+
+class CanvasScene(QGraphicsScene):
+    """Items for every node and edge of `session.model`, kept in step with its events."""
+
+    def __init__(self, session: DesignSession, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.node_items: dict[str, NodeItem] = {}
+        self.edge_items: dict[Edge, list[EdgeItem]] = {}
+        self._edges_of: dict[str, list[EdgeItem]] = {}
+        self._analysis: Analysis | None = None
+        self._messages: dict[str, tuple[list[str], list[str]]] = {}
+        session.model_event.connect(self._on_model_event)
+        session.model_replaced.connect(self.rebuild)
+        session.analysis_changed.connect(self.apply_analysis)
+        self.rebuild()
+
+    @property
+    def model(self) -> GraphModel:
+        return self.session.model
+
+    # --- what items read ------------------------------------------------------------------
+    def result(self, node_id: str) -> NodeResult | None:
+        """The node's result in the latest published analysis (None before one exists)."""
+        return self._analysis.nodes.get(node_id) if self._analysis is not None else None
+
+    def messages(self, node_id: str) -> tuple[list[str], list[str]]:
+        """(errors, warnings) about this node in the latest analysis, design-level ones included."""
+        return self._messages.get(node_id, ([], []))
+
+    def shape_description(self, node_id: str, result: NodeResult) -> str:
+        """What a node card shows as its shape: its output(s), or what an Output node receives."""
+        if len(result.outputs) == 1:
+            return next(iter(result.outputs.values())).describe()
+        if result.outputs:
+            return "  ".join(f"{p} {compact_shape(t)}" for p, t in result.outputs.items())
+        received = [self._edge_tensor(item.edge) for item in self._edges_of.get(node_id, ())
+                    if item.edge.dst == node_id]
+        return ", ".join(t.describe() for t in received if t is not None)
+
+    def _edge_tensor(self, edge: Edge):
+        source = self.result(edge.src)
+        if source is None or source.status != OK:
+            return None
+        return source.outputs.get(edge.src_port)
+
+    def edges_of(self, node_id: str) -> list[EdgeItem]:
+        return list(self._edges_of.get(node_id, ()))
+
+    # --- building -------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        """Drop every item and make them again from the model (New/Open)."""
+        self.clear()
+        self.node_items.clear()
+        self.edge_items.clear()
+        self._edges_of.clear()
+        self._set_analysis(self.session.analysis)
+        for node in self.model.nodes.values():
+            self._add_node(node.id, refresh=False)
+        for edge in self.model.edges:
+            self._add_edge(edge, refresh=False)
+        for item in self.node_items.values():
+            item.refresh()
+        self._refresh_all_edges()
+
+    def _add_node(self, node_id: str, refresh: bool = True) -> NodeItem:
+        item = NodeItem(self, node_id)
+        item.setPos(QPointF(*self.model.nodes[node_id].pos))
+        self.node_items[node_id] = item
+        self._edges_of[node_id] = []
+        self.addItem(item)
+        if refresh:
+            item.refresh()
+        return item
+
+    def _remove_node(self, node_id: str) -> None:
+        for edge_item in list(self._edges_of.get(node_id, ())):
+            self._remove_edge_item(edge_item)
+        self._edges_of.pop(node_id, None)
+        item = self.node_items.pop(node_id, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _add_edge(self, edge: Edge, refresh: bool = True) -> EdgeItem:
+        item = EdgeItem(self, edge)
+        self.edge_items.setdefault(edge, []).append(item)
+        self._edges_of[edge.src].append(item)
+        self._edges_of[edge.dst].append(item)
+        self.addItem(item)
+        item.update_path()
+        self._update_ports(edge)
+        if refresh:
+            self._refresh_edge(item)
+            self._choose_label_owner(edge.src, edge.src_port)
+        return item
+
+    def _remove_edge_item(self, item: EdgeItem) -> None:
+        edge = item.edge
+        items = self.edge_items.get(edge, [])
+        if item in items:
+            items.remove(item)
+        if not items:
+            self.edge_items.pop(edge, None)
+        for node_id in (edge.src, edge.dst):
+            attached = self._edges_of.get(node_id)
+            if attached is not None and item in attached:
+                attached.remove(item)
+        self.removeItem(item)
+        self._update_ports(edge)
+        self._choose_label_owner(edge.src, edge.src_port)
+
+    def _update_ports(self, edge: Edge) -> None:
+        for node_id, side, port in ((edge.src, OUTPUT, edge.src_port),
+                                    (edge.dst, INPUT, edge.dst_port)):
+            node = self.node_items.get(node_id)
+            port_item = node.port(side, port) if node is not None else None
+            if port_item is not None:
+                port_item.set_connected(any(
+                    (e.edge.src_port == port if side == OUTPUT else e.edge.dst_port == port)
+                    and (e.edge.src if side == OUTPUT else e.edge.dst) == node_id
+                    for e in self._edges_of.get(node_id, ())))
+
+    def _refresh_edge(self, item: EdgeItem) -> bool:
+        """Re-read the tensor the edge carries; returns whether its label changed."""
+        tensor = self._edge_tensor(item.edge)
+        if tensor == item.tensor_shown:
+            return False
+        item.tensor_shown = tensor
+        item.set_label(compact_shape(tensor) if tensor is not None else "")
+        return True
+
+    # --- model events ---------------------------------------------------------------------
+    def _on_model_event(self, event: object) -> None:
+        if isinstance(event, NodeMoved):
+            item = self.node_items.get(event.node_id)
+            if item is not None and (item.x(), item.y()) != event.new:
+                item.setPos(QPointF(*event.new))  # its edges follow via node_item_moved
+        elif isinstance(event, ParamChanged):
+            item = self.node_items.get(event.node_id)
+            if item is not None:
+                item.refresh()
+        elif isinstance(event, EdgeAdded):
+            self._add_edge(event.edge)
+        elif isinstance(event, EdgeRemoved):
+            items = self.edge_items.get(event.edge)
+            if items:
+                self._remove_edge_item(items[-1])
+        elif isinstance(event, NodeAdded):
+            self._add_node(event.node.id)
+        elif isinstance(event, NodeRemoved):
+            self._remove_node(event.node.id)
+
+    def node_item_moved(self, node_id: str) -> None:
+        """A node item moved (a drag in progress, or a NodeMoved event): its edges follow."""
+        groups, inputs = set(), set()
+        moved = self._edges_of.get(node_id, ())
+        for item in moved:
+            item.update_path()
+            groups.add((item.edge.src, item.edge.src_port))
+            inputs.add((item.edge.dst, item.edge.dst_port))
+        for dst, port in inputs:
+            into = self.edges_into(dst, port)
+            if len(into) > 1:
+                for item in into:
+                    item.refit_label()
+        for src, port in groups:
+            self._choose_label_owner(src, port)
+
+    def edges_into(self, node_id: str, port: str) -> list[EdgeItem]:
+        """The edge items ending at one input port (several for a merge input)."""
+        return [e for e in self._edges_of.get(node_id, ())
+                if e.edge.dst == node_id and e.edge.dst_port == port]
+
+    def _choose_label_owner(self, src: str, port: str) -> None:
+        """Edges leaving one output carry the same tensor: label only the first that has room."""
+        owner_found = False
+        for item in self._edges_of.get(src, ()):
+            if item.edge.src == src and item.edge.src_port == port:
+                owner = not owner_found and item.label_fits
+                item.set_label_owner(owner or not item.label_fits)
+                owner_found = owner_found or owner
+
+    # --- analysis -------------------------------------------------------------------------
+    def _set_analysis(self, analysis: Analysis) -> None:
+        self._analysis = analysis
+        messages: dict[str, tuple[list[str], list[str]]] = {}
+        for problem in analysis.problems:
+            if problem.node is not None:
+                errors, warnings = messages.setdefault(problem.node, ([], []))
+                (warnings if problem.severity == "warning" else errors).append(problem.message)
+        self._messages = messages
+
+    def apply_analysis(self, analysis: Analysis) -> None:
+        """Show a new analysis: shapes, badges and edge labels. Only nodes whose result or
+        messages changed are refreshed (after a move, none), and only changed items repaint."""
+        before, old_messages = self._analysis, self._messages
+        self._set_analysis(analysis)
+        for node_id, item in self.node_items.items():
+            if (before is None or not item.spec.outputs  # an Output card shows what it receives
+                    or before.nodes.get(node_id) != analysis.nodes.get(node_id)
+                    or old_messages.get(node_id) != self._messages.get(node_id)):
+                item.refresh()
+        self._refresh_all_edges()
+
+    def _refresh_all_edges(self) -> None:
+        groups = set()
+        for items in self.edge_items.values():
+            for item in items:
+                if self._refresh_edge(item):
+                    groups.add((item.edge.src, item.edge.src_port))
+        for src, port in groups:
+            self._choose_label_owner(src, port)
+
+    # --- hit-testing ----------------------------------------------------------------------
+    def edge_at(self, point: QPointF, tolerance: float) -> EdgeItem | None:
+        """The edge whose curve passes within `tolerance` scene units of `point` (topmost)."""
+        area = QRectF(point.x() - tolerance, point.y() - tolerance, 2 * tolerance, 2 * tolerance)
+        for item in self.items(area):
+            if isinstance(item, EdgeItem) and item.contains_point(point, tolerance):
+                return item
+        return None
+
+    def node_size(self, type_id: str) -> tuple[float, float]:
+        """Width and height of the card of a layer type (to centre new nodes on the cursor)."""
+        geo = card_geometry(self.session.registry.get(type_id))
+        return float(style.NODE_WIDTH), geo.height
+
+    # --- tooltips -------------------------------------------------------------------------
+    def helpEvent(self, event: QGraphicsSceneHelpEvent) -> None:  # noqa: N802
+        """Tooltips of cards and edges are written when asked for, not after every analysis."""
+        view = event.widget().parentWidget() if event.widget() is not None else None
+        transform = view.transform() if isinstance(view, QGraphicsView) else QTransform()
+        for item in self.items(event.scenePos(), Qt.ItemSelectionMode.IntersectsItemShape,
+                               Qt.SortOrder.DescendingOrder, transform):
+            text = item.tooltip_text() if hasattr(item, "tooltip_text") else item.toolTip()
+            if text:
+                QToolTip.showText(event.screenPos(), text, event.widget())
+                event.accept()
+                return
+        QToolTip.hideText()
+        event.ignore()
+
+    # --- background -----------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        painter.fillRect(rect, style.CANVAS_BACKGROUND)
+        scale = painter.worldTransform().m11()
+        grid = float(style.GRID_SIZE)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        if grid * scale >= MIN_GRID_PIXELS:
+            self._draw_grid(painter, rect, grid, style.GRID_MINOR, skip_every=MAJOR_EVERY)
+        major = grid * MAJOR_EVERY
+        while major * scale < MIN_GRID_PIXELS:
+            major *= MAJOR_EVERY
+        self._draw_grid(painter, rect, major, style.GRID_MAJOR)
+        painter.restore()
+
+    @staticmethod
+    def _draw_grid(painter: QPainter, rect: QRectF, step: float, color,
+                   skip_every: int = 0) -> None:
+        pen = QPen(color, 0)  # cosmetic: one pixel at any zoom
+        painter.setPen(pen)
+        first_x = int(rect.left() // step)
+        first_y = int(rect.top() // step)
+        lines = []
+        i = first_x
+        while i * step <= rect.right():
+            if not skip_every or i % skip_every:
+                lines.append(QLineF(i * step, rect.top(), i * step, rect.bottom()))
+            i += 1
+        j = first_y
+        while j * step <= rect.bottom():
+            if not skip_every or j % skip_every:
+                lines.append(QLineF(rect.left(), j * step, rect.right(), j * step))
+            j += 1
+        painter.drawLines(lines)
