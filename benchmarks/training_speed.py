@@ -453,6 +453,15 @@ def _patched(obj: object, name: str, value: object):
 
 
 class _NoMetrics:
+    def partials(self, output, target) -> list:
+        return []
+
+    def add(self, values, target) -> None:
+        pass
+
+    def add_loss(self, loss, target) -> None:
+        pass
+
     def update(self, output, target, loss) -> None:
         pass
 
@@ -503,7 +512,7 @@ def overhead_breakdown(result: dict, rounds: int, block_s: float) -> None:
         looper = Trainer(design, training_block(case, "off", 2), dataset=result["dataset"],
                          callbacks=[Callback()])
         looper._setup()
-        looper._step = lambda xb, yb, acc, sample: 0.0
+        looper._step = lambda xb, yb, acc, sample, full_check=True: 0.0
         looper._train_started, looper._samples_seen = time.perf_counter(), 0  # as _fit sets
         x, y, train_idx, bs = data["x"], data["y"], data["train_idx"], data["batch_size"]
         steps, gen = data["steps"], torch.Generator().manual_seed(0)

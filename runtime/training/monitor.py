@@ -7,6 +7,7 @@ the step. Nothing is kept between samples: hooks are removed and weight snapshot
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any
 
 import torch
@@ -139,8 +140,8 @@ class MonitorSchedule:
         self.budget = budget
         self.max_every = max_every
         self.every = self.fixed or 20
-        self._plain: list[float] = []
-        self._sampled: list[float] = []
+        self._plain: deque[float] = deque(maxlen=50)
+        self._sampled: deque[float] = deque(maxlen=5)
         self._last = -10**9
 
     def due(self, step: int) -> bool:
@@ -149,14 +150,14 @@ class MonitorSchedule:
         return step == 1 or step - self._last >= self.every
 
     def record(self, step: int, seconds: float, sampled: bool) -> None:
-        if sampled:
-            self._last = step
-            self._sampled = (self._sampled + [seconds])[-5:]
-        else:
-            self._plain = (self._plain + [seconds])[-50:]
-        if self.fixed is None and self._plain and self._sampled and len(self._sampled) > 1:
+        if not sampled:
+            self._plain.append(seconds)
+            return
+        self._last = step
+        self._sampled.append(seconds)
+        if self.fixed is None and self._plain and len(self._sampled) > 1:
             plain = _median(self._plain)
-            extra = max(_median(self._sampled[1:]) - plain, 0.0)  # the first one warms up
+            extra = max(_median(list(self._sampled)[1:]) - plain, 0.0)  # the first warms up
             wanted = math.ceil(extra / max(self.budget * plain, 1e-9))
             self.every = int(min(max(wanted, 5), self.max_every))
 

@@ -111,11 +111,18 @@ class MetricAccumulator:
                 out += [err.pow(2).sum(), y.sum(), y.pow(2).sum()]
         return out
 
-    def add(self, values: list[float], loss: float, target: torch.Tensor) -> None:
-        """Add one batch: its `partials` (as floats) and its mean loss."""
+    def add_loss(self, loss: float, target: torch.Tensor) -> None:
+        """Add one batch's mean loss."""
         n = target.shape[0]
         self._loss += loss * n
         self._samples += n
+
+    def add(self, values: list[float], target: torch.Tensor) -> None:
+        """Add one batch's `partials` (as floats) to the metrics.
+
+        The trainer adds every batch's loss but the metric sums of only some batches (see
+        `trainer.CHECK_EVERY`), so the metrics keep their own counts.
+        """
         values = iter(values)
         count = target.numel()  # labels for accuracy; compared values for regression metrics
         for name in self.names:
@@ -129,7 +136,8 @@ class MetricAccumulator:
         """`partials` + `add` with their own device sync (for evaluation and tests)."""
         parts = self.partials(output, target)
         values = torch.stack([loss.detach().float(), *[p.float() for p in parts]]).tolist()
-        self.add(values[1:], values[0], target)
+        self.add_loss(values[0], target)
+        self.add(values[1:], target)
 
     def _correct(self, output: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
         if self.loss == "bce":
