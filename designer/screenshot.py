@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
-           select: str | None = None) -> Path:
+           select: str | None = None, zoom: float = 0.9) -> Path:
     """Open `preset` in a fresh window (no saved settings) and save a screenshot to `out`."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
@@ -34,6 +34,11 @@ def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
                            if v.type not in ("Input", "Output")), None)
     if node:
         window.canvas.select_nodes([node])
+    if window.canvas.zoom() < zoom:  # a long design: show part of it at a readable size
+        window.canvas.resetTransform()
+        window.canvas.scale(zoom, zoom)
+        if node:
+            window.canvas.center_on_node(node)
     for _ in range(5):
         app.processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)
