@@ -335,12 +335,8 @@ def _check_edges(raw: Any, declared: dict[str, LayerSpec | None],
                          f"(the other is edges[{fed[(dst, dst_port)]}]): a port takes one input",
                          dst)
             continue
-        edge = Edge(src, dst, src_port, dst_port)
-        if any(edge == other for _, other in edges):
-            problems.add(path, f"edge {src} -> {dst} appears twice: remove the copy", dst)
-            continue
         fed.setdefault((dst, dst_port), i)
-        edges.append((i, edge))
+        edges.append((i, Edge(src, dst, src_port, dst_port)))
     _check_cycles(edges, problems)
     return edges
 

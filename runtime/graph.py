@@ -267,7 +267,9 @@ class GraphModel:
         edge = self.resolve_edge(src, dst, src_port, dst_port)
         index = len(self._edges) if index is None else index
         self._edges.insert(index, edge)
-        self._graph.add_edge(edge.src, edge.dst, key=(edge.src_port, edge.dst_port))
+        # the mirror only answers reachability and order questions, so it keeps one anonymous
+        # parallel edge per occurrence (a merge node may take the same tensor twice)
+        self._graph.add_edge(edge.src, edge.dst)
         self._emit(EdgeAdded(edge, index))
         return edge
 
@@ -278,7 +280,7 @@ class GraphModel:
         except ValueError:
             raise GraphError(f"there is no edge {edge.src} -> {edge.dst}") from None
         del self._edges[index]
-        self._graph.remove_edge(edge.src, edge.dst, key=(edge.src_port, edge.dst_port))
+        self._graph.remove_edge(edge.src, edge.dst)
         self._emit(EdgeRemoved(edge, index))
         return index
 
@@ -324,8 +326,6 @@ class GraphModel:
                              f"feeds '{src}'")
         port = dst_spec.input_port(dst_port)
         taken = [e for e in self._edges if e.dst == dst and e.dst_port == dst_port]
-        if any(e.src == src and e.src_port == src_port for e in taken):
-            raise GraphError(f"'{src}' is already connected to input '{dst_port}' of '{dst}'")
         if taken and not port.variadic:
             raise GraphError(f"input '{dst_port}' of '{dst}' is already connected to "
                              f"'{taken[0].src}': remove that edge first")
@@ -337,7 +337,7 @@ class GraphModel:
         self._nodes = {n.id: n for n in nodes}
         self._edges = list(edges)
         self._graph.add_nodes_from(self._nodes)
-        self._graph.add_edges_from((e.src, e.dst, (e.src_port, e.dst_port)) for e in edges)
+        self._graph.add_edges_from((e.src, e.dst) for e in edges)
 
     # --- comparison -----------------------------------------------------------------------
     def snapshot(self) -> dict:

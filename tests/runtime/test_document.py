@@ -199,9 +199,3 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     assert path.read_text() == original
     assert os.listdir(tmp_path) == ["design.json"]
 
-
-def test_duplicate_edge_is_reported():
-    nodes = [BASE_NODES[0], {"id": "cat", "type": "Concat"}, BASE_NODES[2]]
-    edges = [{"from": "x", "to": "cat"}, {"from": "x", "to": "cat"}, {"from": "cat", "to": "out"}]
-    (p,) = _problems(_doc(nodes, edges))
-    assert p.location == "edges[1]" and "appears twice" in p.message
