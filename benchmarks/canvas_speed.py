@@ -155,18 +155,14 @@ def main() -> int:
             flush(app)
             steps.append(ms_since(t))
         t = time.perf_counter()
-        with_signal = []
-        session.analysis_changed.connect(with_signal.append)
+        # a move changes no shapes, so the session publishes no new analysis for it
         QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                            start + QPoint(30, 20 * (1 if round_ % 2 else -1)))
-        while not with_signal:
-            app.processEvents()
         flush(app)
         releases.append(ms_since(t))
-        session.analysis_changed.disconnect(with_signal.append)
     assert session.undo_stack.count() == len(releases), "one undo step per drag"
     report("drag step (item move + repaint)", steps, EVENT_TARGET_MS)
-    report("drag release (command + analysis)", releases, EVENT_TARGET_MS)
+    report("drag release (one move command)", releases, EVENT_TARGET_MS)
 
     # --- wheel zoom -----------------------------------------------------------------------
     cursor = viewport.rect().center()

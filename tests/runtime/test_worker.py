@@ -129,8 +129,9 @@ if __name__ == "__main__":
 def test_the_worker_dies_with_its_parent(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(PARENT_SCRIPT.format(root=str(ROOT)))
+    # the killed parent's resource tracker reports its queues' semaphores on stderr: not ours
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                              cwd=ROOT)
+                              stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
         child_pid = int(parent.stdout.readline())
         parent.kill()
