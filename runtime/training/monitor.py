@@ -144,6 +144,11 @@ class MonitorSchedule:
         self._sampled: deque[float] = deque(maxlen=5)
         self._last = -10**9
 
+    @property
+    def adaptive(self) -> bool:
+        """Whether the spacing follows measured step times ('auto')."""
+        return self.fixed is None and not self.off
+
     def due(self, step: int) -> bool:
         if self.off:
             return False

@@ -285,17 +285,25 @@ class Trainer:
                                .to(self.device)]
         last_emit = 0.0
         ran = 0
+        aug = cfg["augmentation"]
+        augmenting = aug["flip"] or aug["shift"] or aug["noise"] > 0
+        batch_end = [cb.on_batch_end for cb in self.callbacks  # only callbacks that listen
+                     if getattr(type(cb), "on_batch_end", None) not in (None,
+                                                                        Callback.on_batch_end)]
+        bins = cfg["monitoring"]["histogram_bins"]
+        timing = self.monitor_schedule.adaptive
         for i in range(self.steps_per_epoch):
             if self._stop:
                 break
-            step_start = time.thread_time()  # CPU time: steadier than wall time on a busy machine
+            # CPU time, steadier than wall time on a busy machine; only 'auto' monitoring needs it
+            step_start = time.thread_time() if timing else 0.0
             self.step += 1
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             xb, yb = self.x[idx], self.y[idx]
-            xb = augment(xb, cfg["augmentation"], self.dataset.kind, self.generator)
+            if augmenting:
+                xb = augment(xb, aug, self.dataset.kind, self.generator)
             sampled = self.monitor_schedule.due(self.step)
-            sample = MonitorSample(self.model, self.node_types,
-                                   cfg["monitoring"]["histogram_bins"]) if sampled else None
+            sample = MonitorSample(self.model, self.node_types, bins) if sampled else None
             try:
                 loss_value = self._step(xb, yb, acc, sample, full_check=i % CHECK_EVERY == 0)
             finally:
@@ -306,7 +314,10 @@ class Trainer:
             if sample is not None:
                 payload = sample.finish()
                 self.emit({"event": "monitor", "step": self.step, "epoch": epoch, **payload})
-            self.monitor_schedule.record(self.step, time.thread_time() - step_start, sampled)
+            if timing:
+                self.monitor_schedule.record(self.step, time.thread_time() - step_start, sampled)
+            elif sampled:
+                self.monitor_schedule.record(self.step, 0.0, True)
             now = time.perf_counter()
             if now - last_emit >= STEP_EVENT_INTERVAL or i == self.steps_per_epoch - 1:
                 last_emit = now
@@ -315,8 +326,10 @@ class Trainer:
                            "steps_per_epoch": self.steps_per_epoch, "loss": loss_value,
                            "lr": self.optimizer.param_groups[0]["lr"],
                            "eta_s": self._eta(epoch, i + 1)})
-            self._call("on_batch_end", self.step)
-            self._wait_while_paused()
+            for hook in batch_end:
+                hook(self, self.step)
+            if self._paused:
+                self._wait_while_paused()
         return acc.result() if ran else None
 
     def _step(self, xb: torch.Tensor, yb: torch.Tensor, acc: MetricAccumulator,
