@@ -36,6 +36,7 @@ STEP_EVENT_INTERVAL = 0.05  # seconds between per-step loss events (20 Hz is ple
 # millisecond per step, and the extra reductions would otherwise cost them over 10 %
 # (about 1.5 % at this spacing).
 CHECK_EVERY = 8
+_NO_AUTOCAST = contextlib.nullcontext()  # reusable: entering it does nothing
 
 
 def pick_device(name: str) -> torch.device:
@@ -197,6 +198,11 @@ class Trainer:
         self.schedule = Schedule(self.optimizer, cfg.schedule, cfg.optimizer["lr"],
                                  cfg["epochs"], self.steps_per_epoch, self.monitor_mode)
         self.amp = bool(cfg["mixed_precision"]) and self.device.type == "cuda"
+        # settings read on every step, looked up once
+        self._loss_name = cfg["loss"]
+        self._l1 = cfg["regularization"]["l1"]
+        self._max_norm = cfg["regularization"]["max_norm"]
+        self._clip = (cfg["gradient_clipping"]["mode"], cfg["gradient_clipping"]["value"])
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
         self.generator = torch.Generator().manual_seed(cfg["seed"])
         self.monitor_schedule = MonitorSchedule(cfg["monitoring"]["every"])
@@ -337,15 +343,15 @@ class Trainer:
         """One optimisation step. Every step checks the loss for NaN/Inf before the weights move;
         with `full_check` (or a monitoring sample) it also checks the gradients and adds the batch
         to the training metrics, all in one device sync."""
-        cfg = self.config
-        self._apply_pending_lr()
+        if self._pending_lr is not None:
+            self._apply_pending_lr()
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             output = self.model(xb)
-            loss = compute_loss(cfg["loss"], output, yb)
+            loss = compute_loss(self._loss_name, output, yb)
         total = loss
-        if cfg["regularization"]["l1"] > 0:
-            total = loss + cfg["regularization"]["l1"] * l1_penalty(self.trainable)
+        if self._l1 > 0:
+            total = loss + self._l1 * l1_penalty(self.trainable)
         if self.scaler is not None:
             self.scaler.scale(total).backward()
             self.scaler.unscale_(self.optimizer)
@@ -367,11 +373,11 @@ class Trainer:
             raise self._nan_error("loss", xb)
         if self.scaler is None and not all(math.isfinite(n) for n in norm_values):
             raise self._nan_error("gradients", xb)
-        clip = cfg["gradient_clipping"]
-        if clip["mode"] == "norm":
-            torch.nn.utils.clip_grad_norm_(self.trainable, clip["value"])
-        elif clip["mode"] == "value":
-            torch.nn.utils.clip_grad_value_(self.trainable, clip["value"])
+        clip_mode, clip_value = self._clip
+        if clip_mode == "norm":
+            torch.nn.utils.clip_grad_norm_(self.trainable, clip_value)
+        elif clip_mode == "value":
+            torch.nn.utils.clip_grad_value_(self.trainable, clip_value)
         if sample is not None:
             sample.after_backward()
         if self.scaler is not None:
@@ -379,16 +385,17 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
-        if cfg["regularization"]["max_norm"] is not None:
-            apply_max_norm(self.named_trainable, cfg["regularization"]["max_norm"])
-        self.schedule.after_batch()
+        if self._max_norm is not None:
+            apply_max_norm(self.named_trainable, self._max_norm)
+        if self.schedule.per_step:
+            self.schedule.after_batch()
         acc.add_loss(loss_value, yb)
         if full_check:
             acc.add(metric_values, yb)
         return loss_value
 
     def _autocast(self):
-        return torch.autocast(self.device.type) if self.amp else contextlib.nullcontext()
+        return torch.autocast(self.device.type) if self.amp else _NO_AUTOCAST
 
     @torch.no_grad()
     def _evaluate(self, batch: int = 1024) -> dict:
