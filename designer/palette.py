@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from functools import lru_cache
 
-from PySide6.QtCore import QByteArray, QMimeData, QPoint, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (QColor, QDrag, QFont, QFontMetrics, QIcon, QKeyEvent, QPainter,
                            QPixmap)
 from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem,
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QTreeWidget, QTreeW
 from runtime.registry import REGISTRY, LayerRegistry
 from runtime.specs import LayerSpec
 
-from .dnd import LAYER_MIME, layer_mime_data, layer_type_from_mime  # noqa: F401 (re-exported)
+from .dnd import LAYER_MIME, layer_mime_data  # noqa: F401 (LAYER_MIME re-exported)
 from .style import NODE_BODY, NODE_TEXT, category_color
 
 ICON_SIZE = 14

@@ -170,3 +170,22 @@ class MonitorSchedule:
 def _median(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[len(ordered) // 2]
+
+
+@torch.no_grad()
+def first_non_finite_node(model: nn.Module, x: torch.Tensor, order: list[str]) -> str | None:
+    """Re-run the forward pass and name the first node (in graph order) with a NaN/Inf output."""
+    bad: set[str] = set()
+    handles = []
+    for name, module in model.named_children():
+        def hook(module, inputs, output, name=name):
+            if isinstance(output, torch.Tensor) and output.is_floating_point() \
+                    and not torch.isfinite(output).all():
+                bad.add(name)
+        handles.append(module.register_forward_hook(hook))
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return next((n for n in order if n in bad), None)

@@ -9,13 +9,11 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
-from torch import nn
 
 from ..compile import compile_model
 from ..document import to_dict
@@ -24,12 +22,12 @@ from ..graph import GraphModel
 from ..shapes import infer
 from .augment import augment
 from .callbacks import Callback
+from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
-from .monitor import MonitorSample, MonitorSchedule
+from .monitor import MonitorSample, MonitorSchedule, first_non_finite_node
 from .objectives import MetricAccumulator, check_compatible, compute_loss
 from .optim import Schedule, apply_max_norm, l1_penalty, make_optimizer
 
-CHECKPOINT_FORMAT = "layerlab.checkpoint"
 STEP_EVENT_INTERVAL = 0.05  # seconds between per-step loss events (20 Hz is plenty for a plot)
 # Every CHECK_EVERY-th batch (and every monitored one) also reads back the gradient norms and the
 # metric sums; the loss is read back and checked on every batch. Tiny networks take about a
@@ -522,50 +520,6 @@ class Trainer:
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         self.start_epoch = self.epoch + 1
-
-
-def save_checkpoint(state: dict, path: Path) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves half a checkpoint."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint safely (weights_only=True: no pickled code runs)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise TrainingError(f"checkpoint {path} does not exist", "data") from None
-    except Exception as err:
-        raise TrainingError(f"cannot read checkpoint {path}: {err}", "data") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise TrainingError(f"{path} is not a LayerLab checkpoint", "data")
-    return state
-
-
-@torch.no_grad()
-def first_non_finite_node(model: nn.Module, x: torch.Tensor, order: list[str]) -> str | None:
-    """Re-run the forward pass and name the first node (in graph order) with a NaN/Inf output."""
-    bad: set[str] = set()
-    handles = []
-    for name, module in model.named_children():
-        def hook(module, inputs, output, name=name):
-            if isinstance(output, torch.Tensor) and output.is_floating_point() \
-                    and not torch.isfinite(output).all():
-                bad.add(name)
-        handles.append(module.register_forward_hook(hook))
-    try:
-        model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return next((n for n in order if n in bad), None)
 
 
 def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -1,13 +1,11 @@
 """The main window as a user drives it: menus and shortcuts, files, clipboard, autosave."""
 import json
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
-from designer.autosave import Autosaver
 from designer.main_window import MainWindow, preset_files
 from runtime.document import load
 

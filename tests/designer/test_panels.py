@@ -11,7 +11,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 
 from designer import param_editors
-from designer.palette import LAYER_MIME, PaletteWidget, drag_pixmap, layer_type_from_mime
+from designer.dnd import layer_type_from_mime
+from designer.palette import LAYER_MIME, PaletteWidget, drag_pixmap
 from designer.properties import EDITORS, PropertiesPanel
 from designer.session import DesignSession
 from designer.summary import (ProblemsPanel, SummaryModel, SummaryPanel, format_flops, humanize,

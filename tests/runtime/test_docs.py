@@ -1,7 +1,7 @@
 """The generated layer catalogue stays in sync with the specs."""
 import pytest
 
-from runtime.docgen import DOC_PATH, OUTPUTS, render
+from runtime.docgen import OUTPUTS, render
 from runtime.registry import REGISTRY
 
 

@@ -8,7 +8,7 @@ from runtime.errors import DesignFileError, GraphError
 from runtime.fragment import (FRAGMENT_FORMAT, PastePlan, copy_fragment, fragment_from_text,
                               fragment_to_text, plan_paste)
 from runtime.graph import GraphModel
-from tests.runtime.designs import attention, chain, lenet, mlp, residual
+from tests.runtime.designs import attention, lenet, mlp, residual
 
 
 def apply(model: GraphModel, plan: PastePlan) -> None:

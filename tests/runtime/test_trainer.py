@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from runtime.document import save
 from runtime.errors import TrainingConfigError, TrainingError
 from runtime.graph import GraphModel
 from runtime.training import Callback, Trainer, load_checkpoint, parse_training
