@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
     def _on_model_replaced(self) -> None:
         self.properties.show_node(None)
         self._update_title()
-        QTimer.singleShot(0, self.canvas.fit_all)
+        QTimer.singleShot(0, self.canvas.show_design)
 
     def _update_title(self) -> None:
         name = self.session.path.name if self.session.path else self.session.model.name

@@ -29,7 +29,7 @@ def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
     window.show()
     window.open_preset(preset)
     app.processEvents()
-    window.canvas.fit_all()
+    window.canvas.show_design()
     node = select or next((n for n, v in window.session.model.nodes.items()
                            if v.type not in ("Input", "Output")), None)
     if node:

@@ -34,6 +34,10 @@ DROP_TOLERANCE_PX = 8.0
 FIT_MARGIN = 40.0
 
 
+#: Smallest zoom at which a newly opened design is shown: card text stays legible.
+READABLE_SCALE = 0.75
+
+
 class CanvasView(QGraphicsView):
     """The canvas: shows `session.model` and edits it through the session.
 
@@ -110,6 +114,17 @@ class CanvasView(QGraphicsView):
         if clamped != scale:
             self.setTransform(QTransform.fromScale(clamped, clamped))
         self.centerOn(rect.center())
+
+    def show_design(self) -> None:
+        """The view for a freshly opened design: all of it if it fits at a readable size,
+        otherwise its start (where the Input is) at the smallest zoom whose text is readable."""
+        self.fit_all()
+        rect = self.canvas.itemsBoundingRect()
+        if rect.isEmpty() or self.zoom() >= READABLE_SCALE:
+            return
+        self.setTransform(QTransform.fromScale(READABLE_SCALE, READABLE_SCALE))
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        self.centerOn(rect.left() - FIT_MARGIN + visible.width() / 2, rect.center().y())
 
     def zoom_in(self) -> None:
         self._zoom_about(ZOOM_STEP, QPointF(self.viewport().rect().center()))
@@ -243,7 +258,7 @@ class CanvasView(QGraphicsView):
         self.restore_cursor()
         self._pressed_node = None
         self._drop_edge = None
-        self.fit_all()
+        self.show_design()
 
     def _grow_scrollable_area(self, items_rect: QRectF) -> None:
         # keep a wide margin around the design so zooming about the cursor can always scroll
@@ -317,7 +332,7 @@ class CanvasView(QGraphicsView):
         super().showEvent(event)
         if not self._fitted_once:
             self._fitted_once = True
-            self.fit_all()
+            self.show_design()
 
     def event(self, event: QEvent) -> bool:
         # Tab would move the keyboard focus to the next widget: here it opens quick add

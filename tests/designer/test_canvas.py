@@ -588,3 +588,21 @@ def test_void_pyside_calls_do_not_use_up_none():
     for _ in range(100_000):  # without the guard None would be freed long before the end
         point.setX(1.0)
     assert sys.getrefcount(None) > 10_000
+
+
+def test_a_long_design_opens_readable_at_its_start(view, session):
+    m = GraphModel(name="long chain")
+    m.add_node("Input", {"shape": [4]}, (0, 0), "x")
+    prev = "x"
+    for i in range(20):
+        m.add_node("ReLU", {}, (270 * (i + 1), 0), f"r{i}")
+        m.connect(prev, f"r{i}")
+        prev = f"r{i}"
+    session.replace_model(m)
+    QApplication.processEvents()
+    from designer.canvas.view import READABLE_SCALE
+    assert view.zoom() == pytest.approx(READABLE_SCALE)
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(view.canvas.node_items["x"].sceneBoundingRect())
+    view.fit_all()  # Fit still shows everything, however small
+    assert view.zoom() < READABLE_SCALE
