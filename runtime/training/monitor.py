@@ -134,12 +134,14 @@ class MonitorSchedule:
     least every `max_every` steps so plots keep moving).
     """
 
-    def __init__(self, every: int | str, budget: float = 0.03, max_every: int = 500):
+    def __init__(self, every: int | str, budget: float = 0.03, max_every: int = 500,
+                 min_every: int = 5, start_every: int = 20):
         self.fixed = None if every in ("auto", "off") else int(every)
         self.off = every == "off"
         self.budget = budget
         self.max_every = max_every
-        self.every = self.fixed or 20
+        self.min_every = min_every
+        self.every = self.fixed or start_every
         self._plain: deque[float] = deque(maxlen=50)
         self._sampled: deque[float] = deque(maxlen=5)
         self._last = -10**9
@@ -164,7 +166,7 @@ class MonitorSchedule:
             plain = _median(self._plain)
             extra = max(_median(list(self._sampled)[1:]) - plain, 0.0)  # the first warms up
             wanted = math.ceil(extra / max(self.budget * plain, 1e-9))
-            self.every = int(min(max(wanted, 5), self.max_every))
+            self.every = int(min(max(wanted, self.min_every), self.max_every))
 
 
 def _median(values: list[float]) -> float:

@@ -154,8 +154,10 @@ class MetricAccumulator:
         """Mean loss and every metric over what was added since `reset`."""
         out = {"loss": self._loss / max(self._samples, 1)}
         for name in self.names:
-            sums, n = self._sums.get(name, [0.0, 0.0, 0.0]), max(self._counts.get(name, 0), 1)
-            if name == "r2":
+            sums, n = self._sums.get(name), self._counts.get(name, 0)
+            if not n:
+                out[name] = float("nan")  # no batch measured it
+            elif name == "r2":
                 sse, sy, syy = sums
                 sst = syy - sy * sy / n
                 out[name] = 1.0 - sse / sst if sst > 0 else float("nan")

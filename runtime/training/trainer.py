@@ -29,11 +29,12 @@ from .objectives import MetricAccumulator, check_compatible, compute_loss
 from .optim import Schedule, apply_max_norm, l1_penalty, make_optimizer
 
 STEP_EVENT_INTERVAL = 0.05  # seconds between per-step loss events (20 Hz is plenty for a plot)
-# Every CHECK_EVERY-th batch (and every monitored one) also reads back the gradient norms and the
-# metric sums; the loss is read back and checked on every batch. Tiny networks take about a
-# millisecond per step, and the extra reductions would otherwise cost them over 10 %
-# (about 1.5 % at this spacing).
-CHECK_EVERY = 8
+# Besides the loss (read back and checked on every batch), some batches also read back the gradient
+# norms and the training-metric sums. Their spacing adapts so this costs about 1 % of training:
+# every batch for networks whose steps take a few milliseconds or more, up to every 16th for tiny
+# ones (a 1 ms MLP step would otherwise pay over 10 %). The first batch of every epoch is checked.
+CHECK_BUDGET = 0.01
+MAX_CHECK_EVERY = 16
 _NO_AUTOCAST = contextlib.nullcontext()  # reusable: entering it does nothing
 
 
@@ -204,6 +205,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
         self.generator = torch.Generator().manual_seed(cfg["seed"])
         self.monitor_schedule = MonitorSchedule(cfg["monitoring"]["every"])
+        # starts by checking every other batch, so it can compare checked and plain steps
+        self.check_schedule = MonitorSchedule("auto", CHECK_BUDGET, MAX_CHECK_EVERY, min_every=1,
+                                              start_every=2)
         self.best: dict | None = None
         self.start_epoch = 1
         if self.resume_path:
@@ -296,11 +300,11 @@ class Trainer:
                                                                         Callback.on_batch_end)]
         bins = cfg["monitoring"]["histogram_bins"]
         timing = self.monitor_schedule.adaptive
+        checks = self.check_schedule
         for i in range(self.steps_per_epoch):
             if self._stop:
                 break
-            # CPU time, steadier than wall time on a busy machine; only 'auto' monitoring needs it
-            step_start = time.thread_time() if timing else 0.0
+            step_start = time.thread_time()  # CPU time: steadier than wall time on a busy machine
             self.step += 1
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             xb, yb = self.x[idx], self.y[idx]
@@ -309,7 +313,8 @@ class Trainer:
             sampled = self.monitor_schedule.due(self.step)
             sample = MonitorSample(self.model, self.node_types, bins) if sampled else None
             try:
-                loss_value = self._step(xb, yb, acc, sample, full_check=i % CHECK_EVERY == 0)
+                full = i == 0 or sampled or checks.due(self.step)
+                loss_value = self._step(xb, yb, acc, sample, full_check=full)
             finally:
                 if sample is not None:
                     sample.remove_hooks()
@@ -318,10 +323,11 @@ class Trainer:
             if sample is not None:
                 payload = sample.finish()
                 self.emit({"event": "monitor", "step": self.step, "epoch": epoch, **payload})
-            if timing:
-                self.monitor_schedule.record(self.step, time.thread_time() - step_start, sampled)
-            elif sampled:
-                self.monitor_schedule.record(self.step, 0.0, True)
+            seconds = time.thread_time() - step_start
+            if not sampled:
+                checks.record(self.step, seconds, full)
+            if timing or sampled:
+                self.monitor_schedule.record(self.step, seconds, sampled)
             now = time.perf_counter()
             if now - last_emit >= STEP_EVENT_INTERVAL or i == self.steps_per_epoch - 1:
                 last_emit = now

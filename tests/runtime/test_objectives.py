@@ -96,3 +96,25 @@ def test_out_of_memory_is_reported_with_a_smaller_batch(monkeypatch):
         Trainer(spiral_mlp()).fit()
     assert info.value.kind == "oom"
     assert "batch size 32" in str(info.value) and "such as 16" in str(info.value)
+
+
+def test_check_spacing_adapts_to_the_step_cost():
+    from runtime.training.monitor import MonitorSchedule
+    from runtime.training.trainer import CHECK_BUDGET, MAX_CHECK_EVERY
+
+    def schedule_for(plain: float, checked: float) -> int:
+        s = MonitorSchedule("auto", CHECK_BUDGET, MAX_CHECK_EVERY, min_every=1, start_every=2)
+        for step in range(1, 200):
+            due = s.due(step)
+            s.record(step, checked if due else plain, due)
+        return s.every
+
+    assert schedule_for(0.001, 0.0012) == MAX_CHECK_EVERY  # a tiny MLP: checks are sampled
+    assert schedule_for(0.050, 0.0502) == 1  # a real network: every batch is checked
+
+
+def test_a_metric_nobody_measured_is_nan_not_zero():
+    acc = MetricAccumulator(["accuracy"], "cross_entropy")
+    acc.add_loss(0.5, torch.zeros(4))
+    result = acc.result()
+    assert result["loss"] == 0.5 and result["accuracy"] != result["accuracy"]
