@@ -7,13 +7,15 @@ both compute the same outputs. It then times one training step (forward, cross-e
 backward) per batch for both, interleaved in alternating order (A B, B A, ...) so that load from
 other processes and clock drift hit both alike, and reports medians.
 
-    ratio = median(compiled) / median(hand-written)        target: <= 1.03 for every design
+    ratio = median over back-to-back pairs of compiled / hand-written     target: <= 1.03 each
 
 Each sample records both wall-clock and process CPU time. The verdict uses CPU time by default
 (`--clock wall` to change): with torch on one thread, CPU time is the work the step does and leaves
 out the time other processes hold the cores, which on a shared 2-core machine swings wall-clock
-samples by +-50%. The median of the per-pair ratios (each pair measured back to back) is printed
-too. This is a report, not a test: it always exits 0.
+samples by +-50%. The verdict uses the median of the per-pair ratios (each pair measured back to
+back): load that comes in phases moves the ratio of the two medians by several percent between
+runs (the A/A control shows it), while the paired ratio stays within about 1 % of the truth. The
+ratio of medians is printed too. This is a report, not a test: it always exits 0.
 
 Usage: python benchmarks/compile_overhead.py [--quick] [--threads N] [--pairs N] [--clock cpu|wall]
                                             [--no-control] [--profile]
@@ -361,14 +363,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nprofile of [{r['name']}]:")
             profile_case(r)
 
-    print(f"\nsummary (ratio = median {args.clock} time compiled / median {args.clock} time "
-          "hand-written)")
+    print(f"\nsummary (ratio = median over pairs of {args.clock} time compiled / hand-written)")
     for r in results:
-        ratio = r[args.clock]["ratio"]
+        ratio = r[args.clock]["paired"]
         other = "wall" if args.clock == "cpu" else "cpu"
         verdict = "PASS" if ratio <= TARGET else "FAIL"
-        print(f"{verdict}: {r['name']}: ratio {ratio:.4f} (target <= {TARGET:.2f}; "
-              f"{other}-clock ratio {r[other]['ratio']:.4f})")
+        print(f"{verdict}: {r['name']}: ratio {ratio:.4f} (target <= {TARGET:.2f}; ratio of "
+              f"medians {r[args.clock]['ratio']:.4f}; {other}-clock {r[other]['paired']:.4f})")
     return 0
 
 
