@@ -96,6 +96,9 @@ def parse_training(block: Any) -> TrainingConfig:
         raise TrainingConfigError([Problem("'training' must be an object", location="training")])
     checker = _Checker()
     raw = merged_with_defaults(block)
+    stopping = block.get("early_stopping")
+    if isinstance(stopping, dict) and "enabled" not in stopping:
+        raw["early_stopping"]["enabled"] = True  # writing the block asks for early stopping
     checker.check(raw, block)
     if checker.problems:
         raise TrainingConfigError(checker.problems)

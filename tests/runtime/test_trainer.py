@@ -268,3 +268,9 @@ def test_resume_refuses_a_checkpoint_of_another_design(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(TrainingError, match="cannot read checkpoint"):
         Trainer(spiral_mlp(), resume=tmp_path / "junk.pt").fit()
+
+
+def test_writing_an_early_stopping_block_turns_it_on():
+    assert parse_training({"early_stopping": {"patience": 2}})["early_stopping"]["enabled"]
+    assert not parse_training({})["early_stopping"]["enabled"]
+    assert not parse_training({"early_stopping": {"enabled": False}})["early_stopping"]["enabled"]
