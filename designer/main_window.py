@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, Q
 
 from runtime.errors import DesignFileError, LayerLabError
 from runtime.fragment import copy_fragment, fragment_from_text, fragment_to_text
+from runtime.graph import MetaChanged
 
 from .autosave import Autosaver, find_recoverable
 from .canvas.view import CanvasView
@@ -229,7 +230,7 @@ class MainWindow(QMainWindow):
         self.properties.show_node(node_ids[0] if len(node_ids) == 1 else None)
 
     def _on_model_event(self, event) -> None:
-        if type(event).__name__ == "MetaChanged" and event.field == "name":
+        if isinstance(event, MetaChanged) and event.field == "name":
             self._update_title()
 
     def _on_model_replaced(self) -> None:

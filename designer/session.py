@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from runtime import document
-from runtime.errors import GraphError, ParamError
+from runtime.errors import GraphError
 from runtime.graph import Edge, GraphModel, MetaChanged, NodeMoved
 from runtime.registry import REGISTRY, LayerRegistry
 from runtime.shapes import Analysis, ShapeInference
@@ -208,11 +208,3 @@ class DesignSession(QObject):
             self.path = target
             self.path_changed.emit(target)
         return target
-
-    def set_param_error(self, node_id: str, name: str, value: Any) -> str | None:
-        """The message a refused parameter value would get, or None when it is valid."""
-        try:
-            self.model.validate_params(self.model.spec(node_id), {name: value})
-        except ParamError as err:
-            return str(err)
-        return None

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .document import load, node_problem_locations
+from .document import load, loads, node_problem_locations
 from .errors import DesignFileError, ExportError, Problem
 from .graph import GraphModel
 from .shapes import Analysis, infer
@@ -71,11 +71,16 @@ def run(argv: Sequence[str] | None = None, prog: str = "layerlab") -> int:
 
 
 def _open(path: str) -> tuple[GraphModel | None, list[Problem], str | None]:
+    """The design, or the problems that stop it loading, and the file's text (read once)."""
     try:
-        model = load(path)
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None  # load() reports why the file cannot be read
+    try:
+        model = load(path) if text is None else loads(text, source=path)
     except DesignFileError as err:
         return None, err.problems, None
-    return model, [], Path(path).read_text(encoding="utf-8")
+    return model, [], text
 
 
 def _analyse(model: GraphModel, text: str | None) -> tuple[Analysis, list[Problem]]:

@@ -8,7 +8,6 @@ import builtins
 import operator
 import re
 
-import networkx as nx
 from torch import fx, nn
 
 from .errors import CompileError
@@ -49,17 +48,18 @@ def class_name_for(model: GraphModel) -> str:
 
 def compiled_nodes(model: GraphModel) -> list[str]:
     """Ids of the nodes that feed some Output, in topological order (the rest are left out)."""
-    outputs = [n.id for n in model.nodes.values() if n.type == "Output"]
-    needed = set(outputs)
-    for out in outputs:
-        needed |= nx.ancestors(model.graph, out)
+    needed = model.feeding_outputs()
     return [node_id for node_id in model.topological_order() if node_id in needed]
 
 
-def recipes(model: GraphModel, analysis: Analysis) -> dict[str, ModuleRecipe]:
-    """The module recipe of every compiled node that has a module (not Input/Output)."""
+def recipes(model: GraphModel, analysis: Analysis,
+            order: list[str] | None = None) -> dict[str, ModuleRecipe]:
+    """The module recipe of every compiled node that has a module (not Input/Output).
+
+    `order` is `compiled_nodes(model)` when the caller already has it.
+    """
     out = {}
-    for node_id in compiled_nodes(model):
+    for node_id in order if order is not None else compiled_nodes(model):
         node = model.nodes[node_id]
         spec = model.registry.get(node.type)
         if spec.build is not None:
@@ -78,11 +78,11 @@ def build_module(model: GraphModel, node_id: str, recipe: ModuleRecipe) -> nn.Mo
     return module
 
 
-def build_graph(model: GraphModel) -> fx.Graph:
+def build_graph(model: GraphModel, order: list[str] | None = None) -> fx.Graph:
     """The fx graph: placeholders for Inputs (file order), one call_module per layer, the output."""
     graph = fx.Graph()
     values: dict[tuple[str, str], fx.Node] = {}
-    order = compiled_nodes(model)
+    order = order if order is not None else compiled_nodes(model)
     for node_id in _in_file_order(model, order, "Input"):
         values[(node_id, "output")] = graph.placeholder(node_id)
     results: dict[str, fx.Node] = {}
@@ -130,11 +130,12 @@ def compile_model(model: GraphModel, analysis: Analysis | None = None) -> fx.Gra
     if not analysis.valid:
         raise CompileError(analysis.errors)
     root = nn.Module()
-    for node_id, recipe in recipes(model, analysis).items():
+    order = compiled_nodes(model)
+    for node_id, recipe in recipes(model, analysis, order).items():
         root.add_module(node_id, build_module(model, node_id, recipe))
-    module = fx.GraphModule(root, build_graph(model), class_name=class_name_for(model))
+    module = fx.GraphModule(root, build_graph(model, order), class_name=class_name_for(model))
     module.layerlab_inputs = [(n, analysis.nodes[n].outputs["output"])
-                              for n in _in_file_order(model, compiled_nodes(model), "Input")]
+                              for n in _in_file_order(model, order, "Input")]
     return module
 
 

@@ -198,6 +198,14 @@ class GraphModel:
                                                                    key=rank.__getitem__))
         return list(self._order)
 
+    def feeding_outputs(self) -> set[str]:
+        """Ids of the Output nodes and of every node that feeds one (what a compiled model runs)."""
+        outputs = [n.id for n in self._nodes.values() if n.type == "Output"]
+        needed = set(outputs)
+        for out in outputs:
+            needed |= nx.ancestors(self._graph, out)
+        return needed
+
     def new_id(self, type_id: str) -> str:
         """A fresh, valid node id for a node of `type_id` (e.g. ``conv2d_3``)."""
         stem = slug(type_id)

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from .errors import Problem, ShapeError
 from .graph import Edge, GraphModel
 from .specs import Inference, LayerContext, LayerSpec, TensorInfo
@@ -159,14 +157,11 @@ def design_problems(model: GraphModel) -> list[Problem]:
     if "Input" not in types:
         problems.append(Problem("the design has no Input node: add one (Input/Output group) and "
                                 "set the shape of one sample"))
-    outputs = [n.id for n in model.nodes.values() if n.type == "Output"]
-    if not outputs:
+    if "Output" not in types:
         problems.append(Problem("the design has no Output node: add one and connect the "
                                 "network's prediction to it"))
         return problems
-    feeding = set(outputs)
-    for out in outputs:
-        feeding |= nx.ancestors(model.graph, out)
+    feeding = model.feeding_outputs()
     for node_id in model.nodes:
         if node_id not in feeding:
             problems.append(Problem("not connected to any Output: it will be left out of the "

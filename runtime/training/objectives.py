@@ -1,6 +1,7 @@
 """Losses and metrics by name, and the check that a design's output fits the data and the loss."""
 from __future__ import annotations
 
+import math
 import re
 
 import torch
@@ -49,12 +50,7 @@ def check_compatible(loss: str, metrics: list[str], output: TensorInfo, target_s
                                 f"for {num_classes} classes, but it gives {out}: set the last "
                                 f"layer's size to {num_classes}", "design")
         return
-    numel = 1
-    for s in output.shape:
-        numel *= s
-    target_numel = 1
-    for s in target_shape:
-        target_numel *= s
+    numel, target_numel = math.prod(output.shape), math.prod(target_shape)
     if loss == "bce" and target_dtype == torch.int64 and num_classes and num_classes > 2:
         raise TrainingError(f"bce is for yes/no targets but the dataset has {num_classes} "
                             "classes: use cross_entropy", "data")
