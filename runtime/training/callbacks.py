@@ -53,6 +53,9 @@ class ProgressPrinter(Callback):
                           f"on {event['device']}, {event['epochs']} epochs\n")
 
     def on_event(self, trainer: "Trainer", event: dict) -> None:
+        if event["event"] == "warning":
+            self.stream.write(f"warning: {event['message']}\n")
+            return
         if event["event"] == "step" and self.tty:
             done = event["step_in_epoch"] / max(event["steps_per_epoch"], 1)
             bar = "#" * int(done * self.width)
