@@ -15,7 +15,7 @@ from torch import nn
 
 SATURATING = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
 _ACT_FIELDS = ("act_mean", "act_std", "dead_fraction", "saturated_fraction", "act_min", "act_max")
-_PARAM_FIELDS = ("grad_norm", "weight_norm", "grad_min", "grad_max")
+_PARAM_FIELDS = ("grad_norm", "weight_norm", "grad_min", "grad_max", "weight_min", "weight_max")
 
 
 def _histogram(x: torch.Tensor, bins: int, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
@@ -67,10 +67,11 @@ class MonitorSample:
         for name, p in self.model.named_parameters():
             if p.grad is None:
                 continue
-            g = p.grad.detach().float()
-            lo, hi = g.min(), g.max()
-            stats = torch.stack([g.norm(), p.detach().float().norm(), lo, hi])
-            self._params[name] = torch.cat([stats, _histogram(g, self.bins, lo, hi)])
+            g, w = p.grad.detach().float(), p.detach().float()
+            lo, hi, w_lo, w_hi = g.min(), g.max(), w.min(), w.max()
+            stats = torch.stack([g.norm(), w.norm(), lo, hi, w_lo, w_hi])
+            self._params[name] = torch.cat([stats, _histogram(g, self.bins, lo, hi),
+                                            _histogram(w, self.bins, w_lo, w_hi)])
             self._before[name] = p.detach().clone()
 
     @torch.no_grad()
@@ -89,7 +90,7 @@ class MonitorSample:
             parts.append(torch.stack([self._params[n] for n in param_names]).flatten())
             parts.append(torch.stack([updates[n] for n in param_names]))
         values = torch.cat(parts).cpu().tolist() if parts else []
-        act_width, param_width = len(_ACT_FIELDS) + self.bins, len(_PARAM_FIELDS) + self.bins
+        act_width, param_width = len(_ACT_FIELDS) + self.bins, len(_PARAM_FIELDS) + 2 * self.bins
         split = len(act_names) * act_width
         flat = [values[i:i + act_width] for i in range(0, split, act_width)]
         flat += [values[i:i + param_width]
@@ -108,7 +109,10 @@ class MonitorSample:
         grad_sq: dict[str, float] = {}
         for name, row, update in zip(param_names, flat[len(act_names):], upd):
             weight_norm = row[1]
-            param_stats[name] = {**dict(zip(_PARAM_FIELDS, row[:4])), "grad_hist": row[4:],
+            fields = len(_PARAM_FIELDS)
+            param_stats[name] = {**dict(zip(_PARAM_FIELDS, row[:fields])),
+                                 "grad_hist": row[fields:fields + self.bins],
+                                 "weight_hist": row[fields + self.bins:],
                                  "update_ratio": update / weight_norm if weight_norm > 0 else None}
             node_id = name.split(".", 1)[0]
             grad_sq[node_id] = grad_sq.get(node_id, 0.0) + row[0] ** 2

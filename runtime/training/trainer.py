@@ -25,8 +25,10 @@ from .callbacks import Callback
 from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
 from .monitor import MonitorSample, MonitorSchedule, first_non_finite_node
-from .objectives import MetricAccumulator, check_compatible, compute_loss
+from .data_fit import check_data_fits, io_nodes
+from .objectives import MetricAccumulator, compute_loss
 from .optim import Schedule, apply_max_norm, l1_penalty, make_optimizer
+from .report import validation_report
 
 STEP_EVENT_INTERVAL = 0.05  # seconds between per-step loss events (20 Hz is plenty for a plot)
 # Besides the loss (read back and checked on every batch), some batches also read back the gradient
@@ -139,12 +141,7 @@ class Trainer:
             raise TrainingError("the design has errors: " + "; ".join(
                 f"{p.node + ': ' if p.node else ''}{p.message}" for p in analysis.errors),
                 "design", first.node)
-        inputs = [n for n in self.design.nodes.values() if n.type == "Input"]
-        outputs = [n for n in self.design.nodes.values() if n.type == "Output"]
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise TrainingError(f"training needs exactly one Input and one Output; this design "
-                                f"has {len(inputs)} and {len(outputs)}", "design")
-        self.input_id, self.output_id = inputs[0].id, outputs[0].id
+        self.input_id, self.output_id = io_nodes(self.design)
         self.device = pick_device(cfg["device"])
         torch.manual_seed(cfg["seed"])
         if self.dataset is None:
@@ -154,24 +151,7 @@ class Trainer:
             except DatasetError as err:
                 raise TrainingError(str(err), "data") from None
         ds = self.dataset
-        want = analysis.nodes[self.input_id].outputs["output"]
-        if tuple(ds.sample_shape) != tuple(want.shape):
-            got = "(batch, " + ", ".join(map(str, ds.sample_shape)) + ")"
-            raise TrainingError(f"dataset gives {got} but Input expects "
-                                f"({', '.join(map(str, want.shape))}): add a Reshape or change "
-                                "Input", "data", self.input_id)
-        wanted_dtype = torch.int64 if want.dtype == "int64" else torch.float32
-        if ds.x.dtype != wanted_dtype:
-            raise TrainingError(f"dataset gives {str(ds.x.dtype).replace('torch.', '')} values "
-                                f"but Input '{self.input_id}' is {want.dtype}: change the Input's "
-                                "dtype", "data", self.input_id)
-        out_info = analysis.nodes[self.output_id].outputs["output"]
-        try:
-            check_compatible(cfg["loss"], cfg.metrics, out_info, ds.target_shape, ds.y.dtype,
-                             ds.num_classes)
-        except TrainingError as err:
-            err.node = err.node or self.output_id
-            raise
+        check_data_fits(self.design, analysis, ds, cfg)
         self.model = compile_model(self.design, analysis).to(self.device)
         self.node_types = {n.id: n.type for n in self.design.nodes.values()}
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -279,6 +259,8 @@ class Trainer:
             if es["enabled"] and waited > es["patience"]:
                 status = "early_stopped"
                 break
+        if self.history and len(self.val_idx):  # a trained model and data to judge it on
+            self._emit_report()
         end = self._end_event(status, started)
         self._call("on_fit_end", end)
         self.emit(end)
@@ -413,6 +395,16 @@ class Trainer:
                 loss = compute_loss(cfg["loss"], output, self.y[idx])
             acc.update(output, self.y[idx], loss)
         return acc.result()
+
+    def _emit_report(self) -> None:
+        """The end-of-run validation report; a failure here is a warning, never a failed run."""
+        try:
+            report = validation_report(self)
+        except Exception as err:  # the weights are trained: keep the run
+            self.emit({"event": "warning", "message": "could not compute the validation report: "
+                                                      f"{type(err).__name__}: {err}"})
+            return
+        self.emit(report)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch: int = 1024) -> torch.Tensor:

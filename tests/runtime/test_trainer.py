@@ -101,7 +101,11 @@ def test_monitoring_reports_every_node_and_parameter():
     fc1 = nodes["fc1"]
     assert fc1["grad_norm"] > 0 and fc1["weight_norm"] > 0 and fc1["update_ratio"] > 0
     assert set(fc1["params"]) == {"weight", "bias"}
-    assert len(fc1["params"]["weight"]["grad_hist"]) == 8
+    weight = fc1["params"]["weight"]
+    numel = 2 * sum(fc1["params"]["bias"]["grad_hist"])  # 2 inputs times one bias per unit
+    assert len(weight["grad_hist"]) == 8 and sum(weight["grad_hist"]) == numel
+    assert len(weight["weight_hist"]) == 8 and sum(weight["weight_hist"]) == numel
+    assert weight["weight_min"] <= weight["weight_max"]
 
 
 def test_dead_relus_are_visible():

@@ -1,0 +1,46 @@
+"""Does a dataset fit a design? One check shared by the trainer (before a run) and the designer
+(which shows it next to the training settings while the user edits)."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import TrainingError
+from ..graph import GraphModel
+from ..shapes import Analysis
+from .config import TrainingConfig
+from .objectives import check_compatible
+
+
+def io_nodes(design: GraphModel) -> tuple[str, str]:
+    """The ids of the design's single Input and single Output; TrainingError otherwise."""
+    inputs = [n.id for n in design.nodes.values() if n.type == "Input"]
+    outputs = [n.id for n in design.nodes.values() if n.type == "Output"]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise TrainingError(f"training needs exactly one Input and one Output; this design has "
+                            f"{len(inputs)} and {len(outputs)}", "design")
+    return inputs[0], outputs[0]
+
+
+def check_data_fits(design: GraphModel, analysis: Analysis, dataset, config: TrainingConfig) -> None:
+    """Raise a TrainingError (naming the node to change) when the data cannot train the design:
+    the sample shape or dtype differs from the Input's, or the targets do not suit the Output and
+    the loss."""
+    input_id, output_id = io_nodes(design)
+    want = analysis.nodes[input_id].outputs["output"]
+    if tuple(dataset.sample_shape) != tuple(want.shape):
+        got = "(batch, " + ", ".join(map(str, dataset.sample_shape)) + ")"
+        raise TrainingError(f"dataset gives {got} but Input expects "
+                            f"({', '.join(map(str, want.shape))}): add a Reshape or change "
+                            "Input", "data", input_id)
+    wanted_dtype = torch.int64 if want.dtype == "int64" else torch.float32
+    if dataset.x.dtype != wanted_dtype:
+        raise TrainingError(f"dataset gives {str(dataset.x.dtype).replace('torch.', '')} values "
+                            f"but Input '{input_id}' is {want.dtype}: change the Input's dtype",
+                            "data", input_id)
+    out_info = analysis.nodes[output_id].outputs["output"]
+    try:
+        check_compatible(config["loss"], config.metrics, out_info, dataset.target_shape,
+                         dataset.y.dtype, dataset.num_classes)
+    except TrainingError as err:
+        err.node = err.node or output_id
+        raise
