@@ -22,7 +22,11 @@ from .canvas.view import CanvasView
 from .palette import PaletteWidget
 from .properties import PropertiesPanel
 from .session import DesignSession
+from .live_stats import LIVE_STATS
 from .summary import ProblemsPanel, SummaryPanel, status_text
+from .training_controller import TrainingController
+from .training_panel import TrainingPanel
+from .training_plots import TrainingPlots
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = PRESETS_DIR / "mlp-spirals.json"
@@ -66,18 +70,31 @@ class MainWindow(QMainWindow):
 
         self.canvas = CanvasView(self.session, self)
         self.setCentralWidget(self.canvas)
-        self.palette = PaletteWidget(self.session.registry, self)
+        self.layer_palette = PaletteWidget(self.session.registry, self)
         self.properties = PropertiesPanel(self.session, self)
         self.summary = SummaryPanel(self.session, self)
         self.problems = ProblemsPanel(self.session, self)
-        self._dock("Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea, "PaletteDock")
-        self._dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea,
-                   "PropertiesDock")
+        self._dock("Layers", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea, "PaletteDock")
+        self.trainer = TrainingController(self.session, self)
+        self.training_panel = TrainingPanel(self.trainer, self)
+        # one dock with tabs: Qt leaves a stale tab bar behind when two areas hold tabified docks
+        self.side_tabs = QTabWidget(self)
+        self.side_tabs.addTab(self.properties, "Properties")
+        self.side_tabs.addTab(self.training_panel, "Training")
+        self.side_dock = self._dock("Properties and training", self.side_tabs,
+                                    Qt.DockWidgetArea.RightDockWidgetArea, "PropertiesDock")
         self.bottom_tabs = QTabWidget(self)
         self.bottom_tabs.addTab(self.summary, "Model summary")
         self.bottom_tabs.addTab(self.problems, "Problems")
         bottom = self._dock("Summary", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea,
                             "SummaryDock")
+        self.plots = TrainingPlots(self.trainer, self)
+        self.plots_dock = self._dock("Training plots", self.plots,
+                                     Qt.DockWidgetArea.BottomDockWidgetArea, "PlotsDock")
+        self.tabifyDockWidget(bottom, self.plots_dock)
+        bottom.raise_()
+        self.live_stat = LIVE_STATS["grad_norm"]
+        self._tinted_version: tuple[int, int] | None = None
         # the canvas gets the room: a short summary strip, narrow side panels
         self.resizeDocks([bottom], [190], Qt.Orientation.Vertical)
         self.status_label = QLabel(self)
@@ -156,6 +173,12 @@ class MainWindow(QMainWindow):
                                      checkable=True)
         self.act_layout = self._action("Auto-&layout", self.auto_layout, "Ctrl+L",
                                        "Arrange the nodes left to right")
+        self.act_train = self._action("&Train", self.train, "F5",
+                                      "Train the design and watch it learn")
+        self.act_pause = self._action("&Pause / Resume", self.training_panel.toggle_pause, "F6",
+                                      "Hold the run, or continue it")
+        self.act_stop = self._action("&Stop", self.trainer.stop, "Shift+F5",
+                                     "End the run after the current batch")
         # Delete and the clipboard keys belong to text fields while one has focus
         for action in (self.act_delete, self.act_cut, self.act_copy, self.act_paste,
                        self.act_select_all, self.act_duplicate):
@@ -192,6 +215,8 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addActions([self.act_snap, self.act_layout])
         view_menu.addSeparator()
+        train_menu = bar.addMenu("&Training")
+        train_menu.addActions([self.act_train, self.act_pause, self.act_stop])
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
         toolbar = QToolBar("Main", self)
@@ -202,6 +227,8 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.act_undo, self.act_redo])
         toolbar.addSeparator()
         toolbar.addActions([self.act_fit, self.act_layout, self.act_export])
+        toolbar.addSeparator()
+        toolbar.addActions([self.act_train, self.act_pause, self.act_stop])
         self.addToolBar(toolbar)
 
     def _wire(self) -> None:
@@ -214,9 +241,16 @@ class MainWindow(QMainWindow):
         self.canvas.selection_changed.connect(self._on_selection)
         self.canvas.refused.connect(lambda reason: self.statusBar().showMessage(reason, 6000))
         self.canvas.node_double_clicked.connect(self._show_properties)
-        self.palette.layer_activated.connect(self._add_from_palette)
+        self.layer_palette.layer_activated.connect(self._add_from_palette)
         self.summary.node_activated.connect(self.focus_node)
         self.problems.node_activated.connect(self.focus_node)
+        self.trainer.run_started.connect(self._on_run_started)
+        self.trainer.run_updated.connect(self._tint)
+        self.trainer.state_changed.connect(self._on_training_state)
+        self.training_panel.problem_node.connect(self.focus_node)
+        self.canvas.legend.stat_changed.connect(self._choose_live_stat)
+        self.plots.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}",
+                                                                             4000))
 
     # --- reactions ------------------------------------------------------------------------
     def _on_analysis(self, analysis) -> None:
@@ -228,6 +262,46 @@ class MainWindow(QMainWindow):
 
     def _on_selection(self, node_ids: list) -> None:
         self.properties.show_node(node_ids[0] if len(node_ids) == 1 else None)
+        if len(node_ids) == 1:
+            self.plots.set_node(node_ids[0])
+
+    # --- training -------------------------------------------------------------------------
+    def train(self) -> bool:
+        """Start a run (F5); the reason is shown in the training dock when refused."""
+        started = self.training_panel.train()
+        if not started:
+            self.show_side_tab(self.training_panel)
+        return started
+
+    def _on_run_started(self, run) -> None:
+        self.canvas.show_live(None, self.live_stat)
+        self._tinted_version = None
+        self.plots_dock.show()
+        self.plots_dock.raise_()
+        if self.plots_dock.height() < 300:
+            self.resizeDocks([self.plots_dock], [330], Qt.Orientation.Vertical)
+
+    def _on_training_state(self, state: str) -> None:
+        busy = state != "idle"
+        self.act_train.setEnabled(not busy)
+        self.act_pause.setEnabled(state in ("running", "paused"))
+        self.act_stop.setEnabled(busy and state != "stopping")
+
+    def _tint(self, run) -> None:
+        """Colour the nodes by the chosen live statistic (when new monitor values arrived)."""
+        key = (run.number, run.monitor_step)
+        if key == self._tinted_version or not run.latest:
+            return
+        self._tinted_version = key
+        values = {node_id: run.current(node_id, self.live_stat.key)
+                  for node_id in self.session.model.nodes}
+        self.canvas.show_live(values, self.live_stat)
+
+    def _choose_live_stat(self, key: str) -> None:
+        self.live_stat = LIVE_STATS[key]
+        self._tinted_version = None
+        if self.trainer.current is not None:
+            self._tint(self.trainer.current)
 
     def _on_model_event(self, event) -> None:
         if isinstance(event, MetaChanged) and event.field == "name":
@@ -235,6 +309,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_replaced(self) -> None:
         self.properties.show_node(None)
+        self.canvas.show_live(None, self.live_stat)
         self._update_title()
         QTimer.singleShot(0, self.canvas.show_design)
 
@@ -246,10 +321,14 @@ class MainWindow(QMainWindow):
     def _add_from_palette(self, type_id: str) -> None:
         self.canvas.add_layer(type_id)
 
+    def show_side_tab(self, page) -> None:
+        """Show the side dock at `page` (the properties or the training panel)."""
+        self.side_dock.show()
+        self.side_dock.raise_()
+        self.side_tabs.setCurrentWidget(page)
+
     def _show_properties(self, node_id: str) -> None:
-        dock = self.properties.parentWidget()
-        dock.show()
-        dock.raise_()
+        self.show_side_tab(self.properties)
         self.properties.setFocus()
 
     def focus_node(self, node_id: str) -> None:
@@ -470,6 +549,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.trainer.shutdown()  # a run ends with the window
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosaver.clear()

@@ -55,6 +55,7 @@ CONNECT_PREVIEW = QColor("#58a6ff")
 RUBBER_BAND = QColor(88, 166, 255, 40)
 RUBBER_BAND_BORDER = QColor(88, 166, 255, 160)
 POPUP_BACKGROUND = QColor("#2b3038")
+LIVE_TAG_TEXT = QColor("#111418")
 
 #: Pixel sizes of the canvas texts, in scene units (they grow and shrink with the zoom).
 CANVAS_TITLE_PX = 12

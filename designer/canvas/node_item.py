@@ -34,6 +34,7 @@ PORT_TOP = HEADER_H + 16.0
 PORT_SPACING = 18.0
 BADGE_R = 7.0
 PORT_OVERHANG = 8.0
+LIVE_TAG_H = 15.0
 #: Below this zoom the cards are drawn without text (11 px text would be under 5.5 px).
 TEXT_LOD = 0.5
 
@@ -201,6 +202,7 @@ class NodeItem(QGraphicsItem):
         self._drawn: tuple = ()
         self._texts: list | None = None
         self._port_paths: tuple[QPainterPath, QPainterPath] | None = None
+        self._live: tuple[QColor, str] | None = None  # training statistic: colour and value
 
     # --- reading the model ----------------------------------------------------------------
     def refresh(self) -> None:
@@ -284,6 +286,21 @@ class NodeItem(QGraphicsItem):
     def params_text(self) -> str:
         return self._params_text
 
+    @property
+    def live(self) -> tuple[QColor, str] | None:
+        """The live statistic drawn on the card (colour, value text), or None."""
+        return self._live
+
+    def set_live(self, color: QColor | None, text: str = "") -> None:
+        """Tint the card by a live training statistic and show its value above it (None: clear)."""
+        live = None if color is None else (QColor(color), text)
+        if live == self._live:
+            return
+        if (live is None) != (self._live is None):
+            self.prepareGeometryChange()  # the value tag sticks out above the card
+        self._live = live
+        self.update()
+
     def port(self, side: str, name: str) -> PortItem | None:
         return self.ports.get((side, name))
 
@@ -298,7 +315,9 @@ class NodeItem(QGraphicsItem):
     # --- QGraphicsItem --------------------------------------------------------------------
     def boundingRect(self) -> QRectF:  # noqa: N802
         # the port circles stick out of both sides of the card
-        return QRectF(-PORT_OVERHANG, -1.5, WIDTH + 2 * PORT_OVERHANG, self.geometry.height + 3.0)
+        top = -LIVE_TAG_H - 3.0 if self._live is not None else -1.5
+        return QRectF(-PORT_OVERHANG, top, WIDTH + 2 * PORT_OVERHANG,
+                      self.geometry.height + 1.5 - top)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -309,7 +328,13 @@ class NodeItem(QGraphicsItem):
               widget: QWidget | None = None) -> None:
         geo, p = self.geometry, paints()
         painter.fillPath(geo.body, p.body)
+        if self._live is not None:
+            wash = QColor(self._live[0])
+            wash.setAlpha(70)
+            painter.fillPath(geo.body, wash)
         painter.fillPath(header_path(), p.header(self.spec.category))
+        if self._live is not None:
+            self._paint_live_tag(painter)
         painter.strokePath(geo.outline, p.selected if self.isSelected()
                            else p.error if self._status == ERROR else p.border)
         if self._port_paths is None:
@@ -346,6 +371,21 @@ class NodeItem(QGraphicsItem):
                 current = font
             painter.setPen(color)
             painter.drawStaticText(at, text)
+
+    def _paint_live_tag(self, painter: QPainter) -> None:
+        color, text = self._live
+        painter.fillRect(QRectF(0, HEADER_H, 4, self.geometry.height - HEADER_H - CORNER), color)
+        if not text:
+            return
+        f = fonts()
+        width = f.label_metrics.horizontalAdvance(text) + 12
+        tag = QRectF(WIDTH - width, -LIVE_TAG_H - 2, width, LIVE_TAG_H)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawRoundedRect(tag, 4, 4)
+        painter.setFont(f.label)
+        painter.setPen(style.LIVE_TAG_TEXT)
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
 
     def ports_changed(self) -> None:
         """A port got or lost its last edge: redraw the card (it draws the ports)."""

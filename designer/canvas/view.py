@@ -17,6 +17,9 @@ from runtime.errors import GraphError, ParamError, RegistryError
 from designer.dnd import layer_type_from_mime
 
 from .edge_item import EdgeItem
+from .live_legend import LiveLegend
+from designer.live_stats import LiveStat
+
 from .interactions import ConnectMode, MouseMode, PanMode, commit_moves
 from .node_item import NodeItem
 from .port_item import PortItem
@@ -67,6 +70,7 @@ class CanvasView(QGraphicsView):
         self._quick_add: QuickAddPopup | None = None
         self._quick_add_pos = QPointF()
         self._fitted_once = False
+        self._legend: LiveLegend | None = None
 
         self.setRenderHints(QPainter.RenderHint.Antialiasing
                             | QPainter.RenderHint.TextAntialiasing)
@@ -154,6 +158,42 @@ class CanvasView(QGraphicsView):
         item = self.canvas.node_items.get(node_id)
         if item is not None:
             self.centerOn(item.sceneBoundingRect().center())
+
+    # --- live training statistics -----------------------------------------------------------
+    @property
+    def legend(self) -> LiveLegend:
+        """The colour legend shown while nodes are tinted (made on first use)."""
+        if self._legend is None:
+            self._legend = LiveLegend(self)
+            self._legend.hide()
+        return self._legend
+
+    def show_live(self, values: dict[str, float | None] | None, stat: LiveStat) -> None:
+        """Tint every node by its value of `stat` (nodes without one are left plain); None clears.
+
+        The legend shows the scale while anything is tinted.
+        """
+        for node_id, item in self.canvas.node_items.items():
+            value = values.get(node_id) if values else None
+            color = stat.color(value)
+            item.set_live(color, stat.format(value) if color is not None else "")
+        if values is None:
+            self.legend.hide()
+            return
+        if self.legend.stat is not stat:
+            self.legend.set_stat(stat.key)
+        if self.legend.isHidden():
+            self.legend.show()
+            self._place_legend()
+
+    def _place_legend(self) -> None:
+        if self._legend is not None:
+            self._legend.adjustSize()
+            self._legend.move(12, self.height() - self._legend.height() - 12)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._place_legend()
 
     def set_snap_to_grid(self, on: bool) -> None:
         """Snap dragged nodes to the grid when they are released."""

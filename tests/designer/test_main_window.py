@@ -202,13 +202,13 @@ def test_window_layout_is_restored(qtbot, tmp_path):
     first = MainWindow(settings=settings, autosave_dir=tmp_path / "a")
     qtbot.addWidget(first)
     first.show()
-    first.resize(700, 500)  # the offscreen screen is 800x600
+    first.resize(760, 560)  # the offscreen screen is 800x600
     first.findChild(QDockWidget, "PropertiesDock").hide()
     first.close()
     second = MainWindow(settings=settings, autosave_dir=tmp_path / "a")
     qtbot.addWidget(second)
     second.show()
-    assert (second.width(), second.height()) == (700, 500)
+    assert (second.width(), second.height()) == (760, 560)
     assert not second.findChild(QDockWidget, "PropertiesDock").isVisible()
     assert second.findChild(QDockWidget, "PaletteDock").isVisible()
 

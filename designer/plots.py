@@ -1,0 +1,358 @@
+"""Live training plots (pyqtgraph): loss, metrics, learning rate, per-layer gradients, and the
+selected layer's activations and weights.
+
+Every curve is created once and then only fed with `setData`; a plot redraws only when its run's
+`version` moved since it last drew. Legends live in their own column beside the data, never over it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
+
+from .live_stats import LIVE_STATS
+from .run_data import RunRecord, Series
+
+# no antialiasing: plots repaint many times a second during training
+pg.setConfigOptions(background="#161a1f", foreground="#c9d1d9", antialias=False)
+
+TRAIN = QColor("#58a6ff")
+VAL = QColor("#f0883e")
+LR = QColor("#d2a8ff")
+#: Colours of per-layer curves (Tableau 10), in the design's node order.
+NODE_COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+               "#ff9da7", "#9c755f", "#bab0ac")
+#: Colours of earlier runs overlaid on the loss plot.
+RUN_COLORS = ("#8b949e", "#7ee787", "#ff7b72", "#d2a8ff", "#ffa657", "#79c0ff")
+BAND_LOW = QColor(76, 142, 247, 38)
+BAND_HIGH = QColor(229, 83, 75, 38)
+
+
+def node_color(index: int) -> QColor:
+    return QColor(NODE_COLORS[index % len(NODE_COLORS)])
+
+
+def _pen(color: QColor | str, width: float = 1.6, dashed: bool = False,
+         alpha: int = 255) -> pg.QtGui.QPen:
+    c = QColor(color)
+    c.setAlpha(alpha)
+    pen = pg.mkPen(c, width=width)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    pen.setCosmetic(True)
+    return pen
+
+
+class Plot(pg.PlotWidget):
+    """A plot with a title, axis labels and an optional legend beside (not over) the data."""
+
+    def __init__(self, title: str, x_label: str = "epoch", y_label: str = "",
+                 legend: bool = False, parent: QWidget | None = None):
+        super().__init__(parent=parent)
+        self.item = self.getPlotItem()
+        self.item.setTitle(title, size="10pt")
+        self.item.setLabel("bottom", x_label)
+        if y_label:
+            self.item.setLabel("left", y_label)
+        self.item.showGrid(x=True, y=True, alpha=0.15)
+        self.item.setMenuEnabled(True)  # right click: pyqtgraph's own export and axis options
+        self.setMinimumSize(100, 50)
+        self.legend: pg.LegendItem | None = None
+        self._fed: dict[int, tuple] = {}  # per curve: which series and how many points it has
+        if legend:
+            self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", labelTextColor="#c9d1d9",
+                                        brush=pg.mkBrush(22, 26, 31, 200))
+            # fixed size, so the legend keeps its natural height instead of spreading its rows
+            self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            self.item.layout.addItem(self.legend, 2, 3, alignment=Qt.AlignmentFlag.AlignTop)
+            self.item.layout.setColumnStretchFactor(1, 10)
+
+    def feed(self, curve: pg.PlotDataItem, series: Series | None, log: bool = False) -> None:
+        """Give `curve` the series' points, unless it already has all of them (no repaint)."""
+        stamp = (id(series), len(series) if series is not None else 0, log)
+        if self._fed.get(id(curve)) == stamp:
+            return
+        self._fed[id(curve)] = stamp
+        if series is None or not len(series):
+            curve.setData([], [])
+        else:
+            curve.setData(series.x, _positive(series.y) if log else series.y)
+
+    def curve(self, name: str | None, pen, **opts) -> pg.PlotDataItem:
+        item = self.item.plot([], [], pen=pen, **opts)
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, method="peak")
+        if name and self.legend is not None:
+            self.legend.addItem(item, name)
+        return item
+
+
+class LossPlot(Plot):
+    """Train (per step and per epoch) and validation loss, with earlier runs overlaid."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Loss", legend=True, parent=parent)
+        self.steps = self.curve(None, _pen(TRAIN, 1.0, alpha=70))
+        self.train = self.curve("train", _pen(TRAIN, 2.0), symbol="o", symbolSize=4,
+                                symbolBrush=TRAIN, symbolPen=None)
+        self.val = self.curve("validation", _pen(VAL, 2.0), symbol="o", symbolSize=4,
+                              symbolBrush=VAL, symbolPen=None)
+        self.history: dict[int, pg.PlotDataItem] = {}
+
+    def set_log(self, on: bool) -> None:
+        self.item.setLogMode(y=on)
+
+    def show_run(self, run: RunRecord) -> None:
+        log = self.item.ctrl.logYCheck.isChecked()
+        self.feed(self.steps, run.step_loss, log)
+        self.feed(self.train, run.epoch_series.get("train_loss"), log)
+        self.feed(self.val, run.epoch_series.get("val_loss"), log)
+
+    def show_history(self, runs: list[RunRecord], visible: set[int]) -> None:
+        """Overlay earlier runs' validation (else training) loss, labelled with what changed."""
+        wanted = {r.number: r for r in runs if r.number in visible}
+        for number in list(self.history):
+            if number not in wanted:
+                curve = self.history.pop(number)
+                if self.legend is not None:
+                    self.legend.removeItem(curve)
+                self.item.removeItem(curve)
+        for number, run in wanted.items():
+            series = run.epoch_series.get("val_loss") or run.epoch_series.get("train_loss")
+            if series is None:
+                continue
+            curve = self.history.get(number)
+            if curve is None:
+                color = RUN_COLORS[(number - 1) % len(RUN_COLORS)]
+                curve = self.history[number] = self.curve(_short(run.label), _pen(color, 1.4,
+                                                                                   dashed=True))
+                curve.setZValue(-1)
+            curve.setData(series.x, series.y)
+
+
+class MetricPlot(Plot):
+    """One metric (accuracy, mse, ...) for train and validation per epoch."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Metric", legend=True, parent=parent)
+        self.train = self.curve("train", _pen(TRAIN, 2.0), symbol="o", symbolSize=4,
+                                symbolBrush=TRAIN, symbolPen=None)
+        self.val = self.curve("validation", _pen(VAL, 2.0), symbol="o", symbolSize=4,
+                              symbolBrush=VAL, symbolPen=None)
+        self.metric_name = ""  # not "metric": that would hide QPaintDevice.metric()
+
+    def show_run(self, run: RunRecord) -> None:
+        names = run.metric_names()
+        metric = names[0] if names else ""
+        if metric != self.metric_name:
+            self.metric_name = metric
+            self.item.setTitle(metric.replace("_", " ").capitalize() or "Metric", size="10pt")
+        for curve, split in ((self.train, "train"), (self.val, "val")):
+            self.feed(curve, run.epoch_series.get(f"{split}_{metric}"))
+
+
+class LearningRatePlot(Plot):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Learning rate", parent=parent)
+        self.lr = self.curve(None, _pen(LR, 2.0), stepMode=None)
+
+    def show_run(self, run: RunRecord) -> None:
+        x, y = run.lr.x, run.lr.y
+        if len(x):  # hold the last value up to the present step
+            end = max(run.epoch_of(run.progress.get("step", 0)), float(x[-1]))
+            x, y = np.append(x, end), np.append(y, y[-1])
+        self.lr.setData(x, y, stepMode=None)
+        finite = y[np.isfinite(y)] if len(y) else y
+        if len(finite):  # from zero, so a constant rate is a readable flat line
+            self.item.setYRange(0, float(finite.max()) * 1.15, padding=0)
+
+
+class GradientPlot(Plot):
+    """Per-layer gradient norm over time on a log scale, with vanishing/exploding bands.
+
+    One curve per node with weights, coloured by the node's place in the design; clicking a
+    legend entry hides or shows that layer.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Gradient norm per layer", legend=True, parent=parent)
+        stat = LIVE_STATS["grad_norm"]
+        self.setToolTip(f"Blue band: {stat.low_label} gradients (below {stat.low_band:g}). Red "
+                        f"band: {stat.high_label} (above {stat.high_band:g}). Click a layer in "
+                        "the legend to hide or show it.")
+        self.item.setLogMode(y=True)
+        # bands in log10 units, since the axis is logarithmic
+        low = pg.LinearRegionItem((-30, math.log10(stat.low_band)), orientation="horizontal",
+                                  brush=pg.mkBrush(BAND_LOW), pen=pg.mkPen(None), movable=False)
+        high = pg.LinearRegionItem((math.log10(stat.high_band), 30), orientation="horizontal",
+                                   brush=pg.mkBrush(BAND_HIGH), pen=pg.mkPen(None), movable=False)
+        for band in (low, high):
+            band.setZValue(-10)
+            self.item.addItem(band, ignoreBounds=True)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.order: list[str] = []
+
+    def show_run(self, run: RunRecord) -> None:
+        order = [n["id"] for n in run.document.get("nodes", [])]
+        if order != self.order:
+            self.order = order
+        for node_id in order:
+            series = run.stat(node_id, "grad_norm")
+            if series is None:
+                continue
+            curve = self.curves.get(node_id)
+            if curve is None:
+                color = node_color(order.index(node_id))
+                curve = self.curves[node_id] = self.curve(node_id, _pen(color, 1.8))
+            self.feed(curve, series, log=True)
+
+    def clear_run(self) -> None:
+        for node_id, curve in self.curves.items():
+            if self.legend is not None:
+                self.legend.removeItem(curve)
+            self.item.removeItem(curve)
+        self.curves.clear()
+
+
+class HistogramPlot(Plot):
+    """A histogram drawn as steps (counts in equal bins between a minimum and a maximum)."""
+
+    def __init__(self, title: str, color: QColor, parent: QWidget | None = None):
+        super().__init__(title, x_label="value", y_label="count", parent=parent)
+        fill = QColor(color)
+        fill.setAlpha(110)
+        self.bars = self.item.plot([0, 1], [0], stepMode="center", fillLevel=0,
+                                   brush=pg.mkBrush(fill), pen=_pen(color, 1.2))
+        self._shown: list[float] | None = None
+        self.zero_line = pg.InfiniteLine(0, angle=90, pen=_pen("#8b949e", 1, dashed=True))
+        self.item.addItem(self.zero_line, ignoreBounds=True)
+
+    def show_counts(self, counts: list[float] | None, lo: float | None, hi: float | None) -> None:
+        if counts is self._shown and counts is not None:
+            return  # the same monitor sample: nothing to repaint
+        self._shown = counts
+        if not counts or lo is None or hi is None or not (math.isfinite(lo)
+                                                          and math.isfinite(hi)):
+            self.bars.setData([0, 1], [0], stepMode="center")
+            return
+        if hi <= lo:
+            hi = lo + 1e-6
+        edges = np.linspace(lo, hi, len(counts) + 1)
+        self.bars.setData(edges, np.asarray(counts), stepMode="center")
+
+
+class StatsPlot(Plot):
+    """A node's statistics over time: several named series on one axis."""
+
+    def __init__(self, title: str, series: tuple[tuple[str, str, QColor], ...],
+                 log: bool = False, parent: QWidget | None = None):
+        super().__init__(title, legend=True, parent=parent)
+        if log:
+            self.item.setLogMode(y=True)
+        self.log = log
+        self.keys = [key for key, _, _ in series]
+        self.curves = {key: self.curve(label, _pen(color, 1.8)) for key, label, color in series}
+
+    def show_node(self, run: RunRecord | None, node_id: str | None) -> None:
+        for key, curve in self.curves.items():
+            series = run.stat(node_id, key) if run is not None and node_id else None
+            self.feed(curve, series, self.log)
+
+
+class NodePlots(QWidget):
+    """The selected node's live activation histogram and statistics, and its weights."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.node_id: str | None = None
+        self.activations = HistogramPlot("Activations", QColor("#3fb950"))
+        self.act_stats = StatsPlot("Activation statistics", (
+            ("act_mean", "mean", QColor("#58a6ff")), ("act_std", "std", QColor("#3fb950")),
+            ("dead_fraction", "dead", QColor("#e5534b")),
+            ("saturated_fraction", "saturated", QColor("#e3b341"))))
+        self.weights = HistogramPlot("Weights", QColor("#d2a8ff"))
+        self.gradients = HistogramPlot("Weight gradients", QColor("#f0883e"))
+        self.update_ratio = StatsPlot("Update / weight ratio", (
+            ("update_ratio", "‖Δw‖/‖w‖", QColor("#d2a8ff")),), log=True)
+
+    def set_node(self, node_id: str | None) -> None:
+        self.node_id = node_id
+        name = node_id or "no layer selected"
+        self.activations.item.setTitle(f"Activations of {name}", size="10pt")
+        self.act_stats.item.setTitle(f"{name}: activation statistics", size="10pt")
+        self.weights.item.setTitle(f"Weights of {name}", size="10pt")
+        self.gradients.item.setTitle(f"Weight gradients of {name}", size="10pt")
+        self.update_ratio.item.setTitle(f"{name}: update / weight ratio", size="10pt")
+
+    def show_run(self, run: RunRecord | None) -> None:
+        entry = run.latest.get(self.node_id, {}) if run is not None and self.node_id else {}
+        self.activations.show_counts(entry.get("act_hist"), entry.get("act_min"),
+                                     entry.get("act_max"))
+        weight = (entry.get("params") or {}).get("weight") or {}
+        self.weights.show_counts(weight.get("weight_hist"), weight.get("weight_min"),
+                                 weight.get("weight_max"))
+        self.gradients.show_counts(weight.get("grad_hist"), weight.get("grad_min"),
+                                   weight.get("grad_max"))
+        self.act_stats.show_node(run, self.node_id)
+        self.update_ratio.show_node(run, self.node_id)
+
+
+class OverviewPlots(QWidget):
+    """Everything that moves during training on one page.
+
+    Signals:
+        legend_clicked(str): a layer was shown/hidden from the gradient legend.
+    """
+
+    legend_clicked = Signal(str)
+
+    def __init__(self, node_plots: NodePlots, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.loss = LossPlot()
+        self.metric_plot = MetricPlot()
+        self.lr = LearningRatePlot()
+        self.gradients = GradientPlot()
+        grid = QGridLayout(self)
+        grid.setContentsMargins(2, 2, 2, 2)
+        grid.setSpacing(4)
+        grid.addWidget(self.loss, 0, 0, 2, 1)
+        grid.addWidget(self.metric_plot, 0, 1)
+        grid.addWidget(self.lr, 1, 1)
+        grid.addWidget(self.gradients, 0, 2, 2, 1)
+        grid.addWidget(node_plots.activations, 0, 3)
+        grid.addWidget(node_plots.act_stats, 1, 3)
+        for column, stretch in enumerate((5, 4, 5, 4)):
+            grid.setColumnStretch(column, stretch)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+
+
+class WeightPlots(QWidget):
+    """The selected layer's weights: histograms of weights and gradients, update ratio."""
+
+    def __init__(self, node_plots: NodePlots, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QGridLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(node_plots.weights, 0, 0)
+        layout.addWidget(node_plots.gradients, 0, 1)
+        layout.addWidget(node_plots.update_ratio, 0, 2)
+        self.hint = QLabel("Select a layer with weights on the canvas to see them here.")
+        self.hint.setStyleSheet("color: #8b949e;")
+        layout.addWidget(self.hint, 1, 0, 1, 3)
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    """Values with non-positive entries as NaN, so a log axis skips them instead of failing."""
+    out = np.array(values, dtype=float)
+    out[~(out > 0)] = np.nan
+    return out
+
+
+def _short(text: str, width: int = 34) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+

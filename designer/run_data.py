@@ -1,0 +1,287 @@
+"""What one training run has reported, kept as growing series for the plots (no Qt here).
+
+The controller feeds worker events into a `RunRecord`; plots read its series. Series are numpy
+buffers that double when full, and `Series.x`/`.y` are views of the filled part, so handing them
+to pyqtgraph's `setData` costs no copy and later appends never disturb a view already drawn.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+#: Per-node statistics kept over time (from the trainer's monitor events).
+NODE_STATS = ("grad_norm", "update_ratio", "act_mean", "act_std", "dead_fraction",
+              "saturated_fraction")
+#: Status of a run that has ended.
+ENDED = ("completed", "stopped", "early_stopped", "failed")
+
+
+class Series:
+    """An (x, y) series that grows by appending."""
+
+    def __init__(self, capacity: int = 256):
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.n = 0
+
+    def append(self, x: float, y: float | None) -> None:
+        if self.n == len(self._x):
+            self._x = np.concatenate([self._x, np.empty(len(self._x))])
+            self._y = np.concatenate([self._y, np.empty(len(self._y))])
+        self._x[self.n] = x
+        self._y[self.n] = math.nan if y is None else y
+        self.n += 1
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[:self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[:self.n]
+
+    def last(self) -> float | None:
+        return float(self._y[self.n - 1]) if self.n else None
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class RunRecord:
+    """One run: its settings, what it reported, and where it stands.
+
+    Args:
+        number: 1 for the first run of this design in the session, 2 for the next, ...
+        document: The design (``runtime.document.to_dict``) as it was when the run started.
+        changes: What differs from the previous run ("lr 0.01 -> 0.1"), or "" for the first.
+    """
+
+    def __init__(self, number: int, document: dict, changes: str = ""):
+        self.number = number
+        self.document = document
+        self.changes = changes
+        self.status = "starting"
+        self.started = time.monotonic()
+        self.info: dict[str, Any] = {}  # the fit_start event
+        self.progress: dict[str, Any] = {}  # the latest step or epoch_end event
+        self.step_loss = Series()
+        self.lr = Series(64)
+        self.epochs: list[dict] = []
+        self.epoch_series: dict[str, Series] = {}  # "train_loss", "val_accuracy", ... per epoch
+        self.node_stats: dict[str, dict[str, Series]] = {}
+        self.latest: dict[str, dict] = {}  # per node, the last monitor entry (histograms)
+        self.monitor_step = 0
+        self.errors: list[dict] = []
+        self.warnings: list[str] = []
+        self.lr_changes: list[dict] = []
+        self.report: dict | None = None
+        self.end: dict | None = None
+        self.version = 0  # bumped on every change, so views redraw only when needed
+
+    # --- reading ----------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return f"Run {self.number}" + (f": {self.changes}" if self.changes else "")
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return int(self.info.get("steps_per_epoch") or 1)
+
+    def epoch_of(self, step: float) -> float:
+        """A step number as a (fractional) epoch, the x axis every plot shares."""
+        return step / self.steps_per_epoch
+
+    def stat(self, node_id: str, name: str) -> Series | None:
+        return self.node_stats.get(node_id, {}).get(name)
+
+    def current(self, node_id: str, name: str) -> float | None:
+        """The latest value of one node statistic (None if never measured)."""
+        value = self.latest.get(node_id, {}).get(name)
+        return None if value is None or not math.isfinite(value) else float(value)
+
+    def metric_names(self) -> list[str]:
+        """Metric names reported per epoch besides the loss ("accuracy", "mse", ...)."""
+        names = []
+        for key in self.epoch_series:
+            base = key.split("_", 1)[1]
+            if key.startswith(("train_", "val_")) and base != "loss" and base not in names:
+                names.append(base)
+        return names
+
+    @property
+    def failure(self) -> dict | None:
+        return self.errors[-1] if self.errors else None
+
+    # --- feeding ----------------------------------------------------------------------------
+    def apply(self, events: Iterable[dict]) -> None:
+        """Take in worker events (in arrival order)."""
+        for event in events:
+            handler = getattr(self, f"_on_{event.get('event')}", None)
+            if handler is not None:
+                handler(event)
+                self.version += 1
+
+    def _on_worker_started(self, event: dict) -> None:
+        self.status = "starting"
+
+    def _on_fit_start(self, event: dict) -> None:
+        self.info = event
+        self.status = "running"
+        if event.get("lr") is not None:
+            self.lr.append(0.0, event["lr"])
+
+    def _on_step(self, event: dict) -> None:
+        self.progress = event
+        x = self.epoch_of(event["step"])
+        self.step_loss.append(x, event.get("loss"))
+        if event.get("lr") is not None and event["lr"] != self.lr.last():
+            self.lr.append(x, event["lr"])
+
+    def _on_epoch_end(self, event: dict) -> None:
+        self.epochs.append(event)
+        self.progress = {**self.progress, **event, "step_in_epoch": self.steps_per_epoch}
+        x = float(event["epoch"])
+        for key, value in event.items():
+            if key.startswith(("train_", "val_")) and (value is None
+                                                       or isinstance(value, (int, float))):
+                self.epoch_series.setdefault(key, Series(64)).append(x, value)
+
+    def _on_monitor(self, event: dict) -> None:
+        self.monitor_step = event["step"]
+        x = self.epoch_of(event["step"])
+        for node_id, entry in event.get("nodes", {}).items():
+            stats = self.node_stats.setdefault(node_id, {})
+            for name in NODE_STATS:
+                if name in entry:
+                    stats.setdefault(name, Series(64)).append(x, entry[name])
+            self.latest[node_id] = entry
+
+    def _on_lr_changed(self, event: dict) -> None:
+        self.lr_changes.append(event)
+        x = self.epoch_of(event["step"])
+        self.lr.append(x, event["lr"])
+
+    def _on_paused(self, event: dict) -> None:
+        if not self.ended:
+            self.status = "paused"
+
+    def _on_resumed(self, event: dict) -> None:
+        if not self.ended:
+            self.status = "running"
+
+    def _on_warning(self, event: dict) -> None:
+        self.warnings.append(event.get("message", ""))
+
+    def _on_error(self, event: dict) -> None:
+        self.errors.append(event)
+
+    def _on_report(self, event: dict) -> None:
+        self.report = event
+
+    def _on_fit_end(self, event: dict) -> None:
+        self.end = event
+        self.status = event.get("status") or "failed"
+
+    # --- export -----------------------------------------------------------------------------
+    def write_csv(self, path: str | Path) -> None:
+        """The per-epoch metrics as CSV (one row per epoch), written atomically."""
+        from runtime.document import write_atomic
+
+        columns: list[str] = []
+        for event in self.epochs:
+            columns += [k for k in event if k != "event" and k not in columns]
+        lines = _CsvLines()
+        writer = csv.writer(lines, lineterminator="\n")
+        writer.writerow(columns)
+        for event in self.epochs:
+            writer.writerow(["" if event.get(c) is None else event.get(c) for c in columns])
+        write_atomic(Path(path), "".join(lines.rows))
+
+
+class _CsvLines:
+    """A file-like sink for csv.writer that keeps the text in memory."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.rows.append(text)
+
+
+# --- what changed between two runs ----------------------------------------------------------
+#: Short names for training settings in run labels.
+_SHORT = {"optimizer.lr": "lr", "optimizer.name": "optimizer", "dataset.name": "dataset",
+          "dataset.params.n_samples": "samples", "dataset.params.noise": "noise",
+          "optimizer.weight_decay": "weight decay", "gradient_clipping.mode": "clipping",
+          "gradient_clipping.value": "clip value", "batch_size": "batch",
+          "early_stopping.enabled": "early stopping", "schedule.name": "schedule"}
+
+
+def describe_changes(before: dict, after: dict, lr_override: float | None = None,
+                     limit: int = 3) -> str:
+    """What differs between two design documents, e.g. "lr 0.01 -> 0.1, fc1.out_features 64 -> 128".
+
+    Training settings are compared with their defaults filled in, so writing a default value
+    explicitly is not a change. `lr_override` is the learning rate the previous run ended with
+    when it was changed during that run.
+    """
+    from runtime.training.config import merged_with_defaults
+
+    changes: list[str] = []
+    old_t = _flatten(merged_with_defaults(before.get("training") or {}))
+    new_t = _flatten(merged_with_defaults(after.get("training") or {}))
+    if lr_override is not None:
+        old_t["optimizer.lr"] = lr_override
+    for key in sorted(set(old_t) | set(new_t), key=lambda k: (k not in _SHORT, k)):
+        if old_t.get(key) != new_t.get(key):
+            changes.append(f"{_SHORT.get(key, key)} {_fmt(old_t.get(key))} -> "
+                           f"{_fmt(new_t.get(key))}")
+    old_nodes = {n["id"]: n for n in before.get("nodes", [])}
+    new_nodes = {n["id"]: n for n in after.get("nodes", [])}
+    for node_id, node in new_nodes.items():
+        old = old_nodes.get(node_id)
+        if old is None:
+            changes.append(f"+{node_id}")
+        elif old["type"] != node["type"]:
+            changes.append(f"{node_id} {old['type']} -> {node['type']}")
+        else:
+            for name, value in node.get("params", {}).items():
+                if old.get("params", {}).get(name) != value:
+                    changes.append(f"{node_id}.{name} {_fmt(old['params'].get(name))} -> "
+                                   f"{_fmt(value)}")
+    changes += [f"-{node_id}" for node_id in old_nodes if node_id not in new_nodes]
+    edges = lambda doc: {(e["from"], e["to"], e.get("from_port"), e.get("to_port"))  # noqa: E731
+                         for e in doc.get("edges", [])}
+    if edges(before) != edges(after) and not any(c[0] in "+-" for c in changes):
+        changes.append("rewired")
+    if not changes:
+        return "same settings"
+    shown = ", ".join(changes[:limit])
+    return shown + (f" (+{len(changes) - limit} more)" if len(changes) > limit else "")
+
+
+def _flatten(block: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in block.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "none"
+    return str(value).lower() if isinstance(value, bool) else str(value)

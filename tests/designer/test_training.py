@@ -1,0 +1,244 @@
+"""Training from the designer, driven as a user would: the Train button, pause/resume/stop,
+changing the learning rate mid-run, failures, plots, canvas tint, results and run history.
+
+Each test that trains starts a real worker process (about 3 s to import torch), so runs are kept
+small and few.
+"""
+import copy
+import os
+import signal
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from designer.main_window import DEFAULT_PRESET, MainWindow
+from runtime.document import to_dict
+
+RUN_TIMEOUT_MS = 90_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave")
+    qtbot.addWidget(win)
+    win.resize(1500, 950)
+    win.show()
+    qtbot.waitExposed(win)
+    win.messages = []
+    win.show_error = lambda title, text: win.messages.append((title, text))
+    win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
+    win.open_preset(DEFAULT_PRESET)
+    yield win
+    win.trainer.shutdown()
+
+
+def small_run(window, epochs=4, **changes):
+    """Make the spirals preset quick to train: fewer samples and epochs, one thread."""
+    training = copy.deepcopy(window.session.model.training)
+    training["dataset"]["params"]["n_samples"] = 400
+    training.update({"epochs": epochs, "threads": 1, "monitoring": {"every": 2}, **changes})
+    window.session.set_training(training)
+
+
+def click(qtbot, button):
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def wait_finished(qtbot, window):
+    qtbot.waitUntil(lambda: window.trainer.current is not None and window.trainer.current.ended
+                    and not window.trainer.busy, timeout=RUN_TIMEOUT_MS)
+    return window.trainer.current
+
+
+def wait_status(qtbot, window, status):
+    qtbot.waitUntil(lambda: window.trainer.current.status == status, timeout=RUN_TIMEOUT_MS)
+
+
+def test_train_button_runs_to_the_end_and_fills_every_view(window, qtbot, tmp_path):
+    small_run(window)
+    before = to_dict(window.session.model)
+    panel, plots = window.training_panel, window.plots
+    click(qtbot, panel.train_button)
+    assert window.trainer.busy and not panel.train_button.isEnabled()
+    run = wait_finished(qtbot, window)
+    assert run.status == "completed" and len(run.epochs) == 4
+
+    # progress bar at the end, curves fed with what the run reported
+    assert panel.progress.value() == panel.progress.maximum()
+    overview = plots.overview
+    x, y = overview.loss.val.getData()
+    assert len(x) == 4 and y[-1] < y[0]
+    assert len(overview.loss.steps.getData()[0]) > 4
+    assert len(overview.metric_plot.val.getData()[0]) == 4
+    assert overview.metric_plot.metric_name == "accuracy"
+    assert len(overview.lr.lr.getData()[0]) >= 2
+    assert set(overview.gradients.curves) == {"fc1", "fc2", "fc3"}
+    assert all(len(c.getData()[0]) >= 2 for c in overview.gradients.curves.values())
+    assert plots.draws >= 2
+
+    # the canvas is tinted by gradient norm, with its value on every layer with weights
+    items = window.canvas.canvas.node_items
+    assert items["fc1"].live is not None and items["fc1"].live[1] != ""
+    assert items["relu1"].live is None  # no weights, no gradient norm
+    assert window.canvas.legend.isVisible() and window.canvas.legend.stat.key == "grad_norm"
+
+    # results: confusion matrix over the validation split, decision regions for 2-D data
+    assert plots.results.confusion.matrix.sum() == run.report["val_samples"] == 80
+    assert plots.results.regions.isVisibleTo(plots.results)
+
+    # the design is what it was
+    assert to_dict(window.session.model) == before
+
+    # exports
+    plots.save_png(tmp_path / "plots.png")
+    assert (tmp_path / "plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plots.save_csv(tmp_path / "metrics.csv")
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,") and "val_accuracy" in rows[0] and len(rows) == 5
+
+
+def test_selecting_a_node_switches_the_layer_plots_and_tint_follows_the_chooser(window, qtbot):
+    small_run(window, epochs=2)
+    click(qtbot, window.training_panel.train_button)
+    run = wait_finished(qtbot, window)
+    view = window.canvas
+    item = view.canvas.node_items["relu2"]
+    centre = view.mapFromScene(item.sceneBoundingRect().center())
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert window.plots.node_id == "relu2"
+    assert "relu2" in window.plots.node_plots.activations.item.titleLabel.text
+    counts = window.plots.node_plots.activations.bars.getData()[1]
+    assert sum(counts) == sum(run.latest["relu2"]["act_hist"]) > 0
+    # ReLU after training: its dead fraction colours the card once chosen
+    window.canvas.legend._choose("dead_fraction")
+    assert window.live_stat.key == "dead_fraction"
+    assert view.canvas.node_items["relu2"].live is not None
+
+
+def test_pause_resume_change_lr_then_stop(window, qtbot):
+    small_run(window, epochs=500)
+    panel = window.training_panel
+    click(qtbot, panel.train_button)
+    qtbot.waitUntil(lambda: window.trainer.current.step_loss.n > 2, timeout=RUN_TIMEOUT_MS)
+    click(qtbot, panel.pause_button)
+    wait_status(qtbot, window, "paused")
+    assert panel.pause_button.text() == "Resume" and "(paused)" in panel.progress.format()
+    panel.lr_box.setValue(0.05)
+    click(qtbot, panel.lr_button)
+    click(qtbot, panel.pause_button)
+    wait_status(qtbot, window, "running")
+    run = window.trainer.current
+    qtbot.waitUntil(lambda: bool(run.lr_changes), timeout=RUN_TIMEOUT_MS)
+    assert run.lr_changes[-1]["lr"] == pytest.approx(0.05)
+    qtbot.waitUntil(lambda: run.lr.last() == pytest.approx(0.05), timeout=RUN_TIMEOUT_MS)
+    assert window.session.model.training["optimizer"]["lr"] == 0.01  # the design keeps its own
+    click(qtbot, panel.stop_button)
+    run = wait_finished(qtbot, window)
+    assert run.status == "stopped" and panel.train_button.isEnabled()
+    assert "Stopped" in panel.message.text()
+
+    # a second run is labelled with what changed since the first (its rate was changed live)
+    small_run(window, epochs=1)
+    click(qtbot, panel.train_button)
+    second = wait_finished(qtbot, window)
+    assert second.label.startswith("Run 2: ") and "lr 0.05 -> 0.01" in second.label
+    assert "epochs 500 -> 1" in second.label
+    history = window.plots.overview.loss.history
+    assert list(history) == [1] and len(history[1].getData()[0]) == len(run.epochs)
+    window.plots.tabs.setCurrentWidget(window.plots.runs)
+    assert window.plots.runs.rowCount() == 2
+
+
+def test_refused_while_the_design_has_errors(window, qtbot):
+    edge = window.session.model.edges[0]
+    window.session.disconnect(edge)
+    assert window.session.analysis.errors
+    click(qtbot, window.training_panel.train_button)
+    assert window.trainer.worker is None and not window.trainer.runs
+    message = window.training_panel.message.text()
+    assert message.startswith("Cannot train: the design has") and "error" in message
+    window.session.undo_stack.undo()
+    assert window.trainer.start_problem() is None
+
+
+def test_bad_dataset_shows_the_error_and_a_new_run_starts_at_once(window, qtbot, tmp_path):
+    small_run(window, epochs=2)
+    good = copy.deepcopy(window.session.model.training)
+    broken = copy.deepcopy(good)
+    (tmp_path / "bad.csv").write_text("a,b,label\n1,2,0\nnan,1,1\n")
+    broken["dataset"] = {"name": "csv", "params": {"path": str(tmp_path / "bad.csv"),
+                                                    "label_column": "label"}}
+    window.session.set_training(broken)
+    before = to_dict(window.session.model)
+    click(qtbot, window.training_panel.train_button)
+    run = wait_finished(qtbot, window)
+    assert run.status == "failed"
+    message = window.training_panel.message.text()
+    assert message.startswith("Training failed") and "bad.csv', line 3" in message
+    assert to_dict(window.session.model) == before
+    window.session.set_training(good)
+    click(qtbot, window.training_panel.train_button)
+    assert wait_finished(qtbot, window).status == "completed"
+
+
+def test_a_killed_worker_is_reported_and_the_design_kept(window, qtbot):
+    small_run(window, epochs=500)
+    before = to_dict(window.session.model)
+    click(qtbot, window.training_panel.train_button)
+    qtbot.waitUntil(lambda: window.trainer.current.status == "running", timeout=RUN_TIMEOUT_MS)
+    os.kill(window.trainer.worker.process.pid, signal.SIGKILL)
+    run = wait_finished(qtbot, window)
+    assert run.status == "failed"
+    assert "killed by signal 9" in window.training_panel.message.text()
+    assert to_dict(window.session.model) == before
+    assert window.training_panel.train_button.isEnabled()
+
+
+def test_nan_names_the_guilty_node_and_selects_it(window, qtbot):
+    # a sine regressor with a learning rate far too high: the loss overflows within a few steps
+    session = window.session
+    session.set_param("x", "shape", [1])
+    session.set_param("fc3", "out_features", 1)
+    session.set_training({"dataset": {"name": "sine", "params": {"n_samples": 400}},
+                          "loss": "mse", "metrics": [], "optimizer": {"name": "sgd", "lr": 5.0},
+                          "epochs": 3, "threads": 1})
+    click(qtbot, window.training_panel.train_button)
+    run = wait_finished(qtbot, window)
+    assert run.status == "failed" and run.failure["kind"] == "nan"
+    node = run.failure["node"]
+    assert node in ("fc1", "fc2", "fc3")
+    assert window.canvas.selected_node_ids() == [node]
+    message = window.training_panel.message.text()
+    assert f"at {node}" in message and "lower the learning rate" in message
+
+
+def test_closing_the_window_during_a_run_ends_the_worker(window, qtbot):
+    small_run(window, epochs=500)
+    click(qtbot, window.training_panel.train_button)
+    qtbot.waitUntil(lambda: window.trainer.current.status == "running", timeout=RUN_TIMEOUT_MS)
+    process = window.trainer.worker.process
+    window.close()
+    assert not process.is_alive()
+    assert window.trainer.current.ended
+
+
+def test_editing_during_a_run_marks_it_stale(window, qtbot):
+    small_run(window, epochs=500)
+    click(qtbot, window.training_panel.train_button)
+    qtbot.waitUntil(lambda: window.trainer.current.status == "running", timeout=RUN_TIMEOUT_MS)
+    assert window.training_panel.stale.isHidden()
+    window.session.set_param("fc1", "out_features", 32)
+    assert window.trainer.stale and window.training_panel.stale.isVisibleTo(window.training_panel)
+    click(qtbot, window.training_panel.stop_button)
+    wait_finished(qtbot, window)
+    assert window.training_panel.stale.isHidden()
+
+
+def test_f5_trains(window, qtbot):
+    small_run(window, epochs=1)
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_F5)
+    assert window.trainer.current is not None
+    assert wait_finished(qtbot, window).status == "completed"
