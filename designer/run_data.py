@@ -241,7 +241,9 @@ def describe_changes(before: dict, after: dict, lr_override: float | None = None
     new_t = _flatten(merged_with_defaults(after.get("training") or {}))
     if lr_override is not None:
         old_t["optimizer.lr"] = lr_override
-    for key in sorted(set(old_t) | set(new_t), key=lambda k: (k not in _SHORT, k)):
+    order = list(_SHORT)  # the settings users change most come first
+    for key in sorted(set(old_t) | set(new_t),
+                      key=lambda k: (order.index(k) if k in _SHORT else len(order), k)):
         if old_t.get(key) != new_t.get(key):
             changes.append(f"{_SHORT.get(key, key)} {_fmt(old_t.get(key))} -> "
                            f"{_fmt(new_t.get(key))}")
