@@ -278,8 +278,9 @@ class MainWindow(QMainWindow):
         self._tinted_version = None
         self.plots_dock.show()
         self.plots_dock.raise_()
-        if self.plots_dock.height() < 300:
-            self.resizeDocks([self.plots_dock], [330], Qt.Orientation.Vertical)
+        wanted = max(330, int(self.height() * 0.4))
+        if self.plots_dock.height() < wanted:
+            self.resizeDocks([self.plots_dock], [wanted], Qt.Orientation.Vertical)
 
     def _on_training_state(self, state: str) -> None:
         busy = state != "idle"

@@ -47,13 +47,30 @@ def _pen(color: QColor | str, width: float = 1.6, dashed: bool = False,
     return pen
 
 
+class LogAxis(pg.AxisItem):
+    """A log axis that labels only decades, or 1-2-5 steps when less than a decade is shown
+    (pyqtgraph labels every minor tick then, and the labels overlap)."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802,N803 (pyqtgraph's)
+        ticks = super().logTickValues(minVal, maxVal, size, stdTicks)
+        major = [(s, t) for s, t in ticks if s is not None and len(t)]
+        minor = [v for s, t in ticks if s is None for v in t]
+        if major:
+            return major + ([(None, minor)] if minor else [])
+        labelled = [v for v in minor if round(10 ** (v - math.floor(v))) in (1, 2, 5)]
+        return [(None, labelled), (None, [v for v in minor if v not in labelled])]
+
+
 class Plot(pg.PlotWidget):
     """A plot with a title, axis labels and an optional legend beside (not over) the data."""
 
     def __init__(self, title: str, x_label: str = "epoch", y_label: str = "",
-                 legend: bool = False, parent: QWidget | None = None):
-        super().__init__(parent=parent)
+                 legend: bool = False, log_y: bool = False, parent: QWidget | None = None):
+        super().__init__(parent=parent, axisItems={"left": LogAxis("left")})
         self.item = self.getPlotItem()
+        self.item.getAxis("left").setStyle(maxTextLevel=0)  # see LogAxis
+        if log_y:
+            self.item.setLogMode(y=True)
         self.item.setTitle(title, size="10pt")
         self.item.setLabel("bottom", x_label)
         if y_label:
@@ -179,12 +196,11 @@ class GradientPlot(Plot):
     """
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Gradient norm per layer", legend=True, parent=parent)
+        super().__init__("Gradient norm per layer", legend=True, log_y=True, parent=parent)
         stat = LIVE_STATS["grad_norm"]
         self.setToolTip(f"Blue band: {stat.low_label} gradients (below {stat.low_band:g}). Red "
                         f"band: {stat.high_label} (above {stat.high_band:g}). Click a layer in "
                         "the legend to hide or show it.")
-        self.item.setLogMode(y=True)
         # bands in log10 units, since the axis is logarithmic
         low = pg.LinearRegionItem((-30, math.log10(stat.low_band)), orientation="horizontal",
                                   brush=pg.mkBrush(BAND_LOW), pen=pg.mkPen(None), movable=False)
@@ -194,19 +210,15 @@ class GradientPlot(Plot):
             band.setZValue(-10)
             self.item.addItem(band, ignoreBounds=True)
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self.order: list[str] = []
 
     def show_run(self, run: RunRecord) -> None:
-        order = [n["id"] for n in run.document.get("nodes", [])]
-        if order != self.order:
-            self.order = order
-        for node_id in order:
+        for node_id in (n["id"] for n in run.document.get("nodes", [])):
             series = run.stat(node_id, "grad_norm")
             if series is None:
                 continue
             curve = self.curves.get(node_id)
             if curve is None:
-                color = node_color(order.index(node_id))
+                color = node_color(len(self.curves))
                 curve = self.curves[node_id] = self.curve(node_id, _pen(color, 1.8))
             self.feed(curve, series, log=True)
 
@@ -250,9 +262,7 @@ class StatsPlot(Plot):
 
     def __init__(self, title: str, series: tuple[tuple[str, str, QColor], ...],
                  log: bool = False, parent: QWidget | None = None):
-        super().__init__(title, legend=True, parent=parent)
-        if log:
-            self.item.setLogMode(y=True)
+        super().__init__(title, legend=True, log_y=log, parent=parent)
         self.log = log
         self.keys = [key for key, _, _ in series]
         self.curves = {key: self.curve(label, _pen(color, 1.8)) for key, label, color in series}

@@ -8,12 +8,17 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 
 def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
-           select: str | None = None, zoom: float = 0.9) -> Path:
-    """Open `preset` in a fresh window (no saved settings) and save a screenshot to `out`."""
+           select: str | None = None, zoom: float = 0.9, train: float = 0.0) -> Path:
+    """Open `preset` in a fresh window (no saved settings) and save a screenshot to `out`.
+
+    With `train` > 0, press Train and take the picture after that many seconds of training
+    (or when the run ends, if sooner), with the training dock and the live plots shown.
+    """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -39,13 +44,33 @@ def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
         window.canvas.scale(zoom, zoom)
         if node:
             window.canvas.center_on_node(node)
+    if train > 0:
+        _train_for(app, window, train)
     for _ in range(5):
         app.processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(out))
     window.session.undo_stack.setClean()
-    window.close()
+    window.close()  # ends a run, if one was started
     return out
+
+
+def _train_for(app, window, seconds: float) -> None:
+    if not window.train():
+        raise SystemExit(f"cannot train: {window.training_panel.message.text()}")
+    window.show_side_tab(window.training_panel)
+    started = None
+    while window.trainer.busy:
+        app.processEvents()
+        if started is None and window.trainer.current.status == "running":
+            started = time.monotonic()
+        if started is not None and time.monotonic() - started >= seconds:
+            window.trainer.pause()  # hold the picture still while it is taken
+            break
+        time.sleep(0.005)
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.01)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("preset", nargs="?", default=str(DEFAULT_PRESET))
     parser.add_argument("-o", "--output", default="docs/images/designer.png")
     parser.add_argument("--select", help="node id to select (its properties are shown)")
+    parser.add_argument("--train", type=float, default=0.0, metavar="SECONDS",
+                        help="press Train and take the picture after this many seconds")
+    parser.add_argument("--zoom", type=float, default=0.9,
+                        help="smallest zoom (a design too long to fit is shown in part)")
     args = parser.parse_args(argv)
-    print(render(Path(args.preset), Path(args.output), select=args.select))
+    print(render(Path(args.preset), Path(args.output), select=args.select, zoom=args.zoom,
+                 train=args.train))
     return 0
 
 
