@@ -11,7 +11,7 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QScrollArea, QTextBrowser,
                                QVBoxLayout, QWidget)
 
@@ -51,11 +51,14 @@ class ConfusionMatrix(Plot):
         rows = self.matrix.sum(axis=1, keepdims=True)
         self.image.setImage(self.matrix / np.maximum(rows, 1), levels=(0, 1))
         if n <= 12:
+            font = QFont()
+            font.setPointSize(9 if n <= 5 else 7)
             for i in range(n):
                 for j in range(n):
                     share = self.matrix[i, j] / max(rows[i, 0], 1)
                     text = pg.TextItem(f"{int(self.matrix[i, j])}", anchor=(0.5, 0.5),
                                        color="#111418" if share > 0.6 else "#e6edf3")
+                    text.setFont(font)
                     text.setPos(j + 0.5, i + 0.5)
                     self.item.addItem(text)
                     self.texts.append(text)
