@@ -23,7 +23,7 @@ from runtime.graph import MetaChanged
 from runtime.specs import ParamSpec
 from runtime.training.config import (DEVICES, LOSSES, OPTIMIZERS, SCHEDULES,
                                      merged_with_defaults, parse_training)
-from runtime.training.data_fit import check_data_fits
+from runtime.training.data_fit import check_data_fits, io_nodes
 
 from . import style
 from .param_editors import ParamEditor, create_editor
@@ -422,7 +422,10 @@ class TrainingForm(QScrollArea):
             where = f" ({err.node})" if getattr(err, "node", None) else ""
             self._show_fit(f"{about}.\n⚠ {err}{where}", False)
             return
-        self._show_fit(f"{about} → fits the Input and Output ✓", True)
+        input_id, _ = io_nodes(self.session.model)
+        wanted = analysis.nodes[input_id].outputs["output"]
+        self._show_fit(f"{about} → Input '{input_id}' takes ({', '.join(map(str, wanted.shape))})"
+                       f" {wanted.dtype} ✓ fits the Input and Output", True)
 
     def _show_fit(self, text: str, ok: bool) -> None:
         self.fit_label.setText(text)
