@@ -78,6 +78,15 @@ def test_train_button_runs_to_the_end_and_fills_every_view(window, qtbot, tmp_pa
     assert all(len(c.getData()[0]) >= 2 for c in overview.gradients.curves.values())
     assert plots.draws >= 2
 
+    # clicking a layer's entry in the gradient legend hides its curve, clicking again shows it
+    gradients = overview.gradients
+    sample = next(s for s, label in gradients.legend.items if label.text == "fc2")
+    where = gradients.mapFromScene(sample.sceneBoundingRect().center())
+    qtbot.mouseClick(gradients.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    assert not gradients.curves["fc2"].isVisible() and gradients.curves["fc1"].isVisible()
+    qtbot.mouseClick(gradients.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    assert gradients.curves["fc2"].isVisible()
+
     # the canvas is tinted by gradient norm, with its value on every layer with weights
     items = window.canvas.canvas.node_items
     assert items["fc1"].live is not None and items["fc1"].live[1] != ""
