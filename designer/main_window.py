@@ -22,7 +22,7 @@ from .canvas.view import CanvasView
 from .palette import PaletteWidget
 from .properties import PropertiesPanel
 from .session import DesignSession
-from .live_stats import LIVE_STATS
+from .live_tint import LiveTint
 from .summary import ProblemsPanel, SummaryPanel, status_text
 from .training_controller import TrainingController
 from .training_panel import TrainingPanel
@@ -93,8 +93,7 @@ class MainWindow(QMainWindow):
                                      Qt.DockWidgetArea.BottomDockWidgetArea, "PlotsDock")
         self.tabifyDockWidget(bottom, self.plots_dock)
         bottom.raise_()
-        self.live_stat = LIVE_STATS["grad_norm"]
-        self._tinted_version: tuple[int, int] | None = None
+        self.live_tint = LiveTint(self.canvas, self.trainer, self)
         # the canvas gets the room: a short summary strip, narrow side panels
         self.resizeDocks([bottom], [190], Qt.Orientation.Vertical)
         self.status_label = QLabel(self)
@@ -245,10 +244,8 @@ class MainWindow(QMainWindow):
         self.summary.node_activated.connect(self.focus_node)
         self.problems.node_activated.connect(self.focus_node)
         self.trainer.run_started.connect(self._on_run_started)
-        self.trainer.run_updated.connect(self._tint)
         self.trainer.state_changed.connect(self._on_training_state)
         self.training_panel.problem_node.connect(self.focus_node)
-        self.canvas.legend.stat_changed.connect(self._choose_live_stat)
         self.plots.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}",
                                                                              4000))
 
@@ -274,8 +271,6 @@ class MainWindow(QMainWindow):
         return started
 
     def _on_run_started(self, run) -> None:
-        self.canvas.show_live(None, self.live_stat)
-        self._tinted_version = None
         self.plots_dock.show()
         self.plots_dock.raise_()
         wanted = max(330, int(self.height() * 0.4))
@@ -288,29 +283,12 @@ class MainWindow(QMainWindow):
         self.act_pause.setEnabled(state in ("running", "paused"))
         self.act_stop.setEnabled(busy and state != "stopping")
 
-    def _tint(self, run) -> None:
-        """Colour the nodes by the chosen live statistic (when new monitor values arrived)."""
-        key = (run.number, run.monitor_step)
-        if key == self._tinted_version or not run.latest:
-            return
-        self._tinted_version = key
-        values = {node_id: run.current(node_id, self.live_stat.key)
-                  for node_id in self.session.model.nodes}
-        self.canvas.show_live(values, self.live_stat)
-
-    def _choose_live_stat(self, key: str) -> None:
-        self.live_stat = LIVE_STATS[key]
-        self._tinted_version = None
-        if self.trainer.current is not None:
-            self._tint(self.trainer.current)
-
     def _on_model_event(self, event) -> None:
         if isinstance(event, MetaChanged) and event.field == "name":
             self._update_title()
 
     def _on_model_replaced(self) -> None:
         self.properties.show_node(None)
-        self.canvas.show_live(None, self.live_stat)
         self._update_title()
         QTimer.singleShot(0, self.canvas.show_design)
 

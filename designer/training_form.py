@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -144,6 +144,22 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
 )
 
 
+#: One background thread loads datasets for every form (loads are rare and can be slow).
+_LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-check")
+
+
+def _load(block: dict, base, seed: int) -> Any:
+    """The dataset, or the message saying why it cannot be loaded (runs in the loader thread)."""
+    from runtime.data import load_dataset
+
+    try:
+        return load_dataset(block, base, seed)
+    except DatasetError as err:
+        return str(err)
+    except Exception as err:  # a broken user file must not break the form
+        return f"the dataset could not be loaded: {type(err).__name__}: {err}"
+
+
 def _get(block: dict, path: str) -> Any:
     for part in path.split("."):
         block = block[part]
@@ -169,7 +185,6 @@ class TrainingForm(QScrollArea):
     """
 
     data_checked = Signal(str, bool)
-    _loaded = Signal(str, object)
 
     def __init__(self, session: DesignSession, parent: QWidget | None = None):
         super().__init__(parent)
@@ -215,11 +230,12 @@ class TrainingForm(QScrollArea):
         self.layout_.addStretch(1)
 
         self._dataset_cache: dict[str, Any] = {}
-        self._loading: set[str] = set()
+        self._loading: dict[str, Future] = {}
         self._wanted = ""
         self._check_pending = True
-        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-check")
-        self._loaded.connect(self._on_loaded)  # queued: emitted from the loader thread
+        self._poll_timer = QTimer(self)
+        self._poll_timer.setInterval(50)
+        self._poll_timer.timeout.connect(self._poll_loads)
         self._fit_timer = QTimer(self)
         self._fit_timer.setSingleShot(True)
         self._fit_timer.setInterval(150)
@@ -382,26 +398,20 @@ class TrainingForm(QScrollArea):
         self._show_fit("Loading the dataset to check it against the design…", True)
         self._wanted = key
         if key not in self._loading:
-            self._loading.add(key)
-            self._loader.submit(self._load_in_background, key, config.dataset, base,
-                                config["seed"])
+            self._loading[key] = _LOADER.submit(_load, config.dataset, base, config["seed"])
+            self._poll_timer.start()
 
-    def _load_in_background(self, key: str, block: dict, base, seed: int) -> None:
-        from runtime.data import load_dataset
-
-        try:
-            result: Any = load_dataset(block, base, seed)
-        except DatasetError as err:
-            result = str(err)
-        except Exception as err:  # a broken user file must not break the form
-            result = f"the dataset could not be loaded: {type(err).__name__}: {err}"
-        self._loaded.emit(key, result)
-
-    def _on_loaded(self, key: str, result: Any) -> None:
-        self._loading.discard(key)
-        self._dataset_cache = {key: result}  # keep one: datasets can be large
-        if key == self._wanted:
-            self.check_data()
+    def _poll_loads(self) -> None:
+        # the GUI thread collects finished loads: the loader thread never touches a widget, so
+        # a form deleted meanwhile is no problem
+        for key, future in list(self._loading.items()):
+            if future.done():
+                del self._loading[key]
+                self._dataset_cache = {key: future.result()}  # keep one: datasets can be large
+                if key == self._wanted:
+                    self.check_data()
+        if not self._loading:
+            self._poll_timer.stop()
 
     def _compare(self, config, dataset: Any) -> None:
         if isinstance(dataset, str):

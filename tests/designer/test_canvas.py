@@ -590,6 +590,27 @@ def test_void_pyside_calls_do_not_use_up_none():
     assert sys.getrefcount(None) > 10_000
 
 
+def test_bool_signals_do_not_use_up_true_and_false():
+    """Emitting a bool signal to a Python slot drops a reference to the bool in PySide6 6.12 on
+    Python 3.11; the guard covers True and False too (the training dock emits many)."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from designer.qt_compat import guard_none_refcount
+
+    class Emitter(QObject):
+        changed = Signal(bool)
+
+    guard_none_refcount()
+    emitter = Emitter()
+    emitter.changed.connect(lambda value: None)
+    for _ in range(50_000):  # without the guard False would be freed long before the end
+        emitter.changed.emit(False)
+        emitter.changed.emit(True)
+    assert sys.getrefcount(False) > 10_000 and sys.getrefcount(True) > 10_000
+
+
 def test_a_long_design_opens_readable_at_its_start(view, session):
     m = GraphModel(name="long chain")
     m.add_node("Input", {"shape": [4]}, (0, 0), "x")

@@ -122,7 +122,7 @@ def test_selecting_a_node_switches_the_layer_plots_and_tint_follows_the_chooser(
     assert sum(counts) == sum(run.latest["relu2"]["act_hist"]) > 0
     # ReLU after training: its dead fraction colours the card once chosen
     window.canvas.legend._choose("dead_fraction")
-    assert window.live_stat.key == "dead_fraction"
+    assert window.live_tint.stat.key == "dead_fraction"
     assert view.canvas.node_items["relu2"].live is not None
 
 
