@@ -19,11 +19,12 @@ Sequences (n_samples, seed):
     parity          bits x (N, L, 1) -> odd/even y (N,)            seq_len
     copy            token ids x int64 (N, L) -> y int64 (N, L)     vocab_size, seq_len
     reverse         token ids x int64 (N, L) -> reversed (N, L)    vocab_size, seq_len
-Images:
+    majority        token ids x int64 (N, L) -> most frequent (N,) vocab_size, seq_len
+Images (target "input" makes the image its own target, for autoencoders):
     shapes       drawn shapes x (N, 1, size, size) -> y (N,)     n_samples, n_classes, size, noise,
-                                                                 seed
+                                                                 target, seed
 Real data shipped with scikit-learn (no download):
-    digits       8x8 handwritten digits (N, 1, 8, 8) or (N, 64)  flatten
+    digits       8x8 handwritten digits (N, 1, 8, 8) or (N, 64)  flatten, target
     iris, wine, breast_cancer   standardised feature tables     (no params)
 User files (relative paths are resolved against the design file's folder):
     csv          a table with a label column   path, label_column, task, header, delimiter

@@ -9,7 +9,7 @@ import torch
 from ..errors import DatasetError
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec
-from .common import standardise
+from .common import TARGET, standardise, with_target
 
 
 def _sklearn_loader(function: str) -> Callable[[], Any]:
@@ -26,9 +26,10 @@ def _digits(p: dict[str, Any], _: Path | None) -> Dataset:
     bunch = _sklearn_loader("load_digits")()
     pixels = torch.from_numpy(bunch.data).float() / 16.0  # the scans use grey levels 0..16
     x = pixels if p["flatten"] else pixels.reshape(-1, 1, 8, 8)
-    return Dataset("digits", x, torch.from_numpy(bunch.target).long(), "classification",
-                   num_classes=10, class_names=[str(d) for d in range(10)],
-                   kind="tabular" if p["flatten"] else "image")
+    labelled = Dataset("digits", x, torch.from_numpy(bunch.target).long(), "classification",
+                       num_classes=10, class_names=[str(d) for d in range(10)],
+                       kind="tabular" if p["flatten"] else "image")
+    return with_target(labelled, p["target"])
 
 
 def _table(name: str, function: str) -> Callable[[dict[str, Any], Path | None], Dataset]:
@@ -50,7 +51,7 @@ SPECS = [
         "enough to train in seconds, as images for convolutions or flattened for dense layers.",
         "classification", "image",
         (ParamSpec("flatten", "bool", False, "Give each digit as 64 numbers (N, 64) instead of an "
-                   "8x8 image (N, 1, 8, 8)."),),
+                   "8x8 image (N, 1, 8, 8)."), TARGET),
         _digits),
     DatasetSpec(
         "iris", "Iris flowers",

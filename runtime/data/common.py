@@ -9,6 +9,7 @@ import torch
 
 from ..errors import DatasetError
 from ..specs import ParamSpec
+from .base import Dataset
 
 SEED = ParamSpec("seed", "int", 0,
                  "Random seed: the same seed gives the same data. When a design leaves it out, "
@@ -16,6 +17,10 @@ SEED = ParamSpec("seed", "int", 0,
 TASK = ParamSpec("task", "choice", "classification",
                  "Whether the labels are classes to predict or numbers to fit.",
                  choices=("classification", "regression"))
+TARGET = ParamSpec("target", "choice", "label",
+                   "What to predict: the class label, or the input itself (a regression task for "
+                   "autoencoders, compared pixel by pixel with the mse loss).",
+                   choices=("label", "input"))
 TAU = 2 * math.pi
 
 
@@ -49,6 +54,15 @@ def randn(gen: torch.Generator, *shape: int) -> torch.Tensor:
 def balanced_labels(n: int, n_classes: int, gen: torch.Generator) -> torch.Tensor:
     """`n` int64 labels in shuffled order, each class appearing n // n_classes or one more times."""
     return (torch.arange(n) % n_classes)[torch.randperm(n, generator=gen)]
+
+
+def with_target(dataset: Dataset, target: str) -> Dataset:
+    """`dataset` as it is for target "label"; for "input", a copy whose targets are its inputs
+    (a reconstruction task), so an autoencoder trains with the ordinary supervised loop."""
+    if target == "label":
+        return dataset
+    return Dataset(dataset.name, dataset.x, dataset.x.clone(), "regression", kind=dataset.kind,
+                   notes=dict(dataset.notes))
 
 
 def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

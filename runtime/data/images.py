@@ -8,7 +8,8 @@ import torch
 
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec
-from .common import SEED, balanced_labels, generator, n_samples, rand, randn
+from .common import (SEED, TARGET, balanced_labels, generator, n_samples, rand, randn,
+                     with_target)
 
 Mask = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -65,8 +66,9 @@ def _shapes(p: dict[str, Any], _: Path | None) -> Dataset:
     x = draw_shapes(labels, cx, cy, radius, intensity, size)
     if p["noise"] > 0:
         x = (x + p["noise"] * randn(gen, *x.shape)).clamp_(0.0, 1.0)
-    return Dataset("shapes", x, labels, "classification", num_classes=k,
-                   class_names=SHAPE_NAMES[:k], kind="image")
+    labelled = Dataset("shapes", x, labels, "classification", num_classes=k,
+                       class_names=SHAPE_NAMES[:k], kind="image")
+    return with_target(labelled, p["target"])
 
 
 SPECS = [
@@ -83,6 +85,6 @@ SPECS = [
                    minimum=8, maximum=64),
          ParamSpec("noise", "float", 0.05, "Standard deviation of the pixel noise (0 for clean "
                    "images); values are clipped to [0, 1].", minimum=0.0, maximum=1.0),
-         SEED),
+         TARGET, SEED),
         _shapes),
 ]

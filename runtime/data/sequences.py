@@ -61,6 +61,30 @@ def _reverse(p: dict[str, Any], _: Path | None) -> Dataset:
     return _tokens("reverse", p, reverse=True)
 
 
+def _token_counts(x: torch.Tensor, vocab: int) -> torch.Tensor:
+    """(N, vocab) occurrences of each token id in each row of `x`."""
+    ones = torch.ones(x.shape, dtype=torch.int32)
+    return torch.zeros(len(x), vocab, dtype=torch.int32).scatter_add_(1, x, ones)
+
+
+def _majority(p: dict[str, Any], _: Path | None) -> Dataset:
+    gen, n, vocab, length = generator(p), p["n_samples"], p["vocab_size"], p["seq_len"]
+    x = torch.randint(0, vocab, (n, length), generator=gen)
+    counts = _token_counts(x, vocab)
+    top = counts.max(dim=1, keepdim=True).values
+    tied = (counts == top).sum(dim=1) > 1
+    if tied.any():
+        # Break each tie by turning one other token into a random one of the tied tokens, so every
+        # sequence has exactly one most frequent token and the label is never a coin flip.
+        rows = tied.nonzero(as_tuple=True)[0]
+        winner = ((counts[rows] == top[rows]) * (rand(gen, len(rows), vocab) + 1)).argmax(dim=1)
+        others = (x[rows] != winner[:, None]) * (rand(gen, len(rows), length) + 1)
+        x[rows, others.argmax(dim=1)] = winner
+    y = _token_counts(x, vocab).argmax(dim=1)
+    return Dataset("majority", x, y, "classification", num_classes=vocab,
+                   class_names=[str(i) for i in range(vocab)], vocab_size=vocab, kind="sequence")
+
+
 _VOCAB = ParamSpec("vocab_size", "int", 10, "Number of distinct tokens (ids 0 .. vocab_size - 1).",
                    minimum=2, maximum=100_000)
 
@@ -105,4 +129,16 @@ SPECS = [
         "bidirectional RNNs.",
         "classification", "sequence",
         (n_samples(2000, 200_000), _VOCAB, _seq_len(10, 1000), SEED), _reverse),
+    DatasetSpec(
+        "majority", "Majority token",
+        "Sequences of token ids; the class is the token that occurs most often (there is always "
+        "exactly one). The answer depends on every position at once, so it suits attention "
+        "followed by pooling.",
+        "classification", "sequence",
+        (n_samples(2000, 200_000),
+         # capped at 100: counting builds an (n_samples, vocab_size) table
+         ParamSpec("vocab_size", "int", 5, "Number of distinct tokens (ids 0 .. vocab_size - 1), "
+                   "which is also the number of classes.", minimum=2, maximum=100),
+         _seq_len(16, 1000), SEED),
+        _majority),
 ]

@@ -38,6 +38,7 @@ def expected(name: str) -> tuple:
         "parity": ((10, 1), torch.float32, (), torch.int64),
         "copy": ((10,), torch.int64, (10,), torch.int64),
         "reverse": ((10,), torch.int64, (10,), torch.int64),
+        "majority": ((16,), torch.int64, (), torch.int64),
         "shapes": ((1, 28, 28), torch.float32, (), torch.int64),
         "digits": ((1, 8, 8), torch.float32, (), torch.int64),
         "iris": ((4,), torch.float32, (), torch.int64),
@@ -64,7 +65,8 @@ def loaded() -> dict[str, Dataset]:
 # --- the catalogue --------------------------------------------------------------------------------
 def test_catalogue_holds_every_required_dataset():
     required = """spirals moons circles xor blobs sine polynomial sine_forecast adding_problem
-    parity copy reverse shapes digits iris wine breast_cancer csv npz idx image_folder""".split()
+    parity copy reverse majority shapes digits iris wine breast_cancer csv npz idx
+    image_folder""".split()
     assert list(DATASETS) == required
 
 
@@ -136,6 +138,25 @@ def test_reverse_and_copy_targets():
     assert torch.equal(rev.y, rev.x.flip(1)) and rev.vocab_size == rev.num_classes == 7
     copy = load_dataset(small("copy", vocab_size=5))
     assert torch.equal(copy.y, copy.x)
+
+
+def test_majority_label_is_the_single_most_frequent_token():
+    for params in ({"n_samples": 500}, {"n_samples": 300, "vocab_size": 30, "seq_len": 3}):
+        ds = load_dataset(small("majority", **params))
+        counts = torch.nn.functional.one_hot(ds.x, ds.num_classes).sum(dim=1)
+        first, second = counts.topk(2, dim=1).values.unbind(dim=1)
+        assert (first > second).all()  # ties were broken, so every label is certain
+        assert torch.equal(ds.y, counts.argmax(dim=1)) and ds.vocab_size == ds.num_classes
+    assert set(ds.y.tolist()) == set(range(30))  # tie-breaking favours no token
+
+
+@pytest.mark.parametrize("name, params", [("digits", {"flatten": True}), ("shapes", {})])
+def test_target_input_makes_a_reconstruction_task(name, params):
+    labelled = load_dataset(small(name, **params))
+    ds = load_dataset(small(name, target="input", **params))
+    assert ds.task == "regression" and ds.num_classes is None
+    assert torch.equal(ds.x, labelled.x) and torch.equal(ds.y, ds.x) and ds.y is not ds.x
+    assert ds.kind == labelled.kind
 
 
 def test_parity_labels_count_the_ones():
