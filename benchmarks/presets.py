@@ -1,0 +1,331 @@
+"""Benchmark: does every preset reach its target, and does every lesson show its failure and fix?
+
+Each preset in `presets/` is trained headless with its own training block, in a fresh Python
+process (so no preset inherits another's threads, caches or random state), one at a time. For each
+one it prints the metric reached (the last epoch's value, not the best one) against its target,
+PASS/FAIL, the epochs run, the training seconds (the trainer's `fit_end.elapsed_s`) and the wall
+seconds of the whole child process (start-up, imports and data included). Every preset must train
+in under 2 minutes on a 2-core CPU.
+
+The lessons come in pairs, a broken preset and its fix. Besides the metric, each pair prints the
+statistic that shows the failure, for the broken run next to the fixed one:
+
+    grad_ratio      vanishing gradients: first Linear's gradient norm / last Linear's (median over
+                    the monitoring samples)
+    peak_grad_norm  exploding gradients (learning rate too high): largest total gradient norm in
+                    any monitoring sample, as the monitor sees it (after clipping), and the step
+                    where the loss went NaN/Inf, if it did
+    dead_fraction   dying ReLU: share of exact zeros over the activation nodes, last sample
+    distinct_rows   zero initialisation: how many different rows fc1's weight matrix has at the end
+    train_val_gap   overfitting: training accuracy (every training sample, evaluation mode) minus
+                    validation accuracy at the end; also the final/min validation loss
+
+Regression presets also print `baseline_mse`, the validation MSE of predicting the training
+targets' mean (per output), which is the line a model has to beat.
+
+TARGETS below is the one place where the targets live; the tests only check that presets load,
+compile and run a few steps.
+
+Usage: python benchmarks/presets.py [PRESET ...] [--json FILE]
+       (PRESET is a file name in presets/ without .json, e.g. lstm-adding)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = ROOT / "presets"
+CHILD_MARK = "PRESET-RESULT "
+TIME_LIMIT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """`metric op value`, e.g. val_accuracy >= 0.95."""
+
+    metric: str
+    op: str  # ">=" or "<="
+    value: float
+
+    def passed(self, values: dict) -> bool:
+        got = values.get(self.metric)
+        if got is None or (isinstance(got, float) and math.isnan(got)):
+            return False
+        return got >= self.value if self.op == ">=" else got <= self.value
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a preset must reach. The first check is the headline metric; `stat` is shown beside it
+    (for a lesson, next to its fix's value); `fix` names a lesson's companion preset."""
+
+    checks: tuple[Check, ...]
+    stat: str | None = None
+    fix: str | None = None
+    extra: tuple[str, ...] = field(default=())  # more values worth printing
+
+
+def _t(*checks: tuple[str, str, float], stat: str | None = None, fix: str | None = None,
+       extra: tuple[str, ...] = ()) -> Target:
+    return Target(tuple(Check(*c) for c in checks), stat, fix, extra)
+
+
+TARGETS: dict[str, Target] = {
+    # --- architectures ----------------------------------------------------------------------
+    "mlp-spirals": _t(("val_accuracy", ">=", 0.95)),
+    "mlp-digits": _t(("val_accuracy", ">=", 0.95)),
+    "lenet-digits": _t(("val_accuracy", ">=", 0.97)),
+    "resnet-shapes": _t(("val_accuracy", ">=", 0.97)),
+    "rnn-adding": _t(("val_mse", ">=", 0.10), stat="baseline_mse"),  # stays near 0.167
+    "lstm-adding": _t(("val_mse", "<=", 0.05), stat="baseline_mse"),
+    "gru-adding": _t(("val_mse", "<=", 0.05), stat="baseline_mse"),
+    "bilstm-reverse": _t(("val_accuracy", ">=", 0.95)),
+    "autoencoder-digits": _t(("val_mse", "<=", 0.025), ("mse_vs_baseline", "<=", 0.33),
+                             stat="baseline_mse"),
+    "transformer-majority": _t(("val_accuracy", ">=", 0.95)),
+    "attention-reverse": _t(("val_accuracy", ">=", 0.99)),
+    "regression-sine": _t(("val_mse", "<=", 0.015), stat="baseline_mse"),
+    # --- lessons: the broken preset must show the failure, its fix must train ----------------
+    "lesson-vanishing-gradients": _t(("val_accuracy", "<=", 0.60), ("grad_ratio", "<=", 1e-3),
+                                     stat="grad_ratio", fix="lesson-vanishing-gradients-fixed"),
+    "lesson-vanishing-gradients-fixed": _t(("val_accuracy", ">=", 0.95), ("grad_ratio", ">=", 0.1),
+                                           stat="grad_ratio"),
+    "lesson-exploding-gradients": _t(("diverged", ">=", 1), stat="peak_grad_norm",
+                                     fix="lesson-exploding-gradients-fixed", extra=("nan_step",)),
+    "lesson-exploding-gradients-fixed": _t(("val_mse", "<=", 0.02), stat="peak_grad_norm"),
+    "lesson-dying-relu": _t(("val_accuracy", "<=", 0.60), ("dead_fraction", ">=", 0.9),
+                            stat="dead_fraction", fix="lesson-dying-relu-fixed"),
+    "lesson-dying-relu-fixed": _t(("val_accuracy", ">=", 0.95), ("dead_fraction", "<=", 0.05),
+                                  stat="dead_fraction"),
+    "lesson-zero-init": _t(("val_accuracy", "<=", 0.75), ("distinct_rows", "<=", 1),
+                           stat="distinct_rows", fix="lesson-zero-init-fixed"),
+    "lesson-zero-init-fixed": _t(("val_accuracy", ">=", 0.95), ("distinct_rows", ">=", 16),
+                                 stat="distinct_rows"),
+    "lesson-overfitting": _t(("train_accuracy_all", ">=", 0.99), ("train_val_gap", ">=", 0.10),
+                             ("val_loss_rise", ">=", 3.0), stat="train_val_gap",
+                             fix="lesson-overfitting-fixed",
+                             extra=("val_accuracy", "val_loss_rise")),
+    "lesson-overfitting-fixed": _t(("val_loss_rise", "<=", 1.5), ("train_val_gap", "<=", 0.05),
+                                   stat="train_val_gap", extra=("val_accuracy",)),
+}
+
+
+# --- the child: train one preset and measure ----------------------------------------------------
+def train_one(name: str) -> dict:
+    """Train presets/NAME.json in this process; returns the values the checks read."""
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    from runtime.document import load
+    from runtime.errors import TrainingError
+    from runtime.training import Callback, Trainer
+
+    class Recorder(Callback):
+        def __init__(self) -> None:
+            self.monitors: list[dict] = []
+            self.epochs: list[dict] = []
+            self.error: dict | None = None
+            self.end: dict | None = None
+
+        def on_event(self, trainer, event: dict) -> None:
+            kind = event["event"]
+            if kind == "monitor":
+                self.monitors.append(event)
+            elif kind == "epoch_end":
+                self.epochs.append(event)
+            elif kind == "error":
+                self.error = {**event, "step": trainer.step}
+            elif kind == "fit_end":
+                self.end = event
+
+    design = load(PRESETS / f"{name}.json")
+    recorder = Recorder()
+    trainer = Trainer(design, callbacks=[recorder], base_dir=PRESETS)
+    try:
+        trainer.fit()
+    except TrainingError:
+        pass  # a lesson may fail on purpose; the error event says how
+    end = recorder.end or {}
+    values: dict = dict((end.get("final") or {}))
+    values.update(status=end.get("status"), epochs=end.get("epochs_run"),
+                  train_s=end.get("elapsed_s"))
+    err = recorder.error
+    values["diverged"] = 1.0 if err and err.get("kind") == "nan" else 0.0
+    values["nan_step"] = err["step"] if err and err.get("kind") == "nan" else None
+    if err and err.get("kind") != "nan":
+        values["error"] = err.get("message")
+    if not hasattr(trainer, "model"):
+        return values
+    types = {n.id: n.type for n in design.nodes.values()}
+    order = [n for n in design.topological_order() if n in types]
+    linears = [n for n in order if types[n] == "Linear"]
+    values.update(_monitor_stats(recorder.monitors, linears, types))
+    if trainer.dataset.task == "regression" and len(trainer.val_idx):
+        y = trainer.y.float()
+        mean = y[trainer.train_idx].mean(dim=0)
+        values["baseline_mse"] = float(((y[trainer.val_idx] - mean) ** 2).mean())
+        if values.get("val_mse") is not None:
+            values["mse_vs_baseline"] = values["val_mse"] / values["baseline_mse"]
+    if linears:
+        weight = getattr(trainer.model, linears[0]).weight.detach()
+        values["distinct_rows"] = int(len(torch.unique(weight, dim=0)))
+    if trainer.dataset.task == "classification" and recorder.epochs:
+        x, y = trainer.x[trainer.train_idx], trainer.y[trainer.train_idx]
+        scores = trainer.predict(x)
+        values["train_accuracy_all"] = float((scores.argmax(-1) == y.cpu()).float().mean())
+        if values.get("val_accuracy") is not None:
+            values["train_val_gap"] = values["train_accuracy_all"] - values["val_accuracy"]
+        losses = [e["val_loss"] for e in recorder.epochs if e.get("val_loss") is not None]
+        if losses:
+            values["val_loss_rise"] = losses[-1] / max(min(losses), 1e-12)
+    return values
+
+
+def _monitor_stats(monitors: list[dict], linears: list[str], types: dict[str, str]) -> dict:
+    out: dict = {}
+    if not monitors:
+        return out
+    first, last = (linears[0], linears[-1]) if len(linears) > 1 else (None, None)
+    ratios = [m["nodes"][first]["grad_norm"] / m["nodes"][last]["grad_norm"] for m in monitors
+              if first and m["nodes"].get(first, {}).get("grad_norm") is not None
+              and m["nodes"].get(last, {}).get("grad_norm")]
+    if ratios:
+        out["grad_ratio"] = statistics.median(ratios)
+    norms = [math.sqrt(sum(v["grad_norm"] ** 2 for v in m["nodes"].values()
+                           if v.get("grad_norm") is not None)) for m in monitors]
+    out["peak_grad_norm"] = max(norms)
+    acts = [n for n, t in types.items() if t in ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU")]
+    dead = [monitors[-1]["nodes"][n]["dead_fraction"] for n in acts
+            if n in monitors[-1]["nodes"]]
+    if dead:
+        out["dead_fraction"] = sum(dead) / len(dead)
+    return out
+
+
+# --- the parent: one child process per preset, then the tables ----------------------------------
+def run_child(name: str) -> dict:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "--child", name], capture_output=True,
+                          text=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(CHILD_MARK)]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        return {"error": " | ".join(tail) or f"exit code {proc.returncode}", "wall_s": wall}
+    values = json.loads(lines[-1][len(CHILD_MARK):])
+    values["wall_s"] = wall
+    return values
+
+
+def verdict(name: str, values: dict) -> bool:
+    target = TARGETS[name]
+    timely = (values.get("train_s") or math.inf) < TIME_LIMIT_S
+    return timely and all(check.passed(values) for check in target.checks)
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
+            return f"{value:.1e}"
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def print_tables(results: dict[str, dict]) -> None:
+    rows = [("preset", "metric", "reached", "target", "result", "epochs", "train s", "wall s",
+             "statistic")]
+    for name, values in results.items():
+        target = TARGETS[name]
+        head = target.checks[0]
+        stat = f"{target.stat} {fmt(values.get(target.stat))}" if target.stat else ""
+        others = [f"{c.metric} {fmt(values.get(c.metric))} ({c.op} {c.value:g})"
+                  for c in target.checks[1:] if c.metric != target.stat]
+        if target.stat in [c.metric for c in target.checks[1:]]:
+            check = next(c for c in target.checks[1:] if c.metric == target.stat)
+            stat += f" ({check.op} {check.value:g})"
+        rows.append((name, head.metric, fmt(values.get(head.metric)), f"{head.op} {head.value:g}",
+                     "PASS" if verdict(name, values) else "FAIL", fmt(values.get("epochs")),
+                     _seconds(values.get("train_s")), _seconds(values.get("wall_s")),
+                     "; ".join([s for s in [stat, *others] if s])))
+    _print_rows(rows)
+    pairs = [(name, TARGETS[name].fix) for name in results if TARGETS[name].fix in results]
+    if pairs:
+        print()
+        rows = [("lesson", "statistic", "broken", "fixed", "broken metric", "fixed metric")]
+        for broken, fixed in pairs:
+            stat = TARGETS[broken].stat
+            b, f = results[broken], results[fixed]
+            rows.append((broken.removeprefix("lesson-"), stat, fmt(b.get(stat)), fmt(f.get(stat)),
+                         _headline(broken, b), _headline(fixed, f)))
+            for key in TARGETS[broken].extra:
+                rows.append(("", key, fmt(b.get(key)), fmt(f.get(key)), "", ""))
+        _print_rows(rows)
+    for name, values in results.items():
+        if values.get("error"):
+            print(f"\n{name}: {values['error']}")
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _headline(name: str, values: dict) -> str:
+    check = TARGETS[name].checks[0]
+    return f"{check.metric} {fmt(values.get(check.metric))}"
+
+
+def _print_rows(rows: list[tuple]) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("presets", nargs="*", help="preset file names without .json")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(CHILD_MARK + json.dumps(train_one(args.child)), flush=True)
+        return 0
+    on_disk = sorted(p.stem for p in PRESETS.glob("*.json"))
+    missing = sorted(set(on_disk) - set(TARGETS))
+    if missing:
+        print(f"presets without a target in TARGETS: {', '.join(missing)}")
+    names = args.presets or [n for n in TARGETS if n in on_disk]
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        parser.error(f"unknown preset(s): {', '.join(unknown)}; known: {', '.join(TARGETS)}")
+    results = {}
+    for name in names:
+        print(f"training {name} ...", file=sys.stderr, flush=True)
+        results[name] = run_child(name)
+    print_tables(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    failed = [n for n in names if not verdict(n, results[n])]
+    print(f"\n{len(names) - len(failed)}/{len(names)} presets reached their targets"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
