@@ -335,10 +335,20 @@ class OverviewPlots(QWidget):
         grid.addWidget(self.gradients, 0, 2, 2, 1)
         grid.addWidget(node_plots.activations, 0, 3)
         grid.addWidget(node_plots.act_stats, 1, 3)
+        self.node_plots = node_plots
         for column, stretch in enumerate((5, 4, 5, 4)):
             grid.setColumnStretch(column, stretch)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
+
+
+    def fix_epochs(self, epochs: int) -> None:
+        """Show the whole run's length on the time axes from the start: the axes then stay put
+        while points arrive (cheaper to repaint, and the plots show how far the run has come)."""
+        for plot in (self.loss, self.metric_plot, self.lr, self.gradients,
+                     self.node_plots.act_stats, self.node_plots.update_ratio):
+            plot.item.setXRange(0, epochs, padding=0.02)
+            plot.item.disableAutoRange(axis="x")
 
 
 class WeightPlots(QWidget):

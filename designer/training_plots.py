@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
@@ -16,6 +16,8 @@ from .results_view import ResultsView
 from .run_data import RunRecord
 from .training_controller import TrainingController
 
+#: Milliseconds between plot refreshes during a run (about 12 per second).
+REFRESH_MS = 80
 RUN_COLUMNS = ("show", "run", "status", "epochs", "train loss", "val loss", "val metric", "time")
 
 
@@ -129,8 +131,14 @@ class TrainingPlots(QWidget):
 
         self.draws = 0  # redraws of the live page (the responsiveness benchmark counts them)
         self._drawn_version = (-1, -1)
+        self._x_fixed_for = -1  # the run whose epoch count fixed the x axes
+        # plots repaint at most this often: painting six plots costs more than draining events
+        self._refresh = QTimer(self)
+        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.timeout.connect(lambda: self.draw(self.controller.current))
         controller.run_started.connect(self._on_started)
-        controller.run_updated.connect(self.draw)
+        controller.run_updated.connect(lambda run: self._refresh.isActive()
+                                       or self._refresh.start())
         controller.run_finished.connect(self._on_finished)
         self.runs.visibility_changed.connect(self._draw_history)
         self.tabs.currentChanged.connect(lambda _: self.draw(self.controller.current,
@@ -176,7 +184,14 @@ class TrainingPlots(QWidget):
             return
         key = (run.number, run.version)
         if key == self._drawn_version and not force:
+            if run.ended:
+                self._refresh.stop()
             return
+        if self._x_fixed_for != run.number and run.info.get("epochs"):
+            self._x_fixed_for = run.number
+            shown = [len(r.epochs) for r in self.controller.runs
+                     if r.number in self.runs.visible_runs()]
+            self.overview.fix_epochs(max([run.info["epochs"], *shown]))
         self._drawn_version = key
         page = self.tabs.currentWidget()
         if page is self.overview:
@@ -194,6 +209,7 @@ class TrainingPlots(QWidget):
         self.caption.setText(f"{run.label} — {run.status}")
 
     def _on_finished(self, run: RunRecord) -> None:
+        self._refresh.stop()
         self.draw(run, force=True)
         self.runs.show_runs(self.controller.runs)
         self._draw_history()
