@@ -136,6 +136,10 @@ class TrainingPlots(QWidget):
         self._refresh = QTimer(self)
         self._refresh.setInterval(REFRESH_MS)
         self._refresh.timeout.connect(lambda: self.draw(self.controller.current))
+        self._staggered: list = []
+        self._stagger = QTimer(self)
+        self._stagger.setInterval(0)
+        self._stagger.timeout.connect(self._next_plot)
         controller.run_started.connect(self._on_started)
         controller.run_updated.connect(lambda run: self._refresh.isActive()
                                        or self._refresh.start())
@@ -196,17 +200,29 @@ class TrainingPlots(QWidget):
         page = self.tabs.currentWidget()
         if page is self.overview:
             o = self.overview
-            o.loss.show_run(run)
-            o.metric_plot.show_run(run)
-            o.lr.show_run(run)
-            o.gradients.show_run(run)
-            self.node_plots.show_run(run)
+            steps = [o.loss.show_run, o.metric_plot.show_run, o.lr.show_run,
+                     o.gradients.show_run, self.node_plots.show_run]
+            if force or run.ended:
+                for step in steps:
+                    step(run)
+            else:
+                # one plot per turn of the event loop, so its repaint is all that turn does:
+                # painting the whole page at once would hold the loop for ~60-100 ms
+                self._staggered = [(step, run) for step in steps]
+                self._stagger.start()
             self.draws += 1
         elif page is self.weights:
             self.node_plots.show_run(run)
         elif page is self.runs:
             self.runs.show_runs(self.controller.runs)
         self.caption.setText(f"{run.label} — {run.status}")
+
+    def _next_plot(self) -> None:
+        if self._staggered:
+            step, run = self._staggered.pop(0)
+            step(run)
+        if not self._staggered:
+            self._stagger.stop()
 
     def _on_finished(self, run: RunRecord) -> None:
         self._refresh.stop()
