@@ -11,9 +11,11 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @functools.cache
 def _reserved() -> frozenset[str]:
-    # Node ids become attributes of an nn.Module, so they must not shadow what nn.Module defines.
-    from torch import nn
-    return frozenset(dir(nn.Module)) | {"self", "torch", "nn", "math"}
+    # Node ids become attributes of the compiled torch.fx GraphModule (an nn.Module), so they must
+    # not shadow what either defines: a layer called "code" or "graph" breaks compiling.
+    from torch import fx, nn
+    return frozenset(dir(nn.Module)) | frozenset(dir(fx.GraphModule)) | {"self", "torch", "nn",
+                                                                           "math"}
 
 
 def identifier_problem(name: object, what: str = "node id") -> str | None:

@@ -35,6 +35,8 @@ STEP_EVENT_INTERVAL = 0.05  # seconds between per-step loss events (20 Hz is ple
 # norms and the training-metric sums. Their spacing adapts so this costs about 1 % of training:
 # every batch for networks whose steps take a few milliseconds or more, up to every 16th for tiny
 # ones (a 1 ms MLP step would otherwise pay over 10 %). The first batch of every epoch is checked.
+#: Outputs beyond this size explain a non-finite loss by divergence rather than bad targets.
+OVERFLOW_HINT = 1e6
 CHECK_BUDGET = 0.01
 MAX_CHECK_EVERY = 16
 _NO_AUTOCAST = contextlib.nullcontext()  # reusable: entering it does nothing
@@ -480,11 +482,20 @@ class Trainer:
             node = first_non_finite_node(self.model, xb, self.design.topological_order())
         where = f" in node '{node}'" if node else ""
         hint = ("lower the learning rate, add gradient clipping, or normalise the inputs"
-                if node or what == "gradients" else
-                "the network's outputs are finite, so the loss got invalid values: check the "
-                "targets and the loss function")
+                if node or what == "gradients" else self._finite_output_hint(xb))
         return TrainingError(f"{what} became NaN/Inf at step {self.step} (epoch {self.epoch})"
                              f"{where}: {hint}", "nan", node)
+
+    @torch.no_grad()
+    def _finite_output_hint(self, xb: torch.Tensor) -> str:
+        """Why the loss is not finite when every output is: huge outputs, or the targets."""
+        output = self.model(xb)
+        largest = float(output.abs().max()) if output.numel() else 0.0
+        if largest > OVERFLOW_HINT:
+            return (f"the outputs grew so large (up to {largest:.1e}) that the loss overflowed: "
+                    "lower the learning rate or add gradient clipping")
+        return ("the network's outputs are finite, so the loss got invalid values: check the "
+                "targets and the loss function")
 
     # --- checkpoints ----------------------------------------------------------------------
     def checkpoint_state(self) -> dict:

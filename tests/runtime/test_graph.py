@@ -16,7 +16,8 @@ def test_add_node_fills_defaults_and_makes_ids():
 
 
 @pytest.mark.parametrize("bad_id, words", [("1x", "identifier"), ("class", "keyword"),
-                                           ("forward", "reserved"), ("a-b", "identifier")])
+                                           ("forward", "reserved"), ("a-b", "identifier"),
+                                           ("code", "reserved"), ("graph", "reserved")])
 def test_bad_node_ids_are_refused(bad_id, words):
     with pytest.raises(GraphError, match=words):
         GraphModel().add_node("ReLU", node_id=bad_id)

@@ -143,6 +143,18 @@ def test_too_high_learning_rate_diverges_and_stops():
     assert info.value.kind == "nan" and "lower the learning rate" in str(info.value)
 
 
+def test_finite_but_huge_outputs_are_blamed_on_divergence_not_the_targets():
+    trainer = Trainer(spiral_mlp())
+    trainer._setup()
+    with torch.no_grad():
+        trainer.model.fc3.weight.mul_(1e18)  # outputs ~1e18: finite, their squares are not
+    assert "grew so large" in trainer._finite_output_hint(trainer.x[:8])
+    assert "learning rate" in trainer._finite_output_hint(trainer.x[:8])
+    with torch.no_grad():
+        trainer.model.fc3.weight.div_(1e18)
+    assert "check the targets" in trainer._finite_output_hint(trainer.x[:8])
+
+
 def test_nan_in_the_data_names_the_first_node():
     m = spiral_mlp()
     trainer = Trainer(m)
