@@ -140,6 +140,9 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
         Field("early_stopping.patience", "Patience", _spec("int", "Epochs without improvement "
                                                            "before stopping."),
               shown=lambda b: b["early_stopping"]["enabled"]),
+        Field("early_stopping.min_delta", "Min improvement", _spec(
+            "float", "A change smaller than this does not count as an improvement."),
+              shown=lambda b: b["early_stopping"]["enabled"]),
     )),
 )
 
