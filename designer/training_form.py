@@ -8,6 +8,7 @@ untouched fields stay at their defaults and out of the file.
 from __future__ import annotations
 
 import copy
+import gc
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -147,8 +148,43 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
 )
 
 
-#: One background thread loads datasets for every form (loads are rare and can be slow).
-_LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-check")
+class _DatasetLoader:
+    """Loads datasets in one background thread (loads are rare and can take seconds).
+
+    Python's cyclic garbage collector runs in whichever thread crosses its allocation threshold;
+    run in the loader thread, it could free Qt objects away from the GUI thread, which deadlocks
+    Qt (seen in the test suite). So collection is paused while a load runs, and the GUI thread
+    switches it back on when every load has finished.
+    """
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-check")
+        self.pending: list[Future] = []
+        self.timer: QTimer | None = None
+        self.collecting = True
+
+    def submit(self, block: dict, base, seed: int) -> Future:
+        if not self.pending:
+            self.collecting = gc.isenabled()
+            gc.disable()
+        future = self.pool.submit(_load, block, base, seed)
+        self.pending.append(future)
+        if self.timer is None:  # made on first use, in the GUI thread
+            self.timer = QTimer()
+            self.timer.setInterval(50)
+            self.timer.timeout.connect(self._reap)
+        self.timer.start()
+        return future
+
+    def _reap(self) -> None:
+        self.pending = [f for f in self.pending if not f.done()]
+        if not self.pending:
+            self.timer.stop()
+            if self.collecting:
+                gc.enable()
+
+
+_LOADER = _DatasetLoader()
 
 
 def _load(block: dict, base, seed: int) -> Any:
@@ -401,7 +437,7 @@ class TrainingForm(QScrollArea):
         self._show_fit("Loading the dataset to check it against the design…", True)
         self._wanted = key
         if key not in self._loading:
-            self._loading[key] = _LOADER.submit(_load, config.dataset, base, config["seed"])
+            self._loading[key] = _LOADER.submit(config.dataset, base, config["seed"])
             self._poll_timer.start()
 
     def _poll_loads(self) -> None:

@@ -1,5 +1,7 @@
 """The training form: edits are undoable and saved with the design, refused values say why, and
 the dataset is checked against the Input and Output."""
+import gc
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -83,6 +85,8 @@ def test_another_dataset_drops_the_old_params_and_warns_when_it_does_not_fit(for
                           check_params_cb=lambda text, ok: not text.startswith("Loading")) as got:
         form.check_data()
     assert got.args[1] and "fits the Input and Output" in got.args[0]
+    # garbage collection, paused while the loader thread ran, is back on
+    qtbot.waitUntil(gc.isenabled, timeout=5_000)
 
 
 def test_a_bad_dataset_param_is_refused_with_its_name(form):
