@@ -14,6 +14,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from runtime.document import write_atomic
+from runtime.training.config import effective_block
+
 #: Per-node statistics kept over time (from the trainer's monitor events).
 NODE_STATS = ("grad_norm", "update_ratio", "act_mean", "act_std", "dead_fraction",
               "saturated_fraction")
@@ -66,7 +69,7 @@ class RunRecord:
         self.document = document
         self.changes = changes
         self.status = "starting"
-        self.started = time.monotonic()
+        self.training_since = time.monotonic()  # reset when training begins (fit_start)
         self.info: dict[str, Any] = {}  # the fit_start event
         self.progress: dict[str, Any] = {}  # the latest step or epoch_end event
         self.step_loss = Series()
@@ -135,6 +138,7 @@ class RunRecord:
 
     def _on_fit_start(self, event: dict) -> None:
         self.info = event
+        self.training_since = time.monotonic()  # not counting the worker's start-up
         self.status = "running"
         if event.get("lr") is not None:
             self.lr.append(0.0, event["lr"])
@@ -194,8 +198,6 @@ class RunRecord:
     # --- export -----------------------------------------------------------------------------
     def write_csv(self, path: str | Path) -> None:
         """The per-epoch metrics as CSV (one row per epoch), written atomically."""
-        from runtime.document import write_atomic
-
         columns: list[str] = []
         for event in self.epochs:
             columns += [k for k in event if k != "event" and k not in columns]
@@ -234,11 +236,9 @@ def describe_changes(before: dict, after: dict, lr_override: float | None = None
     explicitly is not a change. `lr_override` is the learning rate the previous run ended with
     when it was changed during that run.
     """
-    from runtime.training.config import merged_with_defaults
-
     changes: list[str] = []
-    old_t = _flatten(merged_with_defaults(before.get("training") or {}))
-    new_t = _flatten(merged_with_defaults(after.get("training") or {}))
+    old_t = _flatten(effective_block(before.get("training") or {}))
+    new_t = _flatten(effective_block(after.get("training") or {}))
     if lr_override is not None:
         old_t["optimizer.lr"] = lr_override
     order = list(_SHORT)  # the settings users change most come first

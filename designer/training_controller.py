@@ -1,8 +1,8 @@
 """Runs training for the designer: starts the worker process, drains its events on a timer.
 
 The GUI never waits on the worker. A ~30 Hz timer takes whatever events have arrived, feeds them
-into the current `RunRecord`, and emits `run_updated` once per tick, which is also the plots'
-refresh clock (so plots redraw at most once per tick and only when something arrived).
+into the current `RunRecord`, and emits `run_updated` once per tick in which something arrived
+(the plots repaint on their own, slower clock; see training_plots.py).
 """
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from runtime.document import to_dict
-from runtime.errors import TrainingConfigError
+from runtime.errors import TrainingConfigError, TrainingError
 from runtime.graph import MetaChanged, NodeMoved
 from runtime.training.config import parse_training
+from runtime.training.data_fit import io_nodes
 from runtime.worker import Stop, TrainingWorker
 
 from .run_data import RunRecord, describe_changes
 from .session import DesignSession
 
-#: How often the worker's events are drained (and plots refreshed), in milliseconds.
+#: How often the worker's events are drained, in milliseconds.
 DRAIN_INTERVAL_MS = 33
 #: Most events taken per tick, so a burst never stalls the event loop.
 EVENTS_PER_TICK = 2000
@@ -97,11 +98,10 @@ class TrainingController(QObject):
             return (f"the design has {len(analysis.errors)} error(s); fix them first — "
                     f"{where}{first.message}" + (f" (and {more} more)" if more else ""))
         model = self.session.model
-        inputs = [n for n in model.nodes.values() if n.type == "Input"]
-        outputs = [n for n in model.nodes.values() if n.type == "Output"]
-        if len(inputs) != 1 or len(outputs) != 1:
-            return (f"training needs exactly one Input and one Output; this design has "
-                    f"{len(inputs)} and {len(outputs)}")
+        try:
+            io_nodes(model)
+        except TrainingError as err:
+            return str(err)
         try:
             parse_training(model.training)
         except TrainingConfigError as err:

@@ -23,7 +23,8 @@ from runtime.errors import DatasetError, LayerLabError, ParamError, TrainingConf
 from runtime.graph import MetaChanged
 from runtime.specs import ParamSpec
 from runtime.training.config import (DEVICES, LOSSES, OPTIMIZERS, SCHEDULES,
-                                     merged_with_defaults, parse_training)
+                                     effective_block, merged_with_defaults,
+                                     parse_training)
 from runtime.training.data_fit import check_data_fits, io_nodes
 
 from . import style
@@ -318,11 +319,7 @@ class TrainingForm(QScrollArea):
     # --- showing the model ---------------------------------------------------------------------
     def effective(self) -> dict:
         """The training block with every default filled in (what a run would use)."""
-        block = merged_with_defaults(self.session.model.training or {})
-        stopping = (self.session.model.training or {}).get("early_stopping")
-        if isinstance(stopping, dict) and "enabled" not in stopping:
-            block["early_stopping"]["enabled"] = True
-        return block
+        return effective_block(self.session.model.training or {})
 
     def refresh(self) -> None:
         """Show the model's training block in every editor."""

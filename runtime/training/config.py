@@ -90,15 +90,22 @@ def merged_with_defaults(block: dict) -> dict:
     return out
 
 
+def effective_block(block: dict) -> dict:
+    """What a run would use, not yet validated: `block` on top of the defaults, with early
+    stopping on when the block has an `early_stopping` section that does not say otherwise."""
+    raw = merged_with_defaults(block)
+    stopping = block.get("early_stopping")
+    if isinstance(stopping, dict) and "enabled" not in stopping:
+        raw["early_stopping"]["enabled"] = True  # writing the block asks for early stopping
+    return raw
+
+
 def parse_training(block: Any) -> TrainingConfig:
     """Validate a training block; raise `TrainingConfigError` listing every problem."""
     if not isinstance(block, dict):
         raise TrainingConfigError([Problem("'training' must be an object", location="training")])
     checker = _Checker()
-    raw = merged_with_defaults(block)
-    stopping = block.get("early_stopping")
-    if isinstance(stopping, dict) and "enabled" not in stopping:
-        raw["early_stopping"]["enabled"] = True  # writing the block asks for early stopping
+    raw = effective_block(block)
     checker.check(raw, block)
     if checker.problems:
         raise TrainingConfigError(checker.problems)
