@@ -15,7 +15,6 @@ import torch
 if TYPE_CHECKING:
     from .trainer import Trainer
 
-EVAL_BATCH = 1024
 MAX_STEPS = 64  # sequences, per-step labels and long regression outputs are cut to this length
 MAX_TABULAR_FEATURES = 8  # wider rows are not worth drawing as a sample's input
 IMAGE_SIDE = 32  # larger images are strided down to about this size
@@ -213,12 +212,9 @@ def _inputs(x: torch.Tensor, kind: str) -> list | None:
 
 # --- helpers ------------------------------------------------------------------------------------
 def _outputs(trainer: "Trainer", idx: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(output, target) per batch of `idx`, in order, as the validation pass computes them."""
-    for start in range(0, len(idx), EVAL_BATCH):
-        batch = idx[start:start + EVAL_BATCH]
-        with trainer._autocast():
-            output = trainer.model(trainer.x[batch])
-        yield output.float(), trainer.y[batch]
+    """(output as float32, target) per batch of `idx`, in order, as validation computes them."""
+    for output, target in trainer.evaluation_batches(idx):
+        yield output.float(), target
 
 
 def _ints(t: torch.Tensor) -> int | list[int]:

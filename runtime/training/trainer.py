@@ -11,7 +11,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import torch
 
@@ -35,6 +35,8 @@ STEP_EVENT_INTERVAL = 0.05  # seconds between per-step loss events (20 Hz is ple
 # norms and the training-metric sums. Their spacing adapts so this costs about 1 % of training:
 # every batch for networks whose steps take a few milliseconds or more, up to every 16th for tiny
 # ones (a 1 ms MLP step would otherwise pay over 10 %). The first batch of every epoch is checked.
+#: Samples per forward pass when evaluating (no gradients, so larger than training batches).
+EVAL_BATCH = 1024
 #: Outputs beyond this size explain a non-finite loss by divergence rather than bad targets.
 OVERFLOW_HINT = 1e6
 CHECK_BUDGET = 0.01
@@ -386,17 +388,26 @@ class Trainer:
         return torch.autocast(self.device.type) if self.amp else _NO_AUTOCAST
 
     @torch.no_grad()
-    def _evaluate(self, batch: int = 1024) -> dict:
+    def _evaluate(self) -> dict:
         cfg = self.config
         self.model.eval()
         acc = MetricAccumulator(cfg.metrics, cfg["loss"])
-        for start in range(0, len(self.val_idx), batch):
-            idx = self.val_idx[start:start + batch]
+        for output, target in self.evaluation_batches(self.val_idx):
             with self._autocast():
-                output = self.model(self.x[idx])
-                loss = compute_loss(cfg["loss"], output, self.y[idx])
-            acc.update(output, self.y[idx], loss)
+                loss = compute_loss(cfg["loss"], output, target)
+            acc.update(output, target, loss)
         return acc.result()
+
+    def evaluation_batches(self, idx: torch.Tensor,
+                           batch: int = EVAL_BATCH) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(output, target) for `idx` in order, batch by batch, as validation computes them
+        (the model is put in evaluation mode; call under torch.no_grad)."""
+        self.model.eval()
+        for start in range(0, len(idx), batch):
+            chosen = idx[start:start + batch]
+            with self._autocast():
+                output = self.model(self.x[chosen])
+            yield output, self.y[chosen]
 
     def _emit_report(self) -> None:
         """The end-of-run validation report; a failure here is a warning, never a failed run."""
@@ -409,7 +420,7 @@ class Trainer:
         self.emit(report)
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+    def predict(self, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
         """Outputs of the trained model for `x` (evaluation mode), on the CPU."""
         self.model.eval()
         outs = [self.model(x[i:i + batch].to(self.device)).float().cpu()
