@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
@@ -107,6 +107,18 @@ class Plot(pg.PlotWidget):
             self.legend.addItem(item, name)
         return item
 
+    def epoch_curve(self, name: str, color: QColor) -> pg.PlotDataItem:
+        """A per-epoch curve: a line with a dot at each epoch."""
+        return self.curve(name, _pen(color, 2.0), symbol="o", symbolSize=4, symbolBrush=color,
+                          symbolPen=None)
+
+    def drop(self, curve: pg.PlotDataItem) -> None:
+        """Remove a curve from the plot and its legend."""
+        if self.legend is not None:
+            self.legend.removeItem(curve)
+        self.item.removeItem(curve)
+        self._fed.pop(id(curve), None)  # a later curve may get the same id
+
 
 class LossPlot(Plot):
     """Train (per step and per epoch) and validation loss, with earlier runs overlaid."""
@@ -114,10 +126,8 @@ class LossPlot(Plot):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Loss", legend=True, parent=parent)
         self.steps = self.curve(None, _pen(TRAIN, 1.0, alpha=70))
-        self.train = self.curve("train", _pen(TRAIN, 2.0), symbol="o", symbolSize=4,
-                                symbolBrush=TRAIN, symbolPen=None)
-        self.val = self.curve("validation", _pen(VAL, 2.0), symbol="o", symbolSize=4,
-                              symbolBrush=VAL, symbolPen=None)
+        self.train = self.epoch_curve("train", TRAIN)
+        self.val = self.epoch_curve("validation", VAL)
         self.history: dict[int, pg.PlotDataItem] = {}
 
     def set_log(self, on: bool) -> None:
@@ -134,10 +144,7 @@ class LossPlot(Plot):
         wanted = {r.number: r for r in runs if r.number in visible}
         for number in list(self.history):
             if number not in wanted:
-                curve = self.history.pop(number)
-                if self.legend is not None:
-                    self.legend.removeItem(curve)
-                self.item.removeItem(curve)
+                self.drop(self.history.pop(number))
         for number, run in wanted.items():
             series = run.epoch_series.get("val_loss") or run.epoch_series.get("train_loss")
             if series is None:
@@ -145,10 +152,10 @@ class LossPlot(Plot):
             curve = self.history.get(number)
             if curve is None:
                 color = RUN_COLORS[(number - 1) % len(RUN_COLORS)]
-                curve = self.history[number] = self.curve(_short(run.label), _pen(color, 1.4,
-                                                                                   dashed=True))
+                curve = self.history[number] = self.curve(shorten(run.label, 34),
+                                                          _pen(color, 1.4, dashed=True))
                 curve.setZValue(-1)
-            curve.setData(series.x, series.y)
+            self.feed(curve, series, self.item.ctrl.logYCheck.isChecked())
 
 
 class MetricPlot(Plot):
@@ -156,10 +163,8 @@ class MetricPlot(Plot):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Metric", legend=True, parent=parent)
-        self.train = self.curve("train", _pen(TRAIN, 2.0), symbol="o", symbolSize=4,
-                                symbolBrush=TRAIN, symbolPen=None)
-        self.val = self.curve("validation", _pen(VAL, 2.0), symbol="o", symbolSize=4,
-                              symbolBrush=VAL, symbolPen=None)
+        self.train = self.epoch_curve("train", TRAIN)
+        self.val = self.epoch_curve("validation", VAL)
         self.metric_name = ""  # not "metric": that would hide QPaintDevice.metric()
 
     def show_run(self, run: RunRecord) -> None:
@@ -223,10 +228,8 @@ class GradientPlot(Plot):
             self.feed(curve, series, log=True)
 
     def clear_run(self) -> None:
-        for node_id, curve in self.curves.items():
-            if self.legend is not None:
-                self.legend.removeItem(curve)
-            self.item.removeItem(curve)
+        for curve in self.curves.values():
+            self.drop(curve)
         self.curves.clear()
 
 
@@ -264,7 +267,6 @@ class StatsPlot(Plot):
                  log: bool = False, parent: QWidget | None = None):
         super().__init__(title, legend=True, log_y=log, parent=parent)
         self.log = log
-        self.keys = [key for key, _, _ in series]
         self.curves = {key: self.curve(label, _pen(color, 1.8)) for key, label, color in series}
 
     def show_node(self, run: RunRecord | None, node_id: str | None) -> None:
@@ -312,13 +314,7 @@ class NodePlots(QWidget):
 
 
 class OverviewPlots(QWidget):
-    """Everything that moves during training on one page.
-
-    Signals:
-        legend_clicked(str): a layer was shown/hidden from the gradient legend.
-    """
-
-    legend_clicked = Signal(str)
+    """Everything that moves during training on one page."""
 
     def __init__(self, node_plots: NodePlots, parent: QWidget | None = None):
         super().__init__(parent)
@@ -340,7 +336,6 @@ class OverviewPlots(QWidget):
             grid.setColumnStretch(column, stretch)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
-
 
     def fix_epochs(self, epochs: int) -> None:
         """Show the whole run's length on the time axes from the start: the axes then stay put
@@ -373,6 +368,7 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _short(text: str, width: int = 34) -> str:
+def shorten(text: str, width: int) -> str:
+    """`text` cut to `width` characters, with an ellipsis when cut."""
     return text if len(text) <= width else text[:width - 1] + "…"
 

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QScrollArea, QTextBrowser,
                                QVBoxLayout, QWidget)
 
-from .plots import NODE_COLORS, Plot
+from .plots import NODE_COLORS, Plot, shorten
 
 RIGHT = "#3fb950"
 WRONG = "#e5534b"
@@ -62,7 +62,7 @@ class ConfusionMatrix(Plot):
                     text.setPos(j + 0.5, i + 0.5)
                     self.item.addItem(text)
                     self.texts.append(text)
-        ticks = [[(i + 0.5, _short(names[i] if i < len(names) else str(i)))
+        ticks = [[(i + 0.5, shorten(names[i] if i < len(names) else str(i), 10))
                   for i in range(n)]] if n <= 20 else None
         for axis in ("bottom", "left"):
             self.item.getAxis(axis).setTicks(ticks)
@@ -173,10 +173,8 @@ class ResultsView(QWidget):
             row.addWidget(widget, 1)
             widget.hide()
         layout.addLayout(row, 1)
-        self.report: dict | None = None
 
     def show_report(self, report: dict | None) -> None:
-        self.report = report
         for widget in (self.confusion, self.scatter, self.regions, self.grid, self.sequences):
             widget.hide()
         if not report:
@@ -221,15 +219,12 @@ def _name(value, names: list[str]) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def _short(text: str, width: int = 10) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
 def _caption(sample: dict, names: list[str]) -> str:
     color = RIGHT if sample.get("correct") else WRONG
-    text = html.escape(_short(_name(sample["prediction"], names), 12))
+    text = html.escape(shorten(_name(sample["prediction"], names), 12))
     if not sample.get("correct"):
-        text += f" <span style='color:#8b949e'>({html.escape(_short(_name(sample['target'], names), 8))})</span>"
+        wanted = html.escape(shorten(_name(sample["target"], names), 8))
+        text += f" <span style='color:#8b949e'>({wanted})</span>"
     return f"<span style='color:{color}'>{text}</span>"
 
 

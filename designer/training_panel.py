@@ -11,6 +11,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
+from runtime.graph import MetaChanged
+
 from . import style
 from .run_data import RunRecord
 from .training_controller import TrainingController
@@ -101,7 +103,9 @@ class TrainingPanel(QWidget):
         controller.run_updated.connect(self._on_run)
         controller.run_finished.connect(self._on_finished)
         controller.stale_changed.connect(self.stale.setVisible)
-        controller.session.model_event.connect(lambda _: self._sync_lr())
+        controller.session.model_event.connect(
+            lambda event: isinstance(event, MetaChanged) and event.field == "training"
+            and self._sync_lr())
         controller.session.model_replaced.connect(self._sync_lr)
         self._sync_lr()
         self._on_state("idle")
@@ -132,9 +136,12 @@ class TrainingPanel(QWidget):
 
     def _sync_lr(self) -> None:
         if not self.controller.busy:
-            self.lr_box.blockSignals(True)
-            self.lr_box.setValue(float(self.form.effective()["optimizer"]["lr"]))
-            self.lr_box.blockSignals(False)
+            self._show_lr(float(self.form.effective()["optimizer"]["lr"]))
+
+    def _show_lr(self, lr: float) -> None:
+        self.lr_box.blockSignals(True)
+        self.lr_box.setValue(lr)
+        self.lr_box.blockSignals(False)
 
     # --- showing ----------------------------------------------------------------------------
     def show_message(self, text: str, error: bool = False) -> None:
@@ -174,7 +181,7 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(f"epoch {epoch}/{epochs} · step {in_epoch}/{spe}{paused}")
         rate = run.epochs[-1].get("samples_per_s") if run.epochs else None
         if rate is None and run.step_loss.n > 1 and info:
-            elapsed = max(time.monotonic() - run.started, 1e-9)
+            elapsed = max(time.monotonic() - run.training_since, 1e-9)
             rate = done * (info.get("batch_size") or 1) / elapsed
         parts = [f"{info.get('device', '?')}",
                  f"{rate:,.0f} samples/s" if rate else "",
@@ -182,9 +189,7 @@ class TrainingPanel(QWidget):
                  f"loss {progress['loss']:.4g}" if progress.get("loss") is not None else ""]
         self.status.setText(" · ".join(p for p in parts if p))
         if run.lr_changes:
-            self.lr_box.blockSignals(True)
-            self.lr_box.setValue(run.lr_changes[-1]["lr"])
-            self.lr_box.blockSignals(False)
+            self._show_lr(run.lr_changes[-1]["lr"])
         if run.warnings:
             self.show_message(run.warnings[-1])
 

@@ -1,15 +1,17 @@
 """The plots dock: live curves of the current run, the selected layer, results and run history.
 
-It redraws from the controller's `run_updated` signal (at most once per drain tick, ~30 Hz) and
-only the page that is visible, plus the canvas tint, which the main window asks for.
+During a run it repaints on its own clock (REFRESH_MS, ~12 Hz) and only when events arrived, feeding
+the visible page's plots one per turn of the event loop; the canvas tint is designer/live_tint.py.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QIODevice, QSaveFile, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+
+from runtime.registry import REGISTRY
 
 from .plots import NodePlots, OverviewPlots, WeightPlots
 from .results_view import ResultsView
@@ -178,7 +180,7 @@ class TrainingPlots(QWidget):
         self._draw_history()
         if self.node_id is None or not any(n["id"] == self.node_id
                                            for n in run.document["nodes"]):
-            self.set_node(_first_hidden_node(run))
+            self.set_node(_first_layer(run))
         self.tabs.setCurrentWidget(self.overview)
         self.draw(run, force=True)
 
@@ -242,9 +244,12 @@ class TrainingPlots(QWidget):
 
     # --- export -----------------------------------------------------------------------------
     def save_png(self, path: str | Path) -> None:
-        """The visible page of plots as a PNG image."""
-        if not self.tabs.currentWidget().grab().save(str(path), "PNG"):
-            raise OSError(f"{path} could not be written")
+        """The visible page of plots as a PNG image (written whole or not at all)."""
+        file = QSaveFile(str(path))
+        if not (file.open(QIODevice.OpenModeFlag.WriteOnly)
+                and self.tabs.currentWidget().grab().save(file, "PNG") and file.commit()):
+            file.cancelWriting()
+            raise OSError(f"{path} could not be written: {file.errorString()}")
         self.exported.emit(str(path))
 
     def save_csv(self, path: str | Path) -> None:
@@ -272,16 +277,9 @@ class TrainingPlots(QWidget):
             window.show_error("Cannot export", str(err))
 
 
-def _first_hidden_node(run: RunRecord) -> str | None:
+def _first_layer(run: RunRecord) -> str | None:
     """The layer to show first: the first one with weights, else the first after the Input."""
-    nodes = run.document.get("nodes", [])
-    from runtime.registry import REGISTRY
-
-    for node in nodes:
-        try:
-            if REGISTRY.get(node["type"]).has_weights:
-                return node["id"]
-        except Exception:  # an unknown type cannot be trained anyway
-            continue
+    nodes = run.document["nodes"]  # a trained design: every type is registered
+    weighted = [n["id"] for n in nodes if REGISTRY.get(n["type"]).has_weights]
     rest = [n["id"] for n in nodes if n["type"] not in ("Input", "Output")]
-    return rest[0] if rest else None
+    return (weighted or rest or [None])[0]
