@@ -56,16 +56,13 @@ def headless_rate(design: Path) -> float:
 
 def gui_run(design: Path) -> dict:
     """Train `design` from the main window; returns latency, refresh and throughput figures."""
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from designer.main_window import MainWindow
+    from designer.screenshot import scratch_window
 
     app = QApplication.instance() or QApplication([])
-    folder = tempfile.mkdtemp()
-    window = MainWindow(settings=QSettings(str(Path(folder) / "s.ini"),
-                                           QSettings.Format.IniFormat),
-                        autosave_dir=Path(folder) / "autosave")
+    window = scratch_window()
     window.resize(1500, 950)
     window.show()
     window.session.open_preset(design)

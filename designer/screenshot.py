@@ -20,16 +20,11 @@ def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
     (or when the run ends, if sooner), with the training dock and the live plots shown.
     """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
-
-    from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setStyle("Fusion")
-    scratch = Path(tempfile.mkdtemp(prefix="layerlab-shot-"))
-    settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, autosave_dir=scratch / "autosave")
+    window = scratch_window()
     window.resize(*size)
     window.show()
     window.open_preset(preset)
@@ -53,6 +48,18 @@ def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
     window.session.undo_stack.setClean()
     window.close()  # ends a run, if one was started
     return out
+
+
+def scratch_window():
+    """A main window with settings and autosave in a fresh temporary folder: nothing the user
+    saved (layout, recent files) changes what it shows, and it writes nothing of theirs."""
+    from PySide6.QtCore import QSettings
+
+    from .main_window import MainWindow
+
+    scratch = Path(tempfile.mkdtemp(prefix="layerlab-scratch-"))
+    settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
+    return MainWindow(settings=settings, autosave_dir=scratch / "autosave")
 
 
 def _train_for(app, window, seconds: float) -> None:

@@ -2,11 +2,11 @@
 dropping layers and wiring ports with the mouse, read every shape and the parameter count, fix
 an error from its message, undo, save and reopen."""
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
-from designer.main_window import MainWindow, preset_files
+from designer.main_window import preset_files
 from runtime.document import load
 from tests.designer.test_canvas import at, drag, drop_layer, port_at
 
@@ -22,15 +22,8 @@ def type_into(qtbot, line_edit, text: str) -> None:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(win)
-    win.resize(780, 580)
-    win.show()
-    qtbot.waitExposed(win)
-    win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
-    return win
+def window(make_window):
+    return make_window((780, 580))
 
 
 def test_build_a_cnn_from_scratch(window, qtbot, tmp_path):

@@ -11,17 +11,12 @@ from runtime.document import load
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+def window(make_window):
+    win = make_window()
     win.messages = []
     win.show_problems = lambda title, text, problems: win.messages.append(
         (title, [str(p) for p in problems]))
     win.show_error = lambda title, text: win.messages.append((title, [text]))
-    win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # never block on a dialog
     yield win
     win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
 

@@ -9,26 +9,19 @@ import os
 import signal
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt
 
-from designer.main_window import DEFAULT_PRESET, MainWindow
+from designer.main_window import DEFAULT_PRESET
 from runtime.document import to_dict
 
 RUN_TIMEOUT_MS = 90_000
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave")
-    qtbot.addWidget(win)
-    win.resize(1500, 950)
-    win.show()
-    qtbot.waitExposed(win)
+def window(make_window):
+    win = make_window((1500, 950))
     win.messages = []
     win.show_error = lambda title, text: win.messages.append((title, text))
-    win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
     win.open_preset(DEFAULT_PRESET)
     yield win
     win.trainer.shutdown()

@@ -1,0 +1,23 @@
+"""Shared set-up of the designer tests."""
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from designer.main_window import MainWindow
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Makes a shown main window with its own settings and autosave folder (never the user's),
+    which discards unsaved changes instead of asking."""
+    def make(size: tuple[int, int] | None = None) -> MainWindow:
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        win = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave")
+        qtbot.addWidget(win)
+        if size:
+            win.resize(*size)
+        win.show()
+        qtbot.waitExposed(win)
+        win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
+        return win
+    return make
