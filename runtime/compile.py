@@ -69,10 +69,10 @@ def recipes(model: GraphModel, analysis: Analysis,
 
 
 def build_module(model: GraphModel, node_id: str, recipe: ModuleRecipe) -> nn.Module:
-    """Instantiate a node's module and apply its `init` and `trainable` settings."""
+    """Instantiate a node's module and apply its `weight_init` and `trainable` settings."""
     params = model.nodes[node_id].params
     module = recipe.instantiate()
-    init_weights(module, params.get("init", "default"))
+    init_weights(module, params.get("weight_init", "default"))
     if not params.get("trainable", True):
         module.requires_grad_(False)
     return module

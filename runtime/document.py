@@ -21,10 +21,22 @@ from .registry import REGISTRY, LayerRegistry
 from .specs import LayerSpec
 
 FORMAT = "layerlab.design"
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
+
+
+def _v1_weight_init(data: dict) -> dict:
+    """Version 2 renamed the weight-initialisation parameter `init` to `weight_init`: `init`
+    collided with PyTorch's own constructor arguments (``nn.PReLU(init=...)``). Same meaning."""
+    nodes = data.get("nodes")
+    for node in nodes if isinstance(nodes, list) else ():
+        params = node.get("params") if isinstance(node, dict) else None
+        if isinstance(params, dict) and "init" in params and "weight_init" not in params:
+            params["weight_init"] = params.pop("init")
+    return data
+
 
 #: Upgrade steps: MIGRATIONS[n] turns a version-n document into a version n+1 document.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_weight_init}
 
 _TOP_KEYS = ("format", "version", "name", "description", "nodes", "edges", "training")
 _NODE_KEYS = ("id", "type", "params", "pos")

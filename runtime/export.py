@@ -41,9 +41,9 @@ def export_python(model: GraphModel, class_name: str | None = None) -> str:
     for node_id, recipe in node_recipes.items():
         init_lines.append(f"self.{node_id} = {_constructor(recipe.cls, recipe.kwargs, helpers)}")
         params = model.nodes[node_id].params
-        if params.get("init", "default") != "default":
+        if params.get("weight_init", "default") != "default":
             helpers.add("init_weights")
-            init_lines.append(f"init_weights(self.{node_id}, {params['init']!r})")
+            init_lines.append(f"init_weights(self.{node_id}, {params['weight_init']!r})")
         if not params.get("trainable", True):
             init_lines.append(f"self.{node_id}.requires_grad_(False)")
     forward = textwrap.indent(compiled.code.strip("\n"), "    ").rstrip() + "\n"

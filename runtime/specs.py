@@ -254,13 +254,17 @@ ShapeRule = Callable[[LayerContext], Inference]
 Builder = Callable[[LayerContext], ModuleRecipe]
 
 INIT_PARAM = ParamSpec(
-    "init", "choice", "default",
+    "weight_init", "choice", "default",
     "How the weights are initialised: PyTorch's default for the layer, or a named scheme "
     "(biases start at zero for any named scheme).",
     choices=("default", "zeros", "normal", "uniform", "xavier_uniform", "xavier_normal",
              "kaiming_uniform", "kaiming_normal", "orthogonal"))
 TRAINABLE_PARAM = ParamSpec("trainable", "bool", True,
                             "When false the layer's weights are frozen and are not updated by training.")
+
+#: Parameters that were renamed, old name -> new name (the file migration converts old files; this
+#: only lets an error message point at the new name).
+RENAMED_PARAMS = {"init": "weight_init"}
 
 INPUT = PortSpec("input", "The tensor to transform.")
 OUTPUT = PortSpec("output", "The result.")
@@ -275,14 +279,21 @@ class LayerSpec:
         title: Name shown in the palette.
         category: One of `CATEGORIES`.
         explanation: Two sentences for learners: what it does, and when to use it.
-        params: Declared parameters; `init` and `trainable` are appended for layers with weights.
+        params: Declared parameters; `weight_init` and `trainable` are appended for layers with
+            weights.
         infer: The shape rule: input tensors -> output tensors, parameter count, FLOPs.
         build: Returns the `ModuleRecipe` of the node's torch module; None for Input and Output.
         inputs, outputs: Ports, in the order the module's forward takes them.
-        has_weights: The module has learnable weights (adds `init` and `trainable`).
+        has_weights: The module has learnable weights (adds `weight_init` and `trainable`).
         aliases: Other names users know it by (Keras, other tools); used for search and suggestions.
         key_params: Parameters worth showing on the node in the canvas.
         input_dtypes: Element types the layer accepts; shape inference refuses the others.
+        output_range: (low, high) bounds of what the layer outputs (None: unbounded on that side),
+            e.g. (0, 1) for Sigmoid; training reads it to spot outputs a loss cannot use.
+        units_can_die: Units can get stuck at exactly zero for every input (ReLU), so the dead
+            fraction of its outputs means something.
+        saturation: (low, high): outputs at or beyond these are in the flat part of the curve,
+            where gradients vanish (Sigmoid, Tanh); None where the layer does not saturate.
     """
 
     type_id: str
@@ -298,6 +309,9 @@ class LayerSpec:
     aliases: tuple[str, ...] = ()
     key_params: tuple[str, ...] = ()
     input_dtypes: tuple[str, ...] = ("float32",)
+    output_range: tuple[float | None, float | None] | None = None
+    units_can_die: bool = False
+    saturation: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -321,17 +335,17 @@ class LayerSpec:
     def input_port(self, name: str) -> PortSpec | None:
         return next((p for p in self.inputs if p.name == name), None)
 
-    def output_port(self, name: str) -> PortSpec | None:
-        return next((p for p in self.outputs if p.name == name), None)
-
     def check_params(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[ParamError]]:
         """Every parameter (given values validated, the rest at defaults) and the problems found."""
         values = self.defaults()
         problems = []
         for name, value in given.items():
             if name not in values:
+                renamed = RENAMED_PARAMS.get(name)
+                hint = (f": it is now called '{renamed}'" if renamed in values
+                        else did_you_mean(name, list(values)))
                 problems.append(ParamError(name, f"{self.type_id} has no parameter '{name}'"
-                                           f"{did_you_mean(name, list(values))}"))
+                                           f"{hint}"))
                 continue
             try:
                 values[name] = self.param(name).validate(value)

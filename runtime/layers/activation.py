@@ -19,14 +19,14 @@ def _softmax_rule(kind: str):
 
 
 def _activation(type_id: str, explanation: str, params: tuple[ParamSpec, ...] = (),
-                aliases: tuple[str, ...] = (), rule=_elementwise) -> LayerSpec:
+                aliases: tuple[str, ...] = (), rule=_elementwise, **facts) -> LayerSpec:
     cls = getattr(nn, type_id)
     names = [p.name for p in params]
 
     def build(ctx: LayerContext) -> ModuleRecipe:
         return ModuleRecipe(cls, {n: ctx[n] for n in names})
     return LayerSpec(type_id, type_id, "Activation", explanation, params, rule, build,
-                     aliases=aliases, key_params=tuple(names))
+                     aliases=aliases, key_params=tuple(names), **facts)
 
 
 _DIM = ParamSpec("dim", "int", -1, "Dimension the probabilities sum to 1 over (PyTorch numbering: "
@@ -34,7 +34,8 @@ _DIM = ParamSpec("dim", "int", -1, "Dimension the probabilities sum to 1 over (P
 
 SPECS = [
     _activation("ReLU", "Passes positive values and zeroes negative ones. The default choice for "
-                "hidden layers; watch for 'dead' units that output zero for every input."),
+                "hidden layers; watch for 'dead' units that output zero for every input.",
+                output_range=(0.0, None), units_can_die=True),
     _activation("LeakyReLU", "Like ReLU but lets a small slope through for negative inputs, so "
                 "units never die completely. Use it when many ReLU units go dead.",
                 (ParamSpec("negative_slope", "float", 0.01, "Slope for negative inputs.",
@@ -51,12 +52,16 @@ SPECS = [
                 "non-monotonic ReLU. Use it in modern CNNs such as EfficientNet.",
                 aliases=("Swish",)),
     _activation("Sigmoid", "Squashes values into (0, 1). Use it for probabilities of independent "
-                "yes/no outputs; in deep hidden stacks it saturates and gradients vanish."),
+                "yes/no outputs; in deep hidden stacks it saturates and gradients vanish.",
+                output_range=(0.0, 1.0), saturation=(0.01, 0.99)),
     _activation("Tanh", "Squashes values into (-1, 1), centred on zero. Common inside recurrent "
-                "networks; like sigmoid it saturates for large inputs."),
+                "networks; like sigmoid it saturates for large inputs.",
+                output_range=(-1.0, 1.0), saturation=(-0.99, 0.99)),
     _activation("Softmax", "Turns a vector of scores into probabilities that sum to 1. Use it "
                 "to read out class probabilities; for training with cross-entropy leave it out, "
-                "as the loss applies it itself.", (_DIM,), rule=_softmax_rule("Softmax")),
+                "as the loss applies it itself.", (_DIM,), rule=_softmax_rule("Softmax"),
+                output_range=(0.0, 1.0)),
     _activation("LogSoftmax", "The logarithm of softmax, computed stably. Pair it with the NLL "
-                "loss for classification.", (_DIM,), rule=_softmax_rule("LogSoftmax")),
+                "loss for classification.", (_DIM,), rule=_softmax_rule("LogSoftmax"),
+                output_range=(None, 0.0)),
 ]

@@ -579,8 +579,8 @@ def test_trainable_false_freezes_the_node():
 
 def test_init_schemes_are_applied():
     design = mlp_design()
-    design.set_param("fc1", "init", "zeros")
-    design.set_param("fc2", "init", "orthogonal")
+    design.set_param("fc1", "weight_init", "zeros")
+    design.set_param("fc2", "weight_init", "orthogonal")
     torch.manual_seed(4)
     compiled = compile_model(design)
     assert not compiled.fc1.weight.any() and not compiled.fc1.bias.any()
@@ -588,7 +588,7 @@ def test_init_schemes_are_applied():
     assert_close(w @ w.T, torch.eye(3), atol=1e-5, rtol=0)
     assert not compiled.fc2.bias.any()
     lstm = recurrent_design(bidirectional=True)
-    lstm.set_param("rnn", "init", "zeros")
+    lstm.set_param("rnn", "weight_init", "zeros")
     assert not any(p.any() for p in compile_model(lstm).parameters())
 
 

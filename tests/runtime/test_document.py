@@ -83,7 +83,7 @@ def test_unknown_type_names_node_location_line_and_closest_name():
     ({"out_features": 0}, "nodes[1].params.out_features", "must be at least 1, got 0"),
     ({"out_features": 2.5}, "nodes[1].params.out_features", "must be an integer"),
     ({"bias": "yes"}, "nodes[1].params.bias", "must be true or false"),
-    ({"init": "he"}, "nodes[1].params.init", "must be one of 'default'"),
+    ({"weight_init": "he"}, "nodes[1].params.weight_init", "must be one of 'default'"),
 ])
 def test_bad_params(params, location, words):
     nodes = [BASE_NODES[0], {"id": "fc", "type": "Linear", "params": params}, BASE_NODES[2]]
@@ -172,18 +172,41 @@ def test_unreadable_file(tmp_path):
 
 def test_migration_runs_one_step_per_version(monkeypatch):
     """A version-1 file goes through the migration chain when the current version is newer."""
-    def v1_to_v2(data):
+    def v2_to_v3(data):
         for node in data["nodes"]:
             if node["type"] == "OldLinear":
                 node["type"] = "Linear"
         return data
-    monkeypatch.setattr(document, "CURRENT_VERSION", 2)
-    monkeypatch.setitem(document.MIGRATIONS, 1, v1_to_v2)
-    nodes = [BASE_NODES[0], {"id": "fc", "type": "OldLinear"}, BASE_NODES[2]]
-    model = loads(json.dumps(_doc(nodes, BASE_EDGES)))
+    monkeypatch.setattr(document, "CURRENT_VERSION", 3)
+    monkeypatch.setitem(document.MIGRATIONS, 2, v2_to_v3)
+    nodes = [BASE_NODES[0], {"id": "fc", "type": "OldLinear", "params": {"init": "zeros"}},
+             BASE_NODES[2]]
+    model = loads(json.dumps(_doc(nodes, BASE_EDGES)))  # a version-1 file: two steps
     assert model.nodes["fc"].type == "Linear"
-    assert json.loads(dumps(model))["version"] == 2
-    assert CURRENT_VERSION == 1
+    assert model.nodes["fc"].params["weight_init"] == "zeros"
+    assert json.loads(dumps(model))["version"] == 3
+    assert CURRENT_VERSION == 2
+
+
+def test_version_1_init_opens_as_weight_init_with_the_same_meaning():
+    """Version 2 renamed `init` (which collides with PyTorch's own `init` arguments)."""
+    nodes = [BASE_NODES[0], {"id": "fc", "type": "Linear", "params": {"out_features": 3,
+                                                                      "init": "orthogonal"}},
+             BASE_NODES[2]]
+    model = loads(json.dumps(_doc(nodes, BASE_EDGES)))
+    assert model.nodes["fc"].params["weight_init"] == "orthogonal"
+    assert "init" not in model.nodes["fc"].params
+    saved = json.loads(dumps(model))
+    assert saved["version"] == CURRENT_VERSION == 2
+    assert saved["nodes"][1]["params"]["weight_init"] == "orthogonal"
+
+
+def test_version_2_file_with_init_is_refused_with_a_suggestion():
+    doc = _doc([BASE_NODES[0], {"id": "fc", "type": "Linear", "params": {"init": "zeros"}},
+                BASE_NODES[2]], BASE_EDGES)
+    doc["version"] = 2
+    with pytest.raises(DesignFileError, match="no parameter .init.: it is now called .weight_init."):
+        loads(json.dumps(doc))
 
 
 def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):

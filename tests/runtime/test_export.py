@@ -215,9 +215,9 @@ def test_a_crash_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
 
 def test_init_and_trainable_settings_are_reproduced():
     design = mlp_design()
-    design.set_param("fc1", "init", "zeros")
+    design.set_param("fc1", "weight_init", "zeros")
     design.set_param("fc1", "trainable", False)
-    design.set_param("fc2", "init", "orthogonal")
+    design.set_param("fc2", "weight_init", "orthogonal")
     source = export_python(design)
     assert "init_weights(self.fc1, 'zeros')" in source
     assert "self.fc1.requires_grad_(False)" in source
@@ -239,7 +239,7 @@ def test_init_and_trainable_settings_are_reproduced():
 def test_frozen_recurrent_and_attention_layers_export():
     design = CASES["cross_attention"].build()
     design.set_param("attn", "trainable", False)
-    design.set_param("attn", "init", "xavier_uniform")
+    design.set_param("attn", "weight_init", "xavier_uniform")
     network = load(export_python(design), "CrossAttention")()
     assert not any(p.requires_grad for p in network.attn.parameters())
     assert not network.attn.in_proj_bias.any()  # named schemes start biases at zero

@@ -45,7 +45,7 @@ def structure(model: GraphModel, ids: list[str], rename: dict[str, str] | None =
 def test_copy_keeps_inner_edges_and_drops_edges_crossing_the_selection():
     m = residual()
     frag = copy_fragment(m, ["relu", "stem", "add", "conv"])
-    assert frag["format"] == FRAGMENT_FORMAT and frag["version"] == 1
+    assert frag["format"] == FRAGMENT_FORMAT and frag["version"] == 2
     assert [n["id"] for n in frag["nodes"]] == ["stem", "conv", "relu", "add"]
     assert frag["edges"] == [
         {"from": "stem", "to": "conv", "from_port": "output", "to_port": "input"},

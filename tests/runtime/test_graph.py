@@ -11,7 +11,7 @@ def test_add_node_fills_defaults_and_makes_ids():
     node = m.add_node("Conv2d", {"out_channels": 8})
     assert node.id == "conv2d_1"
     assert node.params["out_channels"] == 8
-    assert node.params["kernel_size"] == 3 and node.params["init"] == "default"
+    assert node.params["kernel_size"] == 3 and node.params["weight_init"] == "default"
     assert m.add_node("Conv2d").id == "conv2d_2"
 
 

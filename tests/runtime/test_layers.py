@@ -173,9 +173,9 @@ def test_spec_declaration_is_complete(spec: LayerSpec):
     assert set(spec.input_dtypes) <= {"float32", "int64"} and spec.input_dtypes
     names = spec.param_names()
     if spec.has_weights:
-        assert names[-2:] == ["init", "trainable"]
+        assert names[-2:] == ["weight_init", "trainable"]
     else:
-        assert "init" not in names and "trainable" not in names
+        assert "weight_init" not in names and "trainable" not in names
     if spec.type_id in ("Input", "Output"):
         assert spec.build is None
     else:

@@ -110,7 +110,7 @@ def test_monitoring_reports_every_node_and_parameter():
 
 def test_dead_relus_are_visible():
     m = spiral_mlp(monitoring={"every": 1}, epochs=1)
-    m.set_param("fc1", "init", "zeros")  # zero weights and bias: ReLU outputs exact zeros
+    m.set_param("fc1", "weight_init", "zeros")  # zero weights and bias: ReLU outputs exact zeros
     rec = Recorder()
     Trainer(m, callbacks=[rec]).fit()
     assert rec.of("monitor")[0]["nodes"]["relu1"]["dead_fraction"] == 1.0
