@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from runtime import document  # noqa: E402
 from runtime.graph import GraphModel  # noqa: E402
+from runtime.present import format_exact, format_flops  # noqa: E402
 from runtime.shapes import ShapeInference  # noqa: E402
 
 OPEN_TARGET_S = 0.5
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     mix = sorted(types.items(), key=lambda kv: -kv[1])
     print("  mix: " + ", ".join(f"{t} {n}" for t, n in mix))
     print(f"  design valid: {check.valid} ({len(check.errors)} errors, {len(check.warnings)} "
-          f"warnings), {check.total_params:,} parameters, {check.total_flops / 1e9:.2f} GFLOPs")
+          f"warnings), {format_exact(check.total_params)} parameters, "
+          f"{format_flops(check.total_flops)}")
     if not check.valid:
         for p in check.errors[:5]:
             print(f"    error: {p}")

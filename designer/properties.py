@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QLabel, QScrollArea, QStacke
 
 from runtime.errors import ParamError
 from runtime.graph import MetaChanged, NodeRemoved, ParamChanged
+from runtime.present import format_exact, format_flops, format_shape
 from runtime.shapes import ERROR as STATUS_ERROR
 from runtime.shapes import UNKNOWN, Analysis
 from runtime.specs import ParamSpec
@@ -26,7 +27,6 @@ from runtime.specs import ParamSpec
 from .param_editors import EDITORS, ParamEditor, create_editor, param_tooltip
 from .session import DesignSession
 from .style import ERROR, WARNING, category_color
-from .summary import format_flops
 
 __all__ = ["EDITORS", "ParamEditor", "PropertiesPanel", "create_editor"]
 
@@ -280,14 +280,15 @@ class PropertiesPanel(QWidget):
         elif result.status == STATUS_ERROR:
             shapes = "—"
         elif len(result.outputs) == 1:
-            shapes = next(iter(result.outputs.values())).describe()
+            shapes = format_shape(next(iter(result.outputs.values())))
         else:
-            shapes = "\n".join(f"{port}: {t.describe()}" for port, t in result.outputs.items())
+            shapes = "\n".join(f"{port}: {format_shape(t)}" for port, t in result.outputs.items())
         self._set_status("Output", shapes)
         ok = result.status not in (UNKNOWN, STATUS_ERROR)
         spec = self.session.model.spec(self._node_id)
         frozen = "" if result.trainable_params == result.params else ", frozen"
-        self._set_status("Params", f"{result.params:,} ({result.trainable_params:,} trainable{frozen})"
+        self._set_status("Params", f"{format_exact(result.params)} "
+                         f"({format_exact(result.trainable_params)} trainable{frozen})"
                          if ok and (spec.has_weights or result.params) else None)
         self._set_status("FLOPs", f"{format_flops(result.flops)} per sample"
                          if ok and result.flops else None)

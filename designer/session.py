@@ -106,10 +106,10 @@ class DesignSession(QObject):
     def connect(self, src: str, dst: str, src_port: str | None = None,
                 dst_port: str | None = None) -> str | None:
         """Connect two ports; returns None on success or the reason the edge is refused."""
-        problem = self.model.connection_problem(src, dst, src_port, dst_port)
-        if problem:
-            return problem
-        edge = self.model.resolve_edge(src, dst, src_port, dst_port)
+        try:
+            edge = self.model.resolve_edge(src, dst, src_port, dst_port)
+        except GraphError as err:
+            return str(err)
         self.undo_stack.push(commands.Connect(self.model, edge))
         return None
 
@@ -119,12 +119,9 @@ class DesignSession(QObject):
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         """Validate and set a parameter; raises ParamError (nothing changes) when refused."""
-        spec = self.model.spec(node_id)
-        new = self.model.validate_params(spec, {name: value})[name]
-        old = self.model.nodes[node_id].params[name]
-        if new == old and type(new) is type(old):
-            return
-        self.undo_stack.push(commands.SetParam(self.model, node_id, name, old, new))
+        change = self.model.param_change(node_id, name, value)
+        if change is not None:
+            self.undo_stack.push(commands.SetParam(self.model, node_id, name, *change))
 
     def move_nodes(self, moves: dict[str, tuple[tuple[float, float], tuple[float, float]]],
                    text: str = "Move") -> None:

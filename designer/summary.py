@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListWidg
                                QTableView, QVBoxLayout, QWidget)
 
 from runtime.errors import Problem
+from runtime.present import format_count, format_exact, format_flops, format_outputs
 from runtime.shapes import ERROR, UNKNOWN, Analysis, NodeResult
 
 from .palette import category_icon
@@ -18,45 +19,13 @@ from .session import DesignSession
 from .style import ERROR as ERROR_COLOR
 from .style import SUCCESS, WARNING
 
-_SUFFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-
-
-def humanize(count: float) -> str:
-    """3 significant digits with a k/M/G/T suffix: 850 -> "850", 61_706 -> "61.7k", 1.2e9 -> "1.2G"."""
-    for scale, suffix in _SUFFIXES:
-        if abs(count) >= scale:
-            value = count / scale
-            digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
-            text = f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
-            return text + suffix
-    return f"{count:.0f}" if float(count).is_integer() else f"{count:.3g}"
-
-
-def format_flops(flops: float) -> str:
-    """FLOPs for people: "850 FLOPs", "61.7 kFLOPs", "1.2 GFLOPs"."""
-    text = humanize(flops)
-    if text[-1].isalpha():
-        return f"{text[:-1]} {text[-1]}FLOPs"
-    return f"{text} FLOPs"
-
-
-def format_shape(result: NodeResult | None) -> str:
-    """The node's output shape(s) as users read them, "?" when unknown."""
-    if result is None or result.status == UNKNOWN:
-        return "?"
-    if result.status == ERROR:
-        return "error"
-    if not result.outputs:
-        return "—"
-    return "; ".join(t.describe() for t in result.outputs.values())
-
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def status_text(analysis: Analysis | None) -> str:
-    """One line for the status bar, e.g. "✓ Valid · 61,706 params (61,706 trainable) · 850 kFLOPs"."""
+    """One line for the status bar, e.g. "✓ Valid · 61,706 params (61,706 trainable) · 850k FLOPs"."""
     if analysis is None:
         return ""
     errors, warnings = len(analysis.errors), len(analysis.warnings)
@@ -66,8 +35,17 @@ def status_text(analysis: Analysis | None) -> str:
             head += ", " + _plural(warnings, "warning")
     else:
         head = "✓ Valid" + (f", {_plural(warnings, 'warning')}" if warnings else "")
-    return (f"{head} · {analysis.total_params:,} params ({analysis.trainable_params:,} trainable)"
-            f" · {format_flops(analysis.total_flops)}")
+    return f"{head} · {_totals(analysis)}"
+
+
+def _totals(analysis: Analysis) -> str:
+    """The design's totals, e.g. "61,706 params (61,706 trainable) · 850k FLOPs".
+
+    The status bar and the line under the summary table say them the same way.
+    """
+    return (f"{format_exact(analysis.total_params)} params "
+            f"({format_exact(analysis.trainable_params)} trainable) · "
+            f"{format_flops(analysis.total_flops)}")
 
 
 def severity_icon(severity: str, size: int = 12) -> QIcon:
@@ -168,13 +146,13 @@ class SummaryModel(QAbstractTableModel):
         if column == self.TYPE:
             return result.type if result else ""
         if column == self.SHAPE:
-            return format_shape(result)
+            return format_outputs(result)
         if result is None or result.status != "ok":
             return ""
         if column == self.PARAMS:
-            text = f"{result.params:,}"
+            text = format_count(result.params)
             return text if result.trainable_params == result.params else f"{text} (frozen)"
-        return humanize(result.flops) if result.flops else "0"
+        return format_count(result.flops)
 
     @staticmethod
     def _tooltip(result: NodeResult) -> str | None:
@@ -182,8 +160,9 @@ class SummaryModel(QAbstractTableModel):
         if result.status == UNKNOWN:
             lines.append("shape unknown: a layer before this one has an error")
         if result.status == "ok":
-            lines.insert(0, f"{result.params:,} params ({result.trainable_params:,} trainable), "
-                            f"{result.flops:,} FLOPs")
+            lines.insert(0, f"{format_exact(result.params)} params "
+                            f"({format_exact(result.trainable_params)} trainable), "
+                            f"{format_exact(result.flops)} FLOPs")
         return "\n".join(lines) or None
 
 
@@ -243,10 +222,7 @@ class SummaryPanel(QWidget):
         finally:
             self._muted = False
         count = len(analysis.nodes)
-        self.totals.setText(f"<b>Total</b> · {_plural(count, 'layer')} · "
-                            f"{analysis.total_params:,} params "
-                            f"({analysis.trainable_params:,} trainable) · "
-                            f"{format_flops(analysis.total_flops)}")
+        self.totals.setText(f"<b>Total</b> · {_plural(count, 'layer')} · {_totals(analysis)}")
 
     def select_node(self, node_id: str | None) -> None:
         """Highlight the row of `node_id` (None clears) without emitting `node_activated`."""

@@ -13,6 +13,7 @@ from typing import Sequence
 from .document import load, loads, node_problem_locations
 from .errors import DesignFileError, ExportError, Problem
 from .graph import GraphModel
+from .present import format_count, format_exact, format_flops, format_outputs
 from .shapes import Analysis, infer
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -97,8 +98,7 @@ def _validate(args: argparse.Namespace) -> int:
     _print_problems(args.file, problems)
     if not analysis.valid:
         return EXIT_PROBLEMS
-    print(f"{args.file}: valid — {len(model.nodes)} nodes, {analysis.total_params:,} parameters "
-          f"({analysis.trainable_params:,} trainable), {_flops(analysis.total_flops)} FLOPs")
+    print(f"{args.file}: valid — {len(model.nodes)} nodes, {_totals(analysis)}")
     return EXIT_OK
 
 
@@ -108,7 +108,7 @@ def _summary(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"valid": False, "total_params": 0, "trainable_params": 0,
                               "total_flops": 0, "nodes": [],
-                              "errors": [_error_json(p) for p in problems]}, indent=2))
+                              "errors": [p.as_dict() for p in problems]}, indent=2))
         else:
             _print_problems(args.file, problems)
         return EXIT_PROBLEMS
@@ -197,18 +197,15 @@ def summary_json(model: GraphModel, analysis: Analysis, problems: list[Problem])
     return {"valid": analysis.valid, "total_params": analysis.total_params,
             "trainable_params": analysis.trainable_params, "total_flops": analysis.total_flops,
             "nodes": nodes,
-            "errors": [_error_json(p) for p in problems if p.severity == "error"]}
+            "errors": [p.as_dict() for p in problems if p.severity == "error"]}
 
 
 def summary_table(model: GraphModel, analysis: Analysis) -> str:
     """A fixed-width table of every node, then the totals."""
     rows = [("node", "type", "output shape", "params", "FLOPs")]
     for r in analysis.nodes.values():
-        if r.status == "ok":
-            shape = ", ".join(t.describe() for t in r.outputs.values()) or "-"
-        else:
-            shape = "error" if r.status == "error" else "?"
-        rows.append((r.node_id, r.type, shape, f"{r.params:,}", _flops(r.flops)))
+        rows.append((r.node_id, r.type, format_outputs(r), format_count(r.params),
+                     format_count(r.flops)))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for n, row in enumerate(rows):
@@ -217,23 +214,18 @@ def summary_table(model: GraphModel, analysis: Analysis) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
-    lines.append(f"{model.name}: {analysis.total_params:,} parameters "
-                 f"({analysis.trainable_params:,} trainable), "
-                 f"{_flops(analysis.total_flops)} FLOPs per sample")
+    lines.append(f"{model.name}: {_totals(analysis)} per sample")
     return "\n".join(lines)
 
 
-def _error_json(p: Problem) -> dict:
-    return {"node": p.node, "location": p.location, "message": p.message}
+def _totals(analysis: Analysis) -> str:
+    """The design's totals, e.g. "61,706 parameters (61,706 trainable), 850k FLOPs"."""
+    return (f"{format_exact(analysis.total_params)} parameters "
+            f"({format_exact(analysis.trainable_params)} trainable), "
+            f"{format_flops(analysis.total_flops)}")
 
 
 def _print_problems(path: str, problems: list[Problem]) -> None:
     for p in problems:
         print(f"{path}: {p}", file=sys.stderr)
 
-
-def _flops(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return str(n)

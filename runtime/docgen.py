@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .present import format_literal
 from .registry import REGISTRY, LayerRegistry
 from .specs import LayerSpec, ParamSpec
 
@@ -14,13 +15,8 @@ DATASETS_PATH = DOCS / "datasets.md"
 
 
 def _value(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return str(value)
+    # the docs describe the design file, so values are spelled as it spells them
+    return format_literal(value)
 
 
 def _allowed(p: ParamSpec) -> str:

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import networkx as nx
 from json_source_map import calculate as source_map
 
-from .errors import DesignFileError, Problem
+from .edge_rules import PORT_KEYS, edge_problem, resolve_port
+from .errors import DesignFileError, GraphError, Problem
 from .graph import Edge, GraphModel, Node
 from .names import did_you_mean, identifier_problem
 from .registry import REGISTRY, LayerRegistry
@@ -307,11 +308,18 @@ def _check_params(raw: Any, spec: LayerSpec, path: Path_, node_id: str,
 
 def _check_edges(raw: Any, declared: dict[str, LayerSpec | None],
                  problems: _Problems) -> list[tuple[int, Edge]]:
+    """The valid edges, each with its index in the file.
+
+    Edges are checked in file order by the rules GraphModel applies to each edge it is given
+    (`runtime.edge_rules`), so a refusal reads the same in both, and a cycle is reported at the
+    edge that closes it.
+    """
     if not isinstance(raw, list):
         problems.add(("edges",), "'edges' must be a list of edge objects")
         return []
     edges: list[tuple[int, Edge]] = []
-    fed: dict[tuple[str, str], int] = {}
+    graph = nx.MultiDiGraph()
+    fed: dict[tuple[str, str], str] = {}  # (node, input port) -> the node feeding it
     for i, item in enumerate(raw):
         path = ("edges", i)
         if not isinstance(item, dict):
@@ -322,69 +330,32 @@ def _check_edges(raw: Any, declared: dict[str, LayerSpec | None],
                 problems.add(path + (key,), f"unknown key '{key}' in an edge"
                              f"{did_you_mean(key, list(_EDGE_KEYS))}")
         ends = {}
-        for key, side in (("from", "outputs"), ("to", "inputs")):
+        for key, side in (("from", "output"), ("to", "input")):
             node_id = item.get(key)
+            port = item.get(PORT_KEYS[side])
             if not isinstance(node_id, str):
                 problems.add(path + (key,), f"the edge needs '{key}': the id of a node")
             elif node_id not in declared:
                 problems.add(path + (key,), f"edge {key} missing node '{node_id}'"
                              f"{did_you_mean(node_id, list(declared))}")
             elif declared[node_id] is not None:
-                port = item.get(f"{key}_port")
-                name = _check_port(declared[node_id], node_id, port, side,
-                                   path + (f"{key}_port" if port is not None else key,), problems)
-                if name:
-                    ends[key] = (node_id, name)
+                try:
+                    ends[key] = (node_id, resolve_port(node_id, declared[node_id], side, port))
+                except GraphError as err:
+                    problems.add(path + (PORT_KEYS[side] if port is not None else key,),
+                                 str(err), node_id)
         if len(ends) < 2:
             continue
         (src, src_port), (dst, dst_port) = ends["from"], ends["to"]
-        if src == dst:
-            problems.add(path, f"edge connects '{src}' to itself", src)
+        message = edge_problem(graph, src, dst, declared[dst].input_port(dst_port),
+                               fed.get((dst, dst_port)))
+        if message:
+            problems.add(path + ("to",), message, dst)
             continue
-        port = declared[dst].input_port(dst_port)
-        if (dst, dst_port) in fed and not port.variadic:
-            problems.add(path + ("to",), f"input '{dst_port}' of '{dst}' has two incoming edges "
-                         f"(the other is edges[{fed[(dst, dst_port)]}]): a port takes one input",
-                         dst)
-            continue
-        fed.setdefault((dst, dst_port), i)
+        fed.setdefault((dst, dst_port), src)
+        graph.add_edge(src, dst)
         edges.append((i, Edge(src, dst, src_port, dst_port)))
-    _check_cycles(edges, problems)
     return edges
-
-
-def _check_port(spec, node_id: str, port: Any, side: str, path: Path_,
-                problems: _Problems) -> str | None:
-    ports = spec.outputs if side == "outputs" else spec.inputs
-    names = [p.name for p in ports]
-    if not ports:
-        problems.add(path, f"'{node_id}' ({spec.type_id}) has no {side}", node_id)
-        return None
-    if port is None:
-        if len(ports) > 1:
-            problems.add(path, f"'{node_id}' has several {side} ({', '.join(names)}): add "
-                         f"'{'from_port' if side == 'outputs' else 'to_port'}' to say which",
-                         node_id)
-            return None
-        return names[0]
-    if port not in names:
-        problems.add(path, f"'{node_id}' ({spec.type_id}) has no {side[:-1]} port {port!r} "
-                     f"(it has: {', '.join(names)})", node_id)
-        return None
-    return port
-
-
-def _check_cycles(edges: list[tuple[int, Edge]], problems: _Problems) -> None:
-    graph = nx.MultiDiGraph()
-    for i, edge in edges:
-        graph.add_edge(edge.src, edge.dst, index=i)
-    if nx.is_directed_acyclic_graph(graph):
-        return
-    cycle = nx.find_cycle(graph)
-    names = [u for u, _, _ in cycle] + [cycle[0][0]]
-    index = graph.edges[cycle[-1]]["index"]
-    problems.add(("edges", index), f"the edges make a cycle: {' -> '.join(names)}; "
-                 "a network must flow one way: remove one of these edges", cycle[-1][1])
 
 
 def _json_type(value: Any) -> str:

@@ -39,7 +39,7 @@ class Problem:
         return f"{prefix}{self.severity}: {self.message}"
 
     def as_dict(self) -> dict:
-        """JSON-ready form used by `summary --json` and the designer's problems list."""
+        """JSON-ready form: the ``errors`` entries of ``summary --json``."""
         return {"node": self.node, "location": self.location, "line": self.line,
                 "severity": self.severity, "message": self.message}
 

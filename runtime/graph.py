@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable
 
 import networkx as nx
 
+from .edge_rules import edge_problem, resolve_port
 from .errors import GraphError
 from .names import identifier_problem, slug
 from .registry import REGISTRY, LayerRegistry
@@ -187,9 +188,6 @@ class GraphModel:
         """Edges into `node_id`, in file order (the argument order of merge nodes)."""
         return [e for e in self._edges if e.dst == node_id]
 
-    def out_edges(self, node_id: str) -> list[Edge]:
-        return [e for e in self._edges if e.src == node_id]
-
     def topological_order(self) -> list[str]:
         """Node ids so that every edge goes forward; ties keep file order. Requires no cycle."""
         if self._order is None:
@@ -260,15 +258,6 @@ class GraphModel:
         for index, edge in removed.edges:
             self.connect(edge.src, edge.dst, edge.src_port, edge.dst_port, index=index)
 
-    def connection_problem(self, src: str, dst: str, src_port: str | None = None,
-                           dst_port: str | None = None) -> str | None:
-        """Why an edge src -> dst would be refused, or None when it is allowed."""
-        try:
-            self.resolve_edge(src, dst, src_port, dst_port)
-        except GraphError as err:
-            return str(err)
-        return None
-
     def connect(self, src: str, dst: str, src_port: str | None = None,
                 dst_port: str | None = None, index: int | None = None) -> Edge:
         """Add an edge; ports may be omitted where the node has one. Raises GraphError."""
@@ -292,15 +281,30 @@ class GraphModel:
         self._emit(EdgeRemoved(edge, index))
         return index
 
+    def param_change(self, node_id: str, name: str, value: Any) -> tuple[Any, Any] | None:
+        """What setting one parameter would do, without doing it.
+
+        Returns:
+            (old, new) with `new` as the spec validated it (a probability given as 0 becomes
+            0.0), or None when the node already holds that value.
+
+        Raises:
+            GraphError: There is no node `node_id`.
+            ParamError: The layer type has no such parameter or refuses the value.
+        """
+        node = self.node(node_id)
+        new = self.validate_params(self.registry.get(node.type), {name: value})[name]
+        old = node.params[name]
+        return None if new == old and type(new) is type(old) else (old, new)
+
     def set_param(self, node_id: str, name: str, value: Any) -> Any:
         """Set one parameter after validating it; returns the old value. Raises ParamError."""
-        node = self.node(node_id)
-        spec = self.registry.get(node.type)
-        new = self.validate_params(spec, {name: value})[name]
-        old = node.params[name]
-        if new != old or type(new) is not type(old):
-            node.params[name] = new
-            self._emit(ParamChanged(node_id, name, old, new))
+        change = self.param_change(node_id, name, value)
+        if change is None:
+            return self._nodes[node_id].params[name]
+        old, new = change
+        self._nodes[node_id].params[name] = new
+        self._emit(ParamChanged(node_id, name, old, new))
         return old
 
     def move(self, node_id: str, pos: Iterable[float]) -> None:
@@ -323,20 +327,18 @@ class GraphModel:
 
     def resolve_edge(self, src: str, dst: str, src_port: str | None = None,
                      dst_port: str | None = None) -> Edge:
-        """The edge src -> dst with default ports filled in; GraphError if it is not allowed."""
+        """The edge src -> dst with default ports filled in; GraphError if it is not allowed.
+
+        The rules and their wording live in `runtime.edge_rules`, shared with the file loader.
+        """
         src_spec, dst_spec = self.spec(src), self.spec(dst)
-        if src == dst:
-            raise GraphError(f"cannot connect '{src}' to itself")
-        src_port = _pick_port(src, src_spec.outputs, src_port, "output")
-        dst_port = _pick_port(dst, dst_spec.inputs, dst_port, "input")
-        if src in self._graph and dst in self._graph and nx.has_path(self._graph, dst, src):
-            raise GraphError(f"connecting '{src}' to '{dst}' would make a cycle: '{dst}' already "
-                             f"feeds '{src}'")
-        port = dst_spec.input_port(dst_port)
-        taken = [e for e in self._edges if e.dst == dst and e.dst_port == dst_port]
-        if taken and not port.variadic:
-            raise GraphError(f"input '{dst_port}' of '{dst}' is already connected to "
-                             f"'{taken[0].src}': remove that edge first")
+        src_port = resolve_port(src, src_spec, "output", src_port)
+        dst_port = resolve_port(dst, dst_spec, "input", dst_port)
+        occupant = next((e.src for e in self._edges if e.dst == dst and e.dst_port == dst_port),
+                        None)
+        problem = edge_problem(self._graph, src, dst, dst_spec.input_port(dst_port), occupant)
+        if problem:
+            raise GraphError(problem)
         return Edge(src, dst, src_port, dst_port)
 
     def _bulk_load(self, nodes: list[Node], edges: list[Edge]) -> None:
@@ -365,17 +367,3 @@ class GraphModel:
 def _pos(pos: Iterable[float]) -> tuple[float, float]:
     x, y = pos
     return (float(x), float(y))
-
-
-def _pick_port(node_id: str, ports: tuple, name: str | None, side: str) -> str:
-    if not ports:
-        raise GraphError(f"'{node_id}' has no {side}s")
-    if name is None:
-        if len(ports) > 1:
-            names = ", ".join(p.name for p in ports)
-            raise GraphError(f"'{node_id}' has several {side}s ({names}): say which one")
-        return ports[0].name
-    if name not in [p.name for p in ports]:
-        names = ", ".join(p.name for p in ports)
-        raise GraphError(f"'{node_id}' has no {side} port '{name}' (it has: {names})")
-    return name

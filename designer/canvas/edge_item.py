@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 
 from designer import style
 from runtime.graph import Edge
+from runtime.present import format_shape
 
 from .node_item import fonts
 from .port_item import INPUT, OUTPUT
@@ -101,7 +102,7 @@ class EdgeItem(QGraphicsItem):
         """The hover text: which ports it joins and the tensor it carries."""
         edge, tensor = self.edge, self.tensor_shown
         route = f"{edge.src}.{edge.src_port} → {edge.dst}.{edge.dst_port}"
-        return route if tensor is None else f"{route}\n{tensor.describe()} {tensor.dtype}"
+        return route if tensor is None else f"{route}\n{format_shape(tensor)}"
 
     @property
     def label_visible(self) -> bool:

@@ -1,8 +1,12 @@
-"""The short texts the canvas draws: key parameters, tensor shapes and parameter counts."""
+"""The short texts the canvas draws: key parameters and compact tensor shapes.
+
+The numbers and values inside them are written by `runtime.present`, like everywhere else.
+"""
 from __future__ import annotations
 
 from typing import Any
 
+from runtime.present import format_shape, format_value
 from runtime.specs import LayerSpec, TensorInfo
 
 #: Short names for parameters shown on node cards ("out 64 · k 3 · s 2"); others show in full.
@@ -14,19 +18,6 @@ SHORT_NAMES = {
     "scale_factor": "scale", "data_format": "", "dtype": "", "mode": "", "kind": "",
     "approximate": "approx",
 }
-
-
-def format_value(value: Any) -> str:
-    """A parameter value as a node card shows it: lists as 3×3, floats without noise."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return "×".join(format_value(v) for v in value) if value else "[]"
-    return str(value)
 
 
 def key_params_text(spec: LayerSpec, params: dict[str, Any]) -> str:
@@ -52,18 +43,4 @@ def key_params_text(spec: LayerSpec, params: dict[str, Any]) -> str:
 
 def compact_shape(info: TensorInfo | None) -> str:
     """A tensor without its batch dimension, e.g. ``8×28×28`` (dtype added when not float32)."""
-    if info is None:
-        return ""
-    text = "×".join(str(d) for d in info.shape) if info.shape else "scalar"
-    return text if info.dtype == "float32" else f"{text} {info.dtype}"
-
-
-def format_count(n: int) -> str:
-    """A parameter count for a node card: 864, 12.3k, 4.19M."""
-    if n < 1000:
-        return str(n)
-    if n < 1_000_000:
-        return f"{n / 1000:.3g}k"
-    if n < 1_000_000_000:
-        return f"{n / 1_000_000:.3g}M"
-    return f"{n / 1_000_000_000:.3g}B"
+    return "" if info is None else format_shape(info, batch=False)

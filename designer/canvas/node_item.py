@@ -15,10 +15,11 @@ from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPainter, QPain
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from designer import style
+from runtime.present import format_count, format_exact
 from runtime.shapes import ERROR, OK, UNKNOWN
 from runtime.specs import LayerSpec
 
-from .labels import format_count, key_params_text
+from .labels import key_params_text
 from .port_item import INPUT, OUTPUT, PortItem, add_port_shape
 
 if TYPE_CHECKING:
@@ -259,7 +260,7 @@ class NodeItem(QGraphicsItem):
             if shape:
                 lines.append(f"output {shape}" if self.spec.outputs else f"receives {shape}")
             if self.spec.has_weights:
-                lines.append(f"{result.params:,} parameters")
+                lines.append(f"{format_exact(result.params)} parameters")
         elif result is not None and result.status == UNKNOWN:
             lines.append("output unknown: fix the layers before this one first")
         lines += [f"⛔ {m}" for m in errors]
@@ -285,6 +286,11 @@ class NodeItem(QGraphicsItem):
     @property
     def params_text(self) -> str:
         return self._params_text
+
+    @property
+    def count_text(self) -> str:
+        """The parameter count drawn at the card's foot, e.g. "1.23B params"."""
+        return self._count_text
 
     @property
     def live(self) -> tuple[QColor, str] | None:

@@ -17,6 +17,7 @@ from designer import style
 from designer.session import DesignSession
 from runtime.graph import (Edge, EdgeAdded, EdgeRemoved, GraphModel, NodeAdded, NodeMoved,
                            NodeRemoved, ParamChanged)
+from runtime.present import format_shape
 from runtime.shapes import OK, Analysis, NodeResult
 
 from .edge_item import EdgeItem
@@ -61,21 +62,18 @@ class CanvasScene(QGraphicsScene):
     def shape_description(self, node_id: str, result: NodeResult) -> str:
         """What a node card shows as its shape: its output(s), or what an Output node receives."""
         if len(result.outputs) == 1:
-            return next(iter(result.outputs.values())).describe()
+            return format_shape(next(iter(result.outputs.values())))
         if result.outputs:
             return "  ".join(f"{p} {compact_shape(t)}" for p, t in result.outputs.items())
         received = [self._edge_tensor(item.edge) for item in self._edges_of.get(node_id, ())
                     if item.edge.dst == node_id]
-        return ", ".join(t.describe() for t in received if t is not None)
+        return ", ".join(format_shape(t) for t in received if t is not None)
 
     def _edge_tensor(self, edge: Edge):
         source = self.result(edge.src)
         if source is None or source.status != OK:
             return None
         return source.outputs.get(edge.src_port)
-
-    def edges_of(self, node_id: str) -> list[EdgeItem]:
-        return list(self._edges_of.get(node_id, ()))
 
     # --- building -------------------------------------------------------------------------
     def rebuild(self) -> None:

@@ -199,10 +199,6 @@ class CanvasView(QGraphicsView):
         """Snap dragged nodes to the grid when they are released."""
         self._snap = bool(on)
 
-    @property
-    def snap_to_grid(self) -> bool:
-        return self._snap
-
     def snapped(self, pos: tuple[float, float]) -> tuple[float, float]:
         """`pos` on the grid when snapping is on, else unchanged."""
         if not self._snap:

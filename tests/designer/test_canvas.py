@@ -11,11 +11,13 @@ from PySide6.QtWidgets import QApplication, QToolTip
 
 from designer import style
 from designer.canvas import LAYER_MIME, CanvasView
-from designer.canvas.labels import compact_shape, format_count, key_params_text
+from designer.canvas.labels import compact_shape, key_params_text
 from designer.canvas.port_item import INPUT, OUTPUT
 from designer.canvas.quick_add import search_layers
 from designer.canvas.view import MAX_SCALE, MIN_SCALE
 from designer.session import DesignSession
+from designer.summary import SummaryModel
+from runtime.cli import summary_table
 from runtime.graph import Edge, GraphModel, NodeMoved
 from runtime.registry import REGISTRY
 from runtime.specs import TensorInfo
@@ -561,13 +563,30 @@ def test_edits_made_elsewhere_appear_on_the_canvas(view, session, qtbot):
 
 
 # --- labels ---------------------------------------------------------------------------------
+def test_one_count_reads_the_same_on_the_card_in_the_summary_dock_and_in_the_cli(view, session):
+    model = GraphModel(name="wide")
+    model.add_node("Input", {"shape": [4096]}, (0, 0), "x")
+    model.add_node("Linear", {"out_features": 300_000}, (0, 120), "fc")
+    model.add_node("Output", {}, (0, 240), "y")
+    model.connect("x", "fc")
+    model.connect("fc", "y")
+    open_design(view, model)
+    table = SummaryModel(session)
+    table.refresh(session.analysis)
+    row = table.row_of("fc")
+    params = table.index(row, SummaryModel.PARAMS).data()
+    flops = table.index(row, SummaryModel.FLOPS).data()
+    assert params == "1.23B" and flops == "2.46B"
+    assert view.canvas.node_items["fc"].count_text == f"{params} params"
+    cli_row = next(line for line in summary_table(model, session.analysis).splitlines()
+                   if line.startswith("fc "))
+    assert cli_row.split()[-2:] == [params, flops]
+
+
 def test_compact_texts():
     assert compact_shape(TensorInfo((8, 28, 28))) == "8×28×28"
     assert compact_shape(TensorInfo((12,), "int64")) == "12 int64"
     assert compact_shape(TensorInfo(())) == "scalar"
-    assert format_count(864) == "864"
-    assert format_count(12_345) == "12.3k"
-    assert format_count(4_190_000) == "4.19M"
     lstm = REGISTRY.get("LSTM")
     text = key_params_text(lstm, {"hidden_size": 32, "num_layers": 1, "bidirectional": True,
                                   "return_sequences": False})

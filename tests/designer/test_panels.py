@@ -15,8 +15,7 @@ from designer.dnd import layer_type_from_mime
 from designer.palette import LAYER_MIME, PaletteWidget, drag_pixmap
 from designer.properties import EDITORS, PropertiesPanel
 from designer.session import DesignSession
-from designer.summary import (ProblemsPanel, SummaryModel, SummaryPanel, format_flops, humanize,
-                              status_text)
+from designer.summary import ProblemsPanel, SummaryModel, SummaryPanel, status_text
 from runtime.registry import REGISTRY, LayerRegistry
 from runtime.specs import PARAM_KINDS, Inference, LayerSpec, ParamSpec, TensorInfo
 
@@ -377,15 +376,6 @@ def test_removed_node_and_new_design_clear_the_panel(panel, session):
 
 
 # --- summary, problems, status bar ------------------------------------------------------------
-def test_humanised_numbers():
-    assert humanize(850) == "850"
-    assert humanize(61_706) == "61.7k"
-    assert humanize(1_234_567) == "1.23M"
-    assert humanize(2_500_000_000) == "2.5G"
-    assert format_flops(850_000) == "850 kFLOPs"
-    assert format_flops(12) == "12 FLOPs"
-
-
 def test_status_text(session):
     assert status_text(session.analysis).startswith("✗ 1 error, 1 warning · ")
     session.remove_nodes(["dropout_1"])
@@ -406,7 +396,7 @@ def test_summary_table_reflects_analysis_and_activates_nodes(qtbot, session, sho
     shape = model.index(linear, SummaryModel.SHAPE)
     params = model.index(linear, SummaryModel.PARAMS)
     assert shape.data() == "(batch, 10)"
-    assert params.data() == "15,690"
+    assert params.data() == "15.7k"
     assert params.data(Qt.ItemDataRole.TextAlignmentRole) & Qt.AlignmentFlag.AlignRight
     dropout = model.index(model.row_of("dropout_1"), SummaryModel.NODE)
     assert dropout.data(Qt.ItemDataRole.ForegroundRole).color().name() == "#e5534b"
@@ -418,7 +408,7 @@ def test_summary_table_reflects_analysis_and_activates_nodes(qtbot, session, sho
     with qtbot.waitSignal(session.analysis_changed):
         session.set_param("linear_1", "out_features", 20)
     assert shape.data() == "(batch, 20)"
-    assert params.data() == "31,380"
+    assert params.data() == "31.4k"
     assert resets == [], "a param edit updates cells in place"
 
     summary.select_node("conv2d_1")  # mirrors the canvas: no signal back

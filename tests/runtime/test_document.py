@@ -6,7 +6,7 @@ import pytest
 
 from runtime import document
 from runtime.document import CURRENT_VERSION, dumps, load, loads, save
-from runtime.errors import DesignFileError
+from runtime.errors import DesignFileError, GraphError
 from tests.runtime.designs import attention, lenet, mlp, residual
 
 
@@ -124,7 +124,7 @@ def test_port_with_two_inputs():
     edges = [*BASE_EDGES, {"from": "x", "to": "out"}]
     (p,) = _problems(_doc(BASE_NODES, edges))
     assert p.location == "edges[2].to" and p.node == "out"
-    assert "has two incoming edges (the other is edges[1])" in p.message
+    assert "input 'input' of 'out' is already connected to 'fc'" in p.message
 
 
 def test_ambiguous_port_must_be_named():
@@ -133,6 +133,25 @@ def test_ambiguous_port_must_be_named():
              {"id": "out", "type": "Output"}]
     (p,) = _problems(_doc(nodes, [{"from": "q", "to": "attn"}, {"from": "attn", "to": "out"}]))
     assert "several inputs (query, key, value)" in p.message and p.location == "edges[0].to"
+
+
+@pytest.mark.parametrize("design, edge, location", [
+    (mlp, {"from": "x", "to": "relu1"}, "edges[4].to"),  # occupied input port
+    (mlp, {"from": "fc1", "to": "fc1"}, "edges[4].to"),  # self loop
+    (mlp, {"from": "fc2", "to": "fc1"}, "edges[4].to"),  # cycle
+    (mlp, {"from": "x", "to": "fc1", "to_port": "key"}, "edges[4].to_port"),  # no such port
+    (mlp, {"from": "out", "to": "fc2"}, "edges[4].from"),  # no outputs at all
+    (attention, {"from": "queries", "to": "attn"}, "edges[4].to"),  # which input?
+])
+def test_the_loader_and_the_model_refuse_an_edge_in_the_same_words(design, edge, location):
+    model = design()
+    with pytest.raises(GraphError) as refused:
+        model.resolve_edge(edge["from"], edge["to"], edge.get("from_port"), edge.get("to_port"))
+    data = document.to_dict(model)
+    data["edges"].append(edge)
+    (p,) = _problems(data)
+    assert p.message == str(refused.value)
+    assert p.location == location and p.line is not None
 
 
 def test_cycle_is_reported_with_its_path():
