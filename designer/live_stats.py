@@ -1,5 +1,6 @@
-"""The live statistics the canvas can colour nodes by: declared once, read by the canvas tint,
-its colour legend and the plots' warning bands.
+"""The live statistics the canvas can colour nodes by, as the canvas tint, its colour legend and
+the plots' warning bands read them. Each is the runtime's `StatSpec` (runtime/training/
+statistics.py: scale, healthy range, words) with the scale's words mapped to colours here.
 
 Scales are fixed, not fitted to the current values, so a colour always means the same thing:
 blue is "too small" (vanishing gradients, frozen updates, collapsed activations), green is
@@ -12,33 +13,59 @@ from dataclasses import dataclass
 
 from PySide6.QtGui import QColor
 
+from runtime.training.statistics import StatSpec, tintable
+
 LOW = QColor("#4c8ef7")
 GOOD = QColor("#3fb950")
 HIGH = QColor("#e5534b")
 MIDDLE = QColor("#e3b341")
+#: The colour of each scale word of a `StatSpec`.
+COLORS = {"low": LOW, "good": GOOD, "middle": MIDDLE, "high": HIGH}
 
 
 @dataclass(frozen=True)
 class LiveStat:
-    """One per-node statistic from the trainer's monitor events.
+    """A statistic as the canvas colours it.
 
     Attributes:
-        key: The field name in a monitor event's node entry (and in `RunRecord.node_stats`).
-        title: Shown in the colour-by chooser and the legend.
-        log: Whether the colour scale is logarithmic.
+        spec: The runtime's declaration (key, title, scale, healthy range, words).
         stops: (value, colour) pairs in increasing value, interpolated between.
-        low_band, high_band: Values below/above which the plots shade a warning band, or None.
-        low_label, high_label: What the ends of the scale mean.
     """
 
-    key: str
-    title: str
-    log: bool
+    spec: StatSpec
     stops: tuple[tuple[float, QColor], ...]
-    low_band: float | None = None
-    high_band: float | None = None
-    low_label: str = ""
-    high_label: str = ""
+
+    @classmethod
+    def of(cls, spec: StatSpec) -> "LiveStat":
+        return cls(spec, tuple((value, COLORS[word]) for value, word in spec.scale))
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+    @property
+    def log(self) -> bool:
+        return self.spec.log
+
+    @property
+    def low_band(self) -> float | None:
+        return self.spec.healthy[0]
+
+    @property
+    def high_band(self) -> float | None:
+        return self.spec.healthy[1]
+
+    @property
+    def low_label(self) -> str:
+        return self.spec.too_low
+
+    @property
+    def high_label(self) -> str:
+        return self.spec.too_high
 
     def position(self, value: float) -> float:
         """Where `value` lies on the scale, 0 (first stop) to 1 (last stop), clamped."""
@@ -60,14 +87,21 @@ class LiveStat:
         return QColor(points[-1][1])
 
     def format(self, value: float | None) -> str:
-        if value is None or not math.isfinite(value):
-            return "–"
-        if self.log:
-            return f"{value:.1e}" if value and not 0.01 <= abs(value) < 1000 else f"{value:.3g}"
-        return f"{value:.0%}" if self.key.endswith("fraction") else f"{value:.3g}"
+        return format_stat(self.spec, value)
 
     def _t(self, value: float) -> float:
         return math.log10(max(value, 1e-30)) if self.log else value
+
+
+def format_stat(spec: StatSpec, value: float | None) -> str:
+    """A statistic's value as the canvas and legends show it (shares as percentages)."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    if spec.fraction:
+        return f"{value:.0%}"
+    if spec.log:
+        return f"{value:.1e}" if value and not 0.01 <= abs(value) < 1000 else f"{value:.3g}"
+    return f"{value:.3g}"
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -77,18 +111,4 @@ def _mix(a: QColor, b: QColor, t: float) -> QColor:
 
 
 #: Every statistic the canvas can show, in menu order (the first is the default).
-LIVE_STATS: dict[str, LiveStat] = {s.key: s for s in (
-    LiveStat("grad_norm", "Gradient norm", True,
-             ((1e-6, LOW), (1e-3, GOOD), (1.0, GOOD), (100.0, HIGH)),
-             low_band=1e-5, high_band=1e2, low_label="vanishing", high_label="exploding"),
-    LiveStat("update_ratio", "Update / weight ratio", True,
-             ((1e-6, LOW), (1e-3, GOOD), (1e-1, HIGH)),
-             low_band=1e-5, high_band=1e-1, low_label="barely learning",
-             high_label="overshooting"),
-    LiveStat("dead_fraction", "Dead fraction (exact zeros)", False,
-             ((0.0, GOOD), (0.5, MIDDLE), (1.0, HIGH)),
-             high_band=0.9, low_label="all alive", high_label="dead"),
-    LiveStat("act_std", "Activation std", True,
-             ((1e-3, LOW), (0.1, GOOD), (3.0, GOOD), (100.0, HIGH)),
-             low_band=1e-2, high_band=30.0, low_label="collapsed", high_label="blowing up"),
-)}
+LIVE_STATS: dict[str, LiveStat] = {s.key: LiveStat.of(s) for s in tintable()}

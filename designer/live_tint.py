@@ -4,6 +4,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 
 from .canvas.view import CanvasView
+from runtime.training.statistics import DEFAULT_TINT
+
 from .live_stats import LIVE_STATS, LiveStat
 from .run_data import RunRecord
 from .training_controller import TrainingController
@@ -20,7 +22,7 @@ class LiveTint(QObject):
         super().__init__(parent)
         self.canvas = canvas
         self.controller = controller
-        self.stat: LiveStat = LIVE_STATS["grad_norm"]
+        self.stat: LiveStat = LIVE_STATS[DEFAULT_TINT]
         self._shown: tuple[int, int] | None = None  # (run, monitor step) drawn last
         controller.run_started.connect(lambda run: self.clear())
         controller.run_updated.connect(self.update_from)

@@ -50,6 +50,18 @@ def parse_ints(text: str) -> list[int]:
     return [parse_int(part) for part in _LIST_SPLIT.split(inner) if part] if inner else []
 
 
+def parse_floats(text: str) -> list[float]:
+    """ "0.9, 0.999" or "[0.9 0.999]" -> [0.9, 0.999]."""
+    inner = text.strip().strip("[]()").strip()
+    return [parse_float(part) for part in _LIST_SPLIT.split(inner) if part] if inner else []
+
+
+def parse_names(text: str) -> list[str]:
+    """ "accuracy, top5_accuracy" -> ["accuracy", "top5_accuracy"] (commas or spaces)."""
+    inner = text.strip().strip("[]()").replace('"', " ").replace("'", " ")
+    return [part for part in _LIST_SPLIT.split(inner) if part]
+
+
 def parse_size(text: str) -> int | list[int]:
     """ "3" -> 3; "3, 5" or "[3]" -> a list (validation checks its length)."""
     stripped = text.strip()
@@ -85,10 +97,17 @@ def describe_bounds(spec: ParamSpec) -> str:
         rng = ""
     if spec.kind in ("int", "float"):
         text = ("An integer" if spec.kind == "int" else "A number") + (f" {rng}" if rng else "")
+        if spec.words:
+            text += ", or " + " or ".join(f"'{w}'" for w in spec.words)
     elif spec.kind == "int_list":
         count = (f"{spec.min_items} to {spec.max_items}" if spec.max_items is not None
                  else f"at least {spec.min_items}")
         text = f"{count} integers, e.g. 1, 28, 28" + (f"; each {rng}" if rng else "")
+    elif spec.kind == "float_list":
+        text = f"{spec.length} numbers separated by commas" + (f"; each {rng}" if rng else "")
+    elif spec.kind == "str_list":
+        text = "Names separated by commas" + (
+            f" from {', '.join(spec.choices)}" if spec.choices else "")
     elif spec.kind in ("size", "padding"):
         named = ", ".join(f"'{c}'" for c in spec.choices)
         text = (f"{named}, an integer" if named else "An integer") + (
@@ -264,6 +283,23 @@ class IntListEditor(TextEditor):
         return parse_ints(text)
 
 
+class FloatListEditor(TextEditor):
+    """float_list: "0.9, 0.999"."""
+
+    def parse(self, text: str) -> Any:
+        return parse_floats(text)
+
+
+class NameListEditor(TextEditor):
+    """str_list: "accuracy, top5_accuracy"."""
+
+    def empty_value(self) -> Any:
+        return []
+
+    def parse(self, text: str) -> Any:
+        return parse_names(text)
+
+
 class SizeEditor(TextEditor):
     """size: "3" (every dimension) or "3, 5" (one per dimension)."""
 
@@ -366,17 +402,51 @@ class PaddingEditor(ParamEditor):
         self.widget.lineEdit().setModified(False)
 
 
+class WordsEditor(ParamEditor):
+    """A number or a named value ("full", "auto"): an editable combo box of the words."""
+
+    def _make_widget(self) -> QWidget:
+        combo = _ComboBox()
+        combo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        combo.setEditable(True)
+        combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        combo.addItems(list(self.spec.words))
+        combo.lineEdit().editingFinished.connect(self._finished)
+        combo.activated.connect(lambda index: self.edited.emit(combo.itemText(index)))
+        return combo
+
+    def _finished(self) -> None:
+        line = self.widget.lineEdit()
+        if not line.isModified():
+            return
+        line.setModified(False)
+        text = line.text().strip()
+        if text in self.spec.words or not re.search(r"\d", text):
+            self.edited.emit(text)  # an unknown word: validation lists the allowed ones
+            return
+        try:
+            self.edited.emit(parse_int(text) if self.spec.kind == "int" else parse_float(text))
+        except ParseError as err:
+            self.invalid.emit(str(err))
+
+    def _show(self, value: Any) -> None:
+        self.widget.setEditText(format_value(value))
+        self.widget.lineEdit().setModified(False)
+
+
 #: The editor class of each parameter kind (the only place a kind meets a widget).
 EDITORS: dict[str, type[ParamEditor]] = {
     "int": IntEditor, "float": FloatEditor, "bool": BoolEditor, "choice": ChoiceEditor,
-    "int_list": IntListEditor, "size": SizeEditor, "padding": PaddingEditor, "str": StrEditor,
-    "path": PathEditor,
+    "int_list": IntListEditor, "float_list": FloatListEditor, "str_list": NameListEditor,
+    "size": SizeEditor, "padding": PaddingEditor, "str": StrEditor, "path": PathEditor,
 }
 #: Kinds whose usual editor cannot show "null" use these when the parameter is nullable.
 NULLABLE_EDITORS: dict[str, type[ParamEditor]] = {"int": NullableIntEditor}
 
 
 def create_editor(spec: ParamSpec, parent: QWidget | None = None) -> ParamEditor:
-    """The editor for `spec`, chosen by its kind (and nullability)."""
+    """The editor for `spec`, chosen by its kind (a number that also takes words, nullable)."""
+    if spec.words:
+        return WordsEditor(spec, parent)
     cls = (NULLABLE_EDITORS.get(spec.kind) if spec.nullable else None) or EDITORS[spec.kind]
     return cls(spec, parent)

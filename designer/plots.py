@@ -14,7 +14,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
-from .live_stats import LIVE_STATS
+from runtime.training.statistics import HISTOGRAMS, STAT_GROUPS, STATISTICS
+
 from .run_data import RunRecord, Series
 
 # no antialiasing: plots repaint many times a second during training
@@ -202,18 +203,12 @@ class GradientPlot(Plot):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Gradient norm per layer", legend=True, log_y=True, parent=parent)
-        stat = LIVE_STATS["grad_norm"]
-        self.setToolTip(f"Blue band: {stat.low_label} gradients (below {stat.low_band:g}). Red "
-                        f"band: {stat.high_label} (above {stat.high_band:g}). Click a layer in "
+        stat = STATISTICS["grad_norm"]
+        low_band, high_band = stat.healthy
+        self.setToolTip(f"Blue band: {stat.too_low} gradients (below {low_band:g}). Red "
+                        f"band: {stat.too_high} (above {high_band:g}). Click a layer in "
                         "the legend to hide or show it.")
-        # bands in log10 units, since the axis is logarithmic
-        low = pg.LinearRegionItem((-30, math.log10(stat.low_band)), orientation="horizontal",
-                                  brush=pg.mkBrush(BAND_LOW), pen=pg.mkPen(None), movable=False)
-        high = pg.LinearRegionItem((math.log10(stat.high_band), 30), orientation="horizontal",
-                                   brush=pg.mkBrush(BAND_HIGH), pen=pg.mkPen(None), movable=False)
-        for band in (low, high):
-            band.setZValue(-10)
-            self.item.addItem(band, ignoreBounds=True)
+        add_bands(self, low_band, high_band, log=True)
         self.curves: dict[str, pg.PlotDataItem] = {}
 
     def show_run(self, run: RunRecord) -> None:
@@ -260,14 +255,43 @@ class HistogramPlot(Plot):
         self.bars.setData(edges, np.asarray(counts), stepMode="center")
 
 
-class StatsPlot(Plot):
-    """A node's statistics over time: several named series on one axis."""
+def add_bands(plot: Plot, low: float | None, high: float | None, log: bool) -> None:
+    """Shade the values below `low` (blue) and above `high` (red): outside the healthy range."""
+    def y(value: float) -> float:
+        return math.log10(value) if log else value  # a log axis works in log10 units
+    far = 30.0 if log else 1e30
+    spans = []
+    if low is not None and (low > 0 or not log):
+        spans.append(((-far, y(low)), BAND_LOW))
+    if high is not None and (high > 0 or not log):
+        spans.append(((y(high), far), BAND_HIGH))
+    for span, brush in spans:
+        band = pg.LinearRegionItem(span, orientation="horizontal", brush=pg.mkBrush(brush),
+                                   pen=pg.mkPen(None), movable=False)
+        band.setZValue(-10)
+        plot.item.addItem(band, ignoreBounds=True)
 
-    def __init__(self, title: str, series: tuple[tuple[str, str, QColor], ...],
-                 log: bool = False, parent: QWidget | None = None):
-        super().__init__(title, legend=True, log_y=log, parent=parent)
-        self.log = log
-        self.curves = {key: self.curve(label, _pen(color, 1.8)) for key, label, color in series}
+
+#: Colours of the series in a statistics plot, in the group's catalogue order.
+STAT_COLORS = ("#58a6ff", "#3fb950", "#e5534b", "#e3b341", "#d2a8ff", "#f0883e")
+
+
+class StatsPlot(Plot):
+    """A node's statistics over time: the catalogue's statistics of one group on one axis.
+
+    A group with a single statistic shades its healthy range.
+    """
+
+    def __init__(self, group: str, parent: QWidget | None = None):
+        spec = STAT_GROUPS[group]
+        super().__init__(spec.title, legend=True, log_y=spec.log, parent=parent)
+        self.group = group
+        self.log = spec.log
+        stats = [s for s in STATISTICS.values() if s.group == group]
+        self.curves = {s.key: self.curve(s.short or s.title, _pen(STAT_COLORS[i % 6], 1.8))
+                       for i, s in enumerate(stats)}
+        if len(stats) == 1 and stats[0].healthy != (None, None):
+            add_bands(self, *stats[0].healthy, log=spec.log)
 
     def show_node(self, run: RunRecord | None, node_id: str | None) -> None:
         for key, curve in self.curves.items():
@@ -281,36 +305,35 @@ class NodePlots(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.node_id: str | None = None
-        self.activations = HistogramPlot("Activations", QColor("#3fb950"))
-        self.act_stats = StatsPlot("Activation statistics", (
-            ("act_mean", "mean", QColor("#58a6ff")), ("act_std", "std", QColor("#3fb950")),
-            ("dead_fraction", "dead", QColor("#e5534b")),
-            ("saturated_fraction", "saturated", QColor("#e3b341"))))
-        self.weights = HistogramPlot("Weights", QColor("#d2a8ff"))
-        self.gradients = HistogramPlot("Weight gradients", QColor("#f0883e"))
-        self.update_ratio = StatsPlot("Update / weight ratio", (
-            ("update_ratio", "‖Δw‖/‖w‖", QColor("#d2a8ff")),), log=True)
+        colors = {"activation": "#3fb950", "weight": "#d2a8ff", "grad": "#f0883e"}
+        #: One histogram per catalogue histogram (act_hist, weight_hist, grad_hist).
+        self.histograms = {h.key: HistogramPlot(h.title, QColor(colors[h.source]))
+                           for h in HISTOGRAMS.values()}
+        self.activations = self.histograms["act_hist"]
+        self.weights = self.histograms["weight_hist"]
+        self.gradients = self.histograms["grad_hist"]
+        #: One plot over time per statistic group but gradients (drawn per layer, GradientPlot).
+        self.stat_plots = {key: StatsPlot(key) for key in STAT_GROUPS if key != "gradient"}
+        self.act_stats = self.stat_plots["activation"]
+        self.update_ratio = self.stat_plots["update"]
 
     def set_node(self, node_id: str | None) -> None:
         self.node_id = node_id
         name = node_id or "no layer selected"
-        self.activations.item.setTitle(f"Activations of {name}", size="10pt")
-        self.act_stats.item.setTitle(f"{name}: activation statistics", size="10pt")
-        self.weights.item.setTitle(f"Weights of {name}", size="10pt")
-        self.gradients.item.setTitle(f"Weight gradients of {name}", size="10pt")
-        self.update_ratio.item.setTitle(f"{name}: update / weight ratio", size="10pt")
+        for key, plot in self.histograms.items():
+            plot.item.setTitle(f"{HISTOGRAMS[key].title} of {name}", size="10pt")
+        for key, plot in self.stat_plots.items():
+            plot.item.setTitle(f"{name}: {STAT_GROUPS[key].title.lower()}", size="10pt")
 
     def show_run(self, run: RunRecord | None) -> None:
         entry = run.latest.get(self.node_id, {}) if run is not None and self.node_id else {}
-        self.activations.show_counts(entry.get("act_hist"), entry.get("act_min"),
-                                     entry.get("act_max"))
         weight = (entry.get("params") or {}).get("weight") or {}
-        self.weights.show_counts(weight.get("weight_hist"), weight.get("weight_min"),
-                                 weight.get("weight_max"))
-        self.gradients.show_counts(weight.get("grad_hist"), weight.get("grad_min"),
-                                   weight.get("grad_max"))
-        self.act_stats.show_node(run, self.node_id)
-        self.update_ratio.show_node(run, self.node_id)
+        for key, plot in self.histograms.items():
+            spec = HISTOGRAMS[key]
+            source = entry if spec.source == "activation" else weight
+            plot.show_counts(source.get(key), source.get(spec.low), source.get(spec.high))
+        for plot in self.stat_plots.values():
+            plot.show_node(run, self.node_id)
 
 
 class OverviewPlots(QWidget):
@@ -341,7 +364,7 @@ class OverviewPlots(QWidget):
         """Show the whole run's length on the time axes from the start: the axes then stay put
         while points arrive (cheaper to repaint, and the plots show how far the run has come)."""
         for plot in (self.loss, self.metric_plot, self.lr, self.gradients,
-                     self.node_plots.act_stats, self.node_plots.update_ratio):
+                     *self.node_plots.stat_plots.values()):
             plot.item.setXRange(0, epochs, padding=0.02)
             plot.item.disableAutoRange(axis="x")
 
@@ -353,12 +376,13 @@ class WeightPlots(QWidget):
         super().__init__(parent)
         layout = QGridLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(node_plots.weights, 0, 0)
-        layout.addWidget(node_plots.gradients, 0, 1)
-        layout.addWidget(node_plots.update_ratio, 0, 2)
+        shown = [node_plots.weights, node_plots.gradients,
+                 *(plot for key, plot in node_plots.stat_plots.items() if key != "activation")]
+        for column, plot in enumerate(shown):
+            layout.addWidget(plot, 0, column)
         self.hint = QLabel("Select a layer with weights on the canvas to see them here.")
         self.hint.setStyleSheet("color: #8b949e;")
-        layout.addWidget(self.hint, 1, 0, 1, 3)
+        layout.addWidget(self.hint, 1, 0, 1, len(shown))
 
 
 def _positive(values: np.ndarray) -> np.ndarray:

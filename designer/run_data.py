@@ -1,6 +1,7 @@
 """What one training run has reported, kept as growing series for the plots (no Qt here).
 
-The controller feeds worker events into a `RunRecord`; plots read its series. Series are numpy
+The controller feeds worker events (runtime/training/events.py) into a `RunRecord`, which keeps
+their JSON forms (so a record is plain data) and grows series for the plots. Series are numpy
 buffers that double when full, and `Series.x`/`.y` are views of the filled part, so handing them
 to pyqtgraph's `setData` costs no copy and later appends never disturb a view already drawn.
 """
@@ -15,13 +16,15 @@ from typing import Any, Iterable
 import numpy as np
 
 from runtime.document import write_atomic
+from runtime.training import events as ev
 from runtime.training.config import effective_block
+from runtime.training.settings import SETTINGS
+from runtime.training.statistics import node_series
 
 #: Per-node statistics kept over time (from the trainer's monitor events).
-NODE_STATS = ("grad_norm", "update_ratio", "act_mean", "act_std", "dead_fraction",
-              "saturated_fraction")
+NODE_STATS = tuple(node_series())
 #: Status of a run that has ended.
-ENDED = ("completed", "stopped", "early_stopped", "failed")
+ENDED = ev.END_STATUSES
 
 
 class Series:
@@ -125,12 +128,12 @@ class RunRecord:
         return self.errors[-1] if self.errors else None
 
     # --- feeding ----------------------------------------------------------------------------
-    def apply(self, events: Iterable[dict]) -> None:
+    def apply(self, events: Iterable[ev.Event]) -> None:
         """Take in worker events (in arrival order)."""
         for event in events:
-            handler = getattr(self, f"_on_{event.get('event')}", None)
+            handler = _HANDLERS.get(type(event))
             if handler is not None:
-                handler(event)
+                handler(self, event.to_json())
                 self.version += 1
 
     def _on_worker_started(self, event: dict) -> None:
@@ -209,6 +212,17 @@ class RunRecord:
         write_atomic(Path(path), "".join(lines.rows))
 
 
+#: Which handler takes each event type (events the record does not keep are ignored).
+_HANDLERS = {
+    ev.WorkerStarted: RunRecord._on_worker_started, ev.FitStart: RunRecord._on_fit_start,
+    ev.Step: RunRecord._on_step, ev.EpochEnd: RunRecord._on_epoch_end,
+    ev.Monitor: RunRecord._on_monitor, ev.LrChanged: RunRecord._on_lr_changed,
+    ev.Paused: RunRecord._on_paused, ev.Resumed: RunRecord._on_resumed,
+    ev.Warning: RunRecord._on_warning, ev.Error: RunRecord._on_error,
+    ev.Report: RunRecord._on_report, ev.FitEnd: RunRecord._on_fit_end,
+}
+
+
 class _CsvLines:
     """A file-like sink for csv.writer that keeps the text in memory."""
 
@@ -220,12 +234,9 @@ class _CsvLines:
 
 
 # --- what changed between two runs ----------------------------------------------------------
-#: Short names for training settings in run labels.
-_SHORT = {"optimizer.lr": "lr", "optimizer.name": "optimizer", "dataset.name": "dataset",
-          "dataset.params.n_samples": "samples", "dataset.params.noise": "noise",
-          "optimizer.weight_decay": "weight decay", "gradient_clipping.mode": "clipping",
-          "gradient_clipping.value": "clip value", "batch_size": "batch",
-          "early_stopping.enabled": "early stopping", "schedule.name": "schedule"}
+#: Short names of training settings in run labels (from the settings catalogue); these settings
+#: are listed first, in catalogue order, then dataset parameters and the rest by path.
+_SHORT = {s.path: s.short for s in SETTINGS if s.short}
 
 
 def describe_changes(before: dict, after: dict, lr_override: float | None = None,
@@ -241,12 +252,12 @@ def describe_changes(before: dict, after: dict, lr_override: float | None = None
     new_t = _flatten(effective_block(after.get("training") or {}))
     if lr_override is not None:
         old_t["optimizer.lr"] = lr_override
-    order = list(_SHORT)  # the settings users change most come first
-    for key in sorted(set(old_t) | set(new_t),
-                      key=lambda k: (order.index(k) if k in _SHORT else len(order), k)):
+    order = list(_SHORT)
+    rank = lambda k: (order.index(k) if k in _SHORT  # noqa: E731
+                      else len(order) + (0 if k.startswith(_DATASET_PARAMS) else 1), k)
+    for key in sorted(set(old_t) | set(new_t), key=rank):
         if old_t.get(key) != new_t.get(key):
-            changes.append(f"{_SHORT.get(key, key)} {_fmt(old_t.get(key))} -> "
-                           f"{_fmt(new_t.get(key))}")
+            changes.append(f"{_label(key)} {_fmt(old_t.get(key))} -> {_fmt(new_t.get(key))}")
     old_nodes = {n["id"]: n for n in before.get("nodes", [])}
     new_nodes = {n["id"]: n for n in after.get("nodes", [])}
     for node_id, node in new_nodes.items():
@@ -269,6 +280,14 @@ def describe_changes(before: dict, after: dict, lr_override: float | None = None
         return "same settings"
     shown = ", ".join(changes[:limit])
     return shown + (f" (+{len(changes) - limit} more)" if len(changes) > limit else "")
+
+
+_DATASET_PARAMS = "dataset.params."
+
+
+def _label(key: str) -> str:
+    """A setting's name in a run label: its short name, a dataset parameter's own name."""
+    return _SHORT.get(key) or key.removeprefix(_DATASET_PARAMS)
 
 
 def _flatten(block: dict, prefix: str = "") -> dict[str, Any]:

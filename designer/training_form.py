@@ -1,9 +1,11 @@
 """The training form: the design's `training` block as editors, each change one undo step.
 
-The form reads and writes only `session.model.training`. Values are checked by the same
-`parse_training` the trainer uses (so the form and a run never disagree); a refused value shows
-its message and the field goes back to the stored value. The block keeps only what the user set:
-untouched fields stay at their defaults and out of the file.
+The form is generated from the settings catalogue (runtime/training/settings.py) the way the
+Properties dock is generated from `ParamSpec`s: one row per setting, grouped by its section, its
+editor chosen by its kind, shown only while it applies. It reads and writes only
+`session.model.training`. Values are checked by the same `parse_training` the trainer uses (so the
+form and a run never disagree); a refused value shows its message and the field goes back to the
+stored value. The block keeps only what the user set: untouched fields stay out of the file.
 """
 from __future__ import annotations
 
@@ -11,142 +13,22 @@ import copy
 import gc
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (QFormLayout, QGroupBox, QLabel, QScrollArea, QVBoxLayout,
                                QWidget)
 
-from runtime.data import DATASETS, get_spec
+from runtime.data import get_spec
 from runtime.errors import DatasetError, LayerLabError, ParamError, TrainingConfigError
 from runtime.graph import MetaChanged
-from runtime.specs import ParamSpec
-from runtime.training.config import (DEVICES, LOSSES, OPTIMIZERS, SCHEDULES,
-                                     effective_block, merged_with_defaults,
-                                     parse_training)
-from runtime.training.data_fit import check_data_fits, io_nodes
+from runtime.training.config import effective_block, merged_with_defaults, parse_training
+from runtime.training.data_fit import activation_warning, check_data_fits, io_nodes
+from runtime.training.settings import BY_PATH, SECTIONS, SETTINGS, Setting, get_path
 
 from . import style
 from .param_editors import ParamEditor, create_editor
 from .session import DesignSession
-
-
-@dataclass(frozen=True)
-class Field:
-    """One editable training setting.
-
-    Attributes:
-        path: Where it lives in the training block ("optimizer.lr").
-        label: The row's label.
-        spec: Kind, choices and help text for the editor (validation is `parse_training`'s).
-        shown: When the field applies, given the effective block (e.g. momentum only for SGD).
-        to_block/from_block: Convert between the editor's value and the stored one.
-    """
-
-    path: str
-    label: str
-    spec: ParamSpec
-    shown: Callable[[dict], bool] = lambda block: True
-    to_block: Callable[[Any], Any] = lambda value: value
-    from_block: Callable[[Any], Any] = lambda value: value
-
-
-def _spec(kind: str, doc: str, choices: tuple[str, ...] = (), nullable: bool = False,
-          minimum: float | None = None) -> ParamSpec:
-    return ParamSpec("value", kind, None, doc, choices=choices, nullable=nullable,
-                     minimum=minimum)
-
-
-def _int_or(word: str) -> Callable[[Any], Any]:
-    """Parse text as an integer, or keep the named word ("full", "auto")."""
-    def convert(text: Any) -> Any:
-        text = str(text).strip()
-        return int(text) if text.lstrip("-").isdigit() else (text or word)
-    return convert
-
-
-def _schedule_is(*names: str) -> Callable[[dict], bool]:
-    return lambda block: block["schedule"]["name"] in names
-
-
-def _metrics_from_text(text: Any) -> list[str]:
-    return [part.strip() for part in str(text or "").replace(";", ",").split(",") if part.strip()]
-
-
-#: The form's sections and fields, in order.
-SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
-    ("Objective", (
-        Field("loss", "Loss", _spec("choice", "What training minimises.", LOSSES)),
-        Field("metrics", "Metrics", _spec("str", "Comma-separated: accuracy, top5_accuracy, mse, "
-                                          "mae, r2."),
-              to_block=_metrics_from_text, from_block=lambda v: ", ".join(v)),
-    )),
-    ("Optimiser", (
-        Field("optimizer.name", "Optimiser", _spec("choice", "How weights are updated.",
-                                                   OPTIMIZERS)),
-        Field("optimizer.lr", "Learning rate", _spec("float", "Step size of each update; "
-                                                     "can also be changed during a run.")),
-        Field("optimizer.momentum", "Momentum", _spec("float", "Momentum (SGD, RMSprop)."),
-              shown=lambda b: b["optimizer"]["name"] in ("sgd", "rmsprop")),
-        Field("optimizer.nesterov", "Nesterov", _spec("bool", "Nesterov momentum (SGD)."),
-              shown=lambda b: b["optimizer"]["name"] == "sgd"),
-        Field("optimizer.weight_decay", "Weight decay", _spec("float", "L2 penalty on weights "
-                                                              "(decoupled for AdamW).")),
-        Field("schedule.name", "LR schedule", _spec("choice", "How the learning rate changes "
-                                                    "over the run.", SCHEDULES)),
-        Field("schedule.step_size", "Step every (epochs)", _spec("int", "Epochs between "
-                                                                 "decays."),
-              shown=_schedule_is("step")),
-        Field("schedule.gamma", "Decay factor", _spec("float", "Multiplier at each step."),
-              shown=_schedule_is("step")),
-        Field("schedule.factor", "Reduce factor", _spec("float", "Multiplier when the monitored "
-                                                        "value stops improving."),
-              shown=_schedule_is("reduce_on_plateau")),
-        Field("schedule.patience", "Plateau patience", _spec("int", "Epochs without "
-                                                             "improvement before reducing."),
-              shown=_schedule_is("reduce_on_plateau")),
-        Field("schedule.warmup_epochs", "Warm-up epochs", _spec("int", "Epochs of linear "
-                                                                "warm-up."),
-              shown=_schedule_is("warmup")),
-        Field("schedule.min_lr", "Minimum LR", _spec("float", "Lowest learning rate."),
-              shown=_schedule_is("cosine", "reduce_on_plateau")),
-    )),
-    ("Run", (
-        Field("batch_size", "Batch size", _spec("str", "Samples per step, or \"full\" for the "
-                                                "whole training set."),
-              to_block=_int_or("full"), from_block=str),
-        Field("epochs", "Epochs", _spec("int", "Passes over the training set.")),
-        Field("seed", "Seed", _spec("int", "Random seed: the same seed gives the same run.")),
-        Field("device", "Device", _spec("choice", "Where to train; auto takes a GPU when there "
-                                        "is one.", DEVICES)),
-    )),
-    ("Regularisation", (
-        Field("regularization.l1", "L1 penalty", _spec("float", "Adds this times the sum of "
-                                                       "|weights| to the loss.")),
-        Field("regularization.max_norm", "Max weight norm", _spec(
-            "float", "Rescale each unit's incoming weights to at most this norm after every "
-            "step. Empty for none.", nullable=True)),
-        Field("gradient_clipping.mode", "Gradient clipping", _spec(
-            "choice", "Clip the gradient's global norm, or each value.",
-            ("none", "norm", "value"))),
-        Field("gradient_clipping.value", "Clip at", _spec("float", "The norm or value limit."),
-              shown=lambda b: b["gradient_clipping"]["mode"] != "none"),
-    )),
-    ("Early stopping", (
-        Field("early_stopping.enabled", "Stop early", _spec("bool", "End the run when the "
-                                                            "monitored value stops improving.")),
-        Field("early_stopping.monitor", "Monitor", _spec("str", "val_loss, train_loss or "
-                                                         "val_/train_ + a metric."),
-              shown=lambda b: b["early_stopping"]["enabled"]),
-        Field("early_stopping.patience", "Patience", _spec("int", "Epochs without improvement "
-                                                           "before stopping."),
-              shown=lambda b: b["early_stopping"]["enabled"]),
-        Field("early_stopping.min_delta", "Min improvement", _spec(
-            "float", "A change smaller than this does not count as an improvement."),
-              shown=lambda b: b["early_stopping"]["enabled"]),
-    )),
-)
 
 
 class _DatasetLoader:
@@ -200,12 +82,6 @@ def _load(block: dict, base, seed: int) -> Any:
         return f"the dataset could not be loaded: {type(err).__name__}: {err}"
 
 
-def _get(block: dict, path: str) -> Any:
-    for part in path.split("."):
-        block = block[part]
-    return block
-
-
 def _with(block: dict, path: str, value: Any) -> dict:
     """A copy of `block` with `path` set (sections created as needed)."""
     out = copy.deepcopy(block)
@@ -236,33 +112,30 @@ class TrainingForm(QScrollArea):
         self.setWidget(inner)
         self.editors: dict[str, ParamEditor] = {}
         self.rows: dict[str, tuple[QFormLayout, QLabel, ParamEditor]] = {}
-        self.fields: dict[str, Field] = {}
-
-        self.dataset_box = QGroupBox("Data")
-        self.dataset_form = QFormLayout(self.dataset_box)
-        self.dataset_combo = create_editor(_spec("choice", "The dataset to train on (see "
-                                                 "docs/datasets.md).", tuple(DATASETS)))
-        self.dataset_combo.edited.connect(self._dataset_chosen)
-        self.dataset_form.addRow("Dataset", self.dataset_combo)
-        self.dataset_about = QLabel()
-        self.dataset_about.setWordWrap(True)
-        self.dataset_about.setStyleSheet("color: #8b949e;")
-        self.dataset_form.addRow(self.dataset_about)
+        self.fields: dict[str, Setting] = {}
         self.param_editors: dict[str, ParamEditor] = {}
-        split = Field("dataset.validation_split", "Validation share", _spec(
-            "float", "Share of the samples held out to measure generalisation (0 to 0.9)."))
-        self._add_field(self.dataset_form, split)
+        self.boxes: dict[str, QGroupBox] = {}
+        for section in SECTIONS:
+            box = self.boxes[section] = QGroupBox(section)
+            form = QFormLayout(box)
+            for setting in SETTINGS:
+                if setting.section != section:
+                    continue
+                if setting.spec is None:  # dataset.params: the chosen dataset's own editors
+                    self.dataset_form = form
+                    continue
+                self._add_field(form, setting)
+                if setting.path == "dataset.name":
+                    self.dataset_combo = self.editors[setting.path]
+                    self.dataset_about = QLabel()
+                    self.dataset_about.setWordWrap(True)
+                    self.dataset_about.setStyleSheet("color: #8b949e;")
+                    form.addRow(self.dataset_about)
+            self.layout_.addWidget(box)
+        self.dataset_box = self.boxes["Data"]
         self.fit_label = QLabel()
         self.fit_label.setWordWrap(True)
         self.dataset_form.addRow(self.fit_label)
-        self.layout_.addWidget(self.dataset_box)
-
-        for title, fields in SECTIONS:
-            box = QGroupBox(title)
-            form = QFormLayout(box)
-            for field in fields:
-                self._add_field(form, field)
-            self.layout_.addWidget(box)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {style.ERROR.name()};")
@@ -287,16 +160,19 @@ class TrainingForm(QScrollArea):
         self.refresh()
 
     # --- building ---------------------------------------------------------------------------
-    def _add_field(self, form: QFormLayout, field: Field) -> None:
-        editor = create_editor(field.spec)
-        editor.edited.connect(lambda value, f=field: self.set_field(f.path, f.to_block(value)))
+    def _add_field(self, form: QFormLayout, setting: Setting) -> None:
+        editor = create_editor(setting.spec)
+        if setting.path == "dataset.name":  # another dataset: its parameters start afresh
+            editor.edited.connect(self._dataset_chosen)
+        else:
+            editor.edited.connect(lambda value, path=setting.path: self.set_field(path, value))
         editor.invalid.connect(self.show_message)
-        label = QLabel(field.label)
-        label.setToolTip(field.spec.doc)
+        label = QLabel(setting.label)
+        label.setToolTip(setting.spec.doc)
         form.addRow(label, editor)
-        self.editors[field.path] = editor
-        self.rows[field.path] = (form, label, editor)
-        self.fields[field.path] = field
+        self.editors[setting.path] = editor
+        self.rows[setting.path] = (form, label, editor)
+        self.fields[setting.path] = setting
 
     def _build_dataset_params(self, name: str) -> None:
         for editor in self.param_editors.values():
@@ -328,7 +204,6 @@ class TrainingForm(QScrollArea):
         except (TypeError, AttributeError):  # a malformed block from a hand-edited file
             block = merged_with_defaults({})
         name = block["dataset"].get("name")
-        self.dataset_combo.set_value(name)
         if name != self._shown_dataset:
             self._build_dataset_params(name)
         given = block["dataset"].get("params") or {}
@@ -338,15 +213,14 @@ class TrainingForm(QScrollArea):
             except (DatasetError, KeyError):
                 default = None
             editor.set_value(given.get(pname, default))
-        for path, field in self.fields.items():
+        for path, setting in self.fields.items():
             try:
-                value = _get(block, path)
+                value = get_path(block, path)
             except (KeyError, TypeError):
                 continue
-            self.editors[path].set_value(field.from_block(value))
+            self.editors[path].set_value(value)
             form, label, editor = self.rows[path]
-            visible = bool(field.shown(block))
-            form.setRowVisible(editor, visible)
+            form.setRowVisible(editor, setting.applies_to(block))
         self._fit_timer.start()
 
     def _on_model_event(self, event: object) -> None:
@@ -364,8 +238,8 @@ class TrainingForm(QScrollArea):
         if not self._acceptable(block, path):
             self.refresh()
             return False
-        self.session.set_training(block, f"Set {self.fields[path].label.lower()}"
-                                  if path in self.fields else f"Set {path}")
+        self.session.set_training(block, f"Set {BY_PATH[path].label.lower()}"
+                                  if path in BY_PATH else f"Set {path}")
         return True
 
     def _dataset_chosen(self, name: str) -> None:
@@ -400,7 +274,7 @@ class TrainingForm(QScrollArea):
             mine = [p for p in err.problems if p.location == f"training.{path}"
                     or p.location.startswith(f"training.{path}[")]
             if mine:
-                self.show_message(f"{self.fields[path].label if path in self.fields else path}: "
+                self.show_message(f"{BY_PATH[path].label if path in BY_PATH else path}: "
                                   f"{mine[0].message}")
                 return False
         self.show_message("")
@@ -470,8 +344,13 @@ class TrainingForm(QScrollArea):
             return
         input_id, _ = io_nodes(self.session.model)
         wanted = analysis.nodes[input_id].outputs["output"]
-        self._show_fit(f"{about} → Input '{input_id}' takes ({', '.join(map(str, wanted.shape))})"
-                       f" {wanted.dtype} ✓ fits the Input and Output", True)
+        text = (f"{about} → Input '{input_id}' takes ({', '.join(map(str, wanted.shape))})"
+                f" {wanted.dtype} ✓ fits the Input and Output")
+        warning = activation_warning(self.session.model, config["loss"])
+        if warning is not None:
+            self._show_fit(f"{text}.\n⚠ {warning[0]} ({warning[1]})", False)
+            return
+        self._show_fit(text, True)
 
     def _show_fit(self, text: str, ok: bool) -> None:
         self.fit_label.setText(text)

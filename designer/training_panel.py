@@ -4,7 +4,6 @@ It shows the controller's state and sends the user's commands to it; it keeps no
 """
 from __future__ import annotations
 
-import math
 import time
 
 from PySide6.QtCore import Qt, Signal
@@ -12,22 +11,12 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar
                                QVBoxLayout, QWidget)
 
 from runtime.graph import MetaChanged
+from runtime.present import format_duration
 
 from . import style
 from .run_data import RunRecord
 from .training_controller import TrainingController
 from .training_form import TrainingForm
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 class TrainingPanel(QWidget):

@@ -184,7 +184,7 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         if metrics_file:
             metrics_file.close()
-    final = end.get("final") or {}
+    final = end.final or {}
     print(json.dumps({k: v for k, v in final.items() if k != "event"}, indent=2))
     return EXIT_OK
 

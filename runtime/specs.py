@@ -18,7 +18,8 @@ CATEGORIES = ("Input/Output", "Core", "Convolution", "Pooling", "Reshape", "Norm
               "Regularization", "Activation", "Embedding", "Recurrent", "Attention", "Merge")
 
 #: Semantic kinds of parameters; the designer maps each one to an editor widget.
-PARAM_KINDS = ("int", "float", "bool", "choice", "int_list", "size", "padding", "str", "path")
+PARAM_KINDS = ("int", "float", "bool", "choice", "int_list", "float_list", "str_list", "size",
+               "padding", "str", "path")
 
 DTYPES = ("float32", "int64")
 
@@ -54,11 +55,14 @@ class ParamSpec:
         default: Value used when a design omits the parameter.
         doc: One sentence for the tooltip and the docs.
         minimum, maximum: Inclusive bounds for numbers (and for each entry of lists and sizes).
+        exclusive_minimum: Make `minimum` exclusive (a learning rate must be above 0).
         exclusive_maximum: Make `maximum` exclusive (a dropout probability must stay below 1).
         choices: Allowed strings for "choice" (and the named values of "padding").
         nullable: None is allowed; `doc` says what it means.
-        length: For "size"/"padding": how many entries a list form has (1 for 1-D layers, 2 for 2-D).
-        min_items, max_items: For "int_list": bounds on the list's length.
+        length: For "size"/"padding": how many entries a list form has (1 for 1-D layers, 2 for 2-D);
+            for "float_list": the exact length.
+        min_items, max_items: For "int_list" and "str_list": bounds on the list's length.
+        words: Named values accepted besides a number ("full" batch, "auto" threads).
     """
 
     name: str
@@ -73,6 +77,8 @@ class ParamSpec:
     length: int | None = None
     min_items: int = 0
     max_items: int | None = None
+    exclusive_minimum: bool = False
+    words: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -84,6 +90,10 @@ class ParamSpec:
             if self.nullable:
                 return None
             self._fail(f"must not be null (expected {self._expected()})")
+        if self.words and isinstance(value, str):
+            if value not in self.words:
+                self._fail(f"must be {self._expected()}, got {_show(value)}")
+            return value
         if self.kind == "int":
             return self._number(value, integer=True)
         if self.kind == "float":
@@ -94,10 +104,11 @@ class ParamSpec:
             return value
         if self.kind == "choice":
             if value not in self.choices:
-                self._fail(f"must be one of {_choices(self.choices)}, got {_show(value)}")
+                hint = did_you_mean(value, list(self.choices)) if isinstance(value, str) else ""
+                self._fail(f"must be one of {_choices(self.choices)}, got {_show(value)}{hint}")
             return value
-        if self.kind == "int_list":
-            return self._int_list(value)
+        if self.kind in ("int_list", "float_list", "str_list"):
+            return self._list(value)
         if self.kind in ("str", "path"):
             if not isinstance(value, str) or (self.kind == "path" and not value.strip()):
                 self._fail(f"must be {self._expected()}, got {_show(value)}")
@@ -114,10 +125,13 @@ class ParamSpec:
             return f"one of {_choices(self.choices)}"
         if self.kind == "padding":
             return f"{_choices(self.choices)} or an integer"
-        return {"int": "an integer", "float": "a number", "bool": "true or false",
+        text = {"int": "an integer", "float": "a number", "bool": "true or false",
                 "int_list": "a list of integers",
+                "float_list": f"a list of {self.length} numbers",
+                "str_list": "a list of names",
                 "size": f"an integer or a list of {self.length} integers", "str": "a string",
                 "path": "a file or folder path"}[self.kind]
+        return f"{text} or {_choices(self.words)}" if self.words else text
 
     def _fail(self, message: str) -> None:
         raise ParamError(self.name, f"'{self.name}' {message}")
@@ -133,26 +147,45 @@ class ParamSpec:
 
     def _check_bounds(self, value: float, what: str = "") -> None:
         label = f"{what} " if what else ""
-        if self.minimum is not None and value < self.minimum:
-            self._fail(f"{label}must be at least {_num(self.minimum)}, got {_num(value)}")
+        if self.minimum is not None:
+            if self.exclusive_minimum and value <= self.minimum:
+                self._fail(f"{label}must be above {_num(self.minimum)}, got {_num(value)}")
+            if value < self.minimum:
+                self._fail(f"{label}must be at least {_num(self.minimum)}, got {_num(value)}")
         if self.maximum is not None:
             if self.exclusive_maximum and value >= self.maximum:
                 self._fail(f"{label}must be below {_num(self.maximum)}, got {_num(value)}")
             if value > self.maximum:
                 self._fail(f"{label}must be at most {_num(self.maximum)}, got {_num(value)}")
 
-    def _int_list(self, value: Any) -> list[int]:
+    def _list(self, value: Any) -> list:
         if not isinstance(value, (list, tuple)):
-            self._fail(f"must be a list of integers, got {_show(value)}")
+            self._fail(f"must be {self._expected()}, got {_show(value)}")
+        if self.kind == "float_list" and self.length is not None and len(value) != self.length:
+            self._fail(f"must be {self._expected()}, got a list of {len(value)}")
         if len(value) < self.min_items:
             self._fail(f"needs at least {self.min_items} entr{'y' if self.min_items == 1 else 'ies'}")
         if self.max_items is not None and len(value) > self.max_items:
             self._fail(f"takes at most {self.max_items} entries, got {len(value)}")
+        out = []
         for i, item in enumerate(value):
-            if isinstance(item, bool) or not isinstance(item, int):
-                self._fail(f"entry {i} must be an integer, got {_show(item)}")
+            if self.kind == "str_list":
+                if not isinstance(item, str) or not item:
+                    self._fail(f"entry {i} must be a name, got {_show(item)}")
+                if self.choices and item not in self.choices:
+                    self._fail(f"entry {i} must be one of {_choices(self.choices)}, "
+                               f"got {_show(item)}")
+                out.append(item)
+                continue
+            integer = self.kind == "int_list"
+            if isinstance(item, bool) or not isinstance(item, int if integer else (int, float)):
+                self._fail(f"entry {i} must be {'an integer' if integer else 'a number'}, "
+                           f"got {_show(item)}")
+            if not integer and not math.isfinite(item):
+                self._fail(f"entry {i} must be a finite number, got {item}")
             self._check_bounds(item, f"entry {i}")
-        return list(value)
+            out.append(item if integer else float(item))
+        return out
 
     def _size(self, value: Any) -> int | list[int]:
         if isinstance(value, (list, tuple)):

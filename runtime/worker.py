@@ -1,8 +1,8 @@
 """Training in a child process, and the message protocol between it and the parent (the GUI).
 
-The child is started with the `spawn` method and runs a `Trainer`. Events travel to the parent as
-plain dicts (the trainer's events, see docs/training.md) on one queue; commands travel to the child
-as the small dataclasses below on another. The child polls for commands after every batch (and
+The child is started with the `spawn` method and runs a `Trainer`. Events (runtime/training/
+events.py) travel to the parent as their JSON dicts on one queue and come out of `poll()` as event
+objects again; commands travel to the child as the small dataclasses below on another. The child polls for commands after every batch (and
 while paused), exits when its parent dies, and any crash reaches the parent as an "error" event:
 `TrainingWorker.poll()` never blocks and never hangs on a dead child.
 """
@@ -19,6 +19,11 @@ from typing import Any
 
 from .document import from_dict, to_dict
 from .graph import GraphModel
+from .training.events import Error, Event, FitEnd, Paused, Resumed, Warning, WorkerStarted, \
+    from_json
+
+#: The child's last message on the event queue (not an event: it only says the queue is done).
+_DONE = {"event": "worker_done"}
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,8 @@ class _ChildLink:
         self.commands = commands
 
     # Callback interface (duck-typed to keep the child's imports small until it trains)
-    def on_event(self, trainer, event: dict) -> None:
-        self.events.put(event)
+    def on_event(self, trainer, event: Event) -> None:
+        self.events.put(event.to_json())
 
     def on_batch_end(self, trainer, step: int) -> None:
         self.drain(trainer)
@@ -73,15 +78,15 @@ class _ChildLink:
                 trainer.request_stop()
             elif isinstance(command, Pause):
                 trainer.pause()
-                self.events.put({"event": "paused", "step": trainer.step})
+                self.events.put(Paused(trainer.step).to_json())
             elif isinstance(command, Resume):
                 trainer.resume()
-                self.events.put({"event": "resumed", "step": trainer.step})
+                self.events.put(Resumed(trainer.step).to_json())
             elif isinstance(command, SetLearningRate):
                 try:
                     trainer.set_lr(command.lr)
                 except ValueError as err:
-                    self.events.put({"event": "warning", "message": str(err)})
+                    self.events.put(Warning(str(err)).to_json())
 
     def __getattr__(self, name: str):
         if name.startswith("on_"):
@@ -103,7 +108,7 @@ def _exit_with_parent() -> None:
 
 def _child_main(document: dict, options: dict, events: Any, commands: Any) -> None:
     _exit_with_parent()
-    events.put({"event": "worker_started", "pid": os.getpid()})
+    events.put(WorkerStarted(os.getpid()).to_json())
     try:
         from .errors import TrainingError
         from .training import Trainer
@@ -116,11 +121,10 @@ def _child_main(document: dict, options: dict, events: Any, commands: Any) -> No
         except TrainingError:
             pass  # the trainer already sent the error and fit_end events
     except BaseException as err:  # anything else must still reach the parent
-        events.put({"event": "error", "kind": "crash", "node": None,
-                    "message": f"the training process failed: {type(err).__name__}: {err}",
-                    "traceback": traceback.format_exc()})
+        events.put(Error("crash", f"the training process failed: {type(err).__name__}: {err}",
+                         traceback=traceback.format_exc()).to_json())
     finally:
-        events.put({"event": "worker_done"})
+        events.put(_DONE)
         events.close()
         events.join_thread()
 
@@ -165,29 +169,30 @@ class TrainingWorker:
     def set_lr(self, lr: float) -> None:
         self.send(SetLearningRate(float(lr)))
 
-    def poll(self, limit: int = 10_000) -> list[dict]:
+    def poll(self, limit: int = 10_000) -> list[Event]:
         """Every event that has arrived (up to `limit`), without blocking.
 
         If the child died without finishing, an "error" event (kind "crash") and a "fit_end"
         event (status "failed") are appended, so a caller never waits on a dead run.
         """
-        out: list[dict] = []
+        out: list[Event] = []
         while len(out) < limit:
             try:
-                event = self._events.get_nowait()
+                data = self._events.get_nowait()
             except (queue.Empty, EOFError, OSError):
                 break
-            if event["event"] == "worker_done":
+            if data == _DONE:
                 self._done = True
                 continue
-            if event["event"] == "fit_end":
+            event = from_json(data)
+            if isinstance(event, FitEnd):
                 self.finished = True
             out.append(event)
         if not out and not self.finished and self.process.exitcode is not None:
             out += self._lost_child_events()
         return out
 
-    def _lost_child_events(self) -> list[dict]:
+    def _lost_child_events(self) -> list[Event]:
         # one more drain: the child may have written just before exiting
         late = []
         while True:
@@ -195,26 +200,24 @@ class TrainingWorker:
                 late.append(self._events.get(timeout=0.2))
             except (queue.Empty, EOFError, OSError):
                 break
-        events = [e for e in late if e["event"] != "worker_done"]
-        if any(e["event"] == "fit_end" for e in events):
+        events = [from_json(data) for data in late if data != _DONE]
+        if any(isinstance(e, FitEnd) for e in events):
             self.finished = True
             return events
         code = self.process.exitcode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         self.finished = True
         return events + [
-            {"event": "error", "kind": "crash", "node": None,
-             "message": f"the training process {how} before finishing (out of memory or "
-                        "killed?); the design is unchanged and a new run can start"},
-            {"event": "fit_end", "status": "failed", "epochs_run": None, "steps": None,
-             "elapsed_s": None, "best": None, "final": None, "message": "worker died"}]
+            Error("crash", f"the training process {how} before finishing (out of memory or "
+                  "killed?); the design is unchanged and a new run can start"),
+            FitEnd.failed("worker died")]
 
-    def stop(self, timeout: float = 1.0) -> list[dict]:
+    def stop(self, timeout: float = 1.0) -> list[Event]:
         """Ask the run to stop; if it has not ended within `timeout` seconds, end the process.
 
         Returns the events that arrived meanwhile (ending with fit_end).
         """
-        events: list[dict] = []
+        events: list[Event] = []
         if self.process.is_alive():
             self._commands.put(Stop())
             self.process.join(timeout)
@@ -228,9 +231,7 @@ class TrainingWorker:
         events += self.poll()
         if not self.finished:
             self.finished = True
-            events.append({"event": "fit_end", "status": "stopped", "epochs_run": None,
-                           "steps": None, "elapsed_s": None, "best": None, "final": None,
-                           "message": "stopped"})
+            events.append(FitEnd("stopped", message="stopped"))
         return events
 
     def close(self) -> None:

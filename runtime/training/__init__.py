@@ -1,4 +1,5 @@
-"""Training: settings, the loop, callbacks, monitoring, checkpoints."""
+"""Training: the catalogue (settings, optimisers, schedules, losses, metrics, statistics,
+events), the loop, callbacks, monitoring and checkpoints."""
 from .callbacks import Callback, JsonLinesWriter, ProgressPrinter
 from .config import DEFAULTS, TrainingConfig, parse_training
 from .trainer import Trainer, load_checkpoint, pick_device

@@ -2,25 +2,27 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
+
+from ..present import format_duration
+from .events import EpochEnd, Event, FitEnd, FitStart, Step, Warning
 
 if TYPE_CHECKING:
     from .trainer import Trainer
 
 
 class Callback:
-    """Override what you need. `on_event` sees every event dict the trainer emits."""
+    """Override what you need. `on_event` sees every event the trainer emits (events.py)."""
 
-    def on_fit_start(self, trainer: "Trainer", event: dict) -> None: ...
+    def on_fit_start(self, trainer: "Trainer", event: FitStart) -> None: ...
     def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None: ...
     def on_batch_end(self, trainer: "Trainer", step: int) -> None: ...
     def on_validation_end(self, trainer: "Trainer", metrics: dict) -> None: ...
-    def on_epoch_end(self, trainer: "Trainer", event: dict) -> None: ...
-    def on_fit_end(self, trainer: "Trainer", event: dict) -> None: ...
+    def on_epoch_end(self, trainer: "Trainer", event: EpochEnd) -> None: ...
+    def on_fit_end(self, trainer: "Trainer", event: FitEnd) -> None: ...
     def on_exception(self, trainer: "Trainer", error: BaseException) -> None: ...
-    def on_event(self, trainer: "Trainer", event: dict) -> None: ...
+    def on_event(self, trainer: "Trainer", event: Event) -> None: ...
     def on_idle(self, trainer: "Trainer") -> None:
         """Called repeatedly while the run is paused (poll for resume/stop here)."""
 
@@ -32,10 +34,10 @@ class JsonLinesWriter(Callback):
         self.handle = handle
         self.include_steps = include_steps
 
-    def on_event(self, trainer: "Trainer", event: dict) -> None:
-        if event["event"] == "step" and not self.include_steps:
+    def on_event(self, trainer: "Trainer", event: Event) -> None:
+        if isinstance(event, Step) and not self.include_steps:
             return
-        self.handle.write(json.dumps(event, default=_json_default) + "\n")
+        self.handle.write(json.dumps(event.to_json(), default=str) + "\n")
         self.handle.flush()
 
 
@@ -47,49 +49,36 @@ class ProgressPrinter(Callback):
         self.width = width
         self.tty = stream.isatty()
 
-    def on_fit_start(self, trainer: "Trainer", event: dict) -> None:
-        self.stream.write(f"training {event['design']} on {event['dataset']} "
-                          f"({event['train_samples']} train / {event['val_samples']} val samples) "
-                          f"on {event['device']}, {event['epochs']} epochs\n")
+    def on_fit_start(self, trainer: "Trainer", event: FitStart) -> None:
+        self.stream.write(f"training {event.design} on {event.dataset} "
+                          f"({event.train_samples} train / {event.val_samples} val samples) "
+                          f"on {event.device}, {event.epochs} epochs\n")
 
-    def on_event(self, trainer: "Trainer", event: dict) -> None:
-        if event["event"] == "warning":
-            self.stream.write(f"warning: {event['message']}\n")
+    def on_event(self, trainer: "Trainer", event: Event) -> None:
+        if isinstance(event, Warning):
+            where = f" (node '{event.node}')" if event.node else ""
+            self.stream.write(f"warning{where}: {event.message}\n")
             return
-        if event["event"] == "step" and self.tty:
-            done = event["step_in_epoch"] / max(event["steps_per_epoch"], 1)
+        if isinstance(event, Step) and self.tty:
+            done = event.step_in_epoch / max(event.steps_per_epoch, 1)
             bar = "#" * int(done * self.width)
-            self.stream.write(f"\repoch {event['epoch']}/{event['epochs']} [{bar:<{self.width}}] "
-                              f"loss {event['loss']:.4f}  ETA {_duration(event['eta_s'])}   ")
+            self.stream.write(f"\repoch {event.epoch}/{event.epochs} [{bar:<{self.width}}] "
+                              f"loss {event.loss:.4f}  ETA {format_duration(event.eta_s)}   ")
             self.stream.flush()
 
-    def on_epoch_end(self, trainer: "Trainer", event: dict) -> None:
-        parts = [f"epoch {event['epoch']}/{event['epochs']}"]
-        parts += [f"{k} {v:.4f}" for k, v in event.items()
-                  if (k.startswith("train_") or k.startswith("val_")) and isinstance(v, float)]
-        parts.append(f"{event['samples_per_s']:.0f} samples/s")
-        parts.append(f"ETA {_duration(event['eta_s'])}")
+    def on_epoch_end(self, trainer: "Trainer", event: EpochEnd) -> None:
+        parts = [f"epoch {event.epoch}/{event.epochs}"]
+        parts += [f"{k} {v:.4f}" for k, v in event.values().items() if isinstance(v, float)]
+        parts.append(f"{event.samples_per_s:.0f} samples/s")
+        parts.append(f"ETA {format_duration(event.eta_s)}")
         self.stream.write(("\r" if self.tty else "") + "  ".join(parts) + " " * 8 + "\n")
 
-    def on_fit_end(self, trainer: "Trainer", event: dict) -> None:
-        line = f"{event['status']} after {event['epochs_run']} epoch(s) in " \
-               f"{_duration(event['elapsed_s'])}"
-        if event.get("best"):
-            best = event["best"]
+    def on_fit_end(self, trainer: "Trainer", event: FitEnd) -> None:
+        line = f"{event.status} after {event.epochs_run} epoch(s) in " \
+               f"{format_duration(event.elapsed_s)}"
+        if event.best:
+            best = event.best
             line += f"; best {best['monitor']} {best['value']:.4f} at epoch {best['epoch']}"
-        if event.get("message"):
-            line += f": {event['message']}"
+        if event.message:
+            line += f": {event.message}"
         self.stream.write(line + "\n")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return str(value)

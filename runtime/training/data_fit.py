@@ -8,7 +8,7 @@ from ..errors import TrainingError
 from ..graph import GraphModel
 from ..shapes import Analysis
 from .config import TrainingConfig
-from .objectives import check_compatible
+from .losses import LOSSES, check_compatible
 
 
 def io_nodes(design: GraphModel) -> tuple[str, str]:
@@ -44,3 +44,16 @@ def check_data_fits(design: GraphModel, analysis: Analysis, dataset, config: Tra
     except TrainingError as err:
         err.node = err.node or output_id
         raise
+
+
+def activation_warning(design: GraphModel, loss: str) -> tuple[str, str | None] | None:
+    """(message, node) when the layer feeding the Output does not suit the loss (Softmax before
+    cross_entropy, raw scores into nll), else None. Legal, but it trains badly or silently wrong."""
+    spec = LOSSES.get(loss)
+    outputs = [n.id for n in design.nodes.values() if n.type == "Output"]
+    if spec is None or len(outputs) != 1:
+        return None
+    feeding = [e.src for e in design.edges if e.dst == outputs[0]]
+    last = design.nodes[feeding[0]].type if feeding else None
+    problem = spec.activation_problem(last)
+    return (problem, feeding[0] if feeding else outputs[0]) if problem else None

@@ -13,9 +13,14 @@ from typing import Any
 import torch
 from torch import nn
 
-SATURATING = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
-_ACT_FIELDS = ("act_mean", "act_std", "dead_fraction", "saturated_fraction", "act_min", "act_max")
-_PARAM_FIELDS = ("grad_norm", "weight_norm", "grad_min", "grad_max", "weight_min", "weight_max")
+from ..specs import LayerSpec
+from .statistics import HISTOGRAMS, of_source
+
+_ACT = of_source("activation")
+_PARAM = of_source("parameter")
+_UPDATE = of_source("update")
+_ACT_HISTS = [h.key for h in HISTOGRAMS.values() if h.source == "activation"]
+_PARAM_HISTS = [h for h in HISTOGRAMS.values() if h.source in ("grad", "weight")]
 
 
 def _histogram(x: torch.Tensor, bins: int, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
@@ -25,35 +30,39 @@ def _histogram(x: torch.Tensor, bins: int, lo: torch.Tensor, hi: torch.Tensor) -
 
 
 class MonitorSample:
-    """Collects one sampled step's statistics; `finish()` returns the monitor event payload."""
+    """Collects one sampled step's statistics; `finish()` returns the monitor event's `nodes`.
 
-    def __init__(self, model: nn.Module, node_types: dict[str, str], bins: int):
+    Each row is packed and unpacked from the statistic specs (statistics.py): the activation
+    statistics of a node's output then its histogram; every parameter statistic of a tensor then
+    its histograms; the update statistics after the optimiser step.
+    """
+
+    def __init__(self, model: nn.Module, node_specs: dict[str, LayerSpec | None], bins: int):
         self.model = model
-        self.node_types = node_types
         self.bins = bins
         self._acts: dict[str, torch.Tensor] = {}
         self._params: dict[str, torch.Tensor] = {}
         self._before: dict[str, torch.Tensor] = {}
         self._handles: list[Any] = []
         for node_id, module in model.named_children():
-            if node_id in node_types:
-                self._handles.append(module.register_forward_hook(self._hook(node_id)))
+            if node_id in node_specs:
+                self._handles.append(module.register_forward_hook(
+                    self._hook(node_id, node_specs[node_id])))
 
-    def _hook(self, node_id: str):
-        bounds = SATURATING.get(self.node_types[node_id])
+    def _hook(self, node_id: str, layer: LayerSpec | None):
+        measured = [spec.compute if spec.applies(layer) else None for spec in _ACT]
+        by_key = {spec.key: i for i, spec in enumerate(_ACT)}
+        edges = [(by_key[h.low], by_key[h.high]) for h in HISTOGRAMS.values()
+                 if h.source == "activation"]
 
         def hook(module, inputs, output):
             if not isinstance(output, torch.Tensor) or not output.is_floating_point():
                 return
             x = output.detach().float()
-            lo, hi = x.min(), x.max()
-            if bounds is not None:
-                saturated = ((x <= bounds[0]) | (x >= bounds[1])).float().mean()
-            else:
-                saturated = torch.full((), float("nan"), device=x.device)
-            stats = torch.stack([x.mean(), x.std(unbiased=False), (x == 0).float().mean(),
-                                 saturated, lo, hi])
-            self._acts[node_id] = torch.cat([stats, _histogram(x, self.bins, lo, hi)])
+            nan = torch.full((), float("nan"), device=x.device)
+            stats = [f(x, layer) if f is not None else nan for f in measured]
+            hists = [_histogram(x, self.bins, stats[lo], stats[hi]) for lo, hi in edges]
+            self._acts[node_id] = torch.cat([torch.stack(stats), *hists])
         return hook
 
     def remove_hooks(self) -> None:
@@ -63,71 +72,91 @@ class MonitorSample:
 
     @torch.no_grad()
     def after_backward(self) -> None:
-        """Gradient statistics, and a snapshot of the weights to measure this step's update."""
+        """Gradient and weight statistics, and a snapshot of the weights to measure the update."""
+        keys = {spec.key: i for i, spec in enumerate(_PARAM)}
         for name, p in self.model.named_parameters():
             if p.grad is None:
                 continue
             g, w = p.grad.detach().float(), p.detach().float()
-            lo, hi, w_lo, w_hi = g.min(), g.max(), w.min(), w.max()
-            stats = torch.stack([g.norm(), w.norm(), lo, hi, w_lo, w_hi])
-            self._params[name] = torch.cat([stats, _histogram(g, self.bins, lo, hi),
-                                            _histogram(w, self.bins, w_lo, w_hi)])
+            stats = [spec.compute(g, w) for spec in _PARAM]
+            tensors = {"grad": g, "weight": w}
+            hists = [_histogram(tensors[h.source], self.bins, stats[keys[h.low]],
+                                stats[keys[h.high]]) for h in _PARAM_HISTS]
+            self._params[name] = torch.cat([torch.stack(stats), *hists])
             self._before[name] = p.detach().clone()
 
     @torch.no_grad()
     def finish(self) -> dict[str, Any]:
-        """After the optimiser step: update/weight ratios, then one transfer to the CPU."""
+        """After the optimiser step: the update statistics, then one transfer to the CPU."""
         self.remove_hooks()
-        updates = {}
         params = dict(self.model.named_parameters())
-        for name, before in self._before.items():
-            updates[name] = (params[name].detach() - before).float().norm()
+        updates = {name: torch.stack([spec.compute((params[name].detach() - before).float(),
+                                                   before.float()) for spec in _UPDATE])
+                   for name, before in self._before.items()}
         self._before.clear()
         act_names, param_names = list(self._acts), list(self._params)
-        # one transfer: activation rows, parameter rows and update norms packed into one tensor
-        parts = [torch.stack([self._acts[n] for n in act_names]).flatten()] if act_names else []
-        if param_names:
-            parts.append(torch.stack([self._params[n] for n in param_names]).flatten())
-            parts.append(torch.stack([updates[n] for n in param_names]))
+        # one transfer: activation rows, parameter rows and update rows packed into one tensor
+        parts = [self._acts[n] for n in act_names] + [self._params[n] for n in param_names] \
+            + [updates[n] for n in param_names]
         values = torch.cat(parts).cpu().tolist() if parts else []
-        act_width, param_width = len(_ACT_FIELDS) + self.bins, len(_PARAM_FIELDS) + 2 * self.bins
-        split = len(act_names) * act_width
-        flat = [values[i:i + act_width] for i in range(0, split, act_width)]
-        flat += [values[i:i + param_width]
-                 for i in range(split, split + len(param_names) * param_width, param_width)]
-        upd = values[split + len(param_names) * param_width:]
         self._acts.clear()
         self._params.clear()
+        rows = _Rows(values)
         nodes: dict[str, dict[str, Any]] = {}
-        for name, row in zip(act_names, flat):
-            entry = dict(zip(_ACT_FIELDS, row[:6]))
-            if math.isnan(entry["saturated_fraction"]):
-                entry["saturated_fraction"] = None
-            entry["act_hist"] = row[6:]
+        for name in act_names:
+            entry = rows.take(_ACT)
+            for key in _ACT_HISTS:
+                entry[key] = rows.take_list(self.bins)
             nodes[name] = entry
-        param_stats: dict[str, dict[str, Any]] = {}
-        grad_sq: dict[str, float] = {}
-        for name, row, update in zip(param_names, flat[len(act_names):], upd):
-            weight_norm = row[1]
-            fields = len(_PARAM_FIELDS)
-            param_stats[name] = {**dict(zip(_PARAM_FIELDS, row[:fields])),
-                                 "grad_hist": row[fields:fields + self.bins],
-                                 "weight_hist": row[fields + self.bins:],
-                                 "update_ratio": update / weight_norm if weight_norm > 0 else None}
-            node_id = name.split(".", 1)[0]
-            grad_sq[node_id] = grad_sq.get(node_id, 0.0) + row[0] ** 2
-        for name, stats in param_stats.items():
-            node = nodes.setdefault(name.split(".", 1)[0], {})
-            node.setdefault("params", {})[name.split(".", 1)[1]] = stats
-        for node_id, sq in grad_sq.items():
-            entry = nodes[node_id]
-            entry["grad_norm"] = math.sqrt(sq)
-            ratios = [s["update_ratio"] for s in entry["params"].values()
-                      if s["update_ratio"] is not None]
-            entry["update_ratio"] = max(ratios) if ratios else None
-            entry["weight_norm"] = math.sqrt(sum(s["weight_norm"] ** 2
-                                                 for s in entry["params"].values()))
+        tensors: dict[str, dict[str, Any]] = {}
+        for name in param_names:
+            stats = rows.take(_PARAM)
+            for hist in _PARAM_HISTS:
+                stats[hist.key] = rows.take_list(self.bins)
+            tensors[name] = stats
+        for name in param_names:
+            tensors[name].update(rows.take(_UPDATE))
+        for name, stats in tensors.items():
+            node_id, tensor = name.split(".", 1)
+            nodes.setdefault(node_id, {}).setdefault("params", {})[tensor] = stats
+        for entry in nodes.values():
+            if "params" in entry:
+                entry.update(_node_values(entry["params"].values()))
         return {"nodes": nodes}
+
+
+class _Rows:
+    """Reads packed statistic values back in the order they were packed."""
+
+    def __init__(self, values: list[float]):
+        self.values = values
+        self.at = 0
+
+    def take_list(self, n: int) -> list[float]:
+        out = self.values[self.at:self.at + n]
+        self.at += n
+        return out
+
+    def take(self, specs: list) -> dict[str, float | None]:
+        return {spec.key: (None if math.isnan(v) else v)
+                for spec, v in zip(specs, self.take_list(len(specs)))}
+
+
+def _node_values(tensors) -> dict[str, float | None]:
+    """A node's value of each parameter/update statistic that has a node-level reduction."""
+    tensors = list(tensors)
+    out: dict[str, float | None] = {}
+    for spec in _PARAM + _UPDATE:
+        if spec.node is None:
+            continue
+        values = [t[spec.key] for t in tensors if t.get(spec.key) is not None]
+        if not values:
+            out[spec.key] = None
+        elif spec.node == "norm":
+            out[spec.key] = math.sqrt(sum(v * v for v in values))
+        else:
+            out[spec.key] = max(values)
+    return out
 
 
 class MonitorSchedule:

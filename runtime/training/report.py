@@ -8,12 +8,13 @@ list or a rounded number and the per-sample parts are capped.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
-if TYPE_CHECKING:
-    from .trainer import Trainer
+from .events import Report
+from .losses import LossSpec
 
 MAX_STEPS = 64  # sequences, per-step labels and long regression outputs are cut to this length
 MAX_TABULAR_FEATURES = 8  # wider rows are not worth drawing as a sample's input
@@ -23,46 +24,73 @@ GRID_SIZE = 60
 GRID_PADDING = 0.1
 
 
+@dataclass(frozen=True)
+class EvaluationContext:
+    """What the report reads: a trained model, its data and its loss (no trainer needed).
+
+    Attributes:
+        dataset: The `Dataset` (name, task, kind, class names, number of classes).
+        loss: How predictions are read from the outputs.
+        x, y: Every sample and target, on the model's device.
+        train_idx, val_idx: The split.
+        batches: idx -> (output, target) per batch, in order, in evaluation mode.
+        forward: A batch of inputs -> outputs, in evaluation mode (for the decision grid).
+    """
+
+    dataset: Any
+    loss: LossSpec
+    x: torch.Tensor
+    y: torch.Tensor
+    train_idx: torch.Tensor
+    val_idx: torch.Tensor
+    batches: Callable[[torch.Tensor], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+    forward: Callable[[torch.Tensor], torch.Tensor]
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+
 @torch.no_grad()
-def validation_report(trainer: "Trainer", max_samples: int = 48) -> dict:
+def validation_report(ctx: EvaluationContext, max_samples: int = 48) -> Report:
     """The `report` event for a trained model, over the whole validation split.
 
     Args:
-        trainer: A trainer after `fit` has set it up (model, x, y, train_idx, val_idx, dataset).
+        ctx: The model, data and loss to judge.
         max_samples: How many validation samples (the first of the split) to include one by one.
 
     Raises:
         ValueError: the validation split is empty.
     """
-    ds, idx = trainer.dataset, trainer.val_idx
+    ds, idx = ctx.dataset, ctx.val_idx
     if len(idx) == 0:
         raise ValueError("the validation split is empty")
-    trainer.model.eval()
-    report: dict[str, Any] = {"event": "report", "task": ds.task, "kind": ds.kind,
-                              "dataset": ds.name, "val_samples": len(idx)}
     shown = idx[:max(max_samples, 0)]
+    fields: dict[str, Any] = {}
     if ds.task == "classification":
-        k = _num_classes(trainer)
-        report.update(_classification(trainer, shown, k))
-        if _is_2d_table(trainer):
-            report["decision_grid"] = _decision_grid(trainer, k)
+        k = _num_classes(ctx)
+        fields.update(_classification(ctx, shown, k))
+        if _is_2d_table(ctx):
+            fields["decision_grid"] = _decision_grid(ctx, k)
     else:
-        report.update(_regression(trainer, shown))
-    inputs = _inputs(trainer.x[shown], ds.kind) if len(shown) else None
-    for sample, shown_input in zip(report["samples"], inputs or ()):
+        fields.update(_regression(ctx, shown))
+    inputs = _inputs(ctx.x[shown], ds.kind) if len(shown) else None
+    for sample, shown_input in zip(fields["samples"], inputs or ()):
         sample["input"] = shown_input
-    return report
+    return Report(task=ds.task, data_kind=ds.kind, dataset=ds.name, val_samples=len(idx),
+                  **fields)
 
 
 # --- classification ---------------------------------------------------------------------------
-def _classification(trainer: "Trainer", shown: torch.Tensor, k: int) -> dict:
-    ds, loss = trainer.dataset, trainer.config["loss"]
-    confusion = torch.zeros(k * k, dtype=torch.int64, device=trainer.device)
+def _classification(ctx: EvaluationContext, shown: torch.Tensor, k: int) -> dict:
+    ds, loss = ctx.dataset, ctx.loss
+    confusion = torch.zeros(k * k, dtype=torch.int64, device=ctx.device)
     preds, confs, labels_kept = [], [], []
     kept = 0
-    for output, target in _outputs(trainer, trainer.val_idx):
-        labels = _labels(output, target, loss)
-        pred, conf = _predicted_classes(output, labels.shape, loss, k)
+    for output, target in _outputs(ctx, ctx.val_idx):
+        labels = loss.labels(output, target)
+        pred, conf = loss.predict(output, labels.shape, True)
+        pred = pred.clamp_max(k - 1)  # a regression loss's nearest class stays in range
         valid = (labels >= 0) & (labels < k)  # a stray label must not change the matrix's size
         confusion += torch.bincount((labels * k + pred)[valid], minlength=k * k)
         if kept < len(shown):
@@ -89,53 +117,24 @@ def _classification(trainer: "Trainer", shown: torch.Tensor, k: int) -> dict:
             "samples": samples}
 
 
-def _num_classes(trainer: "Trainer") -> int:
-    ds = trainer.dataset
+def _num_classes(ctx: EvaluationContext) -> int:
+    ds = ctx.dataset
     if ds.num_classes:
         return int(ds.num_classes)
-    if trainer.config["loss"] == "bce":
+    if ctx.loss.task == "multilabel":
         return 2
-    return int(trainer.y.max()) + 1
-
-
-def _labels(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
-    """True class indices; kl_div may train on class distributions, whose largest entry counts."""
-    if not target.is_floating_point():
-        return target
-    if loss != "bce" and target.shape == output.shape and output.shape[-1] > 1:
-        return target.argmax(dim=-1)
-    return target.round().long()
-
-
-def _predicted_classes(output: torch.Tensor, shape: torch.Size, loss: str,
-                       k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Predicted classes shaped like the labels, and the model's confidence in each.
-
-    Follows the accuracy metric (objectives.MetricAccumulator): bce outputs are logits of class 1,
-    class losses give one score per class in the last dimension (also per step).
-    """
-    if loss == "bce":
-        logits = output.reshape(shape)
-        pred = (logits > 0).long()
-        p = torch.sigmoid(logits)
-        return pred, torch.where(pred == 1, p, 1 - p)
-    if output.numel() != math.prod(shape):
-        probs = torch.softmax(output.reshape(*shape, output.shape[-1]), dim=-1)
-        conf, pred = probs.max(dim=-1)
-        return pred, conf
-    # a regression loss on class labels: the nearest class
-    return output.reshape(shape).round().long().clamp(0, k - 1), None
+    return int(ctx.y.max()) + 1
 
 
 # --- regression ---------------------------------------------------------------------------------
-def _regression(trainer: "Trainer", shown: torch.Tensor) -> dict:
-    train_y = trainer.y[trainer.train_idx].float()
+def _regression(ctx: EvaluationContext, shown: torch.Tensor) -> dict:
+    train_y = ctx.y[ctx.train_idx].float()
     mean = train_y.reshape(len(train_y), -1).mean(dim=0)  # per output value, from training data
     sse = sae = base_sse = 0.0
     count = 0
     firsts_t, firsts_p, kept_t, kept_p = [], [], [], []
     kept = 0
-    for output, target in _outputs(trainer, trainer.val_idx):
+    for output, target in _outputs(ctx, ctx.val_idx):
         out = output.reshape(len(output), -1)
         y = target.float().reshape(len(target), -1)
         err = out - y
@@ -164,24 +163,24 @@ def _regression(trainer: "Trainer", shown: torch.Tensor) -> dict:
 
 
 # --- the decision grid of 2-D points ------------------------------------------------------------
-def _is_2d_table(trainer: "Trainer") -> bool:
-    x = trainer.x
-    return (trainer.dataset.kind == "tabular" and x.is_floating_point() and x.dim() == 2
+def _is_2d_table(ctx: EvaluationContext) -> bool:
+    x = ctx.x
+    return (ctx.dataset.kind == "tabular" and x.is_floating_point() and x.dim() == 2
             and x.shape[1] == 2)
 
 
-def _decision_grid(trainer: "Trainer", k: int) -> dict:
-    x = trainer.x.float()
+def _decision_grid(ctx: EvaluationContext, k: int) -> dict:
+    x = ctx.x.float()
     lo, hi = x.min(dim=0).values, x.max(dim=0).values
     pad = torch.where(hi > lo, (hi - lo) * GRID_PADDING, torch.ones_like(lo))
     lo, hi = (lo - pad).tolist(), (hi + pad).tolist()
-    xs = torch.linspace(lo[0], hi[0], GRID_SIZE, device=trainer.device)
-    ys = torch.linspace(lo[1], hi[1], GRID_SIZE, device=trainer.device)
+    xs = torch.linspace(lo[0], hi[0], GRID_SIZE, device=ctx.device)
+    ys = torch.linspace(lo[1], hi[1], GRID_SIZE, device=ctx.device)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")  # rows follow y, columns follow x
-    points = torch.stack([gx, gy], dim=-1).reshape(-1, 2).to(trainer.x.dtype)
-    with trainer._autocast():
-        output = trainer.model(points).float()
-    pred, _ = _predicted_classes(output, torch.Size([len(points)]), trainer.config["loss"], k)
+    points = torch.stack([gx, gy], dim=-1).reshape(-1, 2).to(ctx.x.dtype)
+    output = ctx.forward(points).float()
+    pred, _ = ctx.loss.predict(output, torch.Size([len(points)]), False)
+    pred = pred.clamp_max(k - 1)
     return {"x_range": [_sig(lo[0]), _sig(hi[0])], "y_range": [_sig(lo[1]), _sig(hi[1])],
             "size": GRID_SIZE, "classes": pred.reshape(GRID_SIZE, GRID_SIZE).tolist()}
 
@@ -211,9 +210,10 @@ def _inputs(x: torch.Tensor, kind: str) -> list | None:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def _outputs(trainer: "Trainer", idx: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _outputs(ctx: EvaluationContext,
+             idx: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(output as float32, target) per batch of `idx`, in order, as validation computes them."""
-    for output, target in trainer.evaluation_batches(idx):
+    for output, target in ctx.batches(idx):
         yield output.float(), target
 
 

@@ -24,11 +24,16 @@ from .augment import augment
 from .callbacks import Callback
 from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
+from .data_fit import activation_warning, check_data_fits, io_nodes
+from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, Warning,
+                     from_json)
+from .losses import LOSSES, compute_loss
+from .metrics import MetricAccumulator, higher_is_better
 from .monitor import MonitorSample, MonitorSchedule, first_non_finite_node
-from .data_fit import check_data_fits, io_nodes
-from .objectives import MetricAccumulator, compute_loss
-from .optim import Schedule, apply_max_norm, l1_penalty, make_optimizer
-from .report import validation_report
+from .optimizers import make_optimizer
+from .regularizers import apply_max_norm, l1_penalty
+from .report import EvaluationContext, validation_report
+from .schedules import RunShape, Schedule
 
 STEP_EVENT_INTERVAL = 0.05  # seconds between per-step loss events (20 Hz is plenty for a plot)
 # Besides the loss (read back and checked on every batch), some batches also read back the gradient
@@ -99,7 +104,7 @@ class Trainer:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.resume_path = Path(resume) if resume else None
         self.dataset = dataset
-        self.history: list[dict] = []
+        self.history: list[EpochEnd] = []
         self.step = 0
         self.epoch = 0
         self._stop = False
@@ -127,8 +132,7 @@ class Trainer:
         self._pending_lr = float(lr)
 
     # --- events ---------------------------------------------------------------------------
-    def emit(self, event: dict) -> None:
-        event = _clean(event)
+    def emit(self, event: Event) -> None:
         for cb in self.callbacks:
             cb.on_event(self, event)
 
@@ -157,7 +161,8 @@ class Trainer:
         ds = self.dataset
         check_data_fits(self.design, analysis, ds, cfg)
         self.model = compile_model(self.design, analysis).to(self.device)
-        self.node_types = {n.id: n.type for n in self.design.nodes.values()}
+        self.node_specs = {n.id: self.design.registry.get(n.type)
+                           for n in self.design.nodes.values()}
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         if not self.trainable:
             raise TrainingError("every layer is frozen (trainable: false), so there is nothing "
@@ -176,10 +181,9 @@ class Trainer:
         self.batch_size = n if batch == "full" else min(batch, n)
         self.steps_per_epoch = math.ceil(n / self.batch_size)
         self.optimizer = make_optimizer(self.trainable, cfg.optimizer)
-        self.monitor_mode = "max" if any(cfg.monitor_key.endswith(m) for m in
-                                         ("accuracy", "r2")) else "min"
-        self.schedule = Schedule(self.optimizer, cfg.schedule, cfg.optimizer["lr"],
-                                 cfg["epochs"], self.steps_per_epoch, self.monitor_mode)
+        self.monitor_mode = "max" if higher_is_better(cfg.monitor_key) else "min"
+        self.schedule = Schedule(self.optimizer, cfg.schedule, RunShape(
+            cfg.optimizer["lr"], cfg["epochs"], self.steps_per_epoch, self.monitor_mode))
         self.amp = bool(cfg["mixed_precision"]) and self.device.type == "cuda"
         # settings read on every step, looked up once
         self._loss_name = cfg["loss"]
@@ -198,7 +202,7 @@ class Trainer:
             self._load_checkpoint(self.resume_path)
 
     # --- the loop -------------------------------------------------------------------------
-    def fit(self) -> dict:
+    def fit(self) -> FitEnd:
         """Run training to the end (or a stop); returns the fit_end event. Raises on failure."""
         started = time.perf_counter()
         threads = torch.get_num_threads()
@@ -210,8 +214,7 @@ class Trainer:
             failure = _as_training_error(err, getattr(self, "batch_size", None),
                                          getattr(self, "device", None))
             self._call("on_exception", failure)
-            self.emit({"event": "error", "kind": failure.kind, "node": failure.node,
-                       "message": str(failure)})
+            self.emit(Error.of(failure))
             end = self._end_event("failed", started, str(failure))
             self._call("on_fit_end", end)
             self.emit(end)
@@ -221,19 +224,23 @@ class Trainer:
         finally:
             torch.set_num_threads(threads)
 
-    def _fit(self, started: float) -> dict:
+    def _fit(self, started: float) -> FitEnd:
         cfg = self.config
-        start_event = {
-            "event": "fit_start", "design": self.design.name, "dataset": cfg.dataset["name"],
-            "device": str(self.device), "epochs": cfg["epochs"], "start_epoch": self.start_epoch,
-            "steps_per_epoch": self.steps_per_epoch, "batch_size": self.batch_size,
-            "train_samples": len(self.train_idx), "val_samples": len(self.val_idx),
-            "params": sum(p.numel() for p in self.model.parameters()),
-            "trainable_params": sum(p.numel() for p in self.trainable),
-            "task": self.dataset.task, "num_classes": self.dataset.num_classes,
-            "lr": self.optimizer.param_groups[0]["lr"], "mixed_precision": self.amp}
+        start_event = FitStart(
+            design=self.design.name, dataset=cfg.dataset["name"], device=str(self.device),
+            epochs=cfg["epochs"], start_epoch=self.start_epoch,
+            steps_per_epoch=self.steps_per_epoch, batch_size=self.batch_size,
+            train_samples=len(self.train_idx), val_samples=len(self.val_idx),
+            params=sum(p.numel() for p in self.model.parameters()),
+            trainable_params=sum(p.numel() for p in self.trainable),
+            task=self.dataset.task, num_classes=self.dataset.num_classes,
+            lr=self.optimizer.param_groups[0]["lr"], mixed_precision=self.amp,
+            loss=cfg["loss"], metrics=list(cfg.metrics))
         self._call("on_fit_start", start_event)
         self.emit(start_event)
+        warning = activation_warning(self.design, cfg["loss"])
+        if warning is not None:
+            self.emit(Warning(*warning))
         status = "completed"
         es = cfg["early_stopping"]
         waited = 0
@@ -297,7 +304,7 @@ class Trainer:
             if augmenting:
                 xb = augment(xb, aug, self.dataset.kind, self.generator)
             sampled = self.monitor_schedule.due(self.step)
-            sample = MonitorSample(self.model, self.node_types, bins) if sampled else None
+            sample = MonitorSample(self.model, self.node_specs, bins) if sampled else None
             try:
                 full = i == 0 or sampled or checks.due(self.step)
                 loss_value = self._step(xb, yb, acc, sample, full_check=full)
@@ -307,8 +314,7 @@ class Trainer:
             ran += 1
             self._samples_seen += len(idx)
             if sample is not None:
-                payload = sample.finish()
-                self.emit({"event": "monitor", "step": self.step, "epoch": epoch, **payload})
+                self.emit(Monitor(self.step, epoch, sample.finish()["nodes"]))
             seconds = time.thread_time() - step_start
             if not sampled:
                 checks.record(self.step, seconds, full)
@@ -317,11 +323,9 @@ class Trainer:
             now = time.perf_counter()
             if now - last_emit >= STEP_EVENT_INTERVAL or i == self.steps_per_epoch - 1:
                 last_emit = now
-                self.emit({"event": "step", "step": self.step, "epoch": epoch,
-                           "epochs": cfg["epochs"], "step_in_epoch": i + 1,
-                           "steps_per_epoch": self.steps_per_epoch, "loss": loss_value,
-                           "lr": self.optimizer.param_groups[0]["lr"],
-                           "eta_s": self._eta(epoch, i + 1)})
+                self.emit(Step(self.step, epoch, cfg["epochs"], i + 1, self.steps_per_epoch,
+                               loss_value, self.optimizer.param_groups[0]["lr"],
+                               self._eta(epoch, i + 1)))
             for hook in batch_end:
                 hook(self, self.step)
             if self._paused:
@@ -409,13 +413,22 @@ class Trainer:
                 output = self.model(self.x[chosen])
             yield output, self.y[chosen]
 
+    def evaluation_context(self) -> EvaluationContext:
+        """The trained model with its data and loss, as the end-of-run report reads them."""
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            self.model.eval()
+            with self._autocast():
+                return self.model(x)
+        return EvaluationContext(self.dataset, LOSSES[self.config["loss"]], self.x, self.y,
+                                 self.train_idx, self.val_idx, self.evaluation_batches, forward)
+
     def _emit_report(self) -> None:
         """The end-of-run validation report; a failure here is a warning, never a failed run."""
         try:
-            report = validation_report(self)
+            report = validation_report(self.evaluation_context())
         except Exception as err:  # the weights are trained: keep the run
-            self.emit({"event": "warning", "message": "could not compute the validation report: "
-                                                      f"{type(err).__name__}: {err}"})
+            self.emit(Warning("could not compute the validation report: "
+                              f"{type(err).__name__}: {err}"))
             return
         self.emit(report)
 
@@ -442,7 +455,7 @@ class Trainer:
             group["lr"] = lr
         if old > 0:
             self.schedule.rescale(lr / old)
-        self.emit({"event": "lr_changed", "step": self.step, "lr": lr, "previous_lr": old})
+        self.emit(LrChanged(self.step, lr, old))
 
     def _eta(self, epoch: int, step_in_epoch: int) -> float | None:
         elapsed = time.perf_counter() - self._train_started
@@ -450,20 +463,18 @@ class Trainer:
         total = (self.config["epochs"] - self.start_epoch + 1) * self.steps_per_epoch
         return elapsed / done * (total - done) if done else None
 
-    def _epoch_event(self, epoch: int, train: dict, val: dict) -> dict:
+    def _epoch_event(self, epoch: int, train: dict, val: dict) -> EpochEnd:
         elapsed = time.perf_counter() - self._train_started
-        event = {"event": "epoch_end", "epoch": epoch, "epochs": self.config["epochs"],
-                 "step": self.step, "train_loss": train["loss"]}
-        if val:
-            event["val_loss"] = val["loss"]
+        metrics = {}
         for name in self.config.metrics:
-            event[f"train_{name}"] = train[name]
+            metrics[f"train_{name}"] = train[name]
             if val:
-                event[f"val_{name}"] = val[name]
-        event.update({"lr": self.optimizer.param_groups[0]["lr"],
-                      "samples_per_s": self._samples_seen / max(elapsed, 1e-9),
-                      "elapsed_s": elapsed, "eta_s": self._eta(epoch, self.steps_per_epoch)})
-        return event
+                metrics[f"val_{name}"] = val[name]
+        return EpochEnd(epoch, self.config["epochs"], self.step, train["loss"],
+                        val["loss"] if val else None, metrics,
+                        self.optimizer.param_groups[0]["lr"],
+                        self._samples_seen / max(elapsed, 1e-9), elapsed,
+                        self._eta(epoch, self.steps_per_epoch))
 
     def _update_best(self, epoch: int, value: float | None, min_delta: float) -> bool:
         if value is None or not math.isfinite(value):
@@ -476,16 +487,15 @@ class Trainer:
         self.best = {"monitor": self.config.monitor_key, "value": value, "epoch": epoch}
         return True
 
-    def _end_event(self, status: str, started: float, message: str | None = None) -> dict:
-        return {"event": "fit_end", "status": status, "epochs_run": len(self.history),
-                "steps": self.step, "elapsed_s": time.perf_counter() - started,
-                "best": self.best if hasattr(self, "best") else None,
-                "final": self.history[-1] if self.history else None, "message": message}
+    def _end_event(self, status: str, started: float, message: str | None = None) -> FitEnd:
+        return FitEnd(status, len(self.history), self.step, time.perf_counter() - started,
+                      getattr(self, "best", None),
+                      self.history[-1].to_json() if self.history else None, message)
 
     def _nan_error(self, what: str, xb: torch.Tensor) -> TrainingError:
         node = None
         if what == "gradients":
-            order = [n for n in self.design.topological_order() if n in self.node_types]
+            order = [n for n in self.design.topological_order() if n in self.node_specs]
             bad = {name.split(".", 1)[0] for name, p in self.model.named_parameters()
                    if p.grad is not None and not torch.isfinite(p.grad).all()}
             node = next((n for n in reversed(order) if n in bad), None)
@@ -513,8 +523,9 @@ class Trainer:
         """Everything needed to resume, loadable with torch.load(weights_only=True)."""
         return {"format": CHECKPOINT_FORMAT, "version": 1, "design": to_dict(self.design),
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "trainable": [name for name, _ in self.named_trainable],
                 "schedule": self.schedule.state_dict(), "epoch": self.epoch, "step": self.step,
-                "best": self.best, "history": self.history,
+                "best": self.best, "history": [event.to_json() for event in self.history],
                 "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
 
     def _save_checkpoints(self, improved: bool) -> None:
@@ -533,13 +544,38 @@ class Trainer:
         except RuntimeError as err:
             raise TrainingError(f"checkpoint {path} does not fit this design: {err}",
                                 "design") from None
-        self.optimizer.load_state_dict(state["optimizer"])
+        self._load_optimizer_state(state, path)
         self.schedule.load_state_dict(state["schedule"])
         self.step, self.epoch = state["step"], state["epoch"]
-        self.best, self.history = state["best"], list(state["history"])
+        self.best = state["best"]
+        self.history = [from_json(event) for event in state["history"]]
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         self.start_epoch = self.epoch + 1
+
+
+    def _load_optimizer_state(self, state: dict, path: Path) -> None:
+        """The optimiser's state, matched to the parameters by name: a layer frozen (or unfrozen)
+        since the checkpoint simply has no state (or starts fresh), instead of shifting the
+        others' momenta onto the wrong tensors."""
+        saved = state["optimizer"]
+        names = state.get("trainable")
+        current = [name for name, _ in self.named_trainable]
+        if names is None:  # a checkpoint from before names were kept: only an exact fit works
+            try:
+                self.optimizer.load_state_dict(saved)
+            except ValueError:
+                raise TrainingError(f"checkpoint {path} was saved with other layers frozen and "
+                                    "predates LayerLab's frozen-layer resume: unfreeze the layers "
+                                    "as they were, or start a new run", "design") from None
+            return
+        old_index = {name: i for i, name in enumerate(names)}
+        fresh = self.optimizer.state_dict()
+        group = {k: v for k, v in saved["param_groups"][0].items() if k != "params"}
+        fresh["param_groups"] = [{**group, "params": list(range(len(current)))}]
+        fresh["state"] = {i: saved["state"][old_index[name]] for i, name in enumerate(current)
+                          if name in old_index and old_index[name] in saved["state"]}
+        self.optimizer.load_state_dict(fresh)
 
 
 def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -559,14 +595,3 @@ def _as_training_error(err: BaseException, batch: int | None,
         return TrainingError(f"out of memory on {device or 'the device'} with batch size {batch}: "
                              f"try a smaller batch size{smaller} or a smaller network", "oom")
     return TrainingError(f"training crashed: {type(err).__name__}: {err}", "crash")
-
-
-def _clean(value: Any) -> Any:
-    """Events are plain JSON: non-finite floats become None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value

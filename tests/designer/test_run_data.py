@@ -1,7 +1,9 @@
 """RunRecord (what a run reported, as series) and the run labels: plain Python, no Qt needed."""
 import math
 
-from designer.run_data import RunRecord, Series, describe_changes
+from designer.run_data import NODE_STATS, RunRecord, Series, describe_changes
+from runtime.training import events as ev
+from runtime.training.statistics import STATISTICS
 
 
 def doc(lr=0.01, units=64, extra_node=False, **training):
@@ -11,6 +13,11 @@ def doc(lr=0.01, units=64, extra_node=False, **training):
         nodes.append({"id": "drop", "type": "Dropout", "params": {"p": 0.5}})
     return {"nodes": nodes, "edges": [{"from": "x", "to": "fc1"}],
             "training": {"optimizer": {"name": "adam", "lr": lr}, **training}}
+
+
+def fit_start(steps_per_epoch: int = 1, epochs: int = 2) -> ev.FitStart:
+    return ev.FitStart("t", "spirals", "cpu", epochs, 1, steps_per_epoch, 8, 80, 20, 10, 10,
+                       "classification", 2, 0.01, False)
 
 
 def test_series_grow_and_views_stay_valid():
@@ -25,33 +32,42 @@ def test_series_grow_and_views_stay_valid():
 def test_events_become_series():
     run = RunRecord(1, doc())
     run.apply([
-        {"event": "worker_started", "pid": 1},
-        {"event": "fit_start", "steps_per_epoch": 10, "epochs": 2, "lr": 0.01, "device": "cpu"},
-        {"event": "step", "step": 5, "epoch": 1, "loss": 0.9, "lr": 0.01},
-        {"event": "monitor", "step": 5, "nodes": {"fc1": {"grad_norm": 0.5, "act_std": 1.0}}},
-        {"event": "lr_changed", "step": 6, "lr": 0.1, "previous_lr": 0.01},
-        {"event": "epoch_end", "epoch": 1, "step": 10, "train_loss": 0.8, "val_loss": 0.7,
-         "train_accuracy": 0.6, "val_accuracy": 0.65, "samples_per_s": 100.0},
-        {"event": "paused", "step": 10},
+        ev.WorkerStarted(1),
+        fit_start(steps_per_epoch=10, epochs=2),
+        ev.Step(5, 1, 2, 5, 10, 0.9, 0.01, None),
+        ev.Monitor(5, 1, {"fc1": {"grad_norm": 0.5, "act_std": 1.0}}),
+        ev.LrChanged(6, 0.1, 0.01),
+        ev.EpochEnd(1, 2, 10, 0.8, 0.7, {"train_accuracy": 0.6, "val_accuracy": 0.65}, 0.1,
+                    100.0, 1.0, 1.0),
+        ev.Paused(10),
     ])
     assert run.status == "paused" and not run.ended
     assert list(run.step_loss.x) == [0.5] and list(run.lr.y) == [0.01, 0.1]
     assert run.stat("fc1", "grad_norm").last() == 0.5 and run.current("fc1", "act_std") == 1.0
     assert run.current("fc1", "dead_fraction") is None
     assert list(run.epoch_series["val_loss"].y) == [0.7] and run.metric_names() == ["accuracy"]
-    run.apply([{"event": "error", "kind": "nan", "node": "fc1", "message": "boom"},
-               {"event": "fit_end", "status": "failed"}])
+    run.apply([ev.Error("nan", "boom", "fc1"), ev.FitEnd("failed")])
     assert run.ended and run.failure["node"] == "fc1"
+
+
+def test_every_per_node_statistic_is_kept_as_a_series():
+    """The record keeps each statistic the catalogue plots over time, whatever it is."""
+    kept = [s.key for s in STATISTICS.values() if s.per_node and s.group is not None]
+    assert list(NODE_STATS) == kept and "weight_std" in kept
+    run = RunRecord(1, doc())
+    run.apply([fit_start(), ev.Monitor(1, 1, {"fc1": {key: 0.25 for key in kept}})])
+    for key in kept:
+        assert run.stat("fc1", key).last() == 0.25
 
 
 def test_csv_has_one_row_per_epoch(tmp_path):
     run = RunRecord(1, doc())
-    run.apply([{"event": "fit_start", "steps_per_epoch": 1},
-               {"event": "epoch_end", "epoch": 1, "train_loss": 0.5, "val_loss": None},
-               {"event": "epoch_end", "epoch": 2, "train_loss": 0.25, "val_loss": 0.3}])
+    run.apply([fit_start(), ev.EpochEnd(1, 2, 1, 0.5, None, {}, 0.1, 10.0, 1.0, 1.0),
+               ev.EpochEnd(2, 2, 2, 0.25, 0.3, {}, 0.1, 10.0, 2.0, 0.0)])
     run.write_csv(tmp_path / "m.csv")
     assert (tmp_path / "m.csv").read_text().splitlines() == [
-        "epoch,train_loss,val_loss", "1,0.5,", "2,0.25,0.3"]
+        "epoch,epochs,step,train_loss,lr,samples_per_s,elapsed_s,eta_s,val_loss",
+        "1,2,1,0.5,0.1,10.0,1.0,1.0,", "2,2,2,0.25,0.1,10.0,2.0,0.0,0.3"]
 
 
 def test_labels_say_what_changed():

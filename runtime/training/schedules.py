@@ -1,0 +1,121 @@
+"""The learning-rate schedule catalogue: each schedule is one `ScheduleSpec`, and `Schedule` runs
+the chosen one during training (stepping it per batch or per epoch, as its spec says)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+#: Settings of the `schedule` section a schedule may read (each one a setting).
+SCHEDULE_SETTINGS = ("step_size", "gamma", "factor", "patience", "warmup_epochs", "min_lr")
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What a schedule needs to know about the run besides its own settings."""
+
+    lr: float
+    epochs: int
+    steps_per_epoch: int
+    monitor_mode: str  # "min" or "max": which way the monitored value improves
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """One learning-rate schedule.
+
+    Attributes:
+        id: Its name in the training block (`schedule.name`).
+        title: Shown in the form.
+        doc: What it does to the learning rate.
+        uses: The `schedule` settings it reads.
+        per_step: Steps after every batch (else after every epoch).
+        build: (optimizer, schedule section, run) -> a torch scheduler, or None for a constant rate.
+        plateau: Steps with the monitored value (ReduceLROnPlateau).
+    """
+
+    id: str
+    title: str
+    doc: str
+    uses: tuple[str, ...]
+    build: Callable[[torch.optim.Optimizer, dict[str, Any], RunShape], Any]
+    per_step: bool = False
+    plateau: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = set(self.uses) - set(SCHEDULE_SETTINGS)
+        if unknown:
+            raise ValueError(f"schedule {self.id}: unknown settings {sorted(unknown)}")
+
+
+def _warmup(optimizer, sched, run):
+    warm = max(sched["warmup_epochs"] * run.steps_per_epoch, 1)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warm))
+
+
+SCHEDULES: dict[str, ScheduleSpec] = {s.id: s for s in (
+    ScheduleSpec("none", "Constant", "The learning rate stays as set.", (),
+                 lambda optimizer, sched, run: None),
+    ScheduleSpec("step", "Step decay", "Multiplies the rate by `gamma` every `step_size` "
+                 "epochs.", ("step_size", "gamma"),
+                 lambda optimizer, sched, run: torch.optim.lr_scheduler.StepLR(
+                     optimizer, sched["step_size"], sched["gamma"])),
+    ScheduleSpec("cosine", "Cosine annealing", "Lowers the rate along a half cosine to "
+                 "`min_lr` over the run.", ("min_lr",),
+                 lambda optimizer, sched, run: torch.optim.lr_scheduler.CosineAnnealingLR(
+                     optimizer, T_max=run.epochs, eta_min=sched["min_lr"])),
+    ScheduleSpec("reduce_on_plateau", "Reduce on plateau", "Multiplies the rate by `factor` "
+                 "after `patience` epochs without improvement of the monitored value (early "
+                 "stopping's `monitor`), down to `min_lr`.", ("factor", "patience", "min_lr"),
+                 lambda optimizer, sched, run: torch.optim.lr_scheduler.ReduceLROnPlateau(
+                     optimizer, mode=run.monitor_mode, factor=sched["factor"],
+                     patience=sched["patience"], min_lr=sched["min_lr"]),
+                 plateau=True),
+    ScheduleSpec("one_cycle", "One cycle", "Per step: warms up to `lr`, then anneals far below "
+                 "it (super-convergence).", (),
+                 lambda optimizer, sched, run: torch.optim.lr_scheduler.OneCycleLR(
+                     optimizer, max_lr=run.lr, total_steps=max(run.epochs * run.steps_per_epoch,
+                                                               2)),
+                 per_step=True),
+    ScheduleSpec("warmup", "Linear warm-up", "Per step: rises linearly over `warmup_epochs`, "
+                 "then stays at `lr`.", ("warmup_epochs",), _warmup, per_step=True),
+)}
+
+
+class Schedule:
+    """Runs the chosen schedule: steps it per batch or per epoch, as its spec says."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, sched: dict[str, Any], run: RunShape):
+        self.spec = SCHEDULES[sched["name"]]
+        self.per_step = self.spec.per_step
+        self.scheduler: Any = self.spec.build(optimizer, sched, run)
+
+    def after_batch(self) -> None:
+        if self.per_step and self.scheduler is not None:
+            self.scheduler.step()
+
+    def after_epoch(self, monitored: float | None) -> None:
+        if self.per_step or self.scheduler is None:
+            return
+        if self.spec.plateau:
+            if monitored is not None and math.isfinite(monitored):
+                self.scheduler.step(monitored)
+        else:
+            self.scheduler.step()
+
+    def rescale(self, ratio: float) -> None:
+        """Follow a manual learning-rate change: scale the schedule's base rates too."""
+        if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
+            self.scheduler.base_lrs = [lr * ratio for lr in self.scheduler.base_lrs]
+
+    def state_dict(self) -> dict:
+        if self.scheduler is None:
+            return {}
+        state = self.scheduler.state_dict()
+        return {k: v for k, v in state.items() if not callable(v) and k != "lr_lambdas"}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scheduler is not None and state:
+            self.scheduler.load_state_dict({**self.scheduler.state_dict(), **state})

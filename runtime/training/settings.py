@@ -1,0 +1,302 @@
+"""The settings catalogue: every field of a design's `training` block, declared once.
+
+A `Setting` is a path in the block ("optimizer.lr"), a `ParamSpec` (kind, default, bounds, choices,
+doc) and when it applies. Validation and defaults (config.py), the designer's Training form, the
+run labels ("lr 0.01 -> 0.1") and the settings table of docs/training.md are all derived from
+`SETTINGS`. Choices and "applies when" of optimiser, schedule and loss fields are read from their
+own catalogues, so a new optimiser shows up here by itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..data import DATASETS, get_spec
+from ..errors import DatasetError, ParamError
+from ..specs import ParamSpec
+from .losses import LOSSES, TASKS
+from .metrics import metric_problem
+from .optimizers import OPTIMIZERS
+from .schedules import SCHEDULES
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+CLIPPING = ("none", "norm", "value")
+
+#: Form sections, in order.
+SECTIONS = ("Data", "Objective", "Optimiser", "Schedule", "Run", "Regularisation",
+            "Early stopping", "Augmentation", "Monitoring")
+
+
+@dataclass(frozen=True)
+class When:
+    """A setting applies only while another setting has one of `values`."""
+
+    path: str
+    values: tuple[Any, ...]
+
+    def __call__(self, block: dict) -> bool:
+        try:
+            return get_path(block, self.path) in self.values
+        except (KeyError, TypeError):
+            return False
+
+    def describe(self) -> str:
+        shown = ", ".join(_json(v) for v in self.values)
+        return f"`{self.path}` is {shown}"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One field of the training block.
+
+    Attributes:
+        path: Where it lives ("optimizer.lr").
+        label: The form's row label.
+        section: One of `SECTIONS`.
+        spec: Kind, default, bounds, choices and doc; None for `dataset.params`, whose fields are
+            the chosen dataset's own `ParamSpec`s.
+        applies: When it has an effect (None: always).
+        short: Its name in run labels ("lr"); settings with one are listed first there.
+        check: A further check given the whole (defaults-filled) block; returns a message or None.
+        derive: The default computed from the block the user wrote and the defaults-filled one,
+            when it depends on other settings (metrics follow the loss).
+    """
+
+    path: str
+    label: str
+    section: str
+    spec: ParamSpec | None
+    applies: When | None = None
+    short: str = ""
+    check: Callable[[Any, dict], str | None] | None = None
+    derive: Callable[[dict, dict], Any] | None = field(default=None, repr=False)
+
+    @property
+    def default(self) -> Any:
+        return {} if self.spec is None else self.spec.default
+
+    def applies_to(self, block: dict) -> bool:
+        return self.applies is None or self.applies(block)
+
+
+def get_path(block: dict, path: str) -> Any:
+    """The value at a dotted path ("optimizer.lr"); KeyError/TypeError when it is missing."""
+    for part in path.split("."):
+        block = block[part]
+    return block
+
+
+def _json(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def _users(catalogue: dict, section: str, key: str) -> When:
+    """The setting applies while the section's `name` is an entry of `catalogue` that uses it."""
+    return When(f"{section}.name", tuple(name for name, spec in catalogue.items()
+                                         if key in spec.uses))
+
+
+# --- checks that need the rest of the block -------------------------------------------------
+def _check_metrics(value: list[str], block: dict) -> str | None:
+    problems = [metric_problem(name) for name in value]
+    return next((p for p in problems if p), None)
+
+
+def _monitorable(block: dict) -> list[str]:
+    metrics = block.get("metrics") if isinstance(block.get("metrics"), list) else []
+    return ["val_loss", "train_loss"] + [f"{split}_{m}" for m in metrics if isinstance(m, str)
+                                         for split in ("val", "train")]
+
+
+def _check_monitor(value: str, block: dict) -> str | None:
+    names = _monitorable(block)
+    if value not in names:
+        return f"cannot monitor {value!r}: use one of {', '.join(names)}"
+    return None
+
+
+def _check_dataset_params(value: Any, block: dict) -> str | None:
+    if not isinstance(value, dict):
+        return "'params' must be an object"
+    try:
+        spec = get_spec(block["dataset"]["name"])
+    except (DatasetError, TypeError, KeyError):
+        return None  # dataset.name reports the unknown dataset
+    try:
+        spec.check_params(value)
+    except DatasetError as err:
+        return str(err)
+    return None
+
+
+def _default_metrics(given: dict, merged: dict) -> list[str]:
+    loss = LOSSES.get(merged.get("loss"))  # an unknown loss is reported on its own field
+    return list(TASKS[loss.task].default_metrics if loss else ("accuracy",))
+
+
+def _p(name: str, kind: str, default: Any, doc: str, **bounds: Any) -> ParamSpec:
+    return ParamSpec(name, kind, default, doc, **bounds)
+
+
+_ES_ON = When("early_stopping.enabled", (True,))
+
+SETTINGS: tuple[Setting, ...] = (
+    # Data
+    Setting("dataset.name", "Dataset", "Data",
+            _p("name", "choice", "spirals", "The dataset to train on (docs/datasets.md).",
+               choices=tuple(DATASETS)), short="dataset"),
+    Setting("dataset.params", "Dataset parameters", "Data", None, check=_check_dataset_params),
+    Setting("dataset.validation_split", "Validation share", "Data",
+            _p("validation_split", "float", 0.2, "Share of the samples held out to measure "
+               "generalisation; 0 for none.", minimum=0.0, maximum=0.9), short="validation"),
+    # Objective
+    Setting("loss", "Loss", "Objective",
+            _p("loss", "choice", "cross_entropy", "What training minimises.",
+               choices=tuple(LOSSES)), short="loss"),
+    Setting("metrics", "Metrics", "Objective",
+            _p("metrics", "str_list", ["accuracy"], "Measured every epoch on both splits "
+               "(train_<m>, val_<m>); by default those of the loss's task.", max_items=16),
+            check=_check_metrics, derive=_default_metrics),
+    # Optimiser
+    Setting("optimizer.name", "Optimiser", "Optimiser",
+            _p("name", "choice", "adam", "How the weights are updated.",
+               choices=tuple(OPTIMIZERS)), short="optimizer"),
+    Setting("optimizer.lr", "Learning rate", "Optimiser",
+            _p("lr", "float", 0.001, "Step size of each update; can also be changed during a "
+               "run.", minimum=0.0, exclusive_minimum=True, maximum=10.0), short="lr"),
+    Setting("optimizer.momentum", "Momentum", "Optimiser",
+            _p("momentum", "float", 0.9, "Share of the previous step carried into the next.",
+               minimum=0.0, maximum=1.0), _users(OPTIMIZERS, "optimizer", "momentum"),
+            short="momentum"),
+    Setting("optimizer.nesterov", "Nesterov", "Optimiser",
+            _p("nesterov", "bool", False, "Nesterov momentum: step from where momentum is "
+               "heading."), _users(OPTIMIZERS, "optimizer", "nesterov")),
+    Setting("optimizer.weight_decay", "Weight decay", "Optimiser",
+            _p("weight_decay", "float", 0.0, "L2 penalty on the weights (decoupled for "
+               "AdamW).", minimum=0.0), _users(OPTIMIZERS, "optimizer", "weight_decay"),
+            short="weight decay"),
+    Setting("optimizer.betas", "Betas", "Optimiser",
+            _p("betas", "float_list", [0.9, 0.999], "Decay rates of the running averages of "
+               "the gradient and of its square.", minimum=0.0, maximum=1.0,
+               exclusive_maximum=True, length=2), _users(OPTIMIZERS, "optimizer", "betas")),
+    # Schedule
+    Setting("schedule.name", "LR schedule", "Schedule",
+            _p("name", "choice", "none", "How the learning rate changes over the run.",
+               choices=tuple(SCHEDULES)), short="schedule"),
+    Setting("schedule.step_size", "Step every (epochs)", "Schedule",
+            _p("step_size", "int", 10, "Epochs between decays.", minimum=1),
+            _users(SCHEDULES, "schedule", "step_size")),
+    Setting("schedule.gamma", "Decay factor", "Schedule",
+            _p("gamma", "float", 0.1, "Multiplier at each step.", minimum=0.0,
+               exclusive_minimum=True, maximum=1.0), _users(SCHEDULES, "schedule", "gamma")),
+    Setting("schedule.factor", "Reduce factor", "Schedule",
+            _p("factor", "float", 0.5, "Multiplier when the monitored value stops improving.",
+               minimum=0.0, exclusive_minimum=True, maximum=1.0),
+            _users(SCHEDULES, "schedule", "factor")),
+    Setting("schedule.patience", "Plateau patience", "Schedule",
+            _p("patience", "int", 3, "Epochs without improvement before reducing.", minimum=0),
+            _users(SCHEDULES, "schedule", "patience")),
+    Setting("schedule.warmup_epochs", "Warm-up epochs", "Schedule",
+            _p("warmup_epochs", "int", 1, "Epochs of linear warm-up.", minimum=1),
+            _users(SCHEDULES, "schedule", "warmup_epochs")),
+    Setting("schedule.min_lr", "Minimum LR", "Schedule",
+            _p("min_lr", "float", 0.0, "Lowest learning rate.", minimum=0.0),
+            _users(SCHEDULES, "schedule", "min_lr")),
+    # Run
+    Setting("batch_size", "Batch size", "Run",
+            _p("batch_size", "int", 64, "Samples per step (1 = stochastic gradient descent), or "
+               "\"full\" for the whole training set.", minimum=1, words=("full",)),
+            short="batch"),
+    Setting("epochs", "Epochs", "Run",
+            _p("epochs", "int", 20, "Passes over the training set.", minimum=1, maximum=100_000),
+            short="epochs"),
+    Setting("seed", "Seed", "Run",
+            _p("seed", "int", 0, "Random seed: seeded CPU runs repeat exactly.", minimum=0),
+            short="seed"),
+    Setting("device", "Device", "Run",
+            _p("device", "choice", "auto", "Where to train: auto takes CUDA, then Apple MPS, "
+               "then the CPU.", choices=DEVICES), short="device"),
+    Setting("threads", "CPU threads", "Run",
+            _p("threads", "int", "auto", "CPU threads for training; \"auto\" leaves one core "
+               "for the editor.", minimum=1, maximum=256, words=("auto",))),
+    Setting("mixed_precision", "Mixed precision", "Run",
+            _p("mixed_precision", "bool", False, "Autocast with a gradient scaler (CUDA "
+               "only).")),
+    # Regularisation
+    Setting("regularization.l1", "L1 penalty", "Regularisation",
+            _p("l1", "float", 0.0, "Adds this times the sum of |weights| to the loss.",
+               minimum=0.0), short="l1"),
+    Setting("regularization.max_norm", "Max weight norm", "Regularisation",
+            _p("max_norm", "float", None, "Rescale each unit's incoming weights to at most this "
+               "norm after every step; empty for none.", minimum=0.0, exclusive_minimum=True,
+               nullable=True), short="max norm"),
+    Setting("gradient_clipping.mode", "Gradient clipping", "Regularisation",
+            _p("mode", "choice", "none", "Clip the gradients' total norm (norm) or each value "
+               "(value) before the step.", choices=CLIPPING), short="clipping"),
+    Setting("gradient_clipping.value", "Clip at", "Regularisation",
+            _p("value", "float", 1.0, "The norm or value limit.", minimum=0.0,
+               exclusive_minimum=True), When("gradient_clipping.mode", ("norm", "value")),
+            short="clip value"),
+    # Early stopping
+    Setting("early_stopping.enabled", "Stop early", "Early stopping",
+            _p("enabled", "bool", False, "End the run when the monitored value stops improving; "
+               "on when the design has an early_stopping block that does not say otherwise."),
+            short="early stopping",
+            derive=lambda given, merged: isinstance(given.get("early_stopping"), dict)),
+    Setting("early_stopping.monitor", "Monitor", "Early stopping",
+            _p("monitor", "str", "val_loss", "The value judged: val_loss, train_loss or val_/"
+               "train_ + a metric. It also picks the best checkpoint and drives "
+               "reduce_on_plateau."), check=_check_monitor),
+    Setting("early_stopping.patience", "Patience", "Early stopping",
+            _p("patience", "int", 5, "Epochs without improvement before stopping.", minimum=0),
+            _ES_ON),
+    Setting("early_stopping.min_delta", "Min improvement", "Early stopping",
+            _p("min_delta", "float", 0.0, "A change smaller than this is no improvement.",
+               minimum=0.0), _ES_ON),
+    # Augmentation
+    Setting("augmentation.flip", "Random flip", "Augmentation",
+            _p("flip", "bool", False, "Images: flip half the training images left to right."),
+            short="flip"),
+    Setting("augmentation.shift", "Random shift (px)", "Augmentation",
+            _p("shift", "int", 0, "Images: shift each training batch by up to this many "
+               "pixels.", minimum=0, maximum=64), short="shift"),
+    Setting("augmentation.noise", "Input noise", "Augmentation",
+            _p("noise", "float", 0.0, "Adds Gaussian noise of this std to training inputs "
+               "(images, sequences, tables).", minimum=0.0), short="input noise"),
+    # Monitoring
+    Setting("monitoring.every", "Sample every (steps)", "Monitoring",
+            _p("every", "int", "auto", "Measure layer statistics every N steps; \"auto\" spaces "
+               "them to cost about 3 % of training time, \"off\" never.", minimum=1,
+               words=("auto", "off"))),
+    Setting("monitoring.histogram_bins", "Histogram bins", "Monitoring",
+            _p("histogram_bins", "int", 32, "Bins of the activation, weight and gradient "
+               "histograms.", minimum=4, maximum=256)),
+)
+
+BY_PATH: dict[str, Setting] = {s.path: s for s in SETTINGS}
+
+
+def defaults() -> dict:
+    """The training block with every setting at its declared default (fresh values)."""
+    out: dict = {}
+    for setting in SETTINGS:
+        *parents, last = setting.path.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        value = setting.default
+        node[last] = list(value) if isinstance(value, list) else (
+            dict(value) if isinstance(value, dict) else value)
+    return out
+
+
+def validate(setting: Setting, value: Any, block: dict) -> str | None:
+    """Why `value` is not acceptable for `setting` in `block`, or None."""
+    if setting.spec is not None:
+        try:
+            value = setting.spec.validate(value)
+        except ParamError as err:
+            return str(err)
+    return setting.check(value, block) if setting.check else None
