@@ -10,14 +10,14 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .document import load, loads, node_problem_locations
+from .document import load, loads, node_problem_locations, with_lines
 from .errors import DesignFileError, ExportError, Problem
 from .graph import GraphModel
 from .present import format_count, format_exact, format_flops, format_outputs
 from .shapes import Analysis, infer
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("validate", "summary", "export", "train")
+COMMANDS = ("validate", "summary", "export", "train", "settings")
 
 
 def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
@@ -26,8 +26,8 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
         "Without a command it opens the designer (on FILE, or on the default preset); the "
         "commands below work headless on a design file (.json).")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    validate = commands.add_parser("validate", help="check a design file; exit 1 if it has "
-                                   "problems")
+    validate = commands.add_parser("validate", help="check a design file (its network and its "
+                                   "training settings); exit 1 if it has problems")
     validate.add_argument("file", help="design file (.json)")
     summary = commands.add_parser("summary", help="print each node's output shape, parameters "
                                   "and FLOPs")
@@ -44,13 +44,19 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
                                 "settings")
     train.add_argument("file", help="design file (.json)")
     train.add_argument("--epochs", type=int, help="override the number of epochs")
-    train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
-                       help="override the device (auto: CUDA, then MPS, then CPU)")
+    train.add_argument("--device", help="override the device: auto (CUDA, then MPS, then CPU), "
+                       "cpu, cuda or mps")
+    train.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
+                       dest="settings", help="override any training setting, e.g. "
+                       "optimizer.lr=0.1, loss=smooth_l1, metrics='[\"mae\"]' (the value is "
+                       "read as JSON, else as text); repeatable; `settings` lists them all")
     train.add_argument("--metrics-out", metavar="FILE",
                        help="write events as JSON lines (epoch_end, monitor, fit_end, ...)")
     train.add_argument("--checkpoint-dir", metavar="DIR",
                        help="write last.pt and best.pt here after every epoch")
     train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    commands.add_parser("settings", help="list every training setting, optimiser, schedule, "
+                        "loss, metric and monitoring statistic")
     return parser
 
 
@@ -67,7 +73,8 @@ def run(argv: Sequence[str] | None = None, prog: str = "layerlab") -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    commands = {"validate": _validate, "summary": _summary, "export": _export, "train": _train}
+    commands = {"validate": _validate, "summary": _summary, "export": _export, "train": _train,
+                "settings": _settings}
     return commands[args.command](args)
 
 
@@ -95,11 +102,24 @@ def _validate(args: argparse.Namespace) -> int:
         _print_problems(args.file, problems)
         return EXIT_PROBLEMS
     analysis, problems = _analyse(model, text)
-    _print_problems(args.file, problems)
-    if not analysis.valid:
+    settings = _training_problems(model, text)
+    _print_problems(args.file, problems + settings)
+    if not analysis.valid or settings:
         return EXIT_PROBLEMS
     print(f"{args.file}: valid — {len(model.nodes)} nodes, {_totals(analysis)}")
     return EXIT_OK
+
+
+def _training_problems(model: GraphModel, text: str | None) -> list[Problem]:
+    """What is wrong with the design's training block, each with its line."""
+    from .errors import TrainingConfigError
+    from .training.config import parse_training
+
+    try:
+        parse_training(model.training)
+    except TrainingConfigError as err:
+        return with_lines(err.problems, text)
+    return []
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -155,10 +175,16 @@ def _train(args: argparse.Namespace) -> int:
     if model is None:
         _print_problems(args.file, problems)
         return EXIT_PROBLEMS
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
-                 if v is not None}
+    block = model.training
+    overrides = [f"{key}={json.dumps(value)}" for key, value in
+                 (("epochs", args.epochs), ("device", args.device)) if value is not None]
     try:
-        config = parse_training(model.training).with_overrides(**overrides)
+        for item in [*overrides, *args.settings]:
+            block = _with_setting(block, item)
+        config = parse_training(block)
+    except ValueError as err:
+        print(f"{args.file}: --set {err}", file=sys.stderr)
+        return EXIT_USAGE
     except TrainingConfigError as err:
         _print_problems(args.file, err.problems)
         return EXIT_PROBLEMS
@@ -186,6 +212,34 @@ def _train(args: argparse.Namespace) -> int:
             metrics_file.close()
     final = end.final or {}
     print(json.dumps({k: v for k, v in final.items() if k != "event"}, indent=2))
+    return EXIT_OK
+
+
+def _with_setting(block: dict, item: str) -> dict:
+    """`block` with one `PATH=VALUE` applied (VALUE read as JSON, else as text)."""
+    path, sep, text = item.partition("=")
+    if not sep or not path.strip():
+        raise ValueError(f"{item!r}: write SETTING=VALUE, e.g. optimizer.lr=0.1")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    out = json.loads(json.dumps(block))
+    node = out
+    *parents, last = path.strip().split(".")
+    for part in parents:
+        if not isinstance(node.get(part, {}), dict):
+            raise ValueError(f"{item!r}: '{part}' is not a section")
+        node = node.setdefault(part, {})
+    node[last] = value
+    return out
+
+
+def _settings(args: argparse.Namespace) -> int:
+    from .training.docs import REGIONS
+
+    for name in ("settings", "optimizers", "schedules", "losses", "metrics", "statistics"):
+        print(f"## {name}\n\n{REGIONS[name]()}\n")
     return EXIT_OK
 
 

@@ -1,17 +1,26 @@
-"""Generate docs/layers.md and docs/datasets.md from the specs: `python -m runtime.docgen [--check]`."""
+"""Generate the docs from the specs: `python -m runtime.docgen [--check]`.
+
+docs/layers.md and docs/datasets.md are generated whole; docs/training.md has generated regions
+(the training catalogue's tables, runtime/training/docs.py) between hand-written prose.
+"""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .present import format_literal
 from .registry import REGISTRY, LayerRegistry
 from .specs import LayerSpec, ParamSpec
+from .training.docs import REGIONS, allowed_text
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DOC_PATH = DOCS / "layers.md"
 DATASETS_PATH = DOCS / "datasets.md"
+TRAINING_PATH = DOCS / "training.md"
+_REGION = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.S)
 
 
 def _value(value) -> str:
@@ -19,26 +28,10 @@ def _value(value) -> str:
     return format_literal(value)
 
 
-def _allowed(p: ParamSpec) -> str:
-    parts = []
-    if p.choices:
-        parts.append(" \\| ".join(f'"{c}"' for c in p.choices))
-    if p.minimum is not None or p.maximum is not None:
-        low = "" if p.minimum is None else f"{_value(p.minimum)} ≤ "
-        high = "" if p.maximum is None else (f" < {_value(p.maximum)}" if p.exclusive_maximum
-                                             else f" ≤ {_value(p.maximum)}")
-        parts.append(f"{low}x{high}")
-    if p.kind in ("size", "padding"):
-        parts.append(f"int or list of {p.length}")
-    if p.nullable:
-        parts.append("null")
-    return "; ".join(parts)
-
-
 def _param_table(params: tuple[ParamSpec, ...]) -> list[str]:
     lines = ["| parameter | kind | default | allowed | meaning |", "|---|---|---|---|---|"]
     for p in params:
-        lines.append(f"| `{p.name}` | {p.kind} | `{_value(p.default)}` | {_allowed(p)} | "
+        lines.append(f"| `{p.name}` | {p.kind} | `{_value(p.default)}` | {allowed_text(p)} | "
                      f"{p.doc} |")
     return lines + [""]
 
@@ -91,13 +84,29 @@ def render_datasets() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-OUTPUTS = {DOC_PATH: render, DATASETS_PATH: render_datasets}
+def fill_regions(text: str, regions: dict[str, Callable[[], str]] = REGIONS) -> str:
+    """`text` with every generated region rewritten; ValueError names a region nobody fills."""
+    def fill(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in regions:
+            raise ValueError(f"unknown generated region '{name}'")
+        return f"{match.group(1)}{regions[name]()}\n{match.group(3)}"
+    return _REGION.sub(fill, text)
+
+
+def render_training() -> str:
+    """docs/training.md with its generated tables brought up to date."""
+    return fill_regions(TRAINING_PATH.read_text(encoding="utf-8"))
+
+
+OUTPUTS: dict[Path, Callable[[], str]] = {DOC_PATH: render, DATASETS_PATH: render_datasets,
+                                          TRAINING_PATH: render_training}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true",
-                        help="exit 1 if docs/layers.md is out of date instead of writing it")
+                        help="exit 1 if a generated doc is out of date instead of writing it")
     args = parser.parse_args(argv)
     stale = 0
     for path, make in OUTPUTS.items():

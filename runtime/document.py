@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -190,6 +191,19 @@ def _mode_for(target: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def with_lines(problems: list[Problem], text: str | None) -> list[Problem]:
+    """Give problems located by JSON path (``training.optimizer.lr``) the line of that place."""
+    lines = _line_finder(text)
+    out = []
+    for p in problems:
+        if p.location and p.line is None:
+            path = tuple(int(part) if part.isdigit() else part
+                         for part in re.findall(r"[^.\[\]]+", p.location))
+            p = Problem(p.message, p.node, p.location, lines(path), p.severity)
+        out.append(p)
+    return out
 
 
 def node_problem_locations(model: GraphModel, problems: list[Problem],

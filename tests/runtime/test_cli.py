@@ -133,3 +133,46 @@ def test_headless_commands_never_import_qt(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_validate_reports_training_settings_with_their_lines(tmp_path, capsys):
+    from runtime.document import dumps
+    from tests.runtime.designs import mlp
+
+    model = mlp()
+    model.training = {"optimizer": {"name": "adamm", "lr": -1}, "metrics": ["top0_accuracy"]}
+    path = tmp_path / "bad.json"
+    path.write_text(dumps(model))
+    assert run(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    lines = path.read_text().splitlines()
+    for location, message in (("training.optimizer.name", "did you mean 'adam'"),
+                              ("training.optimizer.lr", "'lr' must be above 0"),
+                              ("training.metrics", "unknown metric 'top0_accuracy'")):
+        row = next(r for r in err.splitlines() if location + ":" in r)
+        assert message in row
+        line = int(row.split("line ")[1].split(",")[0])
+        assert location.rsplit(".", 1)[-1] in lines[line - 1]
+
+
+def test_train_set_overrides_any_setting_and_refuses_unknown_ones(tmp_path, capsys):
+    preset = "presets/regression-sine.json"
+    assert run(["train", preset, "--epochs", "1", "--set", "loss=smooth_l1", "--set",
+                "optimizer.name=radam", "--set", 'metrics=["mae", "r2"]', "--set",
+                "dataset.params.n_samples=200"]) == 0
+    final = json.loads(capsys.readouterr().out)
+    assert set(final) >= {"train_mae", "val_r2"}
+    assert run(["train", preset, "--set", "optimizer.lrr=1"]) == 1
+    assert "training.optimizer.lrr: error: unknown setting 'lrr' in 'optimizer': did you mean " \
+           "'lr'?" in capsys.readouterr().err
+    assert run(["train", preset, "--set", "lr"]) == 2
+    assert "write SETTING=VALUE" in capsys.readouterr().err
+
+
+def test_settings_lists_the_catalogue(capsys):
+    from runtime.training.losses import LOSSES
+    from runtime.training.optimizers import OPTIMIZERS
+
+    assert run(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"`{name}`" in out for name in [*OPTIMIZERS, *LOSSES, "optimizer.betas"])
