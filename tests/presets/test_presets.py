@@ -81,7 +81,7 @@ class _StopAfter(Callback):
         if step >= self.steps:
             trainer.request_stop()
 
-    def on_epoch_end(self, trainer, event: dict) -> None:
+    def on_epoch_end(self, trainer, event) -> None:
         self.epochs.append(event)
 
 
@@ -96,5 +96,5 @@ def test_trains_a_few_steps(path):
     config = parse_training(model.training).with_overrides(epochs=1, threads=1, dataset=dataset)
     stopper = _StopAfter(STEPS)
     end = Trainer(model, config, [stopper], base_dir=path.parent).fit()
-    assert end["status"] in ("stopped", "completed") and end["steps"] <= STEPS
-    assert len(stopper.epochs) == 1 and math.isfinite(stopper.epochs[0]["train_loss"])
+    assert end.status in ("stopped", "completed") and end.steps <= STEPS
+    assert len(stopper.epochs) == 1 and math.isfinite(stopper.epochs[0].train_loss)
