@@ -3,6 +3,7 @@ import json
 
 from runtime.cli import run
 from runtime.document import save
+from runtime.training.events import from_json
 from tests.runtime.test_trainer import spiral_mlp
 
 
@@ -23,6 +24,7 @@ def test_train_writes_json_lines_and_checkpoints(tmp_path, capsys):
     assert "epoch 2/2" in err and "completed after 2 epoch(s)" in err
     assert json.loads(out)["epoch"] == 2
     events = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [from_json(e).to_json() for e in events] == events  # exactly the events' JSON
     epoch_events = [e for e in events if e["event"] == "epoch_end"]
     assert [e["epoch"] for e in epoch_events] == [1, 2]
     assert {"train_loss", "val_loss", "train_accuracy", "val_accuracy"} <= set(epoch_events[0])

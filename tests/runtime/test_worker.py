@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from runtime.training.events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged,
+                                     Monitor, Paused, Resumed, Step, WorkerStarted)
 from runtime.worker import TrainingWorker
 from tests.runtime.test_trainer import spiral_mlp
 
@@ -22,11 +24,15 @@ def wait_for(worker, predicate, timeout=60.0):
         if predicate(events):
             return events
         time.sleep(0.02)
-    raise AssertionError(f"timed out; last events: {[e['event'] for e in events[-5:]]}")
+    raise AssertionError(f"timed out; last events: {[e.kind for e in events[-5:]]}")
 
 
-def kinds(events):
-    return [e["event"] for e in events]
+def has(events: list[Event], kind: type[Event]) -> bool:
+    return any(isinstance(e, kind) for e in events)
+
+
+def first(events: list[Event], kind: type[Event]) -> Event:
+    return next(e for e in events if isinstance(e, kind))
 
 
 def long_run():
@@ -51,42 +57,41 @@ def worker_factory():
 
 def test_a_run_streams_events_to_the_end(worker_factory):
     worker = worker_factory(spiral_mlp(epochs=2))
-    events = wait_for(worker, lambda ev: "fit_end" in kinds(ev))
-    names = kinds(events)
-    assert names[0] == "worker_started" and "fit_start" in names and "monitor" in names
-    assert [e["epoch"] for e in events if e["event"] == "epoch_end"] == [1, 2]
-    assert events[-1]["status"] == "completed"
+    events = wait_for(worker, lambda ev: has(ev, FitEnd))
+    assert isinstance(events[0], WorkerStarted) and events[0].pid == worker.process.pid
+    assert has(events, FitStart) and has(events, Monitor)
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1, 2]
+    assert isinstance(events[-1], FitEnd) and events[-1].status == "completed"
     worker.process.join(10)
     assert worker.process.exitcode == 0
 
 
 def test_stop_takes_effect_within_a_second(worker_factory):
     worker = worker_factory(long_run())
-    wait_for(worker, lambda ev: "step" in kinds(ev))
+    wait_for(worker, lambda ev: has(ev, Step))
     started = time.monotonic()
     events = worker.stop(timeout=1.0)
     assert time.monotonic() - started < 1.5
     assert not worker.process.is_alive()
-    assert events[-1]["event"] == "fit_end" and events[-1]["status"] == "stopped"
+    assert isinstance(events[-1], FitEnd) and events[-1].status == "stopped"
 
 
 def test_pause_resume_and_learning_rate(worker_factory):
     worker = worker_factory(long_run())
-    wait_for(worker, lambda ev: "step" in kinds(ev))
+    wait_for(worker, lambda ev: has(ev, Step))
     worker.pause()
-    events = wait_for(worker, lambda ev: "paused" in kinds(ev))
+    wait_for(worker, lambda ev: has(ev, Paused))
     time.sleep(0.3)
     worker.poll()
     time.sleep(0.5)
-    assert not [e for e in worker.poll() if e["event"] == "step"], "steps while paused"
+    assert not has(worker.poll(), Step), "steps while paused"
     worker.set_lr(0.123)
     worker.resume()
-    events = wait_for(worker, lambda ev: "lr_changed" in kinds(ev) and "step" in kinds(ev))
-    assert "resumed" in kinds(events)
-    change = next(e for e in events if e["event"] == "lr_changed")
-    assert change["lr"] == pytest.approx(0.123)
-    later = wait_for(worker, lambda ev: any(e["event"] == "step" and e["lr"] == pytest.approx(
-        0.123) for e in ev))
+    events = wait_for(worker, lambda ev: has(ev, LrChanged) and has(ev, Step))
+    assert has(events, Resumed)
+    assert first(events, LrChanged).lr == pytest.approx(0.123)
+    later = wait_for(worker, lambda ev: any(isinstance(e, Step) and e.lr == pytest.approx(0.123)
+                                            for e in ev))
     assert later
 
 
@@ -95,31 +100,33 @@ def test_a_bad_dataset_is_reported_not_hung(worker_factory):
     m.training = {**m.training, "dataset": {"name": "csv", "params": {"path": "missing.csv",
                                                                       "label_column": "y"}}}
     worker = worker_factory(m)
-    events = wait_for(worker, lambda ev: "fit_end" in kinds(ev))
-    error = next(e for e in events if e["event"] == "error")
-    assert error["kind"] == "data" and "missing.csv" in error["message"]
-    assert events[-1]["status"] == "failed"
+    events = wait_for(worker, lambda ev: has(ev, FitEnd))
+    error = first(events, Error)
+    assert error.failure == "data" and "missing.csv" in error.message
+    assert isinstance(events[-1], FitEnd) and events[-1].status == "failed"
 
 
 def test_a_killed_worker_becomes_an_error_event(worker_factory):
     worker = worker_factory(long_run())
-    wait_for(worker, lambda ev: "step" in kinds(ev))
+    wait_for(worker, lambda ev: has(ev, Step))
     worker.process.kill()
-    events = wait_for(worker, lambda ev: "fit_end" in kinds(ev), timeout=10)
-    error = next(e for e in events if e["event"] == "error")
-    assert error["kind"] == "crash" and "killed by signal 9" in error["message"]
-    assert events[-1]["status"] == "failed"
+    events = wait_for(worker, lambda ev: has(ev, FitEnd), timeout=10)
+    error = first(events, Error)
+    assert error.failure == "crash" and "killed by signal 9" in error.message
+    assert isinstance(events[-1], FitEnd) and events[-1].status == "failed"
 
 
 PARENT_SCRIPT = """
 import sys, time
 sys.path.insert(0, {root!r})
+from runtime.training.events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged,
+                                     Monitor, Paused, Resumed, Step, WorkerStarted)
 from runtime.worker import TrainingWorker
 from tests.runtime.test_worker import long_run
 if __name__ == "__main__":
     w = TrainingWorker(long_run())
     w.start()
-    while not any(e["event"] == "step" for e in w.poll()):
+    while not any(e.kind == "step" for e in w.poll()):
         time.sleep(0.05)
     print(w.process.pid, flush=True)
     time.sleep(600)
