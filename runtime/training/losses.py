@@ -89,6 +89,12 @@ class LossSpec:
             return target.argmax(dim=-1)
         return target.round().long()
 
+    def label_count(self, target: torch.Tensor) -> int:
+        """How many labels a batch of targets holds (a target distribution is one label)."""
+        if self.task == "distribution" and target.is_floating_point() and target.dim() > 1:
+            return target.numel() // target.shape[-1]
+        return target.numel()
+
     def activation_problem(self, last_type: str | None) -> str | None:
         """Why the layer type feeding the Output does not suit this loss, or None."""
         if last_type in self.forbids:
@@ -211,7 +217,10 @@ def check_compatible(loss: str, metrics: list[str], output: TensorInfo, target_s
                             f"the {', '.join(losses_for('regression'))} loss", "data")
     out = output.describe()
     if spec.task_spec.class_scores:
-        wanted_shape = (*target_shape, num_classes) if num_classes else None
+        if dtype.startswith("float"):  # target distributions: one probability per class
+            wanted_shape, num_classes = tuple(target_shape), (target_shape or (1,))[-1]
+        else:
+            wanted_shape = (*target_shape, num_classes) if num_classes else None
         if wanted_shape and tuple(output.shape) != wanted_shape:
             shape = "(batch, " + ", ".join(map(str, wanted_shape)) + ")"
             raise TrainingError(f"{loss} needs the Output to give {shape}: one score per class "

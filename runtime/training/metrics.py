@@ -46,6 +46,7 @@ class MetricSpec:
         pattern: For a parametric family, the regex of its names with the argument as group 1.
         example: A valid name, for docs and messages.
         width: How many tensors `parts` returns.
+        per_label: Averaged over labels (a target distribution counts once), not over values.
     """
 
     id: str
@@ -58,6 +59,7 @@ class MetricSpec:
     pattern: str | None = None
     example: str = ""
     width: int = 1
+    per_label: bool = False
 
     def __post_init__(self) -> None:
         if not self.example:
@@ -98,11 +100,11 @@ _LABELLED = ("classification", "multilabel", "distribution")
 METRICS: dict[str, MetricSpec] = {s.id: s for s in (
     MetricSpec("accuracy", "Accuracy", "Share of predictions that equal the true class "
                "(arg-max of the scores; logit > 0 for yes/no answers).", _LABELLED, _correct,
-               _mean, True),
+               _mean, True, per_label=True),
     MetricSpec("topk_accuracy", "Top-k accuracy", "Share of samples whose true class is among "
                "the k highest scores; write k in the name, e.g. top5_accuracy.",
                ("classification", "distribution"), _correct, _mean, True,
-               pattern=r"top([1-9][0-9]?)_accuracy", example="top5_accuracy"),
+               pattern=r"top([1-9][0-9]?)_accuracy", example="top5_accuracy", per_label=True),
     MetricSpec("mse", "Mean squared error", "Mean of squared differences between outputs and "
                "targets.", ("regression",), lambda b: [b.error().pow(2).sum()], _mean, False),
     MetricSpec("mae", "Mean absolute error", "Mean of absolute differences between outputs and "
@@ -187,8 +189,10 @@ class MetricAccumulator:
         `trainer.CHECK_BUDGET`), so the metrics keep their own counts.
         """
         position = 0
-        count = target.numel()  # labels for accuracy; compared values for regression metrics
+        values_count = target.numel()  # compared values, for regression metrics
+        labels_count = self.loss.label_count(target)
         for name, spec in self._specs:
+            count = labels_count if spec.per_label else values_count
             taken = values[position:position + spec.width]
             position += spec.width
             old = self._sums.get(name)

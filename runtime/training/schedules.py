@@ -3,6 +3,7 @@ the chosen one during training (stepping it per batch or per epoch, as its spec 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -116,6 +117,33 @@ class Schedule:
         state = self.scheduler.state_dict()
         return {k: v for k, v in state.items() if not callable(v) and k != "lr_lambdas"}
 
-    def load_state_dict(self, state: dict) -> None:
-        if self.scheduler is not None and state:
+    def load_state_dict(self, state: dict, optimizer: torch.optim.Optimizer) -> None:
+        """Continue from a checkpoint's schedule state.
+
+        The resumed run's own shape decides the rates (it may have more epochs than the run that
+        was saved: a cosine then keeps falling, a one-cycle does not step past its end), so the
+        schedule is rebuilt by replaying the steps already taken; only a plateau schedule, whose
+        course depends on the values it saw, takes its counters from the checkpoint. A learning
+        rate changed by hand during the saved run stays changed.
+        """
+        if self.scheduler is None or not state:
+            return
+        if self.spec.plateau:
             self.scheduler.load_state_dict({**self.scheduler.state_dict(), **state})
+            return
+        fresh = list(self.scheduler.base_lrs)
+        for group, lr in zip(optimizer.param_groups, fresh):
+            group["lr"] = lr  # the run's start, as a straight run had it
+        with warnings.catch_warnings():  # replaying steps the saved optimiser already took
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(int(state.get("last_epoch", 0))):
+                try:
+                    self.scheduler.step()
+                except ValueError:  # a one-cycle run shortened below the steps done
+                    break
+        saved = state.get("base_lrs")
+        if saved and fresh[0] > 0 and saved[0] != fresh[0]:
+            ratio = saved[0] / fresh[0]
+            self.rescale(ratio)
+            for group in optimizer.param_groups:
+                group["lr"] *= ratio

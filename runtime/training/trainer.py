@@ -545,7 +545,7 @@ class Trainer:
             raise TrainingError(f"checkpoint {path} does not fit this design: {err}",
                                 "design") from None
         self._load_optimizer_state(state, path)
-        self.schedule.load_state_dict(state["schedule"])
+        self.schedule.load_state_dict(state["schedule"], self.optimizer)
         self.step, self.epoch = state["step"], state["epoch"]
         self.best = state["best"]
         self.history = [from_json(event) for event in state["history"]]

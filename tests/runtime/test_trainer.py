@@ -380,8 +380,6 @@ def test_an_output_activation_the_loss_does_not_expect_is_a_warning(loss, last, 
 # --- known defects ------------------------------------------------------------------------------
 # Schedule.load_state_dict lays the checkpoint's scheduler state over the new run's, so the
 # schedule keeps the old run's length (OneCycleLR total_steps, CosineAnnealingLR T_max).
-@pytest.mark.xfail(strict=True, reason="bug: resuming one_cycle with more epochs steps past the "
-                   "checkpoint's total_steps (ValueError -> crash)")
 def test_resuming_one_cycle_with_more_epochs(tmp_path):
     m = spiral_mlp(epochs=1, schedule={"name": "one_cycle"})
     Trainer(m, checkpoint_dir=tmp_path).fit()
@@ -391,8 +389,6 @@ def test_resuming_one_cycle_with_more_epochs(tmp_path):
     assert end.status == "completed" and [e.epoch for e in rec.of(EpochEnd)] == [2]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: resuming cosine with more epochs keeps the "
-                   "checkpoint's T_max, so the rate climbs back up after it")
 def test_resuming_cosine_with_more_epochs_keeps_lowering_the_rate(tmp_path):
     m = spiral_mlp(epochs=2, schedule={"name": "cosine"}, optimizer={"name": "adam", "lr": 0.01})
     Trainer(m, checkpoint_dir=tmp_path).fit()

@@ -177,7 +177,7 @@ def test_every_schedule_resumes_where_it_left_off(name):
     saved = torch.load(buffer, weights_only=True)
     optimizer, schedule = scheduled(name, run, **settings)
     optimizer.load_state_dict(saved[1])
-    schedule.load_state_dict(saved[0])
+    schedule.load_state_dict(saved[0], optimizer)
     resumed += epochs(optimizer, schedule, 2)
     assert resumed == pytest.approx(straight)
     for key in SCHEDULE_SETTINGS:
@@ -270,8 +270,6 @@ def test_losses_of_class_labels_refuse_real_valued_targets(name):
     assert info.value.kind == "data"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: kl_div with target distributions (float targets, no "
-                   "class count) checks no Output width, so training crashes in view_as instead")
 def test_kl_div_refuses_a_distribution_of_another_width():
     example = task_example("distribution")
     with pytest.raises(TrainingError, match=r"^kl_div "):
@@ -279,12 +277,7 @@ def test_kl_div_refuses_a_distribution_of_another_width():
 
 
 # --- metrics -----------------------------------------------------------------------------------
-#: Known bug: with target distributions (N, classes), MetricAccumulator.add counts N * classes
-#: values instead of N labels, so (top-k) accuracy comes out `classes` times too small.
-DISTRIBUTION_COUNT_BUG = pytest.mark.xfail(strict=True, reason="bug: label metrics on target "
-                                           "distributions divide by target.numel()")
-METRIC_TASKS = [pytest.param(name, task, id=f"{name}-{task}",
-                             marks=DISTRIBUTION_COUNT_BUG if task == "distribution" else ())
+METRIC_TASKS = [pytest.param(name, task, id=f"{name}-{task}")
                 for name, spec in METRICS.items() for task in spec.tasks]
 METRIC_OTHER_TASKS = [(name, task) for name, spec in METRICS.items() for task in TASKS
                       if task not in spec.tasks]
