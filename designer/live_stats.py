@@ -51,22 +51,6 @@ class LiveStat:
     def log(self) -> bool:
         return self.spec.log
 
-    @property
-    def low_band(self) -> float | None:
-        return self.spec.healthy[0]
-
-    @property
-    def high_band(self) -> float | None:
-        return self.spec.healthy[1]
-
-    @property
-    def low_label(self) -> str:
-        return self.spec.too_low
-
-    @property
-    def high_label(self) -> str:
-        return self.spec.too_high
-
     def position(self, value: float) -> float:
         """Where `value` lies on the scale, 0 (first stop) to 1 (last stop), clamped."""
         lo, hi = self.stops[0][0], self.stops[-1][0]

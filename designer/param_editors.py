@@ -368,18 +368,28 @@ class ChoiceEditor(ParamEditor):
         self.widget.setCurrentIndex(max(self.widget.findData(value), 0))
 
 
-class PaddingEditor(ParamEditor):
-    """padding: an editable combo box: the named choices, or an integer / integers typed in."""
+class _NamesOrNumbers(ParamEditor):
+    """An editable combo box: named values to pick, or a number typed in. Subclasses give the
+    names and how typed numbers parse; a typed unknown name goes to validation, which lists the
+    allowed ones."""
+
+    number_chars = r"\d"
 
     def _make_widget(self) -> QWidget:
         combo = _ComboBox()
         combo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         combo.setEditable(True)
         combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        combo.addItems(list(self.spec.choices))
+        combo.addItems(list(self._names()))
         combo.lineEdit().editingFinished.connect(self._finished)
         combo.activated.connect(lambda index: self.edited.emit(combo.itemText(index)))
         return combo
+
+    def _names(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def parse(self, text: str) -> Any:
+        raise NotImplementedError
 
     def _finished(self) -> None:
         line = self.widget.lineEdit()
@@ -389,11 +399,11 @@ class PaddingEditor(ParamEditor):
         text = line.text().strip()
         if not text:
             self.edited.emit(None)
-        elif text in self.spec.choices or not re.search(r"[\d,\[\]]", text):
-            self.edited.emit(text)  # an unknown name: validation lists the allowed ones
+        elif text in self._names() or not re.search(self.number_chars, text):
+            self.edited.emit(text)
         else:
             try:
-                self.edited.emit(parse_size(text))
+                self.edited.emit(self.parse(text))
             except ParseError as err:
                 self.invalid.emit(str(err))
 
@@ -402,36 +412,26 @@ class PaddingEditor(ParamEditor):
         self.widget.lineEdit().setModified(False)
 
 
-class WordsEditor(ParamEditor):
-    """A number or a named value ("full", "auto"): an editable combo box of the words."""
+class PaddingEditor(_NamesOrNumbers):
+    """padding: the named choices ("same", "valid"), or an integer / integers typed in."""
 
-    def _make_widget(self) -> QWidget:
-        combo = _ComboBox()
-        combo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        combo.setEditable(True)
-        combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        combo.addItems(list(self.spec.words))
-        combo.lineEdit().editingFinished.connect(self._finished)
-        combo.activated.connect(lambda index: self.edited.emit(combo.itemText(index)))
-        return combo
+    number_chars = r"[\d,\[\]]"
 
-    def _finished(self) -> None:
-        line = self.widget.lineEdit()
-        if not line.isModified():
-            return
-        line.setModified(False)
-        text = line.text().strip()
-        if text in self.spec.words or not re.search(r"\d", text):
-            self.edited.emit(text)  # an unknown word: validation lists the allowed ones
-            return
-        try:
-            self.edited.emit(parse_int(text) if self.spec.kind == "int" else parse_float(text))
-        except ParseError as err:
-            self.invalid.emit(str(err))
+    def _names(self) -> tuple[str, ...]:
+        return self.spec.choices
 
-    def _show(self, value: Any) -> None:
-        self.widget.setEditText(format_value(value))
-        self.widget.lineEdit().setModified(False)
+    def parse(self, text: str) -> Any:
+        return parse_size(text)
+
+
+class WordsEditor(_NamesOrNumbers):
+    """A number or a named value ("full" batch, "auto" threads)."""
+
+    def _names(self) -> tuple[str, ...]:
+        return self.spec.words
+
+    def parse(self, text: str) -> Any:
+        return parse_int(text) if self.spec.kind == "int" else parse_float(text)
 
 
 #: The editor class of each parameter kind (the only place a kind meets a widget).

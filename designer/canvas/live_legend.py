@@ -41,9 +41,9 @@ class _ScaleBar(QWidget):
                          right)
         painter.setPen(QColor("#8b949e"))
         y += 13
-        painter.drawText(QPointF(bar.left(), y), self.stat.low_label)
+        painter.drawText(QPointF(bar.left(), y), self.stat.spec.too_low)
         painter.drawText(QPointF(bar.right() - painter.fontMetrics().horizontalAdvance(
-            self.stat.high_label), y), self.stat.high_label)
+            self.stat.spec.too_high), y), self.stat.spec.too_high)
 
 
 class LiveLegend(QWidget):
