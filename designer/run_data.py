@@ -218,7 +218,7 @@ _HANDLERS = {
     ev.Step: RunRecord._on_step, ev.EpochEnd: RunRecord._on_epoch_end,
     ev.Monitor: RunRecord._on_monitor, ev.LrChanged: RunRecord._on_lr_changed,
     ev.Paused: RunRecord._on_paused, ev.Resumed: RunRecord._on_resumed,
-    ev.Warning: RunRecord._on_warning, ev.Error: RunRecord._on_error,
+    ev.RunWarning: RunRecord._on_warning, ev.Error: RunRecord._on_error,
     ev.Report: RunRecord._on_report, ev.FitEnd: RunRecord._on_fit_end,
 }
 

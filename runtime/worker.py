@@ -19,7 +19,7 @@ from typing import Any
 
 from .document import from_dict, to_dict
 from .graph import GraphModel
-from .training.events import Error, Event, FitEnd, Paused, Resumed, Warning, WorkerStarted, \
+from .training.events import Error, Event, FitEnd, Paused, Resumed, RunWarning, WorkerStarted, \
     from_json
 
 #: The child's last message on the event queue (not an event: it only says the queue is done).
@@ -86,7 +86,7 @@ class _ChildLink:
                 try:
                     trainer.set_lr(command.lr)
                 except ValueError as err:
-                    self.events.put(Warning(str(err)).to_json())
+                    self.events.put(RunWarning(str(err)).to_json())
 
     def __getattr__(self, name: str):
         if name.startswith("on_"):

@@ -6,7 +6,7 @@ import sys
 from typing import IO, TYPE_CHECKING
 
 from ..present import format_duration
-from .events import EpochEnd, Event, FitEnd, FitStart, Step, Warning
+from .events import EpochEnd, Event, FitEnd, FitStart, Step, RunWarning
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -55,7 +55,7 @@ class ProgressPrinter(Callback):
                           f"on {event.device}, {event.epochs} epochs\n")
 
     def on_event(self, trainer: "Trainer", event: Event) -> None:
-        if isinstance(event, Warning):
+        if isinstance(event, RunWarning):
             where = f" (node '{event.node}')" if event.node else ""
             self.stream.write(f"warning{where}: {event.message}\n")
             return

@@ -172,7 +172,7 @@ class Resumed(Event):
 
 
 @dataclass(frozen=True)
-class Warning(Event):  # noqa: A001 (the event's name)
+class RunWarning(Event):
     kind: ClassVar[str] = "warning"
     doc: ClassVar[str] = ("Something worth knowing that does not stop the run (a report that "
                           "could not be computed, a refused learning rate, an output activation "
@@ -269,7 +269,7 @@ class FitEnd(Event):
 
 #: Every event type by its JSON name.
 EVENTS: dict[str, type[Event]] = {cls.kind: cls for cls in (
-    WorkerStarted, FitStart, Step, Monitor, EpochEnd, LrChanged, Paused, Resumed, Warning, Error,
+    WorkerStarted, FitStart, Step, Monitor, EpochEnd, LrChanged, Paused, Resumed, RunWarning, Error,
     Report, FitEnd)}
 
 

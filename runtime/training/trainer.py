@@ -25,7 +25,7 @@ from .callbacks import Callback
 from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
 from .data_fit import activation_warning, check_data_fits, io_nodes
-from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, Warning,
+from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, RunWarning,
                      from_json)
 from .losses import LOSSES, compute_loss
 from .metrics import MetricAccumulator, higher_is_better
@@ -240,7 +240,7 @@ class Trainer:
         self.emit(start_event)
         warning = activation_warning(self.design, cfg["loss"])
         if warning is not None:
-            self.emit(Warning(*warning))
+            self.emit(RunWarning(*warning))
         status = "completed"
         es = cfg["early_stopping"]
         waited = 0
@@ -427,7 +427,7 @@ class Trainer:
         try:
             report = validation_report(self.evaluation_context())
         except Exception as err:  # the weights are trained: keep the run
-            self.emit(Warning("could not compute the validation report: "
+            self.emit(RunWarning("could not compute the validation report: "
                               f"{type(err).__name__}: {err}"))
             return
         self.emit(report)

@@ -18,7 +18,7 @@ from runtime.document import save
 from runtime.graph import GraphModel
 from runtime.training import ProgressPrinter, Trainer
 from runtime.training import report as report_module
-from runtime.training.events import EpochEnd, FitEnd, Report, Warning
+from runtime.training.events import EpochEnd, FitEnd, Report, RunWarning
 from runtime.training.losses import LOSSES
 from runtime.training.metrics import MetricAccumulator
 from runtime.training.report import EvaluationContext, validation_report
@@ -278,7 +278,7 @@ def test_a_failing_report_is_a_warning_and_the_run_completes(monkeypatch):
                   callbacks=[rec, ProgressPrinter(console)]).fit()
     assert end.status == "completed" and rec.events[-1] == end
     assert rec.of(Report) == []
-    warning = rec.of(Warning)
+    warning = rec.of(RunWarning)
     assert len(warning) == 1 and "boom" in warning[0].message
     assert "warning: could not compute the validation report: RuntimeError: boom" in \
         console.getvalue()
@@ -288,7 +288,7 @@ def test_no_report_without_a_validation_split():
     rec = _train(spiral_mlp(**{**FAST, "epochs": 1},
                             dataset={"name": "spirals", "params": {"n_samples": 100},
                                      "validation_split": 0}))
-    assert rec.of(Report) == [] and rec.of(Warning) == []
+    assert rec.of(Report) == [] and rec.of(RunWarning) == []
 
 
 def test_train_metrics_out_writes_the_report(tmp_path, capsys):

@@ -10,7 +10,7 @@ from runtime.errors import TrainingConfigError, TrainingError
 from runtime.graph import GraphModel
 from runtime.training import Callback, ProgressPrinter, Trainer, load_checkpoint, parse_training
 from runtime.training.events import (EVENTS, EpochEnd, Event, FitEnd, FitStart, LrChanged, Monitor,
-                                     Step, Warning)
+                                     Step, RunWarning)
 from runtime.training.optimizers import OPTIMIZERS
 from runtime.training.schedules import SCHEDULES
 from tests.runtime.designs import chain, mlp
@@ -367,7 +367,7 @@ def test_an_output_activation_the_loss_does_not_expect_is_a_warning(loss, last, 
         chain(m, "fc3", "last", "out")
     rec, console = Recorder(), io.StringIO()
     assert Trainer(m, callbacks=[rec, ProgressPrinter(console)]).fit().status == "completed"
-    warnings = rec.of(Warning)
+    warnings = rec.of(RunWarning)
     if node is None:
         assert warnings == []
         return

@@ -22,7 +22,7 @@ from runtime.registry import REGISTRY
 from runtime.specs import TensorInfo
 from runtime.training import DEFAULTS, Callback, Trainer, parse_training
 from runtime.training.events import (EVENTS, EpochEnd, Error, Event, FitEnd, FitStart, LrChanged,
-                                     Monitor, Paused, Report, Resumed, Step, Warning,
+                                     Monitor, Paused, Report, Resumed, Step, RunWarning,
                                      WorkerStarted, from_json)
 from runtime.training.losses import LOSSES, TASKS, check_compatible, compute_loss, losses_for
 from runtime.training.metrics import METRICS, MetricAccumulator
@@ -439,7 +439,7 @@ EVENT_EXAMPLES: dict[str, Event] = {e.kind: e for e in (
     LrChanged(step=12, lr=0.1, previous_lr=0.01),
     Paused(step=3),
     Resumed(step=3),
-    Warning(message="nll expects LogSoftmax outputs", node="fc3"),
+    RunWarning(message="nll expects LogSoftmax outputs", node="fc3"),
     Error(failure="nan", message="loss became NaN/Inf", node="fc2", traceback="Traceback ..."),
     Report(task="classification", data_kind="tabular", dataset="spirals", val_samples=2,
            samples=[{"index": 3, "target": 1, "prediction": 1, "correct": True,
@@ -479,7 +479,7 @@ def test_json_names_that_differ_from_the_fields():
 
 
 def test_optional_fields_are_left_out_and_non_finite_numbers_become_null():
-    assert "node" not in Warning("w").to_json() and "val_loss" not in \
+    assert "node" not in RunWarning("w").to_json() and "val_loss" not in \
         EpochEnd(1, 1, 1, 0.5).to_json()
     assert "traceback" not in Error("crash", "boom").to_json()
     step = Step(1, 1, 1, 1, 1, float("nan"), 0.1, float("inf")).to_json()
