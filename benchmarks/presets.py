@@ -130,23 +130,24 @@ def train_one(name: str) -> dict:
     from runtime.document import load
     from runtime.errors import TrainingError
     from runtime.training import Callback, Trainer
+    from runtime.training.events import EpochEnd, Error, Event, FitEnd, Monitor
 
     class Recorder(Callback):
         def __init__(self) -> None:
-            self.monitors: list[dict] = []
-            self.epochs: list[dict] = []
-            self.error: dict | None = None
-            self.end: dict | None = None
+            self.monitors: list[Monitor] = []
+            self.epochs: list[EpochEnd] = []
+            self.error: Error | None = None
+            self.error_step: int | None = None
+            self.end: FitEnd | None = None
 
-        def on_event(self, trainer, event: dict) -> None:
-            kind = event["event"]
-            if kind == "monitor":
+        def on_event(self, trainer, event: Event) -> None:
+            if isinstance(event, Monitor):
                 self.monitors.append(event)
-            elif kind == "epoch_end":
+            elif isinstance(event, EpochEnd):
                 self.epochs.append(event)
-            elif kind == "error":
-                self.error = {**event, "step": trainer.step}
-            elif kind == "fit_end":
+            elif isinstance(event, Error):
+                self.error, self.error_step = event, trainer.step
+            elif isinstance(event, FitEnd):
                 self.end = event
 
     design = load(PRESETS / f"{name}.json")
@@ -156,21 +157,22 @@ def train_one(name: str) -> dict:
         trainer.fit()
     except TrainingError:
         pass  # a lesson may fail on purpose; the error event says how
-    end = recorder.end or {}
-    values: dict = dict((end.get("final") or {}))
-    values.update(status=end.get("status"), epochs=end.get("epochs_run"),
-                  train_s=end.get("elapsed_s"))
+    end = recorder.end
+    values: dict = dict(end.final or {}) if end is not None else {}
+    values.update(status=end.status if end else None, epochs=end.epochs_run if end else None,
+                  train_s=end.elapsed_s if end else None)
     err = recorder.error
-    values["diverged"] = 1.0 if err and err.get("kind") == "nan" else 0.0
-    values["nan_step"] = err["step"] if err and err.get("kind") == "nan" else None
-    if err and err.get("kind") != "nan":
-        values["error"] = err.get("message")
+    nan = err is not None and err.failure == "nan"
+    values["diverged"] = 1.0 if nan else 0.0
+    values["nan_step"] = recorder.error_step if nan else None
+    if err is not None and not nan:
+        values["error"] = err.message
     if not hasattr(trainer, "model"):
         return values
     types = {n.id: n.type for n in design.nodes.values()}
     order = [n for n in design.topological_order() if n in types]
     linears = [n for n in order if types[n] == "Linear"]
-    values.update(_monitor_stats(recorder.monitors, linears, types))
+    values.update(_monitor_stats([m.nodes for m in recorder.monitors], linears, types))
     if trainer.dataset.task == "regression" and len(trainer.val_idx):
         y = trainer.y.float()
         mean = y[trainer.train_idx].mean(dim=0)
@@ -186,28 +188,28 @@ def train_one(name: str) -> dict:
         values["train_accuracy_all"] = float((scores.argmax(-1) == y.cpu()).float().mean())
         if values.get("val_accuracy") is not None:
             values["train_val_gap"] = values["train_accuracy_all"] - values["val_accuracy"]
-        losses = [e["val_loss"] for e in recorder.epochs if e.get("val_loss") is not None]
+        losses = [e.val_loss for e in recorder.epochs if e.val_loss is not None]
         if losses:
             values["val_loss_rise"] = losses[-1] / max(min(losses), 1e-12)
     return values
 
 
-def _monitor_stats(monitors: list[dict], linears: list[str], types: dict[str, str]) -> dict:
+def _monitor_stats(samples: list[dict], linears: list[str], types: dict[str, str]) -> dict:
+    """The lessons' statistics from the `nodes` of the run's monitor events, in order."""
     out: dict = {}
-    if not monitors:
+    if not samples:
         return out
     first, last = (linears[0], linears[-1]) if len(linears) > 1 else (None, None)
-    ratios = [m["nodes"][first]["grad_norm"] / m["nodes"][last]["grad_norm"] for m in monitors
-              if first and m["nodes"].get(first, {}).get("grad_norm") is not None
-              and m["nodes"].get(last, {}).get("grad_norm")]
+    ratios = [m[first]["grad_norm"] / m[last]["grad_norm"] for m in samples
+              if first and m.get(first, {}).get("grad_norm") is not None
+              and m.get(last, {}).get("grad_norm")]
     if ratios:
         out["grad_ratio"] = statistics.median(ratios)
-    norms = [math.sqrt(sum(v["grad_norm"] ** 2 for v in m["nodes"].values()
-                           if v.get("grad_norm") is not None)) for m in monitors]
+    norms = [math.sqrt(sum(v["grad_norm"] ** 2 for v in m.values()
+                           if v.get("grad_norm") is not None)) for m in samples]
     out["peak_grad_norm"] = max(norms)
     acts = [n for n, t in types.items() if t in ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU")]
-    dead = [monitors[-1]["nodes"][n]["dead_fraction"] for n in acts
-            if n in monitors[-1]["nodes"]]
+    dead = [samples[-1][n]["dead_fraction"] for n in acts if n in samples[-1]]
     if dead:
         out["dead_fraction"] = sum(dead) / len(dead)
     return out

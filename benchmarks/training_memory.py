@@ -91,6 +91,7 @@ def design(steps: int, monitoring):
 def child(monitoring, steps: int) -> None:
     """One run in this (fresh) process; prints one JSON line per probe and a summary line."""
     from runtime.training import Callback, JsonLinesWriter, Trainer
+    from runtime.training.events import Monitor
 
     class Probe(Callback):
         def __init__(self):
@@ -98,7 +99,7 @@ def child(monitoring, steps: int) -> None:
             self.start = time.perf_counter()
 
         def on_event(self, trainer, event):
-            if event["event"] == "monitor":
+            if isinstance(event, Monitor):
                 self.samples += 1
 
         def on_batch_end(self, trainer, step):
@@ -116,7 +117,7 @@ def child(monitoring, steps: int) -> None:
         trainer = Trainer(design(steps, monitoring),
                           callbacks=[JsonLinesWriter(sink, include_steps=True), Probe()])
         end = trainer.fit()
-    print(json.dumps({"end": end["status"], "steps": end["steps"], "peak": peak_rss_bytes()}),
+    print(json.dumps({"end": end.status, "steps": end.steps, "peak": peak_rss_bytes()}),
           flush=True)
 
 

@@ -87,8 +87,9 @@ from runtime.compile import compile_model  # noqa: E402
 from runtime.data import load_dataset, split  # noqa: E402
 from runtime.graph import GraphModel  # noqa: E402
 from runtime.training import Callback, Trainer, parse_training  # noqa: E402
+from runtime.training.events import EpochEnd, Monitor  # noqa: E402
 from runtime.training.monitor import MonitorSample  # noqa: E402
-from runtime.training.objectives import MetricAccumulator  # noqa: E402
+from runtime.training.metrics import MetricAccumulator  # noqa: E402
 from runtime.training.trainer import cpu_threads  # noqa: E402
 
 TARGETS = {"off": 0.95, "auto": 0.90}
@@ -306,7 +307,7 @@ class Host(Callback):
             self.loops[name].epoch()
 
     def on_fit_start(self, trainer, event):
-        self.spe = event["steps_per_epoch"]
+        self.spe = event.steps_per_epoch
 
     def on_epoch_start(self, trainer, epoch):
         self.epoch = epoch
@@ -324,10 +325,10 @@ class Host(Callback):
             self._run_loops()
 
     def on_event(self, trainer, event):
-        if event["event"] == "monitor" and self.epoch > 1:
+        if isinstance(event, Monitor) and self.epoch > 1:
             self.samples += 1
-        elif event["event"] == "epoch_end" and event["epoch"] == 1:
-            self.first_loss = event["train_loss"]
+        elif isinstance(event, EpochEnd) and event.epoch == 1:
+            self.first_loss = event.train_loss
 
 
 # --- measurement ------------------------------------------------------------------------------
@@ -363,8 +364,8 @@ def fit(case: Case, design: GraphModel, dataset, data: dict, monitoring: str, ep
     trainer = Trainer(design, training_block(case, monitoring, epochs), callbacks=[host],
                       dataset=dataset)
     end = trainer.fit()
-    if end["status"] != "completed":
-        raise RuntimeError(f"trainer fit ended {end['status']}: {end['message']}")
+    if end.status != "completed":
+        raise RuntimeError(f"trainer fit ended {end.status}: {end.message}")
     return {"trainer": host.epochs[1:], "samples": host.samples, "first_loss": host.first_loss,
             "every": None if monitoring == "off" else trainer.monitor_schedule.every,
             **{name: loop.epochs[1:] for name, loop in hand_loops.items()},
@@ -502,10 +503,10 @@ def overhead_breakdown(result: dict, rounds: int, block_s: float) -> None:
             return loss.item()
 
         def sampled_step():
-            sample = MonitorSample(compiled, trainer.node_types,
+            sample = MonitorSample(compiled, trainer.node_specs,
                                    cfg["monitoring"]["histogram_bins"])
             trainer._step(xb, yb, acc, sample)
-            trainer.emit({"event": "monitor", "step": 1, "epoch": 1, **sample.finish()})
+            trainer.emit(Monitor(1, 1, sample.finish()["nodes"]))
 
         # the loop around _step: _train_epoch with _step stubbed out (one no-op callback, as the
         # app always has one) next to the hand loop's own batching
