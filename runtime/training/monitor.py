@@ -163,18 +163,24 @@ class MonitorSchedule:
     """Decides which steps are sampled: every N steps, or 'auto' within a cost budget.
 
     'auto' measures how much longer a sampled step takes than a plain one and spaces samples so
-    monitoring costs about `budget` of training time (never more often than every 5 steps, and at
-    least every `max_every` steps so plots keep moving).
+    monitoring costs about `budget` of training time (never more often than every `min_every`
+    steps, and at least every `max_every` steps so plots keep moving). It waits for `MIN_PLAIN`
+    plain timings before judging (the first steps warm up), and with `reprobe` a schedule that
+    samples every step still runs a plain step every `reprobe` steps, so a spacing decided on a
+    slow warm-up step is measured again instead of holding for the rest of the run.
     """
 
+    MIN_PLAIN = 3
+
     def __init__(self, every: int | str, budget: float = 0.03, max_every: int = 500,
-                 min_every: int = 5, start_every: int = 20):
+                 min_every: int = 5, start_every: int = 20, reprobe: int = 0):
         self.fixed = None if every in ("auto", "off") else int(every)
         self.off = every == "off"
         self.budget = budget
         self.max_every = max_every
         self.min_every = min_every
         self.every = self.fixed or start_every
+        self.reprobe = reprobe
         self._plain: deque[float] = deque(maxlen=50)
         self._sampled: deque[float] = deque(maxlen=5)
         self._last = -10**9
@@ -187,6 +193,8 @@ class MonitorSchedule:
     def due(self, step: int) -> bool:
         if self.off:
             return False
+        if self.reprobe and self.every <= 1 and step % self.reprobe == 0:
+            return False
         return step == 1 or step - self._last >= self.every
 
     def record(self, step: int, seconds: float, sampled: bool) -> None:
@@ -195,7 +203,7 @@ class MonitorSchedule:
             return
         self._last = step
         self._sampled.append(seconds)
-        if self.fixed is None and self._plain and len(self._sampled) > 1:
+        if self.fixed is None and len(self._plain) >= self.MIN_PLAIN and len(self._sampled) > 1:
             plain = _median(self._plain)
             extra = max(_median(list(self._sampled)[1:]) - plain, 0.0)  # the first warms up
             wanted = math.ceil(extra / max(self.budget * plain, 1e-9))

@@ -46,6 +46,8 @@ EVAL_BATCH = 1024
 OVERFLOW_HINT = 1e6
 CHECK_BUDGET = 0.01
 MAX_CHECK_EVERY = 16
+#: A run that checks every batch still times a plain one this often, to re-measure the cost.
+CHECK_REPROBE = 50
 _NO_AUTOCAST = contextlib.nullcontext()  # reusable: entering it does nothing
 
 
@@ -195,7 +197,7 @@ class Trainer:
         self.monitor_schedule = MonitorSchedule(cfg["monitoring"]["every"])
         # starts by checking every other batch, so it can compare checked and plain steps
         self.check_schedule = MonitorSchedule("auto", CHECK_BUDGET, MAX_CHECK_EVERY, min_every=1,
-                                              start_every=2)
+                                              start_every=2, reprobe=CHECK_REPROBE)
         self.best: dict | None = None
         self.start_epoch = 1
         if self.resume_path:

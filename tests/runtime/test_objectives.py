@@ -115,6 +115,33 @@ def test_check_spacing_adapts_to_the_step_cost():
     assert schedule_for(0.050, 0.0502) == 1  # a real network: every batch is checked
 
 
+def test_a_slow_warm_up_step_does_not_lock_checks_on_every_batch():
+    """The first plain step can be slower than the checked ones after it (caches warming up):
+    the schedule must not decide on it, and a decision to check every batch is re-measured."""
+    from runtime.training.monitor import MonitorSchedule
+    from runtime.training.trainer import CHECK_BUDGET, CHECK_REPROBE, MAX_CHECK_EVERY
+
+    s = MonitorSchedule("auto", CHECK_BUDGET, MAX_CHECK_EVERY, min_every=1, start_every=2,
+                        reprobe=CHECK_REPROBE)
+    plain_seen = 0
+    for step in range(1, 400):
+        due = s.due(step)
+        if not due:
+            plain_seen += 1
+        # a tiny network: checks cost 20 %, but the first plain step took 3x a checked one
+        seconds = 0.0012 if due else (0.0036 if plain_seen == 1 else 0.001)
+        s.record(step, seconds, due)
+    assert s.every == MAX_CHECK_EVERY
+
+    locked = MonitorSchedule("auto", CHECK_BUDGET, MAX_CHECK_EVERY, min_every=1, start_every=2,
+                             reprobe=CHECK_REPROBE)
+    locked.every = 1  # as if an early measurement had been misleading
+    for step in range(1, 400):
+        due = locked.due(step)
+        locked.record(step, 0.0012 if due else 0.001, due)
+    assert locked.every == MAX_CHECK_EVERY
+
+
 def test_a_metric_nobody_measured_is_nan_not_zero():
     acc = MetricAccumulator(["accuracy"], "cross_entropy")
     acc.add_loss(0.5, torch.zeros(4))
