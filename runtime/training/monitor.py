@@ -44,6 +44,7 @@ class MonitorSample:
         self._params: dict[str, torch.Tensor] = {}
         self._before: dict[str, torch.Tensor] = {}
         self._handles: list[Any] = []
+        self._missing: torch.Tensor | None = None
         for node_id, module in model.named_children():
             if node_id in node_specs:
                 self._handles.append(module.register_forward_hook(
@@ -59,11 +60,16 @@ class MonitorSample:
             if not isinstance(output, torch.Tensor) or not output.is_floating_point():
                 return
             x = output.detach().float()
-            nan = torch.full((), float("nan"), device=x.device)
-            stats = [f(x, layer) if f is not None else nan for f in measured]
+            stats = [f(x, layer) if f is not None else self._nan(x.device) for f in measured]
             hists = [_histogram(x, self.bins, stats[lo], stats[hi]) for lo, hi in edges]
             self._acts[node_id] = torch.cat([torch.stack(stats), *hists])
         return hook
+
+    def _nan(self, device: torch.device) -> torch.Tensor:
+        """A statistic a layer does not have (saturation of a ReLU): one NaN per sample."""
+        if self._missing is None or self._missing.device != device:
+            self._missing = torch.full((), float("nan"), device=device)
+        return self._missing
 
     def remove_hooks(self) -> None:
         for handle in self._handles:
@@ -138,7 +144,9 @@ class _Rows:
         return out
 
     def take(self, specs: list) -> dict[str, float | None]:
-        return {spec.key: (None if math.isnan(v) else v)
+        """Values by statistic; a non-finite one (no value for this layer) becomes None, as in
+        the event's JSON."""
+        return {spec.key: (v if math.isfinite(v) else None)
                 for spec, v in zip(specs, self.take_list(len(specs)))}
 
 
