@@ -14,6 +14,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
+from runtime.errors import TrainingError
+from runtime.training.metrics import metric_spec
 from runtime.training.statistics import HISTOGRAMS, STAT_GROUPS, STATISTICS
 
 from .run_data import RunRecord, Series
@@ -173,7 +175,7 @@ class MetricPlot(Plot):
         metric = names[0] if names else ""
         if metric != self.metric_name:
             self.metric_name = metric
-            self.item.setTitle(metric.replace("_", " ").capitalize() or "Metric", size="10pt")
+            self.item.setTitle(_metric_title(metric), size="10pt")
         for curve, split in ((self.train, "train"), (self.val, "val")):
             self.feed(curve, run.epoch_series.get(f"{split}_{metric}"))
 
@@ -383,6 +385,17 @@ class WeightPlots(QWidget):
         self.hint = QLabel("Select a layer with weights on the canvas to see them here.")
         self.hint.setStyleSheet("color: #8b949e;")
         layout.addWidget(self.hint, 1, 0, 1, len(shown))
+
+
+def _metric_title(name: str) -> str:
+    """A metric's title from the catalogue ("Top-k accuracy (top5)" for a family member)."""
+    if not name:
+        return "Metric"
+    try:
+        spec = metric_spec(name)
+    except TrainingError:
+        return name
+    return spec.title if spec.pattern is None else f"{spec.title} (k = {spec.arg(name)})"
 
 
 def _positive(values: np.ndarray) -> np.ndarray:

@@ -186,7 +186,8 @@ class RunRecord:
             self.status = "running"
 
     def _on_warning(self, event: dict) -> None:
-        self.warnings.append(event.get("message", ""))
+        node = event.get("node")
+        self.warnings.append(event.get("message", "") + (f" (node '{node}')" if node else ""))
 
     def _on_error(self, event: dict) -> None:
         self.errors.append(event)

@@ -10,6 +10,7 @@ stored value. The block keeps only what the user set: untouched fields stay out 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,10 +20,11 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (QFormLayout, QGroupBox, QLabel, QScrollArea, QVBoxLayout,
                                QWidget)
 
-from runtime.data import get_spec
+from runtime.data import DATASETS, get_spec
 from runtime.errors import DatasetError, LayerLabError, ParamError, TrainingConfigError
 from runtime.graph import MetaChanged
-from runtime.training.config import effective_block, merged_with_defaults, parse_training
+from runtime.training.config import (effective_block, merged_with_defaults, parse_training,
+                                     with_setting)
 from runtime.training.data_fit import activation_warning, check_data_fits, io_nodes
 from runtime.training.settings import BY_PATH, SECTIONS, SETTINGS, Setting, get_path
 
@@ -80,17 +82,6 @@ def _load(block: dict, base, seed: int) -> Any:
         return str(err)
     except Exception as err:  # a broken user file must not break the form
         return f"the dataset could not be loaded: {type(err).__name__}: {err}"
-
-
-def _with(block: dict, path: str, value: Any) -> dict:
-    """A copy of `block` with `path` set (sections created as needed)."""
-    out = copy.deepcopy(block)
-    node = out
-    *parents, last = path.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
-    return out
 
 
 class TrainingForm(QScrollArea):
@@ -161,10 +152,12 @@ class TrainingForm(QScrollArea):
 
     # --- building ---------------------------------------------------------------------------
     def _add_field(self, form: QFormLayout, setting: Setting) -> None:
-        editor = create_editor(setting.spec)
-        if setting.path == "dataset.name":  # another dataset: its parameters start afresh
-            editor.edited.connect(self._dataset_chosen)
+        if setting.path == "dataset.name":  # a choice of the datasets registered now
+            editor = create_editor(dataclasses.replace(setting.spec, kind="choice",
+                                                       choices=tuple(DATASETS)))
+            editor.edited.connect(self._dataset_chosen)  # its parameters start afresh
         else:
+            editor = create_editor(setting.spec)
             editor.edited.connect(lambda value, path=setting.path: self.set_field(path, value))
         editor.invalid.connect(self.show_message)
         label = QLabel(setting.label)
@@ -230,11 +223,7 @@ class TrainingForm(QScrollArea):
     # --- editing ------------------------------------------------------------------------------
     def set_field(self, path: str, value: Any) -> bool:
         """Store one setting (one undo step); False, with the reason shown, when refused."""
-        block = _with(self.session.model.training or {}, path, value)
-        if path.startswith("early_stopping.") and "enabled" not in block["early_stopping"]:
-            # writing the block switches early stopping on: keep it as the user sees it
-            block["early_stopping"]["enabled"] = bool(self.effective()["early_stopping"]
-                                                      ["enabled"])
+        block = with_setting(self.session.model.training or {}, path, value)
         if not self._acceptable(block, path):
             self.refresh()
             return False
@@ -271,8 +260,7 @@ class TrainingForm(QScrollArea):
         try:
             parse_training(block)
         except TrainingConfigError as err:
-            mine = [p for p in err.problems if p.location == f"training.{path}"
-                    or p.location.startswith(f"training.{path}[")]
+            mine = [p for p in err.problems if p.location == f"training.{path}"]
             if mine:
                 self.show_message(f"{BY_PATH[path].label if path in BY_PATH else path}: "
                                   f"{mine[0].message}")

@@ -217,6 +217,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _with_setting(block: dict, item: str) -> dict:
     """`block` with one `PATH=VALUE` applied (VALUE read as JSON, else as text)."""
+    from .training.config import with_setting
+
     path, sep, text = item.partition("=")
     if not sep or not path.strip():
         raise ValueError(f"{item!r}: write SETTING=VALUE, e.g. optimizer.lr=0.1")
@@ -224,15 +226,10 @@ def _with_setting(block: dict, item: str) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError:
         value = text
-    out = json.loads(json.dumps(block))
-    node = out
-    *parents, last = path.strip().split(".")
-    for part in parents:
-        if not isinstance(node.get(part, {}), dict):
-            raise ValueError(f"{item!r}: '{part}' is not a section")
-        node = node.setdefault(part, {})
-    node[last] = value
-    return out
+    try:
+        return with_setting(block, path.strip(), value)
+    except ValueError as err:
+        raise ValueError(f"{item!r}: {err}") from None
 
 
 def _settings(args: argparse.Namespace) -> int:

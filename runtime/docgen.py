@@ -23,15 +23,10 @@ TRAINING_PATH = DOCS / "training.md"
 _REGION = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.S)
 
 
-def _value(value) -> str:
-    # the docs describe the design file, so values are spelled as it spells them
-    return format_literal(value)
-
-
 def _param_table(params: tuple[ParamSpec, ...]) -> list[str]:
     lines = ["| parameter | kind | default | allowed | meaning |", "|---|---|---|---|---|"]
     for p in params:
-        lines.append(f"| `{p.name}` | {p.kind} | `{_value(p.default)}` | {allowed_text(p)} | "
+        lines.append(f"| `{p.name}` | {p.kind} | `{format_literal(p.default)}` | {allowed_text(p)} | "
                      f"{p.doc} |")
     return lines + [""]
 

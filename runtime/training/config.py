@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import Problem, TrainingConfigError
 from ..names import did_you_mean
-from .settings import SETTINGS, defaults, get_path, validate
+from .settings import SETTINGS, defaults, get_path, set_path, validate
 
 #: The training block at its declared defaults.
 DEFAULTS: dict[str, Any] = defaults()
@@ -47,12 +47,6 @@ class TrainingConfig:
     def monitor_key(self) -> str:
         return self.raw["early_stopping"]["monitor"]
 
-    def with_overrides(self, **changes: Any) -> "TrainingConfig":
-        """A copy with top-level fields replaced (e.g. epochs from the command line), re-validated."""
-        raw = copy.deepcopy(self.raw)
-        raw.update(changes)
-        return parse_training(raw)
-
 
 def merged_with_defaults(block: dict) -> dict:
     """`block` on top of `DEFAULTS`, one level deep for the nested sections."""
@@ -83,6 +77,24 @@ def effective_block(block: dict) -> dict:
         except (KeyError, TypeError):
             continue  # a malformed section is reported by validation
     return raw
+
+
+def with_setting(block: dict, path: str, value: Any) -> dict:
+    """A copy of the user's `block` with one setting changed (sections created as needed).
+
+    Defaults that follow from what the block says keep their value: changing early stopping's
+    patience does not switch early stopping on by writing an `early_stopping` section.
+    """
+    out = copy.deepcopy(block)
+    before = effective_block(block)
+    set_path(out, path, value)
+    for setting in SETTINGS:
+        if setting.derive is None or setting.path == path or _given(block, setting.path):
+            continue
+        section = setting.path.rsplit(".", 1)[0]
+        if "." in setting.path and _given(out, section) and not _given(block, section):
+            set_path(out, setting.path, get_path(before, setting.path))
+    return out
 
 
 def parse_training(block: Any) -> TrainingConfig:

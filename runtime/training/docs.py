@@ -78,13 +78,14 @@ def settings_table() -> str:
 
 def optimizers_table() -> str:
     return _table(("optimizer", "reads", "what it does"),
-                  [(f"`{o.id}`", _names(("lr", *o.uses)), o.doc) for o in OPTIMIZERS.values()])
+                  [(f"`{o.id}` ({o.title})", _names(("lr", *o.uses)), o.doc)
+                   for o in OPTIMIZERS.values()])
 
 
 def schedules_table() -> str:
     return _table(("schedule", "steps", "reads", "what it does"),
-                  [(f"`{s.id}`", "per batch" if s.per_step else "per epoch", _names(s.uses),
-                    s.doc) for s in SCHEDULES.values()])
+                  [(f"`{s.id}` ({s.title})", "per batch" if s.per_step else "per epoch",
+                    _names(s.uses), s.doc) for s in SCHEDULES.values()])
 
 
 def losses_table() -> str:
@@ -95,7 +96,7 @@ def losses_table() -> str:
             outputs.append("after " + " or ".join(loss.expects))
         if loss.forbids:
             outputs.append("not after " + ", ".join(loss.forbids))
-        rows.append((f"`{loss.id}`", loss.task, ", ".join(loss.target_dtypes),
+        rows.append((f"`{loss.id}` ({loss.title})", loss.task, ", ".join(loss.target_dtypes),
                      "; ".join(outputs) or "any", loss.doc))
     return _table(("loss", "task", "targets", "Output", "what it measures"), rows)
 
@@ -107,7 +108,7 @@ def tasks_table() -> str:
 
 def metrics_table() -> str:
     return _table(("metric", "tasks", "better", "what it measures"),
-                  [(f"`{m.example}`", ", ".join(m.tasks),
+                  [(f"`{m.example}` ({m.title})", ", ".join(m.tasks),
                     "higher" if m.higher_is_better else "lower", m.doc)
                    for m in METRICS.values()])
 

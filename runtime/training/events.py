@@ -114,8 +114,7 @@ class EpochEnd(Event):
     epochs: int = _f("The last epoch.")
     step: int = _f("Batches run so far.")
     train_loss: float | None = _f("Mean training loss of the epoch.")
-    val_loss: float | None = _f("Validation loss (absent without a validation split).",
-                                None, optional=True)
+    val_loss: float | None = _f("Validation loss (null without a validation split).", None)
     metrics: dict = _f("`train_<m>` and `val_<m>` for each metric, written as top-level "
                        "fields.", {})
     lr: float = _f("The learning rate at the end of the epoch.", 0.0)
@@ -139,10 +138,7 @@ class EpochEnd(Event):
 
     def values(self) -> dict[str, float | None]:
         """Every per-epoch figure by name: train_loss, val_loss and the metrics."""
-        out: dict[str, float | None] = {"train_loss": self.train_loss}
-        if self.val_loss is not None or "val_loss" in self.metrics:
-            out["val_loss"] = self.val_loss
-        return {**out, **self.metrics}
+        return {"train_loss": self.train_loss, "val_loss": self.val_loss, **self.metrics}
 
     def get(self, name: str) -> float | None:
         return self.values().get(name)

@@ -205,7 +205,7 @@ def losses_for(task: str) -> list[str]:
 def check_compatible(loss: str, metrics: list[str], output: TensorInfo, target_shape: tuple,
                      target_dtype: torch.dtype, num_classes: int | None) -> None:
     """Refuse a run whose Output cannot be compared with the targets; say what to change."""
-    from .metrics import metric_spec
+    from .metrics import task_problem
 
     spec = LOSSES[loss]
     dtype = str(target_dtype).replace("torch.", "")
@@ -237,13 +237,6 @@ def check_compatible(loss: str, metrics: list[str], output: TensorInfo, target_s
                                 f"{wanted}: make the last layer produce {target_numel} value(s) "
                                 "per sample", "design")
     for name in metrics:
-        metric = metric_spec(name)
-        if spec.task not in metric.tasks:
-            fitting = [m.example for m in _metric_catalogue() if spec.task in m.tasks]
-            raise TrainingError(f"metric {name} does not apply to {spec.task} ({loss} loss): "
-                                f"use {', '.join(fitting)}", "data")
-
-
-def _metric_catalogue():
-    from .metrics import METRICS
-    return METRICS.values()
+        problem = task_problem(name, loss)
+        if problem:
+            raise TrainingError(problem, "data")

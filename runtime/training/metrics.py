@@ -136,6 +136,20 @@ def metric_problem(name: object) -> str | None:
     return None
 
 
+def task_problem(name: str, loss: str) -> str | None:
+    """Why the metric `name` does not apply to the task of `loss`, or None (unknown names and
+    losses are reported on their own fields)."""
+    spec = LOSSES.get(loss)
+    try:
+        metric = metric_spec(name)
+    except TrainingError:
+        return None
+    if spec is None or spec.task in metric.tasks:
+        return None
+    fitting = [m.example for m in METRICS.values() if spec.task in m.tasks]
+    return f"metric {name} does not apply to {spec.task} ({loss} loss): use {', '.join(fitting)}"
+
+
 def higher_is_better(monitor: str) -> bool:
     """Whether a monitored value ("val_loss", "val_accuracy") improves upwards."""
     base = monitor.split("_", 1)[1] if "_" in monitor else monitor

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..data import DATASETS, get_spec
+from ..data import get_spec
 from ..errors import DatasetError, ParamError
+from ..present import format_literal
 from ..specs import ParamSpec
 from .losses import LOSSES, TASKS
-from .metrics import metric_problem
+from .metrics import metric_problem, task_problem
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
 
@@ -41,7 +42,7 @@ class When:
             return False
 
     def describe(self) -> str:
-        shown = ", ".join(_json(v) for v in self.values)
+        shown = ", ".join(format_literal(v).strip('"') for v in self.values)
         return f"`{self.path}` is {shown}"
 
 
@@ -79,17 +80,23 @@ class Setting:
         return self.applies is None or self.applies(block)
 
 
+def set_path(block: dict, path: str, value: Any) -> None:
+    """Set the value at a dotted path, creating sections; ValueError when a section along the
+    way is not an object."""
+    *parents, last = path.split(".")
+    node = block
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"'{part}' is not a section of the training block")
+    node[last] = value
+
+
 def get_path(block: dict, path: str) -> Any:
     """The value at a dotted path ("optimizer.lr"); KeyError/TypeError when it is missing."""
     for part in path.split("."):
         block = block[part]
     return block
-
-
-def _json(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
 
 
 def _users(catalogue: dict, section: str, key: str) -> When:
@@ -100,7 +107,7 @@ def _users(catalogue: dict, section: str, key: str) -> When:
 
 # --- checks that need the rest of the block -------------------------------------------------
 def _check_metrics(value: list[str], block: dict) -> str | None:
-    problems = [metric_problem(name) for name in value]
+    problems = [metric_problem(name) or task_problem(name, block.get("loss")) for name in value]
     return next((p for p in problems if p), None)
 
 
@@ -114,6 +121,14 @@ def _check_monitor(value: str, block: dict) -> str | None:
     names = _monitorable(block)
     if value not in names:
         return f"cannot monitor {value!r}: use one of {', '.join(names)}"
+    return None
+
+
+def _check_dataset_name(value: str, block: dict) -> str | None:
+    try:
+        get_spec(value)
+    except DatasetError as err:
+        return str(err)
     return None
 
 
@@ -145,8 +160,9 @@ _ES_ON = When("early_stopping.enabled", (True,))
 SETTINGS: tuple[Setting, ...] = (
     # Data
     Setting("dataset.name", "Dataset", "Data",
-            _p("name", "choice", "spirals", "The dataset to train on (docs/datasets.md).",
-               choices=tuple(DATASETS)), short="dataset"),
+            _p("name", "str", "spirals", "The dataset to train on: a name from "
+               "docs/datasets.md or one registered with runtime.data.register_dataset."),
+            short="dataset", check=_check_dataset_name),
     Setting("dataset.params", "Dataset parameters", "Data", None, check=_check_dataset_params),
     Setting("dataset.validation_split", "Validation share", "Data",
             _p("validation_split", "float", 0.2, "Share of the samples held out to measure "
@@ -253,8 +269,8 @@ SETTINGS: tuple[Setting, ...] = (
             _p("patience", "int", 5, "Epochs without improvement before stopping.", minimum=0),
             _ES_ON),
     Setting("early_stopping.min_delta", "Min improvement", "Early stopping",
-            _p("min_delta", "float", 0.0, "A change smaller than this is no improvement.",
-               minimum=0.0), _ES_ON),
+            _p("min_delta", "float", 0.0, "A change smaller than this is no improvement (for "
+               "early stopping and for picking the best checkpoint).", minimum=0.0)),
     # Augmentation
     Setting("augmentation.flip", "Random flip", "Augmentation",
             _p("flip", "bool", False, "Images: flip half the training images left to right."),
@@ -282,13 +298,9 @@ def defaults() -> dict:
     """The training block with every setting at its declared default (fresh values)."""
     out: dict = {}
     for setting in SETTINGS:
-        *parents, last = setting.path.split(".")
-        node = out
-        for part in parents:
-            node = node.setdefault(part, {})
         value = setting.default
-        node[last] = list(value) if isinstance(value, list) else (
-            dict(value) if isinstance(value, dict) else value)
+        set_path(out, setting.path, list(value) if isinstance(value, list) else (
+            dict(value) if isinstance(value, dict) else value))
     return out
 
 

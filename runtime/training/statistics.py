@@ -6,7 +6,6 @@ iterate over them. Healthy ranges and the words for "too low"/"too high" live he
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -94,17 +93,6 @@ class StatSpec:
     def per_node(self) -> bool:
         """Kept as a series per node (activation statistics and node-level parameter ones)."""
         return self.source == "activation" or self.node is not None
-
-    def verdict(self, value: float | None) -> str | None:
-        """"low" or "high" when `value` is outside the healthy range, else None."""
-        if value is None or not math.isfinite(value):
-            return None
-        low, high = self.healthy
-        if low is not None and value < low:
-            return "low"
-        if high is not None and value > high:
-            return "high"
-        return None
 
 
 def _saturated(x: torch.Tensor, layer: LayerSpec | None) -> torch.Tensor:

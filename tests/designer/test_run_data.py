@@ -60,14 +60,20 @@ def test_every_per_node_statistic_is_kept_as_a_series():
         assert run.stat("fc1", key).last() == 0.25
 
 
+def test_warnings_keep_the_node_they_name():
+    run = RunRecord(1, doc())
+    run.apply([ev.RunWarning("cross_entropy expects raw scores", "soft")])
+    assert run.warnings == ["cross_entropy expects raw scores (node 'soft')"]
+
+
 def test_csv_has_one_row_per_epoch(tmp_path):
     run = RunRecord(1, doc())
     run.apply([fit_start(), ev.EpochEnd(1, 2, 1, 0.5, None, {}, 0.1, 10.0, 1.0, 1.0),
                ev.EpochEnd(2, 2, 2, 0.25, 0.3, {}, 0.1, 10.0, 2.0, 0.0)])
     run.write_csv(tmp_path / "m.csv")
     assert (tmp_path / "m.csv").read_text().splitlines() == [
-        "epoch,epochs,step,train_loss,lr,samples_per_s,elapsed_s,eta_s,val_loss",
-        "1,2,1,0.5,0.1,10.0,1.0,1.0,", "2,2,2,0.25,0.1,10.0,2.0,0.0,0.3"]
+        "epoch,epochs,step,train_loss,val_loss,lr,samples_per_s,elapsed_s,eta_s",
+        "1,2,1,0.5,,0.1,10.0,1.0,1.0", "2,2,2,0.25,0.3,0.1,10.0,2.0,0.0"]
 
 
 def test_labels_say_what_changed():

@@ -93,7 +93,7 @@ def test_trains_a_few_steps(path):
         params = dataset["params"]
         dataset["params"] = {**params, "n_samples": min(params.get("n_samples", 10**9),
                                                         SMALL_DATASET)}
-    config = parse_training(model.training).with_overrides(epochs=1, threads=1, dataset=dataset)
+    config = parse_training({**model.training, "epochs": 1, "threads": 1, "dataset": dataset})
     stopper = _StopAfter(STEPS)
     end = Trainer(model, config, [stopper], base_dir=path.parent).fit()
     assert end.status in ("stopped", "completed") and end.steps <= STEPS

@@ -479,8 +479,11 @@ def test_json_names_that_differ_from_the_fields():
 
 
 def test_optional_fields_are_left_out_and_non_finite_numbers_become_null():
-    assert "node" not in RunWarning("w").to_json() and "val_loss" not in \
-        EpochEnd(1, 1, 1, 0.5).to_json()
+    assert "node" not in RunWarning("w").to_json()
+    # a NaN validation loss and no validation split both read null, never a missing field
+    assert EpochEnd(1, 1, 1, 0.5).to_json()["val_loss"] is None
+    assert EpochEnd(1, 1, 1, 0.5, float("nan")).to_json()["val_loss"] is None
+    assert from_json(EpochEnd(1, 1, 1, 0.5, float("nan")).to_json()).values()["val_loss"] is None
     assert "traceback" not in Error("crash", "boom").to_json()
     step = Step(1, 1, 1, 1, 1, float("nan"), 0.1, float("inf")).to_json()
     assert step["loss"] is None and step["eta_s"] is None
@@ -493,7 +496,7 @@ def test_optional_fields_are_left_out_and_non_finite_numbers_become_null():
 #: Valid non-default values for settings whose kind gives no generic one.
 OTHER_VALUES = {"dataset.params": {"n_samples": 123, "noise": 0.05}, "metrics": ["accuracy",
                                                                                  "top2_accuracy"],
-                "early_stopping.monitor": "train_accuracy"}
+                "early_stopping.monitor": "train_accuracy", "dataset.name": "moons"}
 
 
 def other_value(setting: Setting):
@@ -581,3 +584,32 @@ def test_every_setting_refuses_a_value_of_the_wrong_type(path):
     with pytest.raises(TrainingConfigError) as info:
         parse_training(block_with(path, bad))
     assert [p.location for p in info.value.problems] == [f"training.{path}"]
+
+
+# --- settings that depend on each other ----------------------------------------------------------
+def test_changing_one_early_stopping_field_does_not_switch_early_stopping_on():
+    from runtime.training.config import effective_block, with_setting
+
+    block = with_setting({}, "early_stopping.patience", 2)
+    assert block == {"early_stopping": {"patience": 2, "enabled": False}}
+    assert not effective_block(block)["early_stopping"]["enabled"]
+    on = with_setting({"early_stopping": {"patience": 2}}, "early_stopping.min_delta", 0.1)
+    assert effective_block(on)["early_stopping"]["enabled"]  # the block the user wrote says so
+
+
+def test_a_metric_of_another_task_is_refused_with_the_settings():
+    with pytest.raises(TrainingConfigError) as info:
+        parse_training({"loss": "mse", "metrics": ["mae", "accuracy"]})
+    (problem,) = info.value.problems
+    assert problem.location == "training.metrics"
+    assert "accuracy does not apply to regression (mse loss): use mse, mae, r2" in problem.message
+
+
+def test_a_dataset_registered_later_is_accepted(monkeypatch):
+    import dataclasses
+
+    from runtime.data import DATASETS
+
+    mine = dataclasses.replace(DATASETS["moons"], name="my_moons")
+    monkeypatch.setitem(DATASETS, "my_moons", mine)
+    assert parse_training({"dataset": {"name": "my_moons"}}).dataset["name"] == "my_moons"
