@@ -322,9 +322,11 @@ class LayerSpec:
         key_params: Parameters worth showing on the node in the canvas.
         input_dtypes: Element types the layer accepts; shape inference refuses the others.
         output_range: (low, high) bounds of what the layer outputs (None: unbounded on that side),
-            e.g. (0, 1) for Sigmoid; training reads it to spot outputs a loss cannot use.
+            e.g. (0, 1) for Sigmoid; the losses read it to tell probabilities and
+            log-probabilities from raw scores (Softmax before cross_entropy).
         units_can_die: Units can get stuck at exactly zero for every input (ReLU), so the dead
-            fraction of its outputs means something.
+            fraction of its outputs means something (a fact for the training doctor's dying-unit
+            rule, issue #12).
         saturation: (low, high): outputs at or beyond these are in the flat part of the curve,
             where gradients vanish (Sigmoid, Tanh); None where the layer does not saturate.
     """

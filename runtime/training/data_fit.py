@@ -54,6 +54,6 @@ def activation_warning(design: GraphModel, loss: str) -> tuple[str, str | None] 
     if spec is None or len(outputs) != 1:
         return None
     feeding = [e.src for e in design.edges if e.dst == outputs[0]]
-    last = design.nodes[feeding[0]].type if feeding else None
+    last = design.spec(feeding[0]) if feeding else None
     problem = spec.activation_problem(last)
     return (problem, feeding[0] if feeding else outputs[0]) if problem else None

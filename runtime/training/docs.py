@@ -93,12 +93,12 @@ def losses_table() -> str:
     for loss in LOSSES.values():
         outputs = []
         if loss.expects:
-            outputs.append("after " + " or ".join(loss.expects))
+            outputs.append(loss.expects)
         if loss.forbids:
-            outputs.append("not after " + ", ".join(loss.forbids))
+            outputs.append("not " + ", ".join(loss.forbids))
         rows.append((f"`{loss.id}` ({loss.title})", loss.task, ", ".join(loss.target_dtypes),
                      "; ".join(outputs) or "any", loss.doc))
-    return _table(("loss", "task", "targets", "Output", "what it measures"), rows)
+    return _table(("loss", "task", "targets", "Output values", "what it measures"), rows)
 
 
 def tasks_table() -> str:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import TrainingError
-from ..specs import TensorInfo
+from ..specs import LayerSpec, TensorInfo
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,10 @@ class LossSpec:
         compute: (output, target) -> the batch's mean loss.
         predict: (output, label shape, confidence wanted) -> predicted classes shaped like the
             labels and, when asked, the probability of each prediction.
-        expects: Layer types that should produce the Output (NLL needs log-probabilities).
-        forbids: Layer types that must not produce the Output (the loss applies them itself).
+        expects: The kind of values (`OUTPUT_KINDS`) the Output must carry (NLL needs
+            log-probabilities), read from the output range of the layer feeding it.
+        forbids: Kinds of values the Output must not carry (the loss applies the squashing
+            itself, so probabilities would be squashed twice).
     """
 
     id: str
@@ -70,12 +72,15 @@ class LossSpec:
     target_dtypes: tuple[str, ...]
     compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     predict: Callable[[torch.Tensor, torch.Size, bool], Prediction]
-    expects: tuple[str, ...] = ()
+    expects: str | None = None
     forbids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"loss {self.id}: unknown task '{self.task}'")
+        unknown = {*self.forbids, self.expects} - {*OUTPUT_KINDS, None}
+        if unknown:
+            raise ValueError(f"loss {self.id}: unknown output kinds {sorted(unknown)}")
 
     @property
     def task_spec(self) -> TaskSpec:
@@ -95,17 +100,19 @@ class LossSpec:
             return target.numel() // target.shape[-1]
         return target.numel()
 
-    def activation_problem(self, last_type: str | None) -> str | None:
-        """Why the layer type feeding the Output does not suit this loss, or None."""
-        if last_type in self.forbids:
-            return (f"{self.id} expects raw scores but the Output is fed by {last_type}: "
-                    f"{self.id} applies it itself, so remove the {last_type} (it flattens the "
-                    "gradients)")
-        if self.expects and last_type not in self.expects:
-            wanted = " or ".join(self.expects)
-            return (f"{self.id} expects {wanted} outputs but the Output is fed by "
-                    f"{last_type or 'nothing'}: add a {self.expects[0]} before the Output, or use "
-                    "cross_entropy on raw scores")
+    def activation_problem(self, last: LayerSpec | None) -> str | None:
+        """Why the layer feeding the Output does not suit this loss, or None (judged by the
+        range its outputs fall in, a fact each layer type declares)."""
+        kind = output_kind(last)
+        name = last.type_id if last is not None else "nothing"
+        if kind in self.forbids:
+            return (f"{self.id} expects raw scores but the Output is fed by {name}, which gives "
+                    f"{kind}: {self.id} applies that squashing itself, so remove the {name} (it "
+                    "flattens the gradients)")
+        if self.expects and kind != self.expects:
+            return (f"{self.id} expects {self.expects} but the Output is fed by {name}: add a "
+                    f"{_PRODUCERS[self.expects]} before the Output, or use cross_entropy on raw "
+                    "scores")
         return None
 
 
@@ -160,7 +167,21 @@ def _kl_div(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.kl_div(log_probs, target.view_as(log_probs), reduction="batchmean")
 
 
-_SQUASHING = ("Softmax", "Sigmoid")
+#: Kinds of output values a loss may expect or forbid, by the output range that gives them.
+OUTPUT_KINDS = {"probabilities": (0.0, 1.0), "log-probabilities": (None, 0.0)}
+#: A layer that produces each kind, for advice.
+_PRODUCERS = {"probabilities": "Softmax", "log-probabilities": "LogSoftmax"}
+
+
+def output_kind(layer: LayerSpec | None) -> str | None:
+    """"probabilities", "log-probabilities" or None (raw scores) for what `layer` outputs."""
+    if layer is None or layer.output_range is None:
+        return None
+    return next((kind for kind, bounds in OUTPUT_KINDS.items()
+                 if tuple(layer.output_range) == bounds), None)
+
+
+_SQUASHING = ("probabilities",)
 
 LOSSES: dict[str, LossSpec] = {s.id: s for s in (
     LossSpec("cross_entropy", "Cross-entropy", "Classification from raw scores (logits): "
@@ -169,7 +190,7 @@ LOSSES: dict[str, LossSpec] = {s.id: s for s in (
              _from_scores, forbids=_SQUASHING),
     LossSpec("nll", "Negative log-likelihood", "Classification from log-probabilities: put a "
              "LogSoftmax before the Output.", "classification", ("int64",),
-             _class_loss(F.nll_loss), _from_scores, expects=("LogSoftmax",)),
+             _class_loss(F.nll_loss), _from_scores, expects="log-probabilities"),
     LossSpec("bce", "Binary cross-entropy", "Yes/no answers (one or several per sample) from "
              "logits: applies the sigmoid itself.", "multilabel", ("int64", "float32"),
              _elementwise(F.binary_cross_entropy_with_logits), _from_logits,
@@ -188,7 +209,7 @@ LOSSES: dict[str, LossSpec] = {s.id: s for s in (
              ("float32", "int64"), _elementwise(F.smooth_l1_loss), _nearest),
     LossSpec("kl_div", "KL divergence", "Distance from the softmax of the outputs to target "
              "distributions (class indices count as one-hot), e.g. for distillation.",
-             "distribution", ("float32", "int64"), _kl_div, _from_scores, forbids=("Softmax",)),
+             "distribution", ("float32", "int64"), _kl_div, _from_scores, forbids=_SQUASHING),
 )}
 
 

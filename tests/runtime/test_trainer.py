@@ -355,9 +355,12 @@ def test_a_checkpoint_without_parameter_names_needs_the_layers_frozen_as_they_we
 
 @pytest.mark.parametrize("loss, last, node, says", [
     ("cross_entropy", "Softmax", "last", "remove the Softmax"),
+    # judged by the layer's declared output range, not its name: Sigmoid gives probabilities too
+    ("cross_entropy", "Sigmoid", "last", "Sigmoid, which gives probabilities"),
     ("nll", None, "fc3", "add a LogSoftmax before the Output"),
     ("nll", "LogSoftmax", None, None),
     ("cross_entropy", None, None, None),
+    ("cross_entropy", "LogSoftmax", None, None),  # log-softmax again changes nothing
 ])
 def test_an_output_activation_the_loss_does_not_expect_is_a_warning(loss, last, node, says):
     m = spiral_mlp(epochs=1, loss=loss)
