@@ -17,6 +17,7 @@ from .present import format_count, format_exact, format_flops, format_outputs
 from .shapes import Analysis, infer
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C (128 + SIGINT)
 COMMANDS = ("validate", "summary", "export", "train", "settings")
 
 
@@ -189,7 +190,7 @@ def _train(args: argparse.Namespace) -> int:
         _print_problems(args.file, err.problems)
         return EXIT_PROBLEMS
     callbacks = [ProgressPrinter(sys.stderr)]
-    metrics_file = None
+    metrics_file = trainer = None
     try:
         if args.metrics_out:
             metrics_file = open(args.metrics_out, "w", encoding="utf-8")
@@ -202,8 +203,13 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{args.file}: training failed{node}: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_PROBLEMS
+        last = Path(args.checkpoint_dir) / "last.pt" if args.checkpoint_dir else None
+        kept = f"last checkpoint {last}" if last is not None and last.exists() else \
+            "no checkpoint was written (use --checkpoint-dir to keep one)"
+        where = (f"interrupted at epoch {trainer.epoch}, step {trainer.step}"
+                 if trainer is not None else "interrupted before training started")
+        print(f"{args.file}: {where}; {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except OSError as err:
         print(f"cannot write {err.filename}: {err.strerror}", file=sys.stderr)
         return EXIT_PROBLEMS

@@ -10,11 +10,11 @@ import re
 
 from torch import fx, nn
 
-from .errors import CompileError
+from .errors import CompileError, Problem
 from .graph import GraphModel
 from .layers import modules
 from .layers.modules import init_weights
-from .names import identifier_problem
+from .names import INPUTS_ATTRIBUTE, identifier_problem
 from .shapes import Analysis, infer, inputs_of
 from .specs import LayerContext, ModuleRecipe
 
@@ -129,13 +129,19 @@ def compile_model(model: GraphModel, analysis: Analysis | None = None) -> fx.Gra
     analysis = analysis or infer(model)
     if not analysis.valid:
         raise CompileError(analysis.errors)
-    root = nn.Module()
     order = compiled_nodes(model)
+    # the loader and the graph model refuse such ids already; a model assembled another way
+    # still gets a located error rather than a broken module
+    named = [Problem(problem, node_id) for node_id in order
+             if (problem := identifier_problem(node_id))]
+    if named:
+        raise CompileError(named)
+    root = nn.Module()
     for node_id, recipe in recipes(model, analysis, order).items():
         root.add_module(node_id, build_module(model, node_id, recipe))
     module = fx.GraphModule(root, build_graph(model, order), class_name=class_name_for(model))
-    module.layerlab_inputs = [(n, analysis.nodes[n].outputs["output"])
-                              for n in _in_file_order(model, order, "Input")]
+    setattr(module, INPUTS_ATTRIBUTE, [(n, analysis.nodes[n].outputs["output"])
+                                       for n in _in_file_order(model, order, "Input")])
     return module
 
 

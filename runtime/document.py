@@ -6,6 +6,7 @@ fixing a file by hand sees them all at once. See docs/design-format.md for the f
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -110,11 +111,12 @@ def loads(text: str, registry: LayerRegistry = REGISTRY, source: str | None = No
     except json.JSONDecodeError as err:
         raise DesignFileError([Problem(f"not valid JSON: {err.msg} (line {err.lineno}, column "
                                        f"{err.colno})", line=err.lineno)], source) from None
-    problems = _Problems()
-    model = _from_data(data, registry, problems)
-    if problems.items:
-        raise DesignFileError(problems.to_problems(text), source)
-    return model
+    except RecursionError:
+        raise DesignFileError([Problem("the JSON nests lists or objects too deeply to be a "
+                                       "design file")], source) from None
+    except ValueError as err:  # e.g. an integer literal of thousands of digits
+        raise DesignFileError([Problem(f"not a usable JSON document: {err}")], source) from None
+    return _validated(data, registry, text, source)
 
 
 def load(path: str | os.PathLike, registry: LayerRegistry = REGISTRY) -> GraphModel:
@@ -129,10 +131,23 @@ def load(path: str | os.PathLike, registry: LayerRegistry = REGISTRY) -> GraphMo
 
 def from_dict(data: Any, registry: LayerRegistry = REGISTRY) -> GraphModel:
     """Validate an already-parsed document (e.g. from a preset or a clipboard)."""
+    return _validated(data, registry, None, None)
+
+
+def _validated(data: Any, registry: LayerRegistry, text: str | None,
+               source: str | None) -> GraphModel:
+    """The one place a parsed document becomes a model or a located, typed error: whatever the
+    checks below miss (a value too large or too deep to handle) is still a DesignFileError."""
     problems = _Problems()
-    model = _from_data(data, registry, problems)
+    try:
+        _check_strings(data, problems)
+        model = None if problems.items else _from_data(data, registry, problems)
+    except (RecursionError, ValueError, TypeError, OverflowError, MemoryError) as err:
+        problems.add((), f"the design file holds a value LayerLab cannot handle "
+                     f"({type(err).__name__}: {_short(str(err))})")
+        model = None
     if problems.items:
-        raise DesignFileError(problems.to_problems(None))
+        raise DesignFileError(problems.to_problems(text), source)
     return model
 
 
@@ -299,9 +314,9 @@ def _check_nodes(raw: Any, registry: LayerRegistry, problems: _Problems,
         spec = declared[node_id] = registry.get(type_id)
         params = _check_params(item.get("params", {}), spec, path, node_id, problems)
         pos = item.get("pos", [0.0, 0.0])
-        if (not isinstance(pos, list) or len(pos) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
-            problems.add(path + ("pos",), f"'pos' must be [x, y] numbers, got {pos!r}", node_id)
+        if not _is_position(pos):
+            problems.add(path + ("pos",), f"'pos' must be [x, y] finite numbers, got "
+                         f"{_short(repr(pos))}", node_id)
             pos = [0.0, 0.0]
         if params is not None:
             nodes[node_id] = Node(node_id, spec.type_id, params, (float(pos[0]), float(pos[1])))
@@ -370,6 +385,51 @@ def _check_edges(raw: Any, declared: dict[str, LayerSpec | None],
         graph.add_edge(src, dst)
         edges.append((i, Edge(src, dst, src_port, dst_port)))
     return edges
+
+
+def _is_position(pos: Any) -> bool:
+    if not isinstance(pos, list) or len(pos) != 2:
+        return False
+    for v in pos:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        try:
+            if not math.isfinite(float(v)):
+                return False
+        except OverflowError:  # an integer too large for a float
+            return False
+    return True
+
+
+def _check_strings(data: Any, problems: _Problems) -> None:
+    """Every string (keys too) must be real text: JSON's "\\ud800" escape makes a lone surrogate,
+    which no file or terminal can write. Walked without recursion, so any depth is fine."""
+    stack: list[tuple[Path_, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _encodable(key):
+                    problems.add(path, f"a key {_short(ascii(key))} holds a lone UTF-16 "
+                                 "surrogate, which is not text: remove it")
+                stack.append((path + (key,), item))
+        elif isinstance(value, list):
+            stack.extend((path + (i,), item) for i, item in enumerate(value))
+        elif isinstance(value, str) and not _encodable(value):
+            problems.add(path, f"{_short(ascii(value))} holds a lone UTF-16 surrogate, which is "
+                         "not text: remove it")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _json_type(value: Any) -> str:

@@ -6,26 +6,39 @@ import functools
 import keyword
 import re
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# \Z, not $: "$" also matches before a final newline, and "fc1\n" is no identifier
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+#: The attribute the compiler gives a compiled model (its Inputs and their tensors).
+INPUTS_ATTRIBUTE = "layerlab_inputs"
 
 
 @functools.cache
 def _reserved() -> frozenset[str]:
     # Node ids become attributes of the compiled torch.fx GraphModule (an nn.Module), so they must
-    # not shadow what either defines: a layer called "code" or "graph" breaks compiling.
+    # not shadow anything either has: class attributes ("code", "graph") and the attributes an
+    # instance sets in __init__ ("training", "meta"), nor the names the generated code uses.
     from torch import fx, nn
-    return frozenset(dir(nn.Module)) | frozenset(dir(fx.GraphModule)) | {"self", "torch", "nn",
-                                                                           "math"}
+
+    instance = fx.GraphModule(nn.Module(), fx.Graph())
+    return (frozenset(dir(nn.Module)) | frozenset(dir(fx.GraphModule)) | frozenset(dir(instance))
+            | {"self", "torch", "nn", "math", INPUTS_ATTRIBUTE})
 
 
 def identifier_problem(name: object, what: str = "node id") -> str | None:
-    """Why `name` cannot be used as a node id (or `what`), or None when it can."""
+    """Why `name` cannot be used as a node id (or `what`), or None when it can.
+
+    The one rule for every name that reaches generated code: the file loader, the graph model,
+    paste and the compiler all ask it, so a name that passes it compiles.
+    """
+    if isinstance(name, str) and name.startswith("_"):
+        return (f"{what} {name!r} starts with '_': such names are reserved for PyTorch's "
+                "internals, so start it with a letter")
     if not isinstance(name, str) or not IDENTIFIER.match(name):
-        return (f"{what} {name!r} must be an identifier: a letter or underscore followed by "
-                "letters, digits or underscores")
+        return (f"{what} {name!r} must be an identifier: a letter followed by letters, digits "
+                "or underscores")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"{what} '{name}' is a Python keyword: choose another name"
-    if name in _reserved() or name.startswith("__"):
+    if name in _reserved():
         return f"{what} '{name}' is reserved by PyTorch modules: choose another name"
     return None
 

@@ -140,8 +140,8 @@ class ParamSpec:
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok:
             self._fail(f"must be {'an integer' if integer else 'a number'}, got {_show(value)}")
-        if not integer and not math.isfinite(value):
-            self._fail(f"must be a finite number, got {value}")
+        if not integer and not _finite(value):
+            self._fail(f"must be a finite number, got {_show(value)}")
         self._check_bounds(value)
         return value
 
@@ -181,8 +181,8 @@ class ParamSpec:
             if isinstance(item, bool) or not isinstance(item, int if integer else (int, float)):
                 self._fail(f"entry {i} must be {'an integer' if integer else 'a number'}, "
                            f"got {_show(item)}")
-            if not integer and not math.isfinite(item):
-                self._fail(f"entry {i} must be a finite number, got {item}")
+            if not integer and not _finite(item):
+                self._fail(f"entry {i} must be a finite number, got {_show(item)}")
             self._check_bounds(item, f"entry {i}")
             out.append(item if integer else float(item))
         return out
@@ -402,16 +402,33 @@ def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
-def _show(value: Any) -> str:
+def _finite(value: int | float) -> bool:
+    """A number a float can hold (an integer of hundreds of digits cannot)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _show(value: Any, depth: int = 0, limit: int = 60) -> str:
+    """A value as messages quote it, cut short: a file may hold lists nested hundreds deep or
+    numbers thousands of digits long."""
     if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
+        text = f"'{value}'"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, (list, tuple)):
+        if depth >= 3:
+            return "[…]"
+        text = "[" + ", ".join(_show(v, depth + 1, limit) for v in value[:8]) + (
+            ", …]" if len(value) > 8 else "]")
+    elif isinstance(value, int) and value.bit_length() > 200:  # str() refuses huge integers
+        text = f"an integer of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _num(value: float) -> str:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 #: Error kinds: what failed, so the designer knows where to point.
 ERROR_KINDS = ("nan", "oom", "data", "design", "crash")
 #: How a run can end.
-END_STATUSES = ("completed", "stopped", "early_stopped", "failed")
+END_STATUSES = ("completed", "stopped", "early_stopped", "failed", "interrupted")
 
 
 def _f(doc: str, default: Any = dataclasses.MISSING, optional: bool = False) -> Any:

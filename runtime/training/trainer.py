@@ -216,6 +216,12 @@ class Trainer:
             torch.set_num_threads(cpu_threads(self.config["threads"]))
             self._setup()
             return self._fit(started)
+        except KeyboardInterrupt:  # Ctrl-C: an ending, not a failure (the last checkpoint stands)
+            end = self._end_event("interrupted", started,
+                                  f"interrupted at epoch {self.epoch}, step {self.step}")
+            self._call("on_fit_end", end)
+            self.emit(end)
+            raise
         except BaseException as err:
             failure = _as_training_error(err, getattr(self, "batch_size", None),
                                          getattr(self, "device", None))
@@ -592,7 +598,7 @@ def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def _as_training_error(err: BaseException, batch: int | None,
                        device: torch.device | None) -> BaseException:
-    if isinstance(err, (TrainingError, KeyboardInterrupt)):
+    if isinstance(err, TrainingError):
         return err
     if isinstance(err, TrainingConfigError):
         return TrainingError(str(err), "design")

@@ -1,0 +1,146 @@
+"""Regression tests for issue #11's reproducers: hostile or broken input gets a clear, typed,
+located error, never an untyped exception (the loader, the identifier rule, Ctrl-C)."""
+import json
+import re
+
+import pytest
+
+from runtime.cli import EXIT_INTERRUPTED, run
+from runtime.compile import compile_model
+from runtime.document import dumps, loads
+from runtime.errors import CompileError, DesignFileError, GraphError
+from runtime.graph import GraphModel
+from tests.runtime.designs import mlp
+
+
+def design_text(**change) -> dict:
+    doc = json.loads(dumps(mlp()))
+    doc.update(change)
+    return doc
+
+
+def problems_of(text: str) -> list:
+    with pytest.raises(DesignFileError) as info:
+        loads(text)
+    return info.value.problems
+
+
+# --- the loader: one place turns any failure into a located DesignFileError -----------------------
+def test_deeply_nested_json_is_a_design_file_error():  # reproducer 1
+    (problem,) = problems_of("[" * 100_000)
+    assert "nests lists or objects too deeply" in problem.message
+
+
+def test_an_integer_of_thousands_of_digits_is_a_design_file_error():  # reproducer 2
+    (problem,) = problems_of('{"format": "layerlab.design", "version": 2, "nodes": [], "n": '
+                             + "9" * 5000 + "}")
+    assert "not a usable JSON document" in problem.message
+
+
+def test_a_position_too_large_for_a_float_is_located():  # reproducer 3
+    doc = design_text()
+    doc["nodes"][0]["pos"] = [10**400, 0]
+    (problem,) = problems_of(json.dumps(doc))
+    assert problem.location == "nodes[0].pos" and "finite numbers" in problem.message
+
+
+def test_a_float_parameter_given_as_a_huge_integer_is_refused():  # reproducer 4
+    doc = design_text()
+    doc["nodes"].append({"id": "drop", "type": "Dropout", "params": {"p": 10**400}})
+    (problem,) = problems_of(json.dumps(doc))
+    assert problem.location.endswith("params.p") and problem.node == "drop"
+    assert "must be a finite number, got an integer of about 401 digits" in problem.message
+
+
+def test_a_parameter_nested_hundreds_deep_gets_a_short_message():  # reproducer 5
+    value = 0.5
+    for _ in range(500):
+        value = [value]
+    doc = design_text()
+    doc["nodes"].append({"id": "drop", "type": "Dropout", "params": {"p": value}})
+    (problem,) = problems_of(json.dumps(doc))
+    assert problem.location.endswith("params.p") and "[[[[…]]]]" in problem.message
+    assert len(problem.message) < 120
+
+
+def test_a_lone_surrogate_is_refused_where_it_is(capsys):  # reproducer 6
+    doc = design_text(name="\ud800")
+    (problem,) = problems_of(json.dumps(doc))
+    assert problem.location == "name" and "lone UTF-16 surrogate" in problem.message
+
+
+# --- one identifier rule: what validates, compiles ---------------------------------------------
+@pytest.mark.parametrize("node_id", [
+    "fc1\n",  # reproducer 7: "$" matched before a final newline
+    "training", "_modules", "_parameters", "_buffers", "_forward_hooks",  # reproducer 8
+    "_graph", "_code", "meta", "layerlab_inputs",  # reproducer 9
+    "_tracer_cls",  # reproducer 10
+    "_private", "code", "forward", "class",
+])
+def test_ids_that_would_break_the_compiled_module_are_refused_everywhere(node_id):  # 20
+    doc = design_text()
+    old = doc["nodes"][1]["id"]
+    doc["nodes"][1]["id"] = node_id
+    for edge in doc["edges"]:
+        edge["from"] = node_id if edge["from"] == old else edge["from"]
+        edge["to"] = node_id if edge["to"] == old else edge["to"]
+    problems = problems_of(json.dumps(doc))
+    assert any(p.location == "nodes[1].id" for p in problems)
+    with pytest.raises(GraphError):
+        GraphModel().add_node("Linear", {"out_features": 2}, node_id=node_id)
+
+
+def test_compile_refuses_an_id_that_slipped_past_with_its_node():
+    from runtime.graph import Edge, Node
+
+    source = mlp()
+    old = next(n.id for n in source.nodes.values() if n.type == "Linear")
+
+    def rename(node_id: str) -> str:
+        return "training" if node_id == old else node_id
+    model = GraphModel()  # assembled without the loader or the model's checks
+    model._bulk_load([Node(rename(n.id), n.type, n.params, n.pos) for n in source.nodes.values()],
+                     [Edge(rename(e.src), rename(e.dst), e.src_port, e.dst_port)
+                      for e in source.edges])
+    with pytest.raises(CompileError) as info:
+        compile_model(model)
+    assert info.value.problems[0].node == "training"
+
+
+def test_every_id_the_loader_accepts_compiles():
+    for node_id in ("hidden", "fc_1", "Layer2", "trainingset", "graph_1"):
+        doc = design_text()
+        old = doc["nodes"][1]["id"]
+        doc["nodes"][1]["id"] = node_id
+        for edge in doc["edges"]:
+            edge["from"] = node_id if edge["from"] == old else edge["from"]
+            edge["to"] = node_id if edge["to"] == old else edge["to"]
+        compile_model(loads(json.dumps(doc)))
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------------
+def test_ctrl_c_ends_train_cleanly_with_exit_130(tmp_path, capsys, monkeypatch):  # reproducer 14
+    import dataclasses
+
+    from runtime.training.losses import LOSSES
+
+    calls = {"n": 0}
+    real = LOSSES["cross_entropy"].compute
+
+    def interrupted(output, target):
+        calls["n"] += 1
+        if calls["n"] == 40:  # in the second epoch, after a checkpoint
+            raise KeyboardInterrupt
+        return real(output, target)
+    monkeypatch.setitem(LOSSES, "cross_entropy",
+                        dataclasses.replace(LOSSES["cross_entropy"], compute=interrupted))
+    events = tmp_path / "run.jsonl"
+    code = run(["train", "presets/mlp-spirals.json", "--set", "dataset.params.n_samples=1000",
+                "--checkpoint-dir", str(tmp_path / "ckpt"), "--metrics-out", str(events)])
+    err = capsys.readouterr().err
+    assert code == EXIT_INTERRUPTED
+    assert re.search(r"interrupted at epoch [2-9], step \d+; last checkpoint .*last.pt", err)
+    assert "Traceback" not in err and "AttributeError" not in err
+    last = json.loads(events.read_text().splitlines()[-1])
+    assert last["event"] == "fit_end" and last["status"] == "interrupted"
+    assert (tmp_path / "ckpt" / "last.pt").exists()
