@@ -63,6 +63,7 @@ def render(registry: LayerRegistry = REGISTRY) -> str:
 def render_datasets() -> str:
     """Every dataset with its parameters, as Markdown."""
     from .data import DATASETS
+    from .data.common import MAX_FILE_BYTES
 
     lines = ["# Datasets", "",
              "Generated from the dataset specs by `python -m runtime.docgen`; do not edit by hand.",
@@ -70,7 +71,9 @@ def render_datasets() -> str:
              '`{"name": "spirals", "params": {"n_samples": 2000}, "validation_split": 0.2}`. '
              "Nothing is downloaded: synthetic sets are generated from their seed, the real ones "
              "ship inside scikit-learn, and file datasets read your own files (relative paths are "
-             "resolved against the design file's folder).", ""]
+             "resolved against the design file's folder). Only folders and ordinary files of up "
+             f"to {MAX_FILE_BYTES // 1024**3} GiB are read; a named pipe, a device such as "
+             "/dev/zero or a folder that cannot be listed is refused with its name.", ""]
     for name, spec in DATASETS.items():
         lines += [f"## {name}", "", f"**{spec.title}** ({spec.task}, {spec.kind}) — "
                   f"{spec.description}", ""]

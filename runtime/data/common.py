@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -79,19 +80,55 @@ def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return ((x - mean) / std).float(), mean.float(), std.float()
 
 
+#: The largest data file read (and the largest a compressed one may expand to): a dataset lives
+#: in memory, and a path such as /dev/zero would otherwise be read until memory runs out.
+MAX_FILE_BYTES = 2 * 1024**3
+
+
 def resolve(path: str, base_dir: Path | None, what: str = "file", folder: bool = False) -> Path:
-    """`path` made absolute against `base_dir` (the design's folder), checked to exist.
+    """`path` made absolute against `base_dir` (the design's folder), checked to be a folder or
+    a regular file of at most `MAX_FILE_BYTES`: a FIFO would block the read forever and a device
+    such as /dev/zero never ends, so both are refused by name before anything is opened.
 
     Raises:
         DatasetError: naming the path as given and where it was looked for.
     """
     given = Path(path).expanduser()
     full = given if given.is_absolute() else (base_dir or Path.cwd()) / given
-    if not full.exists():
+    try:
+        info = full.stat()
+    except FileNotFoundError:
         where = f" (looked for {full})" if str(full) != path else ""
-        raise DatasetError(f"{what} '{path}' does not exist{where}")
-    if folder and not full.is_dir():
-        raise DatasetError(f"{what} '{path}' is a file, not a folder")
-    if not folder and full.is_dir():
-        raise DatasetError(f"{what} '{path}' is a folder, not a file")
+        raise DatasetError(f"{what} '{path}' does not exist{where}") from None
+    except OSError as err:
+        raise DatasetError(f"cannot read {what} '{path}': {err.strerror or err}") from None
+    if folder and not stat.S_ISDIR(info.st_mode):
+        raise DatasetError(f"{what} '{path}' is {_kind(info.st_mode)}, not a folder")
+    if not folder:
+        if stat.S_ISDIR(info.st_mode):
+            raise DatasetError(f"{what} '{path}' is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise DatasetError(f"{what} '{path}' is {_kind(info.st_mode)}, not a regular file: "
+                               "only ordinary files are read")
+        if info.st_size > MAX_FILE_BYTES:
+            raise DatasetError(f"{what} '{path}' is {info.st_size / 1024**3:.1f} GiB; data files "
+                               f"of up to {MAX_FILE_BYTES // 1024**3} GiB are read")
     return full
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular path is, in words."""
+    for test, words in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                        (stat.S_ISREG, "a file")):
+        if test(mode):
+            return words
+    return "not a file or folder"
+
+
+def list_folder(folder: Path, shown: str) -> list[Path]:
+    """The entries of a folder; DatasetError naming it when it cannot be listed."""
+    try:
+        return list(folder.iterdir())
+    except OSError as err:
+        raise DatasetError(f"cannot read folder '{shown}': {err.strerror or err}") from None

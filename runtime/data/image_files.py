@@ -1,7 +1,6 @@
 """User image data: MNIST-style IDX files and folders of pictures with one sub-folder per class."""
 from __future__ import annotations
 
-import gzip
 import struct
 import zlib
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 from ..errors import DatasetError
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec
-from .common import resolve
+from .common import MAX_FILE_BYTES, list_folder, resolve
 
 IDX_IMAGES = 0x00000803  # unsigned bytes, 3 dimensions: count, rows, columns
 IDX_LABELS = 0x00000801  # unsigned bytes, 1 dimension: count
@@ -26,7 +25,11 @@ def _read_idx(shown: str, base_dir: Path | None, magic: int, what: str) -> np.nd
     try:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
-            raw = gzip.decompress(raw)
+            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            raw = inflate.decompress(raw, MAX_FILE_BYTES)
+            if inflate.unconsumed_tail:
+                raise DatasetError(f"IDX {what} file '{shown}' expands to more than "
+                                   f"{MAX_FILE_BYTES // 1024**3} GiB")
     except (OSError, EOFError, zlib.error) as err:
         raise DatasetError(f"cannot read IDX {what} file '{shown}': {err}") from None
     if len(raw) < 4:
@@ -74,17 +77,18 @@ def _pillow() -> Any:
 
 
 def _class_files(root: Path, shown: str) -> tuple[list[str], list[Path], list[int]]:
-    if not any(root.iterdir()):
+    entries = list_folder(root, shown)
+    if not entries:
         raise DatasetError(f"image folder '{shown}' is empty: add one sub-folder of images per "
                            "class, named after the class")
-    classes = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    classes = sorted(d for d in entries if d.is_dir() and not d.name.startswith("."))
     if len(classes) < 2:
         found = f"only '{classes[0].name}'" if classes else "none"
         raise DatasetError(f"image folder '{shown}' needs one sub-folder per class and at least "
                            f"two classes (found {found})")
     files, labels = [], []
     for index, folder in enumerate(classes):
-        images = sorted(f for f in folder.iterdir()
+        images = sorted(f for f in list_folder(folder, f"{shown}/{folder.name}")
                         if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
         if not images:
             raise DatasetError(f"class folder '{folder.name}' in image folder '{shown}' has no "

@@ -224,7 +224,7 @@ class Trainer:
             raise
         except BaseException as err:
             failure = _as_training_error(err, getattr(self, "batch_size", None),
-                                         getattr(self, "device", None))
+                                         getattr(self, "device", None), self._largest_layer())
             self._call("on_exception", failure)
             self.emit(Error.of(failure))
             end = self._end_event("failed", started, str(failure))
@@ -453,6 +453,15 @@ class Trainer:
         return torch.cat(outs)
 
     # --- helpers --------------------------------------------------------------------------
+    def _largest_layer(self) -> str | None:
+        """The node whose module holds the most parameters (named when memory runs out)."""
+        model = getattr(self, "model", None)
+        if model is None:
+            return None
+        sizes = {name: sum(p.numel() for p in module.parameters())
+                 for name, module in model.named_children()}
+        return max(sizes, key=sizes.get) if sizes and max(sizes.values()) > 0 else None
+
     def _wait_while_paused(self) -> None:
         while self._paused and not self._stop:
             self._call("on_idle")
@@ -596,14 +605,27 @@ def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     return t.to(device)
 
 
-def _as_training_error(err: BaseException, batch: int | None,
-                       device: torch.device | None) -> BaseException:
+def _as_training_error(err: BaseException, batch: int | None, device: torch.device | None,
+                       largest: str | None = None) -> BaseException:
     if isinstance(err, TrainingError):
         return err
     if isinstance(err, TrainingConfigError):
         return TrainingError(str(err), "design")
-    if isinstance(err, torch.OutOfMemoryError) or "out of memory" in str(err).lower():
+    if _out_of_memory(err):
         smaller = f" such as {max(batch // 2, 1)}" if batch else ""
-        return TrainingError(f"out of memory on {device or 'the device'} with batch size {batch}: "
-                             f"try a smaller batch size{smaller} or a smaller network", "oom")
+        where = f" (the largest layer is '{largest}')" if largest else ""
+        return TrainingError(f"out of memory on {device or 'the device'} with batch size {batch}"
+                             f"{where}: try a smaller batch size{smaller} or a smaller network",
+                             "oom", largest)
     return TrainingError(f"training crashed: {type(err).__name__}: {err}", "crash")
+
+
+#: How allocators word running out of memory (CUDA, the CPU allocator, Apple MPS).
+_OOM_WORDS = ("out of memory", "can't allocate memory", "alloc_cpu", "failed to allocate")
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and any(words in text for words in _OOM_WORDS)

@@ -144,3 +144,92 @@ def test_ctrl_c_ends_train_cleanly_with_exit_130(tmp_path, capsys, monkeypatch):
     last = json.loads(events.read_text().splitlines()[-1])
     assert last["event"] == "fit_end" and last["status"] == "interrupted"
     assert (tmp_path / "ckpt" / "last.pt").exists()
+
+
+# --- dataset reading is bounded ----------------------------------------------------------------
+def test_a_fifo_as_a_dataset_is_refused_at_once(tmp_path):  # reproducer 16
+    import os
+    import threading
+
+    from runtime.data import load_dataset
+    from runtime.errors import DatasetError
+
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    result = {}
+
+    def read():
+        try:
+            load_dataset({"name": "csv", "params": {"path": str(fifo), "label_column": "y"}})
+        except DatasetError as err:
+            result["error"] = str(err)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(5)
+    assert not reader.is_alive(), "reading a FIFO blocked"
+    assert "is a named pipe (FIFO), not a regular file" in result["error"]
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_an_endless_device_is_refused_by_name(device):  # reproducer 17
+    from runtime.data import load_dataset
+    from runtime.errors import DatasetError
+
+    with pytest.raises(DatasetError, match=f"'{device}' is a device, not a regular file"):
+        load_dataset({"name": "npz", "params": {"path": device}})
+
+
+def test_an_unreadable_image_folder_is_a_dataset_error(tmp_path, monkeypatch):  # reproducer 18
+    from pathlib import Path
+
+    from runtime.data import load_dataset
+    from runtime.errors import DatasetError
+
+    (tmp_path / "a").mkdir()
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(Path, "iterdir", denied)
+    with pytest.raises(DatasetError, match="cannot read folder '.*': Permission denied"):
+        load_dataset({"name": "image_folder", "params": {"path": str(tmp_path)}})
+
+
+def test_a_too_large_data_file_is_refused_before_reading(tmp_path, monkeypatch):
+    from runtime.data import common, load_dataset
+    from runtime.errors import DatasetError
+
+    path = tmp_path / "big.npz"
+    path.write_bytes(b"0" * 2048)
+    monkeypatch.setattr(common, "MAX_FILE_BYTES", 1024)
+    with pytest.raises(DatasetError, match="data files of up to"):
+        load_dataset({"name": "npz", "params": {"path": str(path)}})
+
+
+# --- out of memory -----------------------------------------------------------------------------
+@pytest.mark.parametrize("raised", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate "
+                 "memory: you tried to allocate 137438953472 bytes"),  # reproducer 15
+    MemoryError(),
+])
+def test_cpu_out_of_memory_is_oom_with_the_batch_and_the_largest_layer(raised, monkeypatch):
+    import dataclasses
+
+    from runtime.errors import TrainingError
+    from runtime.training import Trainer
+    from runtime.training.losses import LOSSES
+
+    def exhausted(*args):
+        raise raised
+    monkeypatch.setitem(LOSSES, "cross_entropy",
+                        dataclasses.replace(LOSSES["cross_entropy"], compute=exhausted))
+    model = loads(dumps(mlp()))
+    model.training = {"dataset": {"name": "spirals", "params": {"n_samples": 200, "n_classes": 3}},
+                      "epochs": 1}
+    with pytest.raises(TrainingError) as info:
+        Trainer(model).fit()
+    assert info.value.kind == "oom" and "out of memory on cpu with batch size" in str(info.value)
+    from runtime.shapes import infer
+
+    counts = {node_id: result.params for node_id, result in infer(model).nodes.items()}
+    largest = max(counts, key=counts.get)  # fc2: 16 x 3 + 3 = 51 parameters, fc1 has 48
+    assert info.value.node == largest and f"the largest layer is '{largest}'" in str(info.value)
