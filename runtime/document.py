@@ -5,11 +5,14 @@ fixing a file by hand sees them all at once. See docs/design-format.md for the f
 """
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
 import re
+import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +27,8 @@ from .registry import REGISTRY, LayerRegistry
 from .specs import LayerSpec
 
 FORMAT = "layerlab.design"
+#: Larger files are refused unread (a 10,000-node design is about 3 MB).
+MAX_DESIGN_BYTES = 256 * 1024**2
 CURRENT_VERSION = 2
 
 
@@ -122,6 +127,14 @@ def loads(text: str, registry: LayerRegistry = REGISTRY, source: str | None = No
 def load(path: str | os.PathLike, registry: LayerRegistry = REGISTRY) -> GraphModel:
     """Read a design file; raise `DesignFileError` when it cannot be read or is invalid."""
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read (and the window) forever
+            raise DesignFileError([Problem("cannot read the file: it is not a regular file (a "
+                                           "folder, pipe or device)")], str(path))
+        if info.st_size > MAX_DESIGN_BYTES:
+            raise DesignFileError([Problem(f"cannot read the file: it is {info.st_size:,} bytes, "
+                                           f"more than a design file can be "
+                                           f"({MAX_DESIGN_BYTES:,})")], str(path))
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
@@ -181,13 +194,32 @@ def save(model: GraphModel, path: str | os.PathLike) -> None:
     write_atomic(path, dumps(model))
 
 
+#: A temporary file of an atomic write older than this was left by a save that was killed.
+STALE_TEMP_S = 600.0
+
+
+def temp_beside(target: Path) -> str:
+    """A new temporary file next to `target` for writing it atomically (the caller renames it
+    over `target`); first removes what killed saves of `target` left there."""
+    folder = target.parent if str(target.parent) else Path(".")
+    cutoff = time.time() - STALE_TEMP_S
+    for stale in folder.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if stale.is_file() and stale.stat().st_mtime < cutoff:  # not a save under way
+                stale.unlink()
+        except OSError:
+            continue  # a leftover we cannot remove is no reason to refuse this save
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    return tmp
+
+
 def write_atomic(path: str | os.PathLike, text: str) -> None:
     """Replace `path` with `text` so that readers see either the old or the new file, never half."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                               dir=target.parent if str(target.parent) else ".")
+    tmp = temp_beside(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from ..document import temp_beside
 from ..errors import TrainingError
 
 CHECKPOINT_FORMAT = "layerlab.checkpoint"
@@ -14,8 +14,7 @@ CHECKPOINT_FORMAT = "layerlab.checkpoint"
 
 def save_checkpoint(state: dict, path: Path) -> None:
     """torch.save to a temporary file, then rename: a crash never leaves half a checkpoint."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
+    tmp = temp_beside(path)
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)

@@ -213,3 +213,19 @@ def test_screenshot_script(tmp_path):
     from designer.main_window import DEFAULT_PRESET
     out = render(DEFAULT_PRESET, tmp_path / "shot.png")
     assert out.stat().st_size > 10_000
+
+
+def test_the_designer_opens_a_fifo_with_a_message_and_keeps_its_design(make_window, tmp_path,
+                                                                       monkeypatch):
+    """Issue #11: a FIFO froze the window on File > Open."""
+    import os
+
+    fifo = tmp_path / "design.json"
+    os.mkfifo(fifo)
+    window = make_window()
+    shown = []
+    monkeypatch.setattr(window, "show_problems", lambda *args: shown.append(args))
+    before = window.session.model.snapshot()
+    assert window.open_path(fifo) is False
+    assert shown and "not a regular file" in str(shown[0][2][0])
+    assert window.session.model.snapshot() == before

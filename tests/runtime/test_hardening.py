@@ -233,3 +233,45 @@ def test_cpu_out_of_memory_is_oom_with_the_batch_and_the_largest_layer(raised, m
     counts = {node_id: result.params for node_id, result in infer(model).nodes.items()}
     largest = max(counts, key=counts.get)  # fc2: 16 x 3 + 3 = 51 parameters, fc1 has 48
     assert info.value.node == largest and f"the largest layer is '{largest}'" in str(info.value)
+
+
+def test_a_fifo_or_folder_given_as_a_design_is_refused_without_blocking(tmp_path):
+    import os
+
+    from runtime.document import load
+
+    fifo = tmp_path / "design.json"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path):
+        with pytest.raises(DesignFileError, match="not a regular file"):
+            load(path)
+
+
+# --- killed saves ------------------------------------------------------------------------------
+def test_a_save_removes_what_killed_saves_left_but_not_a_save_under_way(tmp_path):  # 19
+    import os
+    import time
+
+    import torch
+
+    from runtime.document import STALE_TEMP_S, save
+    from runtime.training.checkpoints import save_checkpoint
+
+    for name in ("design.json", "last.pt"):
+        old = tmp_path / f".{name}.abc123.tmp"
+        fresh = tmp_path / f".{name}.def456.tmp"
+        other = tmp_path / ".other.json.abc123.tmp"
+        for path in (old, fresh, other):
+            path.write_text("half a file")
+        past = time.time() - STALE_TEMP_S - 60
+        os.utime(old, (past, past))
+        os.utime(other, (past, past))
+        if name == "design.json":
+            save(mlp(), tmp_path / name)
+        else:
+            save_checkpoint({"format": "layerlab.checkpoint", "w": torch.zeros(2)},
+                            tmp_path / name)
+        assert not old.exists() and fresh.exists() and other.exists(), name
+        assert (tmp_path / name).exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == [
+        ".design.json.def456.tmp", ".last.pt.def456.tmp", ".other.json.abc123.tmp"]
