@@ -13,7 +13,7 @@ from typing import Sequence
 from .document import load, loads, node_problem_locations, with_lines
 from .errors import DesignFileError, ExportError, Problem
 from .graph import GraphModel
-from .present import format_count, format_exact, format_flops, format_outputs
+from .present import format_count, format_exact, format_flops, format_outputs, format_bytes
 from .shapes import Analysis, infer
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -253,6 +253,7 @@ def summary_json(model: GraphModel, analysis: Analysis, problems: list[Problem])
               "warnings": list(r.warnings)} for r in analysis.nodes.values()]
     return {"valid": analysis.valid, "total_params": analysis.total_params,
             "trainable_params": analysis.trainable_params, "total_flops": analysis.total_flops,
+            "weight_bytes": analysis.weight_bytes,
             "nodes": nodes,
             "errors": [p.as_dict() for p in problems if p.severity == "error"]}
 
@@ -276,9 +277,11 @@ def summary_table(model: GraphModel, analysis: Analysis) -> str:
 
 
 def _totals(analysis: Analysis) -> str:
-    """The design's totals, e.g. "61,706 parameters (61,706 trainable), 850k FLOPs"."""
+    """The design's totals, e.g. "61,706 parameters (61,706 trainable), 247 kB of weights,
+    850k FLOPs"."""
     return (f"{format_exact(analysis.total_params)} parameters "
             f"({format_exact(analysis.trainable_params)} trainable), "
+            f"{format_bytes(analysis.weight_bytes)} of weights, "
             f"{format_flops(analysis.total_flops)}")
 
 

@@ -6,6 +6,7 @@ formats through these functions, so one model reads the same everywhere. The con
 * counts and FLOPs, compact: three significant digits and a k / M / B / T suffix, no space
   (``864``, ``12.3k``, ``4.19M``, ``1.2B``); FLOPs add the word: ``850k FLOPs``;
 * counts in full, where a total is stated: digits grouped by commas (``61,706``);
+* memory: three significant digits and a decimal unit (``512 kB``, ``51.5 GB``);
 * durations: ``m:ss`` under an hour, ``h:mm:ss`` from one (``1:05``, ``1:01:05``);
 * shapes: ``(batch, 8, 28, 28)`` with the batch dimension, ``8×28×28`` without; the dtype is
   named only when it is not float32 (``(batch, 12) int64``);
@@ -72,6 +73,16 @@ def format_exact(n: float | None) -> str:
 def format_flops(n: float | None) -> str:
     """Floating-point operations in the count style: "12 FLOPs", "850k FLOPs", "1.2B FLOPs"."""
     return f"{format_count(n)} FLOPs"
+
+
+def format_bytes(n: float | None) -> str:
+    """Memory in decimal units: "812 bytes", "512 kB", "51.5 GB"."""
+    if not _known(n):
+        return UNKNOWN
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{_three_digits(n / size)} {unit}"
+    return f"{int(n)} bytes"
 
 
 def format_duration(seconds: float | None) -> str:

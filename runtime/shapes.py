@@ -6,10 +6,12 @@ edit recomputes only the nodes whose inputs or params changed.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Problem, ShapeError
+from .present import format_bytes
 from .graph import Edge, GraphModel
 from .specs import Inference, LayerContext, LayerSpec, TensorInfo
 
@@ -24,6 +26,7 @@ class NodeResult:
         status: "ok", "error" (this node is wrong) or "unknown" (an upstream node is wrong).
         outputs: Output port -> tensor, when ok.
         params, trainable_params: Parameter counts of the node's module.
+        buffers: Elements of its non-parameter tensors.
         flops: Forward FLOPs for a batch of one.
         errors, warnings: Messages about this node.
     """
@@ -34,6 +37,7 @@ class NodeResult:
     outputs: dict[str, TensorInfo] = field(default_factory=dict)
     params: int = 0
     trainable_params: int = 0
+    buffers: int = 0
     flops: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -77,6 +81,11 @@ class Analysis:
     def total_flops(self) -> int:
         return sum(r.flops for r in self.nodes.values())
 
+    @property
+    def weight_bytes(self) -> int:
+        """Memory the built model's parameters and buffers take (float32)."""
+        return sum(tensor_bytes(r) for r in self.nodes.values())
+
 
 class ShapeInference:
     """Runs inference passes, reusing per-node results whose inputs did not change."""
@@ -99,6 +108,7 @@ class ShapeInference:
         problems += [Problem(msg, r.node_id, severity="warning")
                      for r in results.values() for msg in r.warnings]
         problems += design_problems(model)
+        problems += memory_problems(results)
         return Analysis({node_id: results[node_id] for node_id in model.nodes}, problems)
 
     def _infer_node(self, model: GraphModel, node_id: str, edges: list[Edge],
@@ -134,8 +144,44 @@ class ShapeInference:
             return result
         result.outputs = dict(inference.outputs)
         result.params, result.flops = inference.params, inference.flops
+        result.buffers = inference.buffers
         result.trainable_params = inference.params if node.params.get("trainable", True) else 0
         return result
+
+
+#: Bytes of one stored value (weights and buffers are float32).
+BYTES_PER_VALUE = 4
+
+
+def tensor_bytes(result: NodeResult) -> int:
+    return (result.params + result.buffers) * BYTES_PER_VALUE
+
+
+def machine_memory() -> int | None:
+    """Bytes of physical memory, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory_problems(results: dict[str, NodeResult],
+                    available: int | None = None) -> list[Problem]:
+    """Refuse, before anything is allocated, a design whose weights and tables alone do not fit
+    in this machine's memory (compiling would try to allocate them). The error sits on the node
+    that holds the most, which is also marked as an error so the canvas shows it."""
+    available = machine_memory() if available is None else available
+    total = sum(tensor_bytes(r) for r in results.values())
+    if not available or total <= available or not results:
+        return []
+    largest = max(results.values(), key=tensor_bytes)
+    message = (f"the model's weights and tables need {format_bytes(total)}, more than this "
+               f"machine's {format_bytes(available)} of memory; '{largest.node_id}' alone holds "
+               f"{format_bytes(tensor_bytes(largest))} ({largest.params + largest.buffers:,} "
+               "values): make it smaller")
+    largest.status = ERROR
+    largest.errors.append(message)
+    return [Problem(message, largest.node_id)]
 
 
 def infer(model: GraphModel) -> Analysis:

@@ -276,11 +276,14 @@ class Inference:
         outputs: Output port name -> tensor.
         params: Number of parameters the built module has.
         flops: Forward floating-point operations for a batch of one (a multiply-add counts 2).
+        buffers: Elements of the module's non-parameter tensors (BatchNorm's running statistics,
+            a sinusoidal position table): memory that parameter counts do not show.
     """
 
     outputs: Mapping[str, TensorInfo]
     params: int = 0
     flops: int = 0
+    buffers: int = 0
 
 
 ShapeRule = Callable[[LayerContext], Inference]

@@ -67,8 +67,10 @@ def _positional_rule(ctx: LayerContext) -> Inference:
     if length > ctx["max_len"]:
         fail(f"the sequence has {length} positions but max_len is {ctx['max_len']}: "
              f"raise max_len to at least {length}")
-    params = ctx["max_len"] * dim if ctx["kind"] == "learned" else 0
-    return Inference({"output": ctx.x}, params, length * dim)
+    table = ctx["max_len"] * dim  # learned: parameters; sinusoidal: a fixed buffer
+    learned = ctx["kind"] == "learned"
+    return Inference({"output": ctx.x}, table if learned else 0, length * dim,
+                     0 if learned else table)
 
 
 def _positional_build(ctx: LayerContext) -> ModuleRecipe:

@@ -18,7 +18,8 @@ def _batchnorm_rule(ctx: LayerContext) -> Inference:
     if len(x.shape) == 2:
         ctx.warn(f"BatchNorm treats dimension 1 of {x.describe()} as channels; for a (batch, time, "
                  "features) sequence, LayerNorm is usually what you want")
-    return Inference({"output": x}, 2 * x.shape[0], 4 * math.prod(x.shape))
+    # running mean and variance per channel, and the count of batches seen
+    return Inference({"output": x}, 2 * x.shape[0], 4 * math.prod(x.shape), 2 * x.shape[0] + 1)
 
 
 def _batchnorm_build(ctx: LayerContext) -> ModuleRecipe:

@@ -275,3 +275,49 @@ def test_a_save_removes_what_killed_saves_left_but_not_a_save_under_way(tmp_path
         assert (tmp_path / name).exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == [
         ".design.json.def456.tmp", ".last.pt.def456.tmp", ".other.json.abc123.tmp"]
+
+
+# --- a memory budget before anything is allocated -------------------------------------------
+def _with_linear(out_features: int):
+    model = mlp()
+    fc = next(n.id for n in model.nodes.values() if n.type == "Linear")
+    model.set_param(fc, "out_features", out_features)
+    return model, fc
+
+
+@pytest.mark.parametrize("out_features", [2**31 - 1, 2**40])  # reproducers 11 and 12
+def test_a_linear_too_large_for_memory_is_refused_on_its_node(out_features):
+    from runtime.shapes import infer
+
+    model, fc = _with_linear(out_features)
+    analysis = infer(model)
+    errors = [p for p in analysis.errors if "more than this machine's" in p.message]
+    assert errors and errors[0].node in model.nodes
+    assert analysis.nodes[errors[0].node].status == "error"
+    with pytest.raises(CompileError):  # refused before any allocation
+        compile_model(model)
+
+
+def test_an_unbounded_positional_table_is_counted_and_refused():  # reproducer 13
+    from runtime.shapes import infer, memory_problems
+
+    model = GraphModel()
+    model.add_node("Input", {"shape": [10, 16]}, node_id="seq")
+    model.add_node("PositionalEncoding", {"max_len": 10**8, "kind": "sinusoidal"}, node_id="pos")
+    model.add_node("Output", node_id="out")
+    model.connect("seq", "pos")
+    model.connect("pos", "out")
+    analysis = infer(model)
+    assert analysis.nodes["pos"].buffers == 16 * 10**8 and analysis.nodes["pos"].params == 0
+    assert analysis.weight_bytes == 4 * 16 * 10**8
+    (problem,) = memory_problems(dict(analysis.nodes), available=2 * 1024**3)
+    assert problem.node == "pos" and "6.4 GB" in problem.message
+
+
+def test_a_design_that_fits_has_no_memory_problem_and_shows_its_weights(capsys):
+    from runtime.shapes import infer, memory_problems
+
+    analysis = infer(mlp())
+    assert memory_problems(dict(analysis.nodes), available=1024**3) == []
+    assert run(["summary", "presets/mlp-spirals.json", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["weight_bytes"] == 4 * 4482

@@ -239,6 +239,14 @@ def test_params_count_matches_the_module(example: Example):
 
 
 @pytest.mark.parametrize("example", MODULE_EXAMPLES, ids=[e.id for e in MODULE_EXAMPLES])
+def test_buffer_count_matches_the_module(example: Example):
+    """Non-parameter tensors (running statistics, position tables) take memory too: the memory
+    budget counts them, so the shape rule must declare them."""
+    module = make_module(example)
+    assert inferred(example).buffers == sum(b.numel() for b in module.buffers())
+
+
+@pytest.mark.parametrize("example", MODULE_EXAMPLES, ids=[e.id for e in MODULE_EXAMPLES])
 def test_compiled_design_runs(example: Example):
     """The compiler's argument passing (positional, keyword after an open port, variadic) agrees
     with the shape rule too."""

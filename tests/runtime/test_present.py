@@ -5,7 +5,7 @@ import pytest
 
 from runtime.cli import summary_table
 from runtime.graph import GraphModel
-from runtime.present import (format_count, format_duration, format_exact, format_flops,
+from runtime.present import (format_bytes, format_count, format_duration, format_exact, format_flops,
                              format_literal, format_outputs, format_shape, format_value)
 from runtime.shapes import infer
 from runtime.specs import TensorInfo
@@ -111,4 +111,6 @@ def test_the_cli_summary_writes_counts_in_the_shared_style():
                                                                                     "2.46B"]
     assert table.endswith(f"wide: {format_exact(analysis.total_params)} parameters "
                           f"({format_exact(analysis.trainable_params)} trainable), "
+                          f"{format_bytes(analysis.weight_bytes)} of weights, "
                           f"{format_flops(analysis.total_flops)} per sample")
+    assert format_bytes(analysis.weight_bytes) == "4.92 GB"  # 1.23B float32 values
