@@ -27,7 +27,18 @@ _SUFFIXES = ("", "k", "M", "B", "T")
 
 
 def _known(value: float | None) -> bool:
+    if isinstance(value, int):
+        return True  # exact, even when too large for a float
     return value is not None and math.isfinite(value)
+
+
+#: Integers beyond this are written by their order of magnitude (a float cannot hold them all).
+_HUGE = 10**15 * 1000**(len(("", "k", "M", "B", "T")) - 1)
+
+
+def _magnitude(n: int) -> str:
+    """A huge integer as "~1e400" without converting it to a float (or to all its digits)."""
+    return f"~1e{int(abs(n).bit_length() * math.log10(2))}"
 
 
 def _three_digits(value: float) -> str:
@@ -50,6 +61,8 @@ def format_count(n: float | None) -> str:
     """
     if not _known(n):
         return UNKNOWN
+    if isinstance(n, int) and abs(n) >= _HUGE:
+        return _magnitude(n)
     if abs(n) < 1000:
         return str(int(n)) if float(n).is_integer() else _three_digits(n)
     value, tier = float(n), 0
@@ -67,6 +80,8 @@ def format_exact(n: float | None) -> str:
     """A count in full with grouped digits, for totals: 61,706 ("?" when unknown)."""
     if not _known(n):
         return UNKNOWN
+    if isinstance(n, int):
+        return f"{n:,}" if abs(n) < _HUGE else _magnitude(n)
     return f"{int(n):,}" if float(n).is_integer() else f"{n:,}"
 
 
@@ -79,6 +94,8 @@ def format_bytes(n: float | None) -> str:
     """Memory in decimal units: "812 bytes", "512 kB", "51.5 GB"."""
     if not _known(n):
         return UNKNOWN
+    if isinstance(n, int) and n >= _HUGE:
+        return f"{_magnitude(n)} bytes"
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= size:
             return f"{_three_digits(n / size)} {unit}"
