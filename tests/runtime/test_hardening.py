@@ -19,6 +19,18 @@ def design_text(**change) -> dict:
     return doc
 
 
+def with_second_node_called(node_id: str) -> dict:
+    """The test design's document with its second node (and its edges) renamed."""
+    doc = design_text()
+    old = doc["nodes"][1]["id"]
+    doc["nodes"][1]["id"] = node_id
+    for edge in doc["edges"]:
+        for end in ("from", "to"):
+            if edge[end] == old:
+                edge[end] = node_id
+    return doc
+
+
 def problems_of(text: str) -> list:
     with pytest.raises(DesignFileError) as info:
         loads(text)
@@ -78,13 +90,7 @@ def test_a_lone_surrogate_is_refused_where_it_is(capsys):  # reproducer 6
     "_private", "code", "forward", "class",
 ])
 def test_ids_that_would_break_the_compiled_module_are_refused_everywhere(node_id):  # 20
-    doc = design_text()
-    old = doc["nodes"][1]["id"]
-    doc["nodes"][1]["id"] = node_id
-    for edge in doc["edges"]:
-        edge["from"] = node_id if edge["from"] == old else edge["from"]
-        edge["to"] = node_id if edge["to"] == old else edge["to"]
-    problems = problems_of(json.dumps(doc))
+    problems = problems_of(json.dumps(with_second_node_called(node_id)))
     assert any(p.location == "nodes[1].id" for p in problems)
     with pytest.raises(GraphError):
         GraphModel().add_node("Linear", {"out_features": 2}, node_id=node_id)
@@ -109,13 +115,7 @@ def test_compile_refuses_an_id_that_slipped_past_with_its_node():
 
 def test_every_id_the_loader_accepts_compiles():
     for node_id in ("hidden", "fc_1", "Layer2", "trainingset", "graph_1"):
-        doc = design_text()
-        old = doc["nodes"][1]["id"]
-        doc["nodes"][1]["id"] = node_id
-        for edge in doc["edges"]:
-            edge["from"] = node_id if edge["from"] == old else edge["from"]
-            edge["to"] = node_id if edge["to"] == old else edge["to"]
-        compile_model(loads(json.dumps(doc)))
+        compile_model(loads(json.dumps(with_second_node_called(node_id))))
 
 
 # --- Ctrl-C ------------------------------------------------------------------------------------
