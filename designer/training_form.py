@@ -26,7 +26,8 @@ from runtime.graph import MetaChanged
 from runtime.training.config import (effective_block, merged_with_defaults, parse_training,
                                      with_setting)
 from runtime.training.data_fit import activation_warning, check_data_fits, io_nodes
-from runtime.training.settings import BY_PATH, SECTIONS, SETTINGS, Setting, get_path
+from runtime.training.settings import (BY_PATH, SECTIONS, SETTINGS, Setting, get_path,
+                                       set_path)
 
 from . import style
 from .param_editors import ParamEditor, create_editor
@@ -190,12 +191,36 @@ class TrainingForm(QScrollArea):
         """The training block with every default filled in (what a run would use)."""
         return effective_block(self.session.model.training or {})
 
-    def refresh(self) -> None:
-        """Show the model's training block in every editor."""
+    def displayed(self) -> dict:
+        """What the editors show: the effective block, where each value the settings catalogue
+        refuses (a hand-edited file's `"epochs": null`, a `dataset` that is not an object) is
+        shown at its default. The data check above the form reports the refused values, each
+        with its location; the form never fails on them."""
         try:
             block = self.effective()
-        except (TypeError, AttributeError):  # a malformed block from a hand-edited file
-            block = merged_with_defaults({})
+        except (TypeError, AttributeError, ValueError):
+            block = {}
+        shown = merged_with_defaults({})
+        for setting in SETTINGS:
+            try:
+                value = get_path(block, setting.path)
+            except (KeyError, TypeError):
+                continue
+            if setting.spec is None:
+                usable = isinstance(value, dict)
+            else:
+                try:
+                    setting.spec.validate(value)
+                    usable = True
+                except ParamError:
+                    usable = False
+            if usable:
+                set_path(shown, setting.path, value)
+        return shown
+
+    def refresh(self) -> None:
+        """Show the model's training block in every editor."""
+        block = self.displayed()
         name = block["dataset"].get("name")
         if name != self._shown_dataset:
             self._build_dataset_params(name)
@@ -205,7 +230,10 @@ class TrainingForm(QScrollArea):
                 default = get_spec(name).param(pname).default
             except (DatasetError, KeyError):
                 default = None
-            editor.set_value(given.get(pname, default))
+            try:
+                editor.set_value(given.get(pname, default))
+            except (TypeError, ValueError, OverflowError):  # reported by the data check
+                editor.set_value(default)
         for path, setting in self.fields.items():
             try:
                 value = get_path(block, path)

@@ -229,3 +229,64 @@ def test_the_designer_opens_a_fifo_with_a_message_and_keeps_its_design(make_wind
     assert window.open_path(fifo) is False
     assert shown and "not a regular file" in str(shown[0][2][0])
     assert window.session.model.snapshot() == before
+
+
+def test_fifty_malformed_files_each_get_a_message_and_the_design_stays(window, tmp_path):
+    """Issue #11: malformed files made File > Open fail silently or kill the app."""
+    from tests.fuzzing import mutant
+
+    _build_small_cnn(window.session)
+    before = window.session.model.snapshot()
+    refused = 0
+    seed = 0
+    while refused < 50:
+        path = tmp_path / f"mutant-{seed}.json"
+        path.write_text(mutant(seed), encoding="utf-8", errors="surrogatepass")
+        seed += 1
+        shown = len(window.messages)
+        if window.open_path(path):  # a mutation the loader accepts is a design like any other
+            window.session.replace_model(loads_snapshot(before), None)
+            continue
+        refused += 1
+        title, problems = window.messages[-1]
+        assert len(window.messages) == shown + 1 and title == "Cannot open design" and problems
+        assert window.session.model.snapshot() == before
+
+
+def loads_snapshot(snapshot: dict):
+    """The design a snapshot describes (to put the test's design back after an accepted file)."""
+    from runtime.graph import Edge, GraphModel, Node
+
+    model = GraphModel(name=snapshot["name"], description=snapshot["description"],
+                       training=snapshot["training"])
+    model._bulk_load([Node(i, t, dict(p), pos) for i, t, p, pos in snapshot["nodes"]],
+                     [Edge(e.src, e.dst, e.src_port, e.dst_port) for e in snapshot["edges"]])
+    return model
+
+
+def test_start_up_on_a_bad_file_opens_the_app_with_the_message(tmp_path, monkeypatch, qtbot):
+    """`python main.py FILE` on a malformed file used to exit; now the window opens and says why."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    import designer.app as app_module
+    from designer.main_window import MainWindow
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("[" * 100_000)
+    shown, windows = [], []
+
+    class Recording(MainWindow):
+        def __init__(self):
+            settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+            super().__init__(settings=settings, autosave_dir=tmp_path / "autosave")
+            self.show_problems = lambda title, text, problems: shown.append((title, problems))
+            windows.append(self)
+
+    monkeypatch.setattr("designer.main_window.MainWindow", Recording)
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    assert app_module.run(str(bad)) == 0
+    qtbot.addWidget(windows[0])
+    assert shown and shown[0][0] == "Cannot open design"
+    assert "nests lists or objects too deeply" in str(shown[0][1][0])
+    assert windows[0].isVisible()
