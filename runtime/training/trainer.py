@@ -28,6 +28,7 @@ from .data_fit import activation_warning, check_data_fits, io_nodes
 from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, RunWarning,
                      from_json)
 from .losses import LOSSES, compute_loss
+from .memory import check_fits, device_memory, fitting_batch
 from .metrics import MetricAccumulator, higher_is_better
 from .monitor import MonitorSample, MonitorSchedule, first_non_finite_node
 from .optimizers import make_optimizer
@@ -185,6 +186,8 @@ class Trainer:
                                 "samples", "data")
         batch = cfg["batch_size"]
         self.batch_size = n if batch == "full" else min(batch, n)
+        check_fits(analysis, self.batch_size, self.device)  # before the first batch is made
+        self._analysis = analysis
         self.steps_per_epoch = math.ceil(n / self.batch_size)
         self.optimizer = make_optimizer(self.trainable, cfg.optimizer)
         self.monitor_mode = "max" if higher_is_better(cfg.monitor_key) else "min"
@@ -224,7 +227,8 @@ class Trainer:
             raise
         except BaseException as err:
             failure = _as_training_error(err, getattr(self, "batch_size", None),
-                                         getattr(self, "device", None), self._largest_layer())
+                                         getattr(self, "device", None), self._largest_layer(),
+                                         self._fitting_batch())
             self._call("on_exception", failure)
             self.emit(Error.of(failure))
             end = self._end_event("failed", started, str(failure))
@@ -453,6 +457,12 @@ class Trainer:
         return torch.cat(outs)
 
     # --- helpers --------------------------------------------------------------------------
+    def _fitting_batch(self) -> int | None:
+        """The batch size the memory estimate says fits this device, when it can tell."""
+        analysis, device = getattr(self, "_analysis", None), getattr(self, "device", None)
+        available = device_memory(device) if device is not None else None
+        return fitting_batch(analysis, available) if analysis and available else None
+
     def _largest_layer(self) -> str | None:
         """The node whose module holds the most parameters (named when memory runs out)."""
         model = getattr(self, "model", None)
@@ -606,13 +616,15 @@ def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def _as_training_error(err: BaseException, batch: int | None, device: torch.device | None,
-                       largest: str | None = None) -> BaseException:
+                       largest: str | None = None, fits: int | None = None) -> BaseException:
     if isinstance(err, TrainingError):
         return err
     if isinstance(err, TrainingConfigError):
         return TrainingError(str(err), "design")
     if _out_of_memory(err):
-        smaller = f" such as {max(batch // 2, 1)}" if batch else ""
+        smaller = (f" such as {fits} (what the memory estimate says fits)"
+                   if fits and batch and fits < batch else
+                   f" such as {max(batch // 2, 1)}" if batch else "")
         where = f" (the largest layer is '{largest}')" if largest else ""
         return TrainingError(f"out of memory on {device or 'the device'} with batch size {batch}"
                              f"{where}: try a smaller batch size{smaller} or a smaller network",

@@ -321,3 +321,31 @@ def test_a_design_that_fits_has_no_memory_problem_and_shows_its_weights(capsys):
     assert memory_problems(dict(analysis.nodes), available=1024**3) == []
     assert run(["summary", "presets/mlp-spirals.json", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["weight_bytes"] == 4 * 4482
+
+
+# --- the training run's memory, estimated before the first batch -----------------------------
+def test_a_run_that_cannot_fit_is_refused_with_the_node_and_a_batch_that_fits(monkeypatch):
+    import torch
+
+    from runtime.errors import TrainingError
+    from runtime.shapes import infer
+    from runtime.training import Trainer, memory
+
+    model = loads(dumps(mlp()))
+    model.training = {"dataset": {"name": "spirals", "params": {"n_samples": 400,
+                                                                "n_classes": 3}},
+                      "batch_size": 256, "epochs": 1}
+    analysis = infer(model)
+    per_sample = 4 * sum(memory.activation_values(analysis).values())
+    available = memory.fixed_bytes(analysis) + 100 * per_sample  # room for 100 samples
+    assert memory.fitting_batch(analysis, available) == 100
+    with pytest.raises(TrainingError) as info:
+        memory.check_fits(analysis, 256, torch.device("cpu"), available)
+    assert info.value.kind == "oom" and "a batch size of 100 fits" in str(info.value)
+    activations = memory.activation_values(analysis)
+    assert info.value.node == max(activations, key=activations.get)
+    memory.check_fits(analysis, 100, torch.device("cpu"), available)  # fits: no error
+
+    monkeypatch.setattr(memory, "device_memory", lambda device: available)
+    with pytest.raises(TrainingError, match="a batch size of 100 fits"):
+        Trainer(model).fit()
