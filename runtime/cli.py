@@ -103,7 +103,7 @@ def _validate(args: argparse.Namespace) -> int:
         _print_problems(args.file, problems)
         return EXIT_PROBLEMS
     analysis, problems = _analyse(model, text)
-    settings = _training_problems(model, text)
+    settings = _training_problems(model, text, analysis)
     _print_problems(args.file, problems + settings)
     if not analysis.valid or settings:
         return EXIT_PROBLEMS
@@ -111,15 +111,28 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _training_problems(model: GraphModel, text: str | None) -> list[Problem]:
-    """What is wrong with the design's training block, each with its line."""
-    from .errors import TrainingConfigError
+def _training_problems(model: GraphModel, text: str | None,
+                       analysis: Analysis) -> list[Problem]:
+    """What is wrong with the design's training block, each with its line; for a valid design
+    also whether a run with its batch size fits the training device's memory."""
+    from .errors import TrainingConfigError, TrainingError
     from .training.config import parse_training
+    from .training.memory import check_fits
+    from .training.trainer import pick_device
 
     try:
-        parse_training(model.training)
+        config = parse_training(model.training)
     except TrainingConfigError as err:
         return with_lines(err.problems, text)
+    batch = config["batch_size"]
+    if not analysis.valid or not isinstance(batch, int):  # "full": the split decides
+        return []
+    try:
+        check_fits(analysis, batch, pick_device(config["device"]))
+    except TrainingError as err:  # no such device here, or a run that cannot fit
+        if err.kind != "oom":
+            return []
+        return with_lines([Problem(str(err), err.node, "training.batch_size")], text)
     return []
 
 
@@ -254,6 +267,7 @@ def summary_json(model: GraphModel, analysis: Analysis, problems: list[Problem])
     return {"valid": analysis.valid, "total_params": analysis.total_params,
             "trainable_params": analysis.trainable_params, "total_flops": analysis.total_flops,
             "weight_bytes": analysis.weight_bytes,
+            "training_bytes": _training_estimate(model, analysis)[1],
             "nodes": nodes,
             "errors": [p.as_dict() for p in problems if p.severity == "error"]}
 
@@ -273,7 +287,27 @@ def summary_table(model: GraphModel, analysis: Analysis) -> str:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
     lines.append(f"{model.name}: {_totals(analysis)} per sample")
+    batch, needed = _training_estimate(model, analysis)
+    if needed is not None:
+        lines.append(f"training with batch size {batch:,} needs about {format_bytes(needed)} "
+                     "(estimate: weights, gradients, optimiser state, activations)")
     return "\n".join(lines)
+
+
+def _training_estimate(model: GraphModel, analysis: Analysis) -> tuple[int | None, int | None]:
+    """The design's batch size and the estimated memory of training with it (None when the
+    design or its settings are not valid, or the batch is "full")."""
+    from .errors import TrainingConfigError
+    from .training.config import parse_training
+    from .training.memory import run_bytes
+
+    try:
+        batch = parse_training(model.training)["batch_size"]
+    except TrainingConfigError:
+        return None, None
+    if not analysis.valid or not isinstance(batch, int):
+        return None, None
+    return batch, run_bytes(analysis, batch)
 
 
 def _totals(analysis: Analysis) -> str:

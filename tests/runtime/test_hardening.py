@@ -349,3 +349,33 @@ def test_a_run_that_cannot_fit_is_refused_with_the_node_and_a_batch_that_fits(mo
     monkeypatch.setattr(memory, "device_memory", lambda device: available)
     with pytest.raises(TrainingError, match="a batch size of 100 fits"):
         Trainer(model).fit()
+
+
+def test_validate_refuses_a_batch_that_cannot_fit_with_its_line(tmp_path, capsys, monkeypatch):
+    from runtime.training import memory
+
+    model = mlp()
+    model.training = {"batch_size": 4096}
+    path = tmp_path / "design.json"
+    path.write_text(dumps(model))
+    monkeypatch.setattr(memory, "device_memory", lambda device: 64 * 1024)
+    assert run(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "training.batch_size" in err and "training with batch size 4,096 needs about" in err
+    line = int(err.split("line ")[1].split(",")[0])
+    assert "batch_size" in path.read_text().splitlines()[line - 1]
+    monkeypatch.undo()
+    assert run(["validate", str(path)]) == 0
+
+
+def test_the_summary_shows_the_training_estimate(capsys):
+    from runtime.document import load
+    from runtime.shapes import infer
+    from runtime.training.memory import run_bytes
+
+    assert run(["summary", "presets/lenet-digits.json", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    model = load("presets/lenet-digits.json")
+    assert summary["training_bytes"] == run_bytes(infer(model), 64)
+    assert run(["summary", "presets/lenet-digits.json"]) == 0
+    assert "training with batch size 64 needs about 1.21 MB" in capsys.readouterr().out

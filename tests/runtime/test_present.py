@@ -109,8 +109,8 @@ def test_the_cli_summary_writes_counts_in_the_shared_style():
     row = next(line for line in table.splitlines() if line.startswith("fc "))
     assert row.split()[-2:] == [format_count(fc.params), format_count(fc.flops)] == ["1.23B",
                                                                                     "2.46B"]
-    assert table.endswith(f"wide: {format_exact(analysis.total_params)} parameters "
-                          f"({format_exact(analysis.trainable_params)} trainable), "
-                          f"{format_bytes(analysis.weight_bytes)} of weights, "
-                          f"{format_flops(analysis.total_flops)} per sample")
+    assert (f"wide: {format_exact(analysis.total_params)} parameters "
+            f"({format_exact(analysis.trainable_params)} trainable), "
+            f"{format_bytes(analysis.weight_bytes)} of weights, "
+            f"{format_flops(analysis.total_flops)} per sample") in table.splitlines()
     assert format_bytes(analysis.weight_bytes) == "4.92 GB"  # 1.23B float32 values
