@@ -435,7 +435,9 @@ def _show(value: Any, depth: int = 0, limit: int = 60) -> str:
 
 
 def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, int):
+        return _show(value)  # exact, and an integer too large for a float is written short
+    return str(int(value)) if value.is_integer() else str(value)
 
 
 def _choices(choices: tuple[str, ...]) -> str:

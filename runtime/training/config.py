@@ -105,7 +105,12 @@ def parse_training(block: Any) -> TrainingConfig:
     problems, sections_ok = _unknown_keys(block, raw)
     if sections_ok:  # fields of a section that is not an object cannot be checked
         for setting in SETTINGS:
-            message = validate(setting, get_path(raw, setting.path), raw)
+            try:
+                message = validate(setting, get_path(raw, setting.path), raw)
+            except (TypeError, ValueError, OverflowError, RecursionError) as err:
+                # a value no check foresaw (a list where a name belongs, a huge integer):
+                # still a located problem, never an exception out of the loader
+                message = f"cannot use this value ({type(err).__name__}: {err})"
             if message:
                 problems.append(Problem(message, location=f"training.{setting.path}"))
     if problems:

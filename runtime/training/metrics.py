@@ -139,7 +139,7 @@ def metric_problem(name: object) -> str | None:
 def task_problem(name: str, loss: str) -> str | None:
     """Why the metric `name` does not apply to the task of `loss`, or None (unknown names and
     losses are reported on their own fields)."""
-    spec = LOSSES.get(loss)
+    spec = LOSSES.get(loss) if isinstance(loss, str) else None
     try:
         metric = metric_spec(name)
     except TrainingError:

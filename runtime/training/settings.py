@@ -147,7 +147,8 @@ def _check_dataset_params(value: Any, block: dict) -> str | None:
 
 
 def _default_metrics(given: dict, merged: dict) -> list[str]:
-    loss = LOSSES.get(merged.get("loss"))  # an unknown loss is reported on its own field
+    name = merged.get("loss")
+    loss = LOSSES.get(name) if isinstance(name, str) else None  # reported on its own field
     return list(TASKS[loss.task].default_metrics if loss else ("accuracy",))
 
 

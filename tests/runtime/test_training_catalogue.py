@@ -613,3 +613,18 @@ def test_a_dataset_registered_later_is_accepted(monkeypatch):
     mine = dataclasses.replace(DATASETS["moons"], name="my_moons")
     monkeypatch.setitem(DATASETS, "my_moons", mine)
     assert parse_training({"dataset": {"name": "my_moons"}}).dataset["name"] == "my_moons"
+
+
+def test_no_hostile_value_of_any_setting_escapes_as_an_untyped_exception():
+    """Issue #11: whatever a file holds at any setting's path, parsing the training block ends
+    in a valid config or a TrainingConfigError located at a setting."""
+    from runtime.training.config import with_setting
+    from tests.fuzzing import HOSTILE
+
+    for setting in SETTINGS:
+        for value in HOSTILE:
+            block = with_setting({}, setting.path, value)
+            try:
+                parse_training(block)
+            except TrainingConfigError as err:
+                assert all(p.location.startswith("training") for p in err.problems)
