@@ -18,7 +18,7 @@ from .shapes import Analysis, infer
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C (128 + SIGINT)
-COMMANDS = ("validate", "summary", "export", "train", "settings")
+COMMANDS = ("validate", "summary", "export", "train", "doctor", "settings")
 
 
 def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
@@ -56,6 +56,19 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-dir", metavar="DIR",
                        help="write last.pt and best.pt here after every epoch")
     train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    doctor = commands.add_parser("doctor", help="diagnose the design: static rules, one "
+                                 "forward/backward pass and a single-batch fit (docs/doctor.md)")
+    doctor.add_argument("file", help="design file (.json)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--steps", type=int, default=30, help="steps of the single-batch fit "
+                        "(default 30)")
+    doctor.add_argument("--epochs", type=int, default=0, help="also train this many epochs "
+                        "with the live doctor (default 0: pre-flight only)")
+    doctor.add_argument("--lr-finder", action="store_true", help="also sweep the learning rate "
+                        "and suggest one")
+    doctor.add_argument("--fix", metavar="CODE", help="apply the first fix of the finding with "
+                        "this code and write the design to -o")
+    doctor.add_argument("-o", "--output", help="where --fix writes the fixed design")
     commands.add_parser("settings", help="list every training setting, optimiser, schedule, "
                         "loss, metric and monitoring statistic")
     return parser
@@ -75,7 +88,7 @@ def run(argv: Sequence[str] | None = None, prog: str = "layerlab") -> int:
         parser.print_help()
         return EXIT_OK
     commands = {"validate": _validate, "summary": _summary, "export": _export, "train": _train,
-                "settings": _settings}
+                "doctor": _doctor, "settings": _settings}
     return commands[args.command](args)
 
 
@@ -231,6 +244,74 @@ def _train(args: argparse.Namespace) -> int:
             metrics_file.close()
     final = end.final or {}
     print(json.dumps({k: v for k, v in final.items() if k != "event"}, indent=2))
+    return EXIT_OK
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import apply_fix, examine
+    from .doctor.present import finding_lines
+    from .document import save
+    from .errors import TrainingConfigError, TrainingError
+
+    if args.fix and not args.output:
+        print("doctor: --fix needs -o OUT.json (where to write the fixed design)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.steps < 0 or args.epochs < 0:
+        print("doctor: --steps and --epochs must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    model, problems, text = _open(args.file)
+    if model is None:
+        _print_problems(args.file, problems)
+        return EXIT_PROBLEMS
+    analysis, problems = _analyse(model, text)
+    problems += _training_problems(model, text, analysis)
+    if any(p.severity == "error" for p in problems):
+        _print_problems(args.file, problems)
+        return EXIT_PROBLEMS
+    try:
+        result = examine(model, epochs=args.epochs, steps=args.steps,
+                         base_dir=Path(args.file).resolve().parent, lr_finder=args.lr_finder)
+    except (TrainingError, TrainingConfigError) as err:
+        print(f"{args.file}: cannot diagnose: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.fix:
+        finding = next((f for f in result.findings if f.code == args.fix and f.fixes), None)
+        if finding is None:
+            codes = ", ".join(sorted({f.code for f in result.findings if f.fixes})) or "none"
+            print(f"{args.file}: no finding '{args.fix}' with a fix (found: {codes})",
+                  file=sys.stderr)
+            return EXIT_PROBLEMS
+        try:
+            fixed = apply_fix(model, finding.fixes[0])
+            save(fixed, args.output)
+        except OSError as err:
+            print(f"cannot write {args.output}: {err.strerror}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        except Exception as err:  # an edit the design refuses: name it, write nothing
+            print(f"{args.file}: the fix '{finding.fixes[0].description}' cannot be applied: "
+                  f"{err}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        print(f"{args.output}: {finding.fixes[0].description}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"file": args.file,
+                          "findings": [f.to_json() for f in result.findings],
+                          "preflight": result.preflight.to_json() if result.preflight else None,
+                          "fit_status": result.fit_status, "final": result.final}, indent=2))
+        return EXIT_OK
+    pre = result.preflight
+    head = f"{args.file}: {len(result.findings)} finding(s)"
+    if pre is not None and pre.initial_loss is not None:
+        fit = pre.fit_losses
+        head += (f" (pre-flight {pre.seconds:.1f} s; initial loss {pre.initial_loss:.4g}"
+                 + (f", expected about {pre.expected_loss:.4g}" if pre.expected_loss else "")
+                 + (f"; one-batch fit {fit[0]:.4g} -> {min(fit):.4g} in {len(fit) - 1} steps"
+                    if len(fit) > 1 else "") + ")")
+    print(head)
+    if pre is not None and pre.suggested_lr:
+        print(f"  learning-rate finder suggests {pre.suggested_lr:g}")
+    for finding in result.findings:
+        print("\n".join("  " + line for line in finding_lines(finding)))
     return EXIT_OK
 
 

@@ -177,6 +177,21 @@ class RunWarning(Event):
     node: str | None = _f("The node it concerns, when there is one.", None, optional=True)
 
 
+#: What a diagnosis event says about its finding.
+DIAGNOSIS_STATUSES = ("new", "updated", "withdrawn")
+
+
+@dataclass(frozen=True)
+class Diagnosis(Event):
+    kind: ClassVar[str] = "diagnosis"
+    doc: ClassVar[str] = ("The training doctor found something, saw it change, or saw it clear "
+                          "(docs/doctor.md lists the codes).")
+    status: str = _f("`new`, `updated` (new evidence) or `withdrawn` (the condition cleared).")
+    step: int = _f("The step it was judged at.")
+    finding: dict = _f("The finding: `code`, `severity`, `title`, `explanation`, `node` and/or "
+                       "`field`, `evidence`, `fixes` (each `description` and `edits`), `stage`.")
+
+
 @dataclass(frozen=True)
 class Error(Event):
     kind: ClassVar[str] = "error"
@@ -265,8 +280,8 @@ class FitEnd(Event):
 
 #: Every event type by its JSON name.
 EVENTS: dict[str, type[Event]] = {cls.kind: cls for cls in (
-    WorkerStarted, FitStart, Step, Monitor, EpochEnd, LrChanged, Paused, Resumed, RunWarning, Error,
-    Report, FitEnd)}
+    WorkerStarted, FitStart, Step, Monitor, EpochEnd, LrChanged, Paused, Resumed, RunWarning,
+    Diagnosis, Error, Report, FitEnd)}
 
 
 def from_json(data: dict) -> Event:

@@ -290,6 +290,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("monitoring.histogram_bins", "Histogram bins", "Monitoring",
             _p("histogram_bins", "int", 32, "Bins of the activation, weight and gradient "
                "histograms.", minimum=4, maximum=256)),
+    Setting("monitoring.doctor", "Training doctor", "Monitoring",
+            _p("doctor", "bool", True, "Diagnose the run as it trains (dead or saturated "
+               "units, vanishing or exploding gradients, a learning rate too high or too low, "
+               "overfitting...) and send each finding as a `diagnosis` event "
+               "([doctor.md](doctor.md)).")),
 )
 
 BY_PATH: dict[str, Setting] = {s.path: s for s in SETTINGS}

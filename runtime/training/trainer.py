@@ -113,6 +113,12 @@ class Trainer:
         self._stop = False
         self._paused = False
         self._pending_lr: float | None = None
+        self.doctor = None
+        if self.config["monitoring"]["doctor"]:
+            from ..doctor.live import LiveDoctor
+
+            self.doctor = LiveDoctor()
+            self.callbacks.append(self.doctor)
 
     # --- control (safe to call from callbacks or another thread) ---------------------------
     def request_stop(self) -> None:

@@ -21,7 +21,8 @@ from runtime.errors import TrainingConfigError, TrainingError
 from runtime.registry import REGISTRY
 from runtime.specs import TensorInfo
 from runtime.training import DEFAULTS, Callback, Trainer, parse_training
-from runtime.training.events import (EVENTS, EpochEnd, Error, Event, FitEnd, FitStart, LrChanged,
+from runtime.training.events import (EVENTS, Diagnosis, EpochEnd, Error, Event, FitEnd, FitStart,
+                                     LrChanged,
                                      Monitor, Paused, Report, Resumed, Step, RunWarning,
                                      WorkerStarted, from_json)
 from runtime.training.losses import LOSSES, TASKS, check_compatible, compute_loss, losses_for
@@ -440,6 +441,12 @@ EVENT_EXAMPLES: dict[str, Event] = {e.kind: e for e in (
     Paused(step=3),
     Resumed(step=3),
     RunWarning(message="nll expects LogSoftmax outputs", node="fc3"),
+    Diagnosis(status="new", step=40, finding={
+        "code": "dead_units", "severity": "warning", "title": "relu2 is dead (100% zeros)",
+        "explanation": "...", "node": "relu2", "field": None,
+        "evidence": {"dead_fraction": 1.0}, "fixes": [{"description": "LeakyReLU", "edits": [
+            {"op": "replace_node", "node": "relu2", "type": "LeakyReLU"}]}],
+        "step": 40, "stage": "live"}),
     Error(failure="nan", message="loss became NaN/Inf", node="fc2", traceback="Traceback ..."),
     Report(task="classification", data_kind="tabular", dataset="spirals", val_samples=2,
            samples=[{"index": 3, "target": 1, "prediction": 1, "correct": True,

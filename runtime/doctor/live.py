@@ -1,0 +1,386 @@
+"""The live doctor: a trainer callback that reads the run's own events (monitor samples, epoch
+ends, failures) and streams `diagnosis` events as findings appear, change or clear.
+
+It adds no measurements of its own: the monitor samples it reads are the ones the plots get (about
+3 % of training time under "auto"), so the doctor's own cost is a little Python per event. A
+finding is published once it holds on two consecutive monitor samples (one epoch end for the
+epoch rules) and withdrawn after it has been absent for two.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from ..training.callbacks import Callback
+from ..training.events import Diagnosis, EpochEnd, Event, FitEnd, FitStart, Monitor, Step
+from . import anatomy, signals
+from .findings import Edit, Finding, Fix
+from .static import static_findings
+
+#: Consecutive observations before a finding is published / withdrawn.
+CONFIRM = 2
+CLEAR = 2
+#: Epoch rules: the loss grown past this multiple of its start is diverging.
+DIVERGE_FACTOR = 1.5
+#: Overfitting: validation loss this far above its best, this many epochs after it.
+OVERFIT_FACTOR = 1.2
+OVERFIT_MARGIN = 0.05
+OVERFIT_WAIT = 3
+#: Stuck at chance: accuracy within this of 1/C, loss at least this share of ln C.
+CHANCE_MARGIN = 0.05
+CHANCE_LOSS = 0.9
+#: Underfitting: classification accuracy below this with a flat loss (relative change per epoch).
+UNDERFIT_ACCURACY = 0.8
+#: Accuracy at which a misbehaving loss or gradient is only a caution (info).
+GOOD_ACCURACY = 0.9
+FLAT = 0.02
+#: Regression underfits when the training error stays above this share of the targets' variance.
+UNDERFIT_VARIANCE = 0.3
+#: The cause the stuck-at-chance finding points at, most likely first.
+CAUSE_ORDER = ("loss_output_mismatch", "symmetry", "dead_units", "vanishing_gradients",
+               "saturation", "exploding_gradients", "lr_too_high", "lr_too_low")
+
+
+class LiveDoctor(Callback):
+    """Diagnoses a run as it trains; findings go out as `Diagnosis` events via `trainer.emit`."""
+
+    def __init__(self) -> None:
+        self.active: dict[tuple, Finding] = {}
+        self.seen: dict[tuple, Finding] = {}  # every finding published in this run
+        self._pending: dict[tuple, int] = {}
+        self._absent: dict[tuple, int] = {}
+        self._families: dict[str, set[tuple]] = {}
+        self._first_norms: dict[str, float] | None = None
+        self._params: dict[str, int] = {}
+        self._history: list[EpochEnd] = []
+        self._first_loss: float | None = None
+        self._last_nodes: dict[str, dict] = {}
+        self._trainer = None
+
+    # --- publishing --------------------------------------------------------------------------
+    def _emit(self, status: str, finding: Finding, step: int) -> None:
+        self._trainer.emit(Diagnosis(status, step, finding.to_json()))
+
+    def _judge(self, family: str, findings: list[Finding], step: int, confirm: int = CONFIRM,
+               clear: int = CLEAR) -> None:
+        """Publish what held long enough in `family`, withdraw what stayed away long enough."""
+        now = {f.key: f for f in findings}
+        for key, finding in now.items():
+            self._absent.pop(key, None)
+            if key in self.active:
+                old = self.active[key]
+                self.active[key] = finding
+                self.seen[key] = finding
+                if old.severity != finding.severity or old.title != finding.title:
+                    self._emit("updated", finding, step)
+                continue
+            self._pending[key] = self._pending.get(key, 0) + 1
+            if self._pending[key] >= confirm:
+                self.active[key] = self.seen[key] = finding
+                self._emit("new", finding, step)
+        for key in self._families.get(family, set()) - set(now):
+            self._pending.pop(key, None)
+            if key in self.active:
+                self._absent[key] = self._absent.get(key, 0) + 1
+                if self._absent[key] >= clear:
+                    finding = self.active.pop(key)
+                    self._absent.pop(key)
+                    self._emit("withdrawn", finding, step)
+        self._families[family] = set(now) | {k for k in self._families.get(family, set())
+                                             if k in self.active}
+
+    def findings(self) -> list[Finding]:
+        """Every finding published in this run (withdrawn ones included), in order."""
+        return list(self.seen.values())
+
+    # --- trainer hooks -----------------------------------------------------------------------
+    def on_fit_start(self, trainer, event: FitStart) -> None:
+        self._trainer = trainer
+        self._params = {n: r.params for n, r in trainer._analysis.nodes.items()}
+
+    def on_epoch_start(self, trainer, epoch: int) -> None:
+        if epoch != trainer.start_epoch:
+            return
+        # the static rules once, after fit_start; an output/loss mismatch is already the run's
+        # `warning` event (and a mismatch the data check refuses never reaches training)
+        found = [f for f in static_findings(trainer.design, trainer._analysis, trainer.dataset)
+                 if f.code != "loss_output_mismatch"]
+        self._judge("static", found, trainer.step, confirm=1, clear=10**9)
+
+    def _facts(self, trainer, nodes: dict, step: int) -> signals.Facts:
+        return signals.Facts(trainer.design, trainer.config, trainer.dataset, nodes,
+                             stage="live", step=step)
+
+    def on_event(self, trainer, event: Event) -> None:
+        if isinstance(event, Monitor):
+            self._on_monitor(trainer, event)
+        elif isinstance(event, Step) and self._first_loss is None:
+            self._first_loss = event.loss  # the first step's loss (always sent)
+
+    def _on_monitor(self, trainer, event: Monitor) -> None:
+        nodes = event.nodes
+        self._last_nodes = nodes
+        norms = {n: v.get("grad_norm") for n, v in nodes.items()
+                 if isinstance(v.get("grad_norm"), (int, float))}
+        if self._first_norms is None and norms:
+            self._first_norms = norms
+        facts = self._facts(trainer, nodes, event.step)
+        found = (signals.dead_findings(facts) + signals.saturation_findings(facts)
+                 + signals.gradient_findings(facts, self._params, self._first_norms))
+        if any(k[0] == "symmetry" for k in self.active):
+            found = [f for f in found if f.code != "vanishing_gradients"]
+        found = [self._caution(f) if f.code == "exploding_gradients" else f for f in found]
+        self._judge("nodes", found, event.step)
+
+    def on_epoch_end(self, trainer, event: EpochEnd) -> None:
+        self._history.append(event)
+        if self._first_loss is None:
+            self._first_loss = self._history[0].train_loss
+        facts = self._facts(trainer, self._last_nodes, event.step)
+        found = [f for f in (self._diverging(facts), self._chance(facts),
+                             self._overfitting(facts), self._underfitting(facts),
+                             self._too_slow(facts)) if f]
+        self._judge("epochs", found, event.step, confirm=1)
+
+    def on_exception(self, trainer, error: BaseException) -> None:
+        if getattr(error, "kind", None) != "nan" or self._trainer is None:
+            return
+        facts = self._facts(trainer, self._last_nodes, trainer.step)
+        what = "gradients" if "gradients" in str(error) else "loss"
+        found = [signals.non_finite_finding(facts, getattr(error, "node", None), what)]
+        if self._history and self._history[-1].train_loss > (self._first_loss or math.inf):
+            found.append(self._lr_high(facts, "became NaN/Inf after rising"))
+        self._judge("failure", found, trainer.step, confirm=1)
+
+    def on_fit_end(self, trainer, event: FitEnd) -> None:
+        if event.status == "completed" and self._history:
+            facts = self._facts(trainer, self._last_nodes, event.steps or 0)
+            found = self._slow_at_end(facts)
+            if found:
+                self._judge("end", [found], event.steps or 0, confirm=1)
+
+    # --- epoch rules --------------------------------------------------------------------------
+    def _lr_high(self, facts: signals.Facts, how: str) -> Finding:
+        config = facts.config
+        losses = [round(e.train_loss, 5) for e in self._history]
+        return Finding(
+            "lr_too_high", "error", f"Learning rate {signals.lr(config):g} is too high",
+            f"The training loss {how} (from {self._first_loss:.3g} at the first step): each step "
+            "overshoots the minimum and lands higher up the other side, so the weights are "
+            "thrown further every time.", field="training.optimizer.lr",
+            evidence={"first_loss": self._first_loss, "epoch_losses": losses,
+                      "lr": signals.lr(config)},
+            fixes=(signals.lower_lr_fix(config, 10, clip=True),), step=facts.step, stage="live")
+
+    def learning_well(self) -> bool:
+        """The task metric is good although the loss or gradients misbehave (a very high
+        learning rate that still classifies): the doctor then cautions instead of alarming."""
+        if not self._history:
+            return False
+        accuracy = self._accuracy(self._history[-1])
+        if accuracy is not None:
+            return accuracy >= GOOD_ACCURACY
+        first, last = self._history[0].val_loss, self._history[-1].val_loss
+        return first is not None and last is not None and last < 0.5 * first
+
+    def _caution(self, finding: Finding | None) -> Finding | None:
+        if finding is not None and finding.severity != "info" and self.learning_well():
+            return dataclasses.replace(finding, severity="info")
+        return finding
+
+    def _diverging(self, facts) -> Finding | None:
+        last = self._history[-1].train_loss
+        if self._first_loss is None or not math.isfinite(self._first_loss):
+            return None
+        if not math.isfinite(last) or last > DIVERGE_FACTOR * self._first_loss + 1e-6:
+            return self._caution(self._lr_high(facts, f"grew to {last:.3g}"))
+        return None
+
+    def _classes(self, trainer) -> int | None:
+        ds = trainer.dataset
+        return ds.num_classes if ds.task == "classification" and ds.num_classes else None
+
+    def _accuracy(self, event: EpochEnd) -> float | None:
+        for key in ("val_accuracy", "train_accuracy"):
+            value = event.metrics.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                return value
+        return None
+
+    def _cause(self) -> Finding | None:
+        ranked = sorted((f for f in self.active.values() if f.code in CAUSE_ORDER),
+                        key=lambda f: CAUSE_ORDER.index(f.code))
+        return ranked[0] if ranked else None
+
+    def _chance(self, facts) -> Finding | None:
+        trainer = self._trainer
+        classes = self._classes(trainer)
+        epoch = len(self._history)
+        if not classes or epoch < min(max(5, trainer.config["epochs"] // 3), 20):
+            return None
+        event = self._history[-1]
+        accuracy = self._accuracy(event)
+        chance = 1.0 / classes
+        if accuracy is None or accuracy > chance + CHANCE_MARGIN \
+                or event.train_loss < CHANCE_LOSS * math.log(classes):
+            return None
+        cause = self._cause()
+        config = facts.config
+        fixes = cause.fixes if cause else (signals.lower_lr_fix(config, 10)
+                                           if signals.lr_is_high(config)
+                                           else signals.raise_lr_fix(config),)
+        return Finding(
+            "stuck_at_chance", "error", f"Stuck at chance after {epoch} epochs",
+            f"After {epoch} epochs the accuracy is {accuracy:.1%}, what guessing gives with "
+            f"{classes} classes ({chance:.0%}), and the loss {event.train_loss:.3g} is still "
+            f"about ln {classes} = {math.log(classes):.3g}: the network has learnt nothing."
+            + (f" The likely cause: {cause.title.lower()}." if cause else
+               " No layer looks broken, so the learning rate is the first thing to try."),
+            node=cause.node if cause else None,
+            field=(cause.field if cause else "training.optimizer.lr"),
+            evidence={"accuracy": accuracy, "chance": chance, "loss": event.train_loss,
+                      "ln_classes": math.log(classes), "cause": cause.code if cause else None},
+            fixes=tuple(fixes), step=facts.step, stage="live")
+
+    def _overfitting(self, facts) -> Finding | None:
+        vals = [e.val_loss for e in self._history]
+        if any(v is None or not math.isfinite(v) for v in vals) or len(vals) < OVERFIT_WAIT + 2:
+            return None
+        best = min(range(len(vals)), key=vals.__getitem__)
+        now = len(vals) - 1
+        if now - best < OVERFIT_WAIT or vals[now] < max(OVERFIT_FACTOR * vals[best],
+                                                        vals[best] + OVERFIT_MARGIN):
+            return None
+        train_best, train_now = self._history[best].train_loss, self._history[now].train_loss
+        if train_now >= train_best:
+            return None  # both rising: not overfitting (diverging is judged apart)
+        design, config = facts.design, facts.config
+        hidden = anatomy.hidden_weighted(design)
+        after = []
+        for node in hidden[:2]:  # Dropout after the activations of the first hidden layers
+            nxt = anatomy.consumers(design, node)
+            spot = nxt[0] if nxt and design.spec(nxt[0]).category == "Activation" else node
+            after.append(Edit("insert_after", spot, type="Dropout", params={"p": 0.5}))
+        patience = max(5, config["epochs"] // 10)
+        stop = (Edit("set_training", name="early_stopping.enabled", value=True),
+                Edit("set_training", name="early_stopping.patience", value=patience))
+        fixes = (Fix("Add Dropout (p 0.5) after the first hidden layers, weight decay 0.01 and "
+                     f"early stopping (patience {patience})", tuple(after) + (
+                         Edit("set_training", name="optimizer.weight_decay", value=0.01),)
+                     + stop),
+                 Fix("Stop early when the validation loss stops improving", stop))
+        return Finding(
+            "overfitting", "warning", f"Overfitting since epoch {best + 1}",
+            f"The validation loss was lowest at epoch {best + 1} ({vals[best]:.3g}) and has "
+            f"risen to {vals[now]:.3g} while the training loss kept falling ({train_best:.3g} "
+            f"→ {train_now:.3g}): the network is memorising the training samples, noise "
+            "included, instead of learning what generalises.", field="training.regularization",
+            evidence={"best_epoch": best + 1, "best_val_loss": vals[best],
+                      "val_loss": vals[now], "train_loss": train_now,
+                      "factor": OVERFIT_FACTOR}, fixes=fixes, step=facts.step, stage="live")
+
+    def _flat(self, epochs: int = 3) -> bool:
+        losses = [e.train_loss for e in self._history[-epochs:]]
+        return len(losses) == epochs and all(
+            abs(a - b) <= FLAT * max(abs(a), 1e-12) for a, b in zip(losses, losses[1:]))
+
+    def _underfitting(self, facts) -> Finding | None:
+        trainer = self._trainer
+        epoch = len(self._history)
+        if epoch < max(5, trainer.config["epochs"] // 2) or not self._flat():
+            return None
+        event = self._history[-1]
+        classes = self._classes(trainer)
+        if classes:
+            accuracy = self._accuracy(event)
+            if accuracy is None or accuracy >= UNDERFIT_ACCURACY or \
+                    accuracy <= 1.0 / classes + CHANCE_MARGIN:
+                return None
+            measure = f"the accuracy is only {accuracy:.1%}"
+        elif trainer.dataset.task == "regression":
+            variance = float(trainer.y.float().var())
+            if not variance or event.train_loss < UNDERFIT_VARIANCE * variance:
+                return None
+            measure = (f"the training error {event.train_loss:.3g} is "
+                       f"{event.train_loss / variance:.0%} of the targets' variance")
+        else:
+            return None
+        design = facts.design
+        hidden = anatomy.hidden_weighted(design)
+        widths = {n: design.nodes[n].params.get(anatomy.width_param(design, n) or "", 0)
+                  for n in hidden}
+        widths = {n: w for n, w in widths.items() if isinstance(w, int) and w > 0}
+        fixes = []
+        narrowest = min(widths, key=widths.get) if widths else None
+        if narrowest:
+            wider = max(32, widths[narrowest] * 4)
+            fixes.append(Fix(f"Widen {narrowest} from {widths[narrowest]} to {wider} units", (
+                Edit("set_param", narrowest, anatomy.width_param(design, narrowest), wider),)))
+        if facts.config.optimizer.get("weight_decay"):
+            fixes.append(Fix("Remove the weight decay", (
+                Edit("set_training", name="optimizer.weight_decay", value=0.0),)))
+        if not fixes:
+            head = anatomy.last_weighted(design)
+            if head is None:
+                return None
+            fixes.append(Fix(f"Add a hidden layer of 64 ReLU units before {head}", (
+                Edit("insert_after", anatomy.feeding(design, head)[0], type="Linear",
+                     params={"out_features": 64}),)))
+        return Finding(
+            "underfitting", "warning", "Underfitting: the loss is high and flat",
+            f"After {epoch} epochs the training loss has stopped falling and {measure}, on the "
+            "training samples themselves: the network is too small or too constrained to "
+            "represent the pattern"
+            + (f" ({narrowest} has only {widths[narrowest]} units)." if narrowest else "."),
+            node=narrowest, field=None if narrowest else "training.regularization",
+            evidence={"train_loss": event.train_loss, "epochs": epoch,
+                      "widths": widths}, fixes=tuple(fixes), step=facts.step, stage="live")
+
+    def _too_slow(self, facts) -> Finding | None:
+        """Loss barely moving with healthy gradients and tiny updates: lr too low."""
+        epoch = len(self._history)
+        if epoch < 5 or self._first_loss is None:
+            return None
+        last = self._history[-1].train_loss
+        drop = (self._first_loss - last) / max(abs(self._first_loss), 1e-12)
+        ratios = [v.get("update_ratio") for v in self._last_nodes.values()]
+        ratios = [r for r in ratios if isinstance(r, (int, float)) and math.isfinite(r)]
+        if drop >= 0.05 or not ratios or max(ratios) >= signals.TINY_UPDATE:
+            return None
+        config = facts.config
+        return Finding(
+            "lr_too_low", "warning", f"Learning rate {signals.lr(config):g} is too low",
+            f"After {epoch} epochs the training loss has fallen only {drop:.1%}, and each step "
+            f"moves the weights by at most {max(ratios):.1e} of their size (healthy is about "
+            "1e-3): the gradients are there, the steps are too small.",
+            field="training.optimizer.lr",
+            evidence={"drop": drop, "update_ratio": max(ratios), "limit": signals.TINY_UPDATE},
+            fixes=(signals.raise_lr_fix(config),), step=facts.step, stage="live")
+
+    def _slow_at_end(self, facts) -> Finding | None:
+        """At the end: still falling steadily, the run ended before it got there."""
+        if len(self._history) < 4 or any(k[0] in ("lr_too_low", "stuck_at_chance")
+                                         for k in self.active):
+            return None
+        losses = [e.train_loss for e in self._history[-4:]]
+        steady = all(b < a * (1 - 0.01) for a, b in zip(losses, losses[1:]))
+        accuracy = self._accuracy(self._history[-1])
+        if not steady or (accuracy is not None and accuracy >= 0.95):
+            return None
+        config = facts.config
+        ratios = [v.get("update_ratio") for v in self._last_nodes.values()]
+        ratios = [r for r in ratios if isinstance(r, (int, float)) and math.isfinite(r)]
+        if not ratios or max(ratios) >= 1e-3:
+            return None  # healthy step sizes: it is just a short run
+        return Finding(
+            "slow_convergence", "info", "Still improving when the run ended",
+            f"The training loss fell by more than 1% in each of the last epochs "
+            f"({', '.join(f'{v:.3g}' for v in losses)}) while each step moves the weights by "
+            f"only {max(ratios):.1e} of their size: a larger learning rate gets there sooner.",
+            field="training.optimizer.lr", evidence={"last_losses": losses,
+                                                     "update_ratio": max(ratios)},
+            fixes=(Fix(f"Raise the learning rate to {signals._round(signals.lr(config) * 3):g}",
+                       (Edit("set_training", name="optimizer.lr",
+                             value=signals._round(signals.lr(config) * 3)),)),
+                   Fix(f"Train for {config['epochs'] * 2} epochs", (
+                       Edit("set_training", name="epochs", value=config["epochs"] * 2),))),
+            step=facts.step, stage="live")
