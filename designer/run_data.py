@@ -87,6 +87,10 @@ class RunRecord:
         self.lr_changes: list[dict] = []
         self.report: dict | None = None
         self.end: dict | None = None
+        #: The doctor's findings: per (code, node, field), the latest diagnosis event about it
+        #: (status "new", "updated" or "withdrawn"), in the order they were first found.
+        self.diagnoses: dict[tuple, dict] = {}
+        self.diagnosis_count = 0  # diagnosis events taken in, so views redraw only when needed
         self.version = 0  # bumped on every change, so views redraw only when needed
 
     # --- reading ----------------------------------------------------------------------------
@@ -189,6 +193,12 @@ class RunRecord:
         node = event.get("node")
         self.warnings.append(event.get("message", "") + (f" (node '{node}')" if node else ""))
 
+    def _on_diagnosis(self, event: dict) -> None:
+        finding = event.get("finding") or {}
+        key = (finding.get("code"), finding.get("node"), finding.get("field"))
+        self.diagnoses[key] = event
+        self.diagnosis_count += 1
+
     def _on_error(self, event: dict) -> None:
         self.errors.append(event)
 
@@ -219,7 +229,8 @@ _HANDLERS = {
     ev.Step: RunRecord._on_step, ev.EpochEnd: RunRecord._on_epoch_end,
     ev.Monitor: RunRecord._on_monitor, ev.LrChanged: RunRecord._on_lr_changed,
     ev.Paused: RunRecord._on_paused, ev.Resumed: RunRecord._on_resumed,
-    ev.RunWarning: RunRecord._on_warning, ev.Error: RunRecord._on_error,
+    ev.RunWarning: RunRecord._on_warning, ev.Diagnosis: RunRecord._on_diagnosis,
+    ev.Error: RunRecord._on_error,
     ev.Report: RunRecord._on_report, ev.FitEnd: RunRecord._on_fit_end,
 }
 
