@@ -36,6 +36,10 @@ PORT_SPACING = 18.0
 BADGE_R = 7.0
 PORT_OVERHANG = 8.0
 LIVE_TAG_H = 15.0
+#: The doctor's badge: a circle on the card's top-left corner, coloured by the worst severity.
+DOCTOR_R = 9.0
+DOCTOR_CENTRE = QPointF(0.0, 0.0)
+DOCTOR_COLORS = {"error": style.ERROR, "warning": style.WARNING, "info": QColor("#58a6ff")}
 #: Below this zoom the cards are drawn without text (11 px text would be under 5.5 px).
 TEXT_LOD = 0.5
 
@@ -204,6 +208,7 @@ class NodeItem(QGraphicsItem):
         self._texts: list | None = None
         self._port_paths: tuple[QPainterPath, QPainterPath] | None = None
         self._live: tuple[QColor, str] | None = None  # training statistic: colour and value
+        self._doctor = ""  # the worst severity of the doctor's findings on this node, or ""
 
     # --- reading the model ----------------------------------------------------------------
     def refresh(self) -> None:
@@ -235,6 +240,13 @@ class NodeItem(QGraphicsItem):
                 count += " · frozen"
         badge = style.ERROR if (status == ERROR or errors) else (
             style.WARNING if warnings else None)
+        severities = [severity for severity, _ in self._canvas.findings(self.node_id)]
+        doctor = min(severities, key=list(DOCTOR_COLORS).index, default="")
+        if doctor != self._doctor:
+            if not doctor or not self._doctor:
+                self.prepareGeometryChange()  # the badge sticks out of the card's corner
+            self._doctor = doctor
+            self.update()
         drawn = (*header_texts(spec, self.node_id, badge is not None),
                  elide("text", params_text, geo.text_right - geo.text_left),
                  elide("text", shape, geo.text_right - geo.text_left),
@@ -265,6 +277,8 @@ class NodeItem(QGraphicsItem):
             lines.append("output unknown: fix the layers before this one first")
         lines += [f"⛔ {m}" for m in errors]
         lines += [f"⚠ {m}" for m in warnings]
+        lines += [f"✚ Doctor ({severity}): {title}"
+                  for severity, title in self._canvas.findings(self.node_id)]
         return "\n".join(lines)
 
     @property
@@ -278,6 +292,11 @@ class NodeItem(QGraphicsItem):
         if self._badge is None:
             return ""
         return "error" if self._badge == style.ERROR else "warning"
+
+    @property
+    def doctor_badge(self) -> str:
+        """The doctor's badge: "error", "warning", "info" (its worst finding) or "" for none."""
+        return self._doctor
 
     @property
     def shape_text(self) -> str:
@@ -322,8 +341,11 @@ class NodeItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:  # noqa: N802
         # the port circles stick out of both sides of the card
         top = -LIVE_TAG_H - 3.0 if self._live is not None else -1.5
-        return QRectF(-PORT_OVERHANG, top, WIDTH + 2 * PORT_OVERHANG,
-                      self.geometry.height + 1.5 - top)
+        if self._doctor:
+            top = min(top, DOCTOR_CENTRE.y() - 1.6 * DOCTOR_R - 1.0)
+        left = min(-PORT_OVERHANG, DOCTOR_CENTRE.x() - 1.6 * DOCTOR_R - 1.0) if self._doctor \
+            else -PORT_OVERHANG
+        return QRectF(left, top, WIDTH + PORT_OVERHANG - left, self.geometry.height + 1.5 - top)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -365,6 +387,8 @@ class NodeItem(QGraphicsItem):
                                else style.NODE_BODY)
                 painter.drawText(QRectF(centre.x() - BADGE_R, 0, 2 * BADGE_R, HEADER_H),
                                  Qt.AlignmentFlag.AlignCenter, "!")
+        if self._doctor:
+            self._paint_doctor_badge(painter, big=lod < TEXT_LOD)
         if lod < TEXT_LOD:
             return
         if self._texts is None:
@@ -377,6 +401,19 @@ class NodeItem(QGraphicsItem):
                 current = font
             painter.setPen(color)
             painter.drawStaticText(at, text)
+
+    def _paint_doctor_badge(self, painter: QPainter, big: bool) -> None:
+        """A white cross on the severity's colour (the doctor's mark; shape errors use "!")."""
+        radius = DOCTOR_R * (1.6 if big else 1.0)
+        painter.setPen(QPen(style.CANVAS_BACKGROUND, 1.5))
+        painter.setBrush(DOCTOR_COLORS[self._doctor])
+        painter.drawEllipse(DOCTOR_CENTRE, radius, radius)
+        arm, half = radius * 0.55, radius * 0.17
+        x, y = DOCTOR_CENTRE.x(), DOCTOR_CENTRE.y()
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(style.NODE_HEADER_TEXT)
+        painter.drawRect(QRectF(x - arm, y - half, 2 * arm, 2 * half))
+        painter.drawRect(QRectF(x - half, y - arm, 2 * half, 2 * arm))
 
     def _paint_live_tag(self, painter: QPainter) -> None:
         color, text = self._live

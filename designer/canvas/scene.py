@@ -6,6 +6,8 @@ The scene never changes the model. It answers three signals of `DesignSession`:
 * ``model_replaced``: everything is rebuilt;
 * ``analysis_changed``: shapes, badges, edge labels and tooltips are refreshed; items whose text
   did not change are not repainted.
+
+The doctor's findings reach it through `set_findings` (the Doctor panel owns them).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class CanvasScene(QGraphicsScene):
         self._edges_of: dict[str, list[EdgeItem]] = {}
         self._analysis: Analysis | None = None
         self._messages: dict[str, tuple[list[str], list[str]]] = {}
+        self._findings: dict[str, list[tuple[str, str]]] = {}
         session.model_event.connect(self._on_model_event)
         session.model_replaced.connect(self.rebuild)
         session.analysis_changed.connect(self.apply_analysis)
@@ -58,6 +61,19 @@ class CanvasScene(QGraphicsScene):
     def messages(self, node_id: str) -> tuple[list[str], list[str]]:
         """(errors, warnings) about this node in the latest analysis, design-level ones included."""
         return self._messages.get(node_id, ([], []))
+
+    def findings(self, node_id: str) -> list[tuple[str, str]]:
+        """The doctor's findings on this node: (severity, title), most severe first."""
+        return self._findings.get(node_id, [])
+
+    def set_findings(self, by_node: dict[str, list[tuple[str, str]]]) -> None:
+        """Show the doctor's findings as node badges; only nodes whose findings changed
+        refresh."""
+        before, self._findings = self._findings, {k: list(v) for k, v in by_node.items() if v}
+        for node_id in set(before) | set(self._findings):
+            item = self.node_items.get(node_id)
+            if item is not None and before.get(node_id) != self._findings.get(node_id):
+                item.refresh()
 
     def shape_description(self, node_id: str, result: NodeResult) -> str:
         """What a node card shows as its shape: its output(s), or what an Output node receives."""
@@ -82,6 +98,7 @@ class CanvasScene(QGraphicsScene):
         self.node_items.clear()
         self.edge_items.clear()
         self._edges_of.clear()
+        self._findings = {}  # they were about the design that left; the doctor sends new ones
         self._set_analysis(self.session.analysis)
         for node in self.model.nodes.values():
             self._add_node(node.id, refresh=False)
