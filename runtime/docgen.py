@@ -1,7 +1,8 @@
 """Generate the docs from the specs: `python -m runtime.docgen [--check]`.
 
-docs/layers.md and docs/datasets.md are generated whole; docs/training.md has generated regions
-(the training catalogue's tables, runtime/training/docs.py) between hand-written prose.
+docs/layers.md and docs/datasets.md are generated whole; docs/training.md and docs/doctor.md have
+generated regions (the training catalogue's tables, runtime/training/docs.py; the doctor's rules,
+runtime/doctor/docs.py) between hand-written prose.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 DOC_PATH = DOCS / "layers.md"
 DATASETS_PATH = DOCS / "datasets.md"
 TRAINING_PATH = DOCS / "training.md"
+DOCTOR_PATH = DOCS / "doctor.md"
 _REGION = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.S)
 
 
@@ -97,8 +99,16 @@ def render_training() -> str:
     return fill_regions(TRAINING_PATH.read_text(encoding="utf-8"))
 
 
+def render_doctor() -> str:
+    """docs/doctor.md with the rule catalogue's table brought up to date."""
+    from .doctor.docs import REGIONS as DOCTOR_REGIONS
+
+    return fill_regions(DOCTOR_PATH.read_text(encoding="utf-8"), DOCTOR_REGIONS)
+
+
 OUTPUTS: dict[Path, Callable[[], str]] = {DOC_PATH: render, DATASETS_PATH: render_datasets,
-                                          TRAINING_PATH: render_training}
+                                          TRAINING_PATH: render_training,
+                                          DOCTOR_PATH: render_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -124,9 +124,12 @@ class LiveDoctor(Callback):
         if self._first_norms is None and norms:
             self._first_norms = norms
         facts = self._facts(trainer, nodes, event.step)
-        found = (signals.dead_findings(facts) + signals.saturation_findings(facts)
+        held = frozenset(key[1] for key in self.active)
+        found = (signals.dead_findings(facts, held) + signals.saturation_findings(facts, held)
                  + signals.gradient_findings(facts, self._params, self._first_norms))
-        if any(k[0] == "symmetry" for k in self.active):
+        if any(k[0] in ("symmetry", "dead_units") for k in self.active) or \
+                any(f.code == "dead_units" for f in found):
+            # identical or dead units pass back zero gradients: the cause, not vanishing
             found = [f for f in found if f.code != "vanishing_gradients"]
         found = [self._caution(f) if f.code == "exploding_gradients" else f for f in found]
         self._judge("nodes", found, event.step)
@@ -229,7 +232,7 @@ class LiveDoctor(Callback):
                                            if signals.lr_is_high(config)
                                            else signals.raise_lr_fix(config),)
         return Finding(
-            "stuck_at_chance", "error", f"Stuck at chance after {epoch} epochs",
+            "stuck_at_chance", "error", "Stuck at chance",
             f"After {epoch} epochs the accuracy is {accuracy:.1%}, what guessing gives with "
             f"{classes} classes ({chance:.0%}), and the loss {event.train_loss:.3g} is still "
             f"about ln {classes} = {math.log(classes):.3g}: the network has learnt nothing."

@@ -17,8 +17,11 @@ from .findings import Edit, Finding, Fix
 
 #: A ReLU-family node whose outputs are exact zeros this often is dead.
 DEAD_LIMIT = 0.95
+#: ... and stays dead (for a finding already made) until it falls below this.
+DEAD_CLEAR = 0.8
 #: A Sigmoid/Tanh node with this share of outputs in its flat ends is saturated.
 SATURATED_LIMIT = 0.6
+SATURATED_CLEAR = 0.4
 #: An early layer whose gradient (per weight) is this much smaller than the largest layer's has
 #: stopped learning.
 VANISHING_RATIO = 1e-4
@@ -100,12 +103,13 @@ def _value(nodes: dict, node: str, key: str) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def dead_findings(facts: Facts) -> list[Finding]:
+def dead_findings(facts: Facts, held: frozenset = frozenset()) -> list[Finding]:
+    """`held`: nodes already reported, judged with the lower clearing limit."""
     design, out = facts.design, []
     relus = anatomy.of_types(design, lambda s: s.units_can_die)
     for node in relus:
         dead = _value(facts.nodes, node, "dead_fraction")
-        if dead is None or dead < DEAD_LIMIT:
+        if dead is None or dead < (DEAD_CLEAR if node in held else DEAD_LIMIT):
             continue
         fixes = [Fix(f"Replace the ReLUs ({', '.join(relus)}) with LeakyReLU, whose small "
                      "negative slope keeps a gradient flowing",
@@ -114,7 +118,7 @@ def dead_findings(facts: Facts) -> list[Finding]:
         if lr_is_high(facts.config):
             fixes.append(lower_lr_fix(facts.config, 100))
         out.append(_finding(
-            facts, "dead_units", "warning", f"{node} is dead ({dead:.0%} zeros)",
+            facts, "dead_units", "warning", f"{node} is dead",
             f"{dead:.0%} of {node}'s outputs are exactly zero. A ReLU outputs zero for every "
             "negative input and then passes back no gradient, so a unit pushed below zero for "
             "all inputs (often by a too-large step) never recovers and the layers after it "
@@ -139,12 +143,12 @@ def _weighted_feeding(design: GraphModel, node: str) -> str | None:
     return None
 
 
-def saturation_findings(facts: Facts) -> list[Finding]:
+def saturation_findings(facts: Facts, held: frozenset = frozenset()) -> list[Finding]:
     design, out = facts.design, []
     saturating = anatomy.of_types(design, lambda s: s.saturation is not None)
     for node in saturating:
         share = _value(facts.nodes, node, "saturated_fraction")
-        if share is None or share < SATURATED_LIMIT:
+        if share is None or share < (SATURATED_CLEAR if node in held else SATURATED_LIMIT):
             continue
         kind = design.nodes[node].type
         source = anatomy.feeding(design, node)
@@ -161,7 +165,7 @@ def saturation_findings(facts: Facts) -> list[Finding]:
             fixes.insert(0, Fix(f"Initialise {weighted} with xavier_normal (scaled for {kind})",
                                 (Edit("set_param", weighted, "weight_init", "xavier_normal"),)))
         out.append(_finding(
-            facts, "saturation", "warning", f"{node} is saturated ({share:.0%} in its flat ends)",
+            facts, "saturation", "warning", f"{node} is saturated",
             f"{share:.0%} of {node}'s outputs sit in the flat ends of the {kind} curve, where its "
             "slope is almost zero: those units pass back almost no gradient and barely learn. "
             "Its inputs are too large, from large weights or unnormalised data.", node=node,

@@ -6,7 +6,7 @@ import sys
 from typing import IO, TYPE_CHECKING
 
 from ..present import format_duration
-from .events import EpochEnd, Event, FitEnd, FitStart, Step, RunWarning
+from .events import Diagnosis, EpochEnd, Event, FitEnd, FitStart, Step, RunWarning
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -59,12 +59,32 @@ class ProgressPrinter(Callback):
             where = f" (node '{event.node}')" if event.node else ""
             self.stream.write(f"warning{where}: {event.message}\n")
             return
+        if isinstance(event, Diagnosis):
+            self._diagnosis(event)
+            return
         if isinstance(event, Step) and self.tty:
             done = event.step_in_epoch / max(event.steps_per_epoch, 1)
             bar = "#" * int(done * self.width)
             self.stream.write(f"\repoch {event.epoch}/{event.epochs} [{bar:<{self.width}}] "
                               f"loss {event.loss:.4f}  ETA {format_duration(event.eta_s)}   ")
             self.stream.flush()
+
+    def _diagnosis(self, event: Diagnosis) -> None:
+        """The doctor's findings as they come: the first fix with a new one, a line when one
+        clears."""
+        from ..doctor.findings import Finding
+        from ..doctor.present import finding_lines, place
+
+        finding = Finding.from_json(event.finding)
+        start = "\r" if self.tty else ""
+        if event.status == "withdrawn":
+            self.stream.write(f"{start}doctor: cleared at step {event.step}: {finding.code} at "
+                              f"{place(finding)}\n")
+            return
+        lines = finding_lines(finding, explain=False)
+        if event.status == "new" and finding.fixes:
+            lines.append(f"    fix: {finding.fixes[0].description}")
+        self.stream.write(start + "doctor: " + "\n".join(lines) + "\n")
 
     def on_epoch_end(self, trainer: "Trainer", event: EpochEnd) -> None:
         parts = [f"epoch {event.epoch}/{event.epochs}"]
