@@ -9,9 +9,11 @@ epoch rules) and withdrawn after it has been absent for two.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from ..training.callbacks import Callback
-from ..training.events import Diagnosis, EpochEnd, Event, FitEnd, FitStart, Monitor, Step
+from ..training.events import (Diagnosis, EpochEnd, Event, FitEnd, FitStart, Monitor,
+                               RunWarning, Step)
 from . import anatomy, signals
 from .findings import Edit, Finding, Fix
 from .static import static_findings
@@ -40,10 +42,28 @@ CAUSE_ORDER = ("loss_output_mismatch", "symmetry", "dead_units", "vanishing_grad
                "saturation", "exploding_gradients", "lr_too_high", "lr_too_low")
 
 
+def _guarded(hook):
+    """A doctor that fails must not fail the run: it says so once (a `warning` event) and
+    stops diagnosing."""
+    @functools.wraps(hook)
+    def run(self, trainer, *args):
+        if self.broken:
+            return None
+        try:
+            return hook(self, trainer, *args)
+        except Exception as err:  # noqa: BLE001 - any bug in a rule
+            self.broken = True
+            trainer.emit(RunWarning(f"the training doctor stopped ({type(err).__name__}: "
+                                    f"{err}); training goes on without diagnoses"))
+            return None
+    return run
+
+
 class LiveDoctor(Callback):
     """Diagnoses a run as it trains; findings go out as `Diagnosis` events via `trainer.emit`."""
 
     def __init__(self) -> None:
+        self.broken = False
         self.active: dict[tuple, Finding] = {}
         self.seen: dict[tuple, Finding] = {}  # every finding published in this run
         self._pending: dict[tuple, int] = {}
@@ -93,10 +113,12 @@ class LiveDoctor(Callback):
         return list(self.seen.values())
 
     # --- trainer hooks -----------------------------------------------------------------------
+    @_guarded
     def on_fit_start(self, trainer, event: FitStart) -> None:
         self._trainer = trainer
         self._params = {n: r.params for n, r in trainer._analysis.nodes.items()}
 
+    @_guarded
     def on_epoch_start(self, trainer, epoch: int) -> None:
         if epoch != trainer.start_epoch:
             return
@@ -110,6 +132,7 @@ class LiveDoctor(Callback):
         return signals.Facts(trainer.design, trainer.config, trainer.dataset, nodes,
                              stage="live", step=step)
 
+    @_guarded
     def on_event(self, trainer, event: Event) -> None:
         if isinstance(event, Monitor):
             self._on_monitor(trainer, event)
@@ -134,6 +157,7 @@ class LiveDoctor(Callback):
         found = [self._caution(f) if f.code == "exploding_gradients" else f for f in found]
         self._judge("nodes", found, event.step)
 
+    @_guarded
     def on_epoch_end(self, trainer, event: EpochEnd) -> None:
         self._history.append(event)
         if self._first_loss is None:
@@ -144,6 +168,7 @@ class LiveDoctor(Callback):
                              self._too_slow(facts)) if f]
         self._judge("epochs", found, event.step, confirm=1)
 
+    @_guarded
     def on_exception(self, trainer, error: BaseException) -> None:
         if getattr(error, "kind", None) != "nan" or self._trainer is None:
             return
@@ -154,6 +179,7 @@ class LiveDoctor(Callback):
             found.append(self._lr_high(facts, "became NaN/Inf after rising"))
         self._judge("failure", found, trainer.step, confirm=1)
 
+    @_guarded
     def on_fit_end(self, trainer, event: FitEnd) -> None:
         if event.status == "completed" and self._history:
             facts = self._facts(trainer, self._last_nodes, event.steps or 0)

@@ -457,3 +457,22 @@ def test_every_code_is_found_by_some_test_above():
     if len(TESTED_CODES) < 5:
         pytest.skip("only part of the file ran")
     assert set(RULES) - TESTED_CODES == set()
+
+
+def test_a_failing_rule_never_fails_the_run(monkeypatch):
+    from runtime.doctor import signals
+    from runtime.training.events import RunWarning
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in a rule")
+    monkeypatch.setattr(signals, "dead_findings", broken)
+    events = []
+
+    class Record:
+        def __getattr__(self, name):
+            return lambda *a: events.append(a[-1]) if name == "on_event" else None
+    end = Trainer(mlp(epochs=2), callbacks=[Record()]).fit()
+    assert end.status == "completed"
+    warnings = [e for e in events if isinstance(e, RunWarning)]
+    assert len(warnings) == 1 and "the training doctor stopped (ZeroDivisionError" in \
+        warnings[0].message
