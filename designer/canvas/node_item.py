@@ -37,8 +37,8 @@ BADGE_R = 7.0
 PORT_OVERHANG = 8.0
 LIVE_TAG_H = 15.0
 #: The doctor's badge: a circle on the card's top-left corner, coloured by the worst severity.
-DOCTOR_R = 9.0
-DOCTOR_CENTRE = QPointF(0.0, 0.0)
+DOCTOR_R = 10.0
+DOCTOR_CENTRE = QPointF(-2.0, -2.0)
 DOCTOR_COLORS = {"error": style.ERROR, "warning": style.WARNING, "info": QColor("#58a6ff")}
 #: Below this zoom the cards are drawn without text (11 px text would be under 5.5 px).
 TEXT_LOD = 0.5
