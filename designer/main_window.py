@@ -19,6 +19,7 @@ from runtime.graph import MetaChanged
 
 from .autosave import Autosaver, find_recoverable
 from .canvas.view import CanvasView
+from .doctor_panel import DoctorPanel
 from .palette import PaletteWidget
 from .properties import PropertiesPanel
 from .session import DesignSession
@@ -92,6 +93,10 @@ class MainWindow(QMainWindow):
         self.plots_dock = self._dock("Training plots", self.plots,
                                      Qt.DockWidgetArea.BottomDockWidgetArea, "PlotsDock")
         self.tabifyDockWidget(bottom, self.plots_dock)
+        self.doctor = DoctorPanel(self.session, self.trainer, self)
+        self.doctor_dock = self._dock("Doctor", self.doctor,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea, "DoctorDock")
+        self.tabifyDockWidget(bottom, self.doctor_dock)
         bottom.raise_()
         self.live_tint = LiveTint(self.canvas, self.trainer, self)
         # the canvas gets the room: a short summary strip, narrow side panels
@@ -178,6 +183,9 @@ class MainWindow(QMainWindow):
                                       "Hold the run, or continue it")
         self.act_stop = self._action("&Stop", self.trainer.stop, "Shift+F5",
                                      "End the run after the current batch")
+        self.act_check = self._action("&Check Design", self.check_design, "F7",
+                                      "Find what would make training fail: one batch through "
+                                      "the network, in a separate process")
         # Delete and the clipboard keys belong to text fields while one has focus
         for action in (self.act_delete, self.act_cut, self.act_copy, self.act_paste,
                        self.act_select_all, self.act_duplicate):
@@ -216,6 +224,8 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         train_menu = bar.addMenu("&Training")
         train_menu.addActions([self.act_train, self.act_pause, self.act_stop])
+        train_menu.addSeparator()
+        train_menu.addAction(self.act_check)
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
         toolbar = QToolBar("Main", self)
@@ -227,7 +237,7 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addActions([self.act_fit, self.act_layout, self.act_export])
         toolbar.addSeparator()
-        toolbar.addActions([self.act_train, self.act_pause, self.act_stop])
+        toolbar.addActions([self.act_check, self.act_train, self.act_pause, self.act_stop])
         self.addToolBar(toolbar)
 
     def _wire(self) -> None:
@@ -246,6 +256,13 @@ class MainWindow(QMainWindow):
         self.trainer.run_started.connect(self._on_run_started)
         self.trainer.state_changed.connect(self._on_training_state)
         self.training_panel.problem_node.connect(self.focus_node)
+        self.doctor.node_activated.connect(self.focus_node)
+        self.doctor.field_activated.connect(self.focus_setting)
+        self.doctor.badges_changed.connect(self.canvas.canvas.set_findings)
+        self.doctor.count_changed.connect(
+            lambda n: self.doctor_dock.setWindowTitle(f"Doctor ({n})" if n else "Doctor"))
+        self.doctor.busy_changed.connect(lambda busy: self.act_check.setEnabled(not busy))
+        self.canvas.canvas.set_findings(self.doctor.findings.by_node())
         self.plots.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}",
                                                                              4000))
 
@@ -269,6 +286,18 @@ class MainWindow(QMainWindow):
         if not started:
             self.show_side_tab(self.training_panel)
         return started
+
+    def check_design(self) -> None:
+        """Run the doctor's pre-flight check (F7) and show the Doctor dock."""
+        self.show_doctor()
+        self.doctor.check()
+
+    def show_doctor(self) -> None:
+        self.doctor_dock.show()
+        self.doctor_dock.raise_()
+        wanted = max(300, int(self.height() * 0.38))
+        if self.doctor_dock.height() < wanted:
+            self.resizeDocks([self.doctor_dock], [wanted], Qt.Orientation.Vertical)
 
     def _on_run_started(self, run) -> None:
         self.plots_dock.show()
@@ -314,6 +343,17 @@ class MainWindow(QMainWindow):
         if node_id in self.session.model.nodes:
             self.canvas.select_nodes([node_id])
             self.canvas.center_on_node(node_id)
+
+    def focus_setting(self, field: str) -> None:
+        """Show a training setting ("training.optimizer.lr") in the Training tab."""
+        self.show_side_tab(self.training_panel)
+        form = self.training_panel.form
+        path = field.removeprefix("training.")
+        editor = form.editors.get(path) or next(
+            (e for p, e in form.editors.items() if p.startswith(path + ".")), None)
+        if editor is not None and editor.isVisible():
+            form.ensureWidgetVisible(editor)
+            editor.widget.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # --- edit actions ---------------------------------------------------------------------
     def copy(self) -> bool:
@@ -529,6 +569,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.trainer.shutdown()  # a run ends with the window
+        self.doctor.runner.cancel()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosaver.clear()
