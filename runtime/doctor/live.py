@@ -67,12 +67,14 @@ class LiveDoctor(Callback):
         self.active: dict[tuple, Finding] = {}
         self.seen: dict[tuple, Finding] = {}  # every finding published in this run
         self._pending: dict[tuple, int] = {}
+        self._candidates: dict[tuple, Finding] = {}  # seen, not yet confirmed
         self._absent: dict[tuple, int] = {}
         self._families: dict[str, set[tuple]] = {}
         self._first_norms: dict[str, float] | None = None
         self._params: dict[str, int] = {}
         self._history: list[EpochEnd] = []
         self._first_loss: float | None = None
+        self._last_loss: float | None = None
         self._last_nodes: dict[str, dict] = {}
         self._trainer = None
 
@@ -94,11 +96,14 @@ class LiveDoctor(Callback):
                     self._emit("updated", finding, step)
                 continue
             self._pending[key] = self._pending.get(key, 0) + 1
+            self._candidates[key] = finding
             if self._pending[key] >= confirm:
+                self._candidates.pop(key, None)
                 self.active[key] = self.seen[key] = finding
                 self._emit("new", finding, step)
         for key in self._families.get(family, set()) - set(now):
             self._pending.pop(key, None)
+            self._candidates.pop(key, None)
             if key in self.active:
                 self._absent[key] = self._absent.get(key, 0) + 1
                 if self._absent[key] >= clear:
@@ -136,8 +141,10 @@ class LiveDoctor(Callback):
     def on_event(self, trainer, event: Event) -> None:
         if isinstance(event, Monitor):
             self._on_monitor(trainer, event)
-        elif isinstance(event, Step) and self._first_loss is None:
-            self._first_loss = event.loss  # the first step's loss (always sent)
+        elif isinstance(event, Step):
+            if self._first_loss is None:
+                self._first_loss = event.loss  # the first step's loss (always sent)
+            self._last_loss = event.loss
 
     def _on_monitor(self, trainer, event: Monitor) -> None:
         nodes = event.nodes
@@ -151,8 +158,9 @@ class LiveDoctor(Callback):
         found = (signals.dead_findings(facts, held) + signals.saturation_findings(facts, held)
                  + signals.gradient_findings(facts, self._params, self._first_norms))
         if any(k[0] in ("symmetry", "dead_units") for k in self.active) or \
-                any(f.code == "dead_units" for f in found):
-            # identical or dead units pass back zero gradients: the cause, not vanishing
+                any(f.code in ("dead_units", "exploding_gradients") for f in found):
+            # identical or dead units pass back zero gradients (the cause, not vanishing); next
+            # to exploding gradients a small ratio is the others' growth, not a vanishing one
             found = [f for f in found if f.code != "vanishing_gradients"]
         found = [self._caution(f) if f.code == "exploding_gradients" else f for f in found]
         self._judge("nodes", found, event.step)
@@ -174,9 +182,16 @@ class LiveDoctor(Callback):
             return
         facts = self._facts(trainer, self._last_nodes, trainer.step)
         what = "gradients" if "gradients" in str(error) else "loss"
+        # a run that dies gives no second sample: what was seen once is all the evidence left
+        for key, finding in list(self._candidates.items()):
+            self.active[key] = self.seen[key] = finding
+            self._emit("new", finding, trainer.step)
+        self._candidates.clear()
         found = [signals.non_finite_finding(facts, getattr(error, "node", None), what)]
-        if self._history and self._history[-1].train_loss > (self._first_loss or math.inf):
-            found.append(self._lr_high(facts, "became NaN/Inf after rising"))
+        latest = self._history[-1].train_loss if self._history else self._last_loss
+        if latest is not None and self._first_loss is not None and \
+                latest > DIVERGE_FACTOR * self._first_loss:
+            found.append(self._lr_high(facts, f"rose to {latest:.3g}, then became NaN/Inf"))
         self._judge("failure", found, trainer.step, confirm=1)
 
     @_guarded
