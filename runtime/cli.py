@@ -69,6 +69,8 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     doctor.add_argument("--fix", metavar="CODE", help="apply the first fix of the finding with "
                         "this code and write the design to -o")
     doctor.add_argument("-o", "--output", help="where --fix writes the fixed design")
+    doctor.add_argument("--base-dir", metavar="DIR", help="folder the dataset's relative paths "
+                        "are read from (default: the design file's folder)")
     commands.add_parser("settings", help="list every training setting, optimiser, schedule, "
                         "loss, metric and monitoring statistic")
     return parser
@@ -271,7 +273,8 @@ def _doctor(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     try:
         result = examine(model, epochs=args.epochs, steps=args.steps,
-                         base_dir=Path(args.file).resolve().parent, lr_finder=args.lr_finder)
+                         base_dir=Path(args.base_dir or Path(args.file).resolve().parent),
+                         lr_finder=args.lr_finder)
     except (TrainingError, TrainingConfigError) as err:
         print(f"{args.file}: cannot diagnose: {err}", file=sys.stderr)
         return EXIT_PROBLEMS

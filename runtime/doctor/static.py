@@ -3,6 +3,7 @@ shape pass. Mismatched output and loss, unnormalised inputs, weights that start 
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 
@@ -142,9 +143,23 @@ def _metric_problem(config) -> bool:
 
 
 # --- unnormalised_input ----------------------------------------------------------------------
+#: Rows the input statistics are estimated from (a strided sample of larger datasets).
+SCALE_ROWS = 10_000
+_SCALES: dict[int, dict] = {}  # by id of a live tensor (tensors compare by value, not identity)
+
+
 def input_scale(x: torch.Tensor) -> dict[str, float]:
     """Per-feature mean and spread of a data tensor (features: every dimension but the batch,
-    pooled over positions for images and sequences so pixels count as one feature)."""
+    pooled over positions for images and sequences so pixels count as one feature). Estimated
+    from at most `SCALE_ROWS` rows and remembered per tensor: the designer asks on every edit."""
+    cached = _SCALES.get(id(x))
+    if cached is None:
+        cached = _SCALES[id(x)] = _scale(x[::max(1, len(x) // SCALE_ROWS)] if len(x) else x)
+        weakref.finalize(x, _SCALES.pop, id(x), None)
+    return cached
+
+
+def _scale(x: torch.Tensor) -> dict[str, float]:
     x = x.float()
     if x.dim() > 2 and x.dim() == 4:  # images (N, C, H, W): a feature per channel
         per = x.transpose(0, 1).reshape(x.shape[1], -1)

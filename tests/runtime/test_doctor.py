@@ -476,3 +476,17 @@ def test_a_failing_rule_never_fails_the_run(monkeypatch):
     warnings = [e for e in events if isinstance(e, RunWarning)]
     assert len(warnings) == 1 and "the training doctor stopped (ZeroDivisionError" in \
         warnings[0].message
+
+
+def test_doctor_cli_reads_relative_dataset_paths_from_base_dir(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    npz(data)
+    design = mlp(dataset={"name": "npz", "params": {"path": "data.npz"}})
+    elsewhere = tmp_path / "copy.json"
+    document.save(design, elsewhere)
+    assert cli(["doctor", str(elsewhere)]) == 1  # data.npz is not next to the copy
+    assert "data.npz" in capsys.readouterr().err
+    assert cli(["doctor", str(elsewhere), "--base-dir", str(data), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["findings"]
+    assert [f["code"] for f in found][:1] == ["unnormalised_input"]
