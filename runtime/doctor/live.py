@@ -23,6 +23,9 @@ CONFIRM = 2
 CLEAR = 2
 #: Epoch rules: the loss grown past this multiple of its start is diverging.
 DIVERGE_FACTOR = 1.5
+#: Oscillation: the loss of this many epochs swinging by more than this share of its mean.
+OSCILLATION_EPOCHS = 5
+OSCILLATION_AMPLITUDE = 0.2
 #: Overfitting: validation loss this far above its best, this many epochs after it.
 OVERFIT_FACTOR = 1.2
 OVERFIT_MARGIN = 0.05
@@ -237,7 +240,22 @@ class LiveDoctor(Callback):
             return None
         if not math.isfinite(last) or last > DIVERGE_FACTOR * self._first_loss + 1e-6:
             return self._caution(self._lr_high(facts, f"grew to {last:.3g}"))
+        window = [e.train_loss for e in self._history[-OSCILLATION_EPOCHS:]]
+        if len(window) == OSCILLATION_EPOCHS and self._oscillates(window):
+            shown = ", ".join(f"{v:.3g}" for v in window)
+            return self._caution(self._lr_high(facts, f"swings up and down without settling "
+                                                      f"({shown})"))
         return None
+
+    def _oscillates(self, losses: list[float]) -> bool:
+        """Up, down, up, down... by large amounts, and no lower than before the window."""
+        steps = [b - a for a, b in zip(losses, losses[1:])]
+        flips = sum(1 for a, b in zip(steps, steps[1:]) if a * b < 0)
+        mean = sum(losses) / len(losses)
+        big = all(abs(d) > OSCILLATION_AMPLITUDE * mean for d in steps)
+        earlier = [e.train_loss for e in self._history[:-OSCILLATION_EPOCHS]]
+        stalled = not earlier or min(losses) >= min(earlier) * 0.98
+        return flips >= len(steps) - 1 and big and stalled
 
     def _classes(self, trainer) -> int | None:
         ds = trainer.dataset

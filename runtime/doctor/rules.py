@@ -41,8 +41,14 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("loss_output_mismatch", "Output and loss do not fit", "error", ("static",),
          "Softmax/Sigmoid/LogSoftmax feeding a loss that applies its own; `nll` without "
          "log-probabilities; `bce` with class indices; a classification loss or metric on a "
-         "regression target; an output width different from the number of classes.",
+         "regression target; an output width different from the number of classes; a "
+         "bounded last activation (ReLU, Sigmoid, Tanh) that cannot reach the regression "
+         "targets.",
          "the layer feeding the Output, the Output, or `training.loss`"),
+    Rule("misplaced_dropout", "Dropout at the output", "warning", ("static",),
+         "A Dropout feeds the Output directly: during training it zeroes some of the "
+         "predictions themselves, so the loss punishes the network for answers it never "
+         "gave.", "that Dropout node"),
     Rule("unnormalised_input", "Input data not normalised", "warning", ("static",),
          "Input features far from zero mean and unit scale (raw 0-255 pixels, features in the "
          "thousands, or features whose scales differ a thousandfold).", "the Input node"),

@@ -37,9 +37,12 @@ def static_findings(design: GraphModel, analysis: Analysis | None = None,
         config = parse_training(design.training)
     except TrainingConfigError:
         return []
-    found = [f for f in (_activation_mismatch(design, config["loss"]),) if f]
+    found = [f for f in (_activation_mismatch(design, config["loss"]),
+                         _dropout_at_output(design)) if f]
     if dataset is not None:
-        found += [f for f in (_data_mismatch(design, analysis, dataset, config),
+        mismatch = _data_mismatch(design, analysis, dataset, config)
+        found += [f for f in (mismatch, None if mismatch else _unreachable(design, dataset,
+                                                                           config),
                               _unnormalised(design, dataset)) if f]
     found += _symmetry(design)
     return found
@@ -140,6 +143,59 @@ def _metric_problem(config) -> bool:
     from ..training.metrics import task_problem
 
     return any(task_problem(m, config["loss"]) for m in config.metrics)
+
+
+#: A bounded last activation is wrong when more than this share of the targets lies outside.
+OUT_OF_RANGE = 0.05
+
+
+def _unreachable(design: GraphModel, dataset, config) -> Finding | None:
+    """A regression Output fed by a layer whose values cannot reach the targets (ReLU before
+    targets that go negative, Sigmoid before targets beyond 1), read from the layer's declared
+    output range."""
+    spec = LOSSES[config["loss"]]
+    last = anatomy.last_before_output(design)
+    if spec.task != "regression" or last is None or not dataset.y.is_floating_point():
+        return None
+    layer = design.spec(last)
+    if layer.output_range is None:
+        return None
+    low, high = layer.output_range
+    y = dataset.y.float()
+    outside = torch.zeros_like(y, dtype=torch.bool)
+    if low is not None:
+        outside |= y < low - 1e-6
+    if high is not None:
+        outside |= y > high + 1e-6
+    share = float(outside.float().mean()) if y.numel() else 0.0
+    if share <= OUT_OF_RANGE:
+        return None
+    bounds = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+    return Finding(
+        "loss_output_mismatch", "warning", f"{last} cannot reach the targets",
+        f"The Output is fed by {last} ({layer.type_id}), whose values always lie in {bounds}, "
+        f"but {share:.0%} of {dataset.name}'s targets lie outside (from {float(y.min()):.3g} "
+        f"to {float(y.max()):.3g}). Those targets can never be predicted: the loss has a floor "
+        "and the gradients push against the bound.", node=last,
+        evidence={"output_range": [low, high], "outside_share": round(share, 4),
+                  "target_min": float(y.min()), "target_max": float(y.max()),
+                  "limit": OUT_OF_RANGE},
+        fixes=(Fix(f"Remove {last}: a regression head outputs raw values",
+                   (Edit("remove_node", last),)),))
+
+
+# --- misplaced_dropout -----------------------------------------------------------------------
+def _dropout_at_output(design: GraphModel) -> Finding | None:
+    last = anatomy.last_before_output(design)
+    if last is None or design.nodes[last].type != "Dropout":
+        return None
+    p = design.nodes[last].params.get("p")
+    return Finding(
+        "misplaced_dropout", "warning", f"{last} drops the predictions",
+        f"{last} sits right before the Output, so during training it sets {p:.0%} of the "
+        "network's answers to zero (and scales the rest up). The loss then blames the network "
+        "for outputs it never produced. Dropout belongs between hidden layers.", node=last,
+        evidence={"p": p}, fixes=(Fix(f"Remove {last}", (Edit("remove_node", last),)),))
 
 
 # --- unnormalised_input ----------------------------------------------------------------------

@@ -452,13 +452,6 @@ def test_doctor_cli_exit_codes(tmp_path, capsys):
     assert exit_.value.code == 2
 
 
-def test_every_code_is_found_by_some_test_above():
-    # runs last in this file (pytest keeps file order); -k selections skip the check
-    if len(TESTED_CODES) < 5:
-        pytest.skip("only part of the file ran")
-    assert set(RULES) - TESTED_CODES == set()
-
-
 def test_a_failing_rule_never_fails_the_run(monkeypatch):
     from runtime.doctor import signals
     from runtime.training.events import RunWarning
@@ -490,3 +483,38 @@ def test_doctor_cli_reads_relative_dataset_paths_from_base_dir(tmp_path, capsys)
     assert cli(["doctor", str(elsewhere), "--base-dir", str(data), "--json"]) == 0
     found = json.loads(capsys.readouterr().out)["findings"]
     assert [f["code"] for f in found][:1] == ["unnormalised_input"]
+
+
+def test_a_bounded_last_activation_that_cannot_reach_regression_targets():
+    m = mlp(loss="mse", classes=1, last="ReLU",
+            dataset={"name": "sine", "params": {"n_samples": 200}})
+    m.nodes["x"].params["shape"] = [1]
+    found = static_findings(m, dataset=dataset_of(m))
+    assert [(f.code, f.node, f.severity) for f in found] == \
+        [("loss_output_mismatch", "last", "warning")]
+    assert found[0].evidence["outside_share"] > 0.3
+    assert not static_findings(apply_fix(m, found[0].fixes[0]), dataset=dataset_of(m))
+
+
+def test_dropout_right_before_the_output_is_misplaced():
+    m = mlp(last="Dropout")
+    found = static_findings(m)
+    assert [(f.code, f.node) for f in codes(found) and found] == [("misplaced_dropout", "last")]
+    assert not static_findings(apply_fix(m, found[0].fixes[0]))
+
+
+def test_a_loss_swinging_up_and_down_without_progress_is_lr_too_high():
+    live = Live(mlp(epochs=20))
+    live.doctor.on_event(live.trainer, Step(1, 1, 3, 1, 10, 0.7, 0.001, None))
+    for n, loss in enumerate([0.5, 0.4, 0.8, 0.45, 0.9, 0.5, 0.85], 1):
+        live.epoch(n, loss, loss, val_accuracy=0.6)
+    f = live.found()["lr_too_high"]
+    assert "swings up and down" in f.explanation
+
+
+# keep last: the tests above fill TESTED_CODES
+def test_every_code_is_found_by_some_test_above():
+    # runs last in this file (pytest keeps file order); -k selections skip the check
+    if len(TESTED_CODES) < 5:
+        pytest.skip("only part of the file ran")
+    assert set(RULES) - TESTED_CODES == set()
