@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from designer.doctor_panel import design_for_check
+from designer.doctor_state import design_for_check
 from designer.run_data import RunRecord
 from runtime import document
 from runtime.doctor import Edit, Finding, Fix
