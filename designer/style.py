@@ -30,6 +30,8 @@ NODE_SUBTEXT = QColor("#a9b1bc")
 SHAPE_TEXT = QColor("#8fd3c7")
 ERROR = QColor("#e5534b")
 WARNING = QColor("#d29922")
+#: Advice that is neither an error nor a warning (the doctor's "info" findings).
+INFO = QColor("#58a6ff")
 EDGE = QColor("#8b949e")
 EDGE_LABEL = QColor("#9da7b3")
 PORT = QColor("#c9d1d9")

@@ -39,7 +39,7 @@ LIVE_TAG_H = 15.0
 #: The doctor's badge: a circle on the card's top-left corner, coloured by the worst severity.
 DOCTOR_R = 10.0
 DOCTOR_CENTRE = QPointF(-2.0, -2.0)
-DOCTOR_COLORS = {"error": style.ERROR, "warning": style.WARNING, "info": QColor("#58a6ff")}
+DOCTOR_COLORS = {"error": style.ERROR, "warning": style.WARNING, "info": style.INFO}
 #: Below this zoom the cards are drawn without text (11 px text would be under 5.5 px).
 TEXT_LOD = 0.5
 
