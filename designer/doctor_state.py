@@ -26,7 +26,7 @@ from runtime.data import get_spec
 from runtime.doctor import SEVERITIES, Finding, static_findings
 from runtime.doctor.preflight import load_data
 from runtime.document import to_dict
-from runtime.errors import DatasetError
+from runtime.errors import DatasetError, LayerLabError
 
 from .run_data import RunRecord
 from .session import DesignSession
@@ -36,6 +36,16 @@ MAIN_PY = Path(__file__).resolve().parent.parent / "main.py"
 #: A check that takes longer than this is ended (the pre-flight takes seconds for the presets).
 CHECK_TIMEOUT_MS = 180_000
 SOURCE_WORDS = {"static": "from the design", "preflight": "from the check", "live": "training"}
+#: The live plot that shows what a finding measured: "gradients", "activations" or "loss" (all on
+#: the Training plots' Live page; the activations follow the selected node).
+PLOT_OF_CODE = {
+    **dict.fromkeys(("vanishing_gradients", "exploding_gradients"), "gradients"),
+    **dict.fromkeys(("dead_units", "saturation"), "activations"),
+    **dict.fromkeys(("lr_too_high", "lr_too_low", "slow_convergence", "stuck_at_chance",
+                     "overfitting", "underfitting"), "loss"),
+}
+#: Severities that bring the Doctor forward when a run first reports one.
+ALARMING = ("error", "warning")
 
 
 @dataclass(frozen=True)
@@ -66,9 +76,14 @@ class DoctorFindings(QObject):
 
     Signals:
         changed(): the list changed (`shown()` and `by_node()` say what it is now).
+        alarmed(): a run reported its first current warning or error (once per run).
+
+    `static_error` says why the static rules could not run on the design (None when they ran):
+    their silence then is not a clean bill of health.
     """
 
     changed = Signal()
+    alarmed = Signal()
 
     def __init__(self, session: DesignSession, parent: QObject | None = None):
         super().__init__(parent)
@@ -76,6 +91,8 @@ class DoctorFindings(QObject):
         self.static: list[Finding] = []
         self.preflight: list[Finding] = []
         self.live: list[Shown] = []
+        self.static_error: str | None = None
+        self._alarmed_by: RunRecord | None = None  # the run that last brought the panel forward
         self._dataset_key: str | None = None
         self._dataset = None
         session.analysis_changed.connect(self.recompute_static)
@@ -102,9 +119,10 @@ class DoctorFindings(QObject):
         analysis = analysis if analysis is not None else self.session.analysis
         try:
             found = static_findings(model, analysis, self.dataset() if analysis.valid else None)
-        except Exception:  # noqa: BLE001 (a rule's bug must not break editing)
-            found = []
-        self.static = found
+            error = None
+        except Exception as err:  # noqa: BLE001 (a rule's bug must not break editing)
+            found, error = [], describe_error(err)
+        self.static, self.static_error = found, error
         self.changed.emit()  # even when the same: the nodes the others point at may have changed
 
     def set_preflight(self, findings: list[Finding]) -> None:
@@ -124,6 +142,10 @@ class DoctorFindings(QObject):
         if live != self.live:
             self.live = live
             self.changed.emit()
+        if run is not None and run is not self._alarmed_by and any(
+                s.cleared_at is None and s.finding.severity in ALARMING for s in live):
+            self._alarmed_by = run
+            self.alarmed.emit()
 
     def clear_results(self) -> None:
         """Forget the check's and the run's findings (another design is on screen)."""
@@ -165,6 +187,14 @@ class DoctorFindings(QObject):
         return out
 
 
+def describe_error(err: Exception) -> str:
+    """An exception in a sentence: its message, or its type when the message says nothing."""
+    text = str(err).strip()
+    if isinstance(err, LayerLabError) and text:
+        return text
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
 def parse_findings(entries) -> list[Finding]:
     """The findings of a check's JSON ("findings": [...]); an entry that does not parse is
     skipped (a newer runtime's finding must not break an older designer)."""
@@ -201,11 +231,14 @@ class PreflightRunner(QObject):
     def running(self) -> bool:
         return self.process is not None
 
-    def command(self, design_file: Path) -> list[str]:
-        return [str(MAIN_PY), "doctor", str(design_file), "--json"]
+    def command(self, design_file: Path, lr_finder: bool = False) -> list[str]:
+        return [str(MAIN_PY), "doctor", str(design_file), "--json",
+                *(["--lr-finder"] if lr_finder else [])]
 
-    def start(self, session: DesignSession) -> None:
-        """Check the design as it is now; relative dataset paths resolve against its folder."""
+    def start(self, session: DesignSession, lr_finder: bool = False) -> None:
+        """Check the design as it is now; relative dataset paths resolve against its folder.
+        With `lr_finder`, the check also sweeps the learning rate (its JSON's
+        preflight.lr_curve and preflight.suggested_lr)."""
         self.cancel()
         base = session.path.parent if session.path else Path.cwd()
         handle = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="layerlab-doctor-",
@@ -218,7 +251,7 @@ class PreflightRunner(QObject):
         process.setWorkingDirectory(str(base))
         process.finished.connect(lambda code, status: self._done(process, code, status))
         process.errorOccurred.connect(lambda error: self._error(process, error))
-        process.start(sys.executable, self.command(self._file))
+        process.start(sys.executable, self.command(self._file, lr_finder))
         self._timer.start(CHECK_TIMEOUT_MS)
 
     def cancel(self) -> None:
