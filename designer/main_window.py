@@ -10,8 +10,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
-                               QMessageBox, QTabWidget, QToolBar)
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget,
+                               QFileDialog, QLabel, QLineEdit, QMainWindow, QMessageBox,
+                               QPlainTextEdit, QTabWidget, QTextEdit, QToolBar, QWidget)
 
 from runtime.errors import DesignFileError, LayerLabError
 from runtime.fragment import copy_fragment, fragment_from_text, fragment_to_text
@@ -262,6 +263,11 @@ class MainWindow(QMainWindow):
         self.doctor.count_changed.connect(
             lambda n: self.doctor_dock.setWindowTitle(f"Doctor ({n})" if n else "Doctor"))
         self.doctor.busy_changed.connect(lambda busy: self.act_check.setEnabled(not busy))
+        self.doctor.alarmed.connect(self.bring_doctor_forward)
+        self.doctor.plot_wanted.connect(lambda kind: self.show_plot(kind, quiet=True))
+        self.doctor.plot_requested.connect(self.show_plot)
+        self._doctor_waiting = False  # brought forward once the user stops typing in its way
+        app_instance().focusChanged.connect(self._on_focus_changed)
         self.canvas.canvas.set_findings(self.doctor.findings.by_node())
         self.plots.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}",
                                                                              4000))
@@ -298,6 +304,35 @@ class MainWindow(QMainWindow):
         wanted = max(300, int(self.height() * 0.38))
         if self.doctor_dock.height() < wanted:
             self.resizeDocks([self.doctor_dock], [wanted], Qt.Orientation.Vertical)
+
+    def bring_doctor_forward(self) -> None:
+        """Raise the Doctor tab (a run reported its first warning or error) without taking the
+        keyboard: while a field that raising would hide has the focus, wait until it loses it."""
+        if is_typing(QApplication.focusWidget()) and self._covered_by_doctor(
+                QApplication.focusWidget()):
+            self._doctor_waiting = True
+            return
+        self._doctor_waiting = False
+        self.doctor_dock.show()
+        self.doctor_dock.raise_()
+
+    def _covered_by_doctor(self, widget: QWidget) -> bool:
+        """Would raising the Doctor tab hide `widget` (it is in a dock tabbed with it)?"""
+        return any(dock.isAncestorOf(widget) for dock in self.tabifiedDockWidgets(self.doctor_dock))
+
+    def _on_focus_changed(self, _old, new) -> None:
+        if self._doctor_waiting and not (is_typing(new) and self._covered_by_doctor(new)):
+            self.bring_doctor_forward()
+
+    def show_plot(self, kind: str, quiet: bool = False) -> None:
+        """Turn the Training plots to the page showing `kind` ("gradients", "activations",
+        "loss": all on the Live page; the activations follow the selected node). `quiet`: do not
+        raise the plots dock where that would hide the Doctor panel (a tab beside it)."""
+        self.plots.tabs.setCurrentWidget(self.plots.overview)
+        if quiet and self.plots_dock in self.tabifiedDockWidgets(self.doctor_dock):
+            return
+        self.plots_dock.show()
+        self.plots_dock.raise_()
 
     def _on_run_started(self, run) -> None:
         self.plots_dock.show()
@@ -574,6 +609,12 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         self.autosaver.clear()
         event.accept()
+
+
+def is_typing(widget: QWidget | None) -> bool:
+    """Is `widget` a field the user types in (a line, a text, a spin box, an editable combo)?"""
+    return isinstance(widget, (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)) or (
+        isinstance(widget, QComboBox) and widget.isEditable())
 
 
 def app_instance() -> QApplication:

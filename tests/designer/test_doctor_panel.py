@@ -1,11 +1,14 @@
 """The Doctor dock as a learner uses it: findings on the nodes and in the list, clicking one to find
 its node or setting, one-click fixes that one Undo reverts, the pre-flight check in a child process
-and the live findings of a run."""
+and the live findings of a run, the learning-rate finder, and the panel coming forward when a run
+first goes wrong."""
+import math
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLineEdit, QSpinBox
 
 from designer.doctor_state import design_for_check
 from designer.run_data import RunRecord
@@ -229,3 +232,147 @@ def test_checked_copy_resolves_dataset_paths_against_the_designs_folder(tmp_path
     assert design_for_check(absolute, Path("/elsewhere")) == absolute
     assert design_for_check(document.to_dict(softmax_design()), tmp_path) == \
         document.to_dict(softmax_design())
+
+
+def visible_tab(window, dock) -> bool:
+    """Is this bottom dock the tab shown (not hidden behind another)?"""
+    return dock.widget().isVisible()
+
+
+def test_find_learning_rate_plots_the_sweep_and_sets_the_rate_in_one_step(make_window, qtbot):
+    window = make_window()
+    window.open_preset(PRESETS / "mlp-digits.json")
+    window.show_doctor()
+    panel, session = window.doctor, window.session
+    qtbot.mouseClick(panel.lr_button, LEFT)
+    assert panel.runner.running and "--lr-finder" in panel.runner.process.arguments()
+    assert not panel.check_button.isEnabled() and not panel.lr_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=60_000)
+    assert panel.note.isHidden(), panel.note.text()
+    view = panel.lr_view
+    assert panel.results.currentWidget() is view and view.isVisible()
+    xs, ys = view.curve.getData()
+    assert len(xs) > 10 and view.plot.item.ctrl.logXCheck.isChecked()
+    suggested = view.suggested
+    assert suggested is not None and 1e-6 < suggested < 1
+    assert view.suggested_line.isVisible()
+    assert abs(view.suggested_line.value() - math.log10(suggested)) < 1e-9
+    assert f"Suggested learning rate {suggested:.3g}" in view.note.text()
+    assert view.use_button.text() == f"Use learning rate {suggested:.3g} (now 0.003)"
+    assert f"Suggested learning rate: {suggested:.3g}" in panel.status.text()
+
+    qtbot.mouseClick(view.use_button, LEFT)
+    assert session.model.training["optimizer"] == {"name": "adam", "lr": suggested}
+    assert session.undo_stack.count() == 1
+    assert session.undo_stack.undoText() == f"Set learning rate {suggested:.3g}"
+    assert not view.use_button.isEnabled() and "is " in view.use_button.text()
+    window.act_undo.trigger()
+    assert session.model.training["optimizer"]["lr"] == 0.003
+    assert view.use_button.isEnabled() and "(now 0.003)" in view.use_button.text()
+
+
+def test_a_sweep_without_a_suggestion_says_why(window, qtbot):
+    panel = window.doctor
+    flat = [[1e-6 * 10 ** (i / 10), 2.3 + i * 0.01] for i in range(40)]
+    panel.runner.finished.emit({"findings": [], "preflight": {
+        "initial_loss": 2.3, "fit_losses": [2.3, 2.3], "lr_curve": flat, "suggested_lr": None}})
+    view = panel.lr_view
+    assert panel.results.currentWidget() is view and not panel.results.tabBar().isHidden()
+    assert len(view.curve.getData()[0]) == 40
+    assert "never fell below where it started" in view.note.text()
+    assert view.use_button.isHidden() and not view.suggested_line.isVisible()
+    assert "No learning rate to suggest" in panel.status.text()
+    panel.show_lr_finder({"lr_curve": [[1e-6, 2.0], [1.3e-6, 9.0]], "suggested_lr": None})
+    assert "blew up within 2 steps" in view.note.text()
+    panel.show_lr_finder({"lr_curve": [], "suggested_lr": None})
+    assert "not a finite number from the very first step" in view.note.text()
+    # a check without the sweep shows no Learning rate tab
+    panel.runner.finished.emit({"findings": [], "preflight": {"fit_losses": [1.0, 0.5],
+                                                              "initial_loss": 1.0}})
+    assert panel.results.currentIndex() == 0 and panel.results.tabBar().isHidden()
+
+
+def test_a_static_rule_that_raises_is_said_not_a_clean_design(window, qtbot, monkeypatch):
+    panel, session = window.doctor, window.session
+    key = ("loss_output_mismatch", "probs", None)
+    qtbot.waitUntil(lambda: panel.item_of(key) is not None)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rule exploded")
+
+    monkeypatch.setattr("designer.doctor_state.static_findings", broken)
+    session.set_param("fc1", "out_features", 24)  # editing goes on
+    assert session.model.nodes["fc1"].params["out_features"] == 24
+    qtbot.waitUntil(lambda: panel.status.text() ==
+                    "The doctor could not check this design: RuntimeError: rule exploded")
+    assert panel.list.item(0).text().startswith("Not checked") and not panel.shown()
+    monkeypatch.undo()
+    window.act_undo.trigger()
+    qtbot.waitUntil(lambda: panel.item_of(key) is not None)
+    assert "could not check" not in panel.status.text()
+
+
+def live_warning(code="dead_units", node="relu1", severity="warning"):
+    return fake_finding(code, node=node, field=None, severity=severity,
+                        title=f"{node}: {code}", stage="live")
+
+
+def test_a_runs_first_warning_brings_the_doctor_forward_once(window, qtbot):
+    trainer = window.trainer
+
+    def start():
+        run = RunRecord(len(trainer.runs) + 1, document.to_dict(window.session.model))
+        trainer.run_started.emit(run)
+        assert visible_tab(window, window.plots_dock)
+        return run
+
+    def feed(run, status, step, finding):
+        run.apply([Diagnosis(status, step, finding.to_json())])
+        trainer.run_updated.emit(run)
+
+    run = start()
+    feed(run, "new", 10, live_warning("saturation", "fc1", severity="info"))
+    assert visible_tab(window, window.plots_dock)  # advice does not interrupt
+    feed(run, "new", 20, live_warning())
+    assert visible_tab(window, window.doctor_dock)
+    window.plots_dock.raise_()
+    feed(run, "new", 30, live_warning("exploding_gradients", "fc2", "error"))
+    assert visible_tab(window, window.plots_dock)  # once per run
+    assert ("exploding_gradients", "fc2", None) in [s.key for s in window.doctor.shown()]
+
+    # a field in a dock the Doctor would cover keeps the keyboard until the user leaves it
+    window.tabifyDockWidget(window.doctor_dock, window.side_dock)
+    window.side_dock.raise_()
+    window.canvas.select_nodes(["fc1"])
+    window.show_side_tab(window.properties)
+    field = window.properties.findChild(QLineEdit) or window.properties.findChild(QSpinBox)
+    window.activateWindow()
+    field.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is field
+                    or QApplication.focusWidget() is field.parent())
+    run = start()
+    feed(run, "new", 5, live_warning())
+    assert visible_tab(window, window.side_dock) and field.hasFocus()
+    window.canvas.setFocus()
+    qtbot.waitUntil(lambda: visible_tab(window, window.doctor_dock))
+
+
+def test_clicking_a_live_finding_turns_the_plots_to_it(window, qtbot):
+    panel, plots = window.doctor, window.plots
+    run = RunRecord(1, document.to_dict(window.session.model))
+    window.trainer.run_started.emit(run)
+    plots.tabs.setCurrentWidget(plots.runs)
+    window.show_doctor()
+    run.apply([Diagnosis("new", 40, live_warning("vanishing_gradients", "fc1").to_json())])
+    window.trainer.run_updated.emit(run)
+    key = ("vanishing_gradients", "fc1", None)
+    click_finding(qtbot, panel, key)
+    assert window.canvas.selected_node_ids() == ["fc1"] and plots.node_id == "fc1"
+    assert plots.tabs.currentWidget() is plots.overview
+    assert visible_tab(window, window.doctor_dock)  # quietly: the explanation stays in view
+    assert panel.plot_button.text() == "Show the gradient norms of every layer"
+    qtbot.mouseClick(panel.plot_button, LEFT)
+    assert visible_tab(window, window.plots_dock)
+    window.show_doctor()
+    click_finding(qtbot, panel, ("loss_output_mismatch", "probs", None))
+    assert panel.plot_button.isHidden()  # a finding from the design has no run to plot
