@@ -1,6 +1,8 @@
 """Render the main window on a preset to a PNG: `python -m designer.screenshot [PRESET] [-o OUT]`.
 
-Runs offscreen unless a display is set, so it works in CI and over SSH.
+Runs offscreen unless a display is set, so it works in CI and over SSH. `--train SECONDS` shows a
+run under way; `--doctor` the Doctor panel after Check design, its first finding selected;
+`--lr-finder` the same after Find learning rate, with the sweep's plot.
 """
 from __future__ import annotations
 
@@ -13,11 +15,14 @@ from pathlib import Path
 
 
 def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
-           select: str | None = None, zoom: float = 0.9, train: float = 0.0) -> Path:
+           select: str | None = None, zoom: float = 0.9, train: float = 0.0,
+           doctor: bool = False, lr_finder: bool = False) -> Path:
     """Open `preset` in a fresh window (no saved settings) and save a screenshot to `out`.
 
     With `train` > 0, press Train and take the picture after that many seconds of training
     (or when the run ends, if sooner), with the training dock and the live plots shown.
+    With `doctor`, run Check design (with `lr_finder`, Find learning rate), wait for it and
+    select its first finding (and that finding's node).
     """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -41,6 +46,8 @@ def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
             window.canvas.center_on_node(node)
     if train > 0:
         _train_for(app, window, train)
+    if doctor or lr_finder:
+        _check(app, window, lr_finder)
     for _ in range(5):
         app.processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +87,33 @@ def _train_for(app, window, seconds: float) -> None:
         time.sleep(0.01)
 
 
+def _check(app, window, lr_finder: bool) -> None:
+    """Run the doctor's check as the user would, wait for it, and show its first finding."""
+    panel = window.doctor
+    window.show_doctor()
+    panel.check(lr_finder=lr_finder)
+    while panel.runner.running:
+        app.processEvents()
+        time.sleep(0.01)
+    if not panel.note.isHidden():
+        raise SystemExit(panel.note.text())
+    first = next((s for s in panel.shown() if s.cleared_at is None), None)
+    if first is not None:
+        panel.select(first.key)
+        if first.finding.node:  # as a click on it does
+            window.focus_node(first.finding.node)
+        elif first.finding.field:
+            window.focus_setting(first.finding.field)
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    return int(width), int(height)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .main_window import DEFAULT_PRESET
 
@@ -91,9 +125,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="press Train and take the picture after this many seconds")
     parser.add_argument("--zoom", type=float, default=0.9,
                         help="smallest zoom (a design too long to fit is shown in part)")
+    parser.add_argument("--doctor", action="store_true",
+                        help="run Check design and show its first finding in the Doctor panel")
+    parser.add_argument("--lr-finder", action="store_true",
+                        help="run Find learning rate and show the sweep in the Doctor panel")
+    parser.add_argument("--size", type=_size, default=(1800, 1050), metavar="WIDTHxHEIGHT",
+                        help="window size in pixels (default 1800x1050)")
     args = parser.parse_args(argv)
-    print(render(Path(args.preset), Path(args.output), select=args.select, zoom=args.zoom,
-                 train=args.train))
+    print(render(Path(args.preset), Path(args.output), size=args.size, select=args.select,
+                 zoom=args.zoom, train=args.train, doctor=args.doctor,
+                 lr_finder=args.lr_finder))
     return 0
 
 
