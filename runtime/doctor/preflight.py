@@ -5,6 +5,7 @@ cannot learn a single batch will not learn the data), a memory estimate and, whe
 learning-rate sweep. Seconds for the presets."""
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -85,10 +86,12 @@ def preflight(design: GraphModel, *, steps: int = FIT_STEPS, dataset=None,
 
         torch.set_num_threads(cpu_threads(trainer.config["threads"]))
         trainer._setup()
+        initial = copy.deepcopy(trainer.model.state_dict())
         _probe(trainer, result, steps, {n: r.params for n, r in analysis.nodes.items()})
         if lr_finder:
             from .lr_finder import sweep
 
+            trainer.model.load_state_dict(initial)  # the sweep starts untrained, as a run does
             result.lr_curve, result.suggested_lr = sweep(trainer)
     finally:
         torch.set_num_threads(threads)

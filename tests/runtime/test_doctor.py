@@ -252,6 +252,8 @@ def test_the_lr_finder_suggests_a_rate_below_where_the_loss_blows_up():
     result = preflight(document.load(PRESETS / "mlp-digits.json"), lr_finder=True)
     lrs = [lr for lr, _ in result.lr_curve]
     assert lrs == sorted(lrs) and lrs[0] == pytest.approx(1e-6)
+    # the sweep starts from the untrained network, not from the one-batch fit's weights
+    assert result.lr_curve[0][1] == pytest.approx(result.initial_loss, rel=0.1)
     assert 1e-4 < result.suggested_lr < 0.1
 
 
