@@ -379,6 +379,7 @@ def test_npz_round_trip(tmp_path):
     ({"x": np.ones((3, 2)), "y": np.array([0, -1, 0])}, {}, ["'y'", "negative"]),
     ({"x": np.array(["a", "b"]), "y": np.array([0, 1])}, {}, ["'x'", "numeric"]),
     ({"x": np.array([np.nan, 1]), "y": np.array([0, 1])}, {}, ["'x'", "NaN"]),
+    ({"x": np.array([1e39, 1.0]), "y": np.array([0, 1])}, {}, ["'x'", "float32's range"]),
     ({"x": np.zeros((0, 2)), "y": np.zeros(0)}, {}, ["'x'", "empty"]),
     ({"x": np.ones((2, 2)), "y": np.array([0, 1])}, {"tokens": True}, ["token ids", "float64"]),
 ])
