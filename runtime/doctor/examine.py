@@ -7,12 +7,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import TrainingError
+from ..errors import TrainingConfigError, TrainingError
 from ..graph import GraphModel
 from ..training.callbacks import Callback
 from ..training.events import Diagnosis, EpochEnd, FitEnd
 from .findings import Finding
+from ..training.config import parse_training
 from .preflight import Preflight, load_data, preflight
+from .static import static_findings
 
 
 @dataclass
@@ -61,9 +63,14 @@ def examine(design: GraphModel, *, epochs: int | None = 0, steps: int = 30, data
     """Diagnose `design`: static + pre-flight, then `epochs` of training with the live doctor
     (None: the design's own epochs; 0: no training)."""
     started = time.perf_counter()
+    try:
+        parse_training(design.training)
+    except TrainingConfigError:  # only the static rules can judge a refused training block
+        return Examination(static_findings(design))
     dataset = dataset if dataset is not None else load_data(design, base_dir)
+    # with a training run to follow, the sweep also gives the live learning-rate fixes a target
     pre = preflight(design, steps=steps, dataset=dataset, base_dir=base_dir,
-                    lr_finder=lr_finder)
+                    lr_finder=lr_finder or epochs != 0)
     result = Examination(list(pre.findings), pre)
     if any(f.severity != "info" for f in pre.findings):
         result.first_finding_s = pre.seconds
@@ -79,6 +86,7 @@ def examine(design: GraphModel, *, epochs: int | None = 0, steps: int = 30, data
     block.setdefault("monitoring", {})["doctor"] = True
     clock = _Clock(started)
     trainer = Trainer(design, block, [clock], base_dir=base_dir, dataset=dataset)
+    trainer.doctor.suggested_lr = pre.suggested_lr
     try:
         end: FitEnd = trainer.fit()
         result.fit_status = end.status

@@ -17,6 +17,7 @@ from ..training.events import (Diagnosis, EpochEnd, Event, FitEnd, FitStart, Mon
 from . import anatomy, signals
 from .findings import Edit, Finding, Fix
 from .static import static_findings
+from .suspects import suspects
 
 #: Consecutive observations before a finding is published / withdrawn.
 CONFIRM = 2
@@ -38,6 +39,8 @@ UNDERFIT_ACCURACY = 0.8
 #: Accuracy at which a misbehaving loss or gradient is only a caution (info).
 GOOD_ACCURACY = 0.9
 FLAT = 0.02
+#: Underfitting is judged in the last part of a run only (this share of its epochs done).
+UNDERFIT_LATE = 0.7
 #: Regression underfits when the training error stays above this share of the targets' variance.
 UNDERFIT_VARIANCE = 0.3
 #: The cause the stuck-at-chance finding points at, most likely first.
@@ -65,7 +68,10 @@ def _guarded(hook):
 class LiveDoctor(Callback):
     """Diagnoses a run as it trains; findings go out as `Diagnosis` events via `trainer.emit`."""
 
-    def __init__(self) -> None:
+    def __init__(self, suggested_lr: float | None = None) -> None:
+        #: The learning-rate finder's suggestion, when a pre-flight check ran one: the learning
+        #: rate fixes aim at it.
+        self.suggested_lr = suggested_lr
         self.broken = False
         self.active: dict[tuple, Finding] = {}
         self.seen: dict[tuple, Finding] = {}  # every finding published in this run
@@ -287,20 +293,27 @@ class LiveDoctor(Callback):
             return None
         cause = self._cause()
         config = facts.config
-        fixes = cause.fixes if cause else (signals.lower_lr_fix(config, 10)
-                                           if signals.lr_is_high(config)
-                                           else signals.raise_lr_fix(config),)
+        suspect = None if cause else next(iter(suspects(facts.design, config, classes)), None)
+        if cause:
+            why, node, field_, fixes = (f"The likely cause: {cause.title.lower()}.", cause.node,
+                                        cause.field, cause.fixes)
+        elif suspect:
+            why, node, field_, fixes = (f"The likely cause: {suspect.why}.", suspect.node,
+                                        suspect.field, (suspect.fix,))
+        else:
+            why, node, field_ = (" No layer looks broken, so the learning rate is the first "
+                                 "thing to try.", None, "training.optimizer.lr")
+            fixes = (signals.lower_lr_fix(config, 10) if signals.lr_is_high(config)
+                     else signals.raise_lr_fix(config, self.suggested_lr),)
         return Finding(
             "stuck_at_chance", "error", "Stuck at chance",
             f"After {epoch} epochs the accuracy is {accuracy:.1%}, what guessing gives with "
             f"{classes} classes ({chance:.0%}), and the loss {event.train_loss:.3g} is still "
-            f"about ln {classes} = {math.log(classes):.3g}: the network has learnt nothing."
-            + (f" The likely cause: {cause.title.lower()}." if cause else
-               " No layer looks broken, so the learning rate is the first thing to try."),
-            node=cause.node if cause else None,
-            field=(cause.field if cause else "training.optimizer.lr"),
+            f"about ln {classes} = {math.log(classes):.3g}: the network has learnt nothing. "
+            + why.strip(), node=node, field=field_,
             evidence={"accuracy": accuracy, "chance": chance, "loss": event.train_loss,
-                      "ln_classes": math.log(classes), "cause": cause.code if cause else None},
+                      "ln_classes": math.log(classes),
+                      "cause": cause.code if cause else (suspect.kind if suspect else None)},
             fixes=tuple(fixes), step=facts.step, stage="live")
 
     def _overfitting(self, facts) -> Finding | None:
@@ -348,7 +361,10 @@ class LiveDoctor(Callback):
     def _underfitting(self, facts) -> Finding | None:
         trainer = self._trainer
         epoch = len(self._history)
-        if epoch < max(5, trainer.config["epochs"] // 2) or not self._flat():
+        # late in the run only: a plateau early on (the adding problem's LSTM sits at the
+        # mean's error for a third of its run, then learns) is not yet a verdict
+        if epoch < max(5, math.ceil(UNDERFIT_LATE * trainer.config["epochs"])) or \
+                not self._flat(4):
             return None
         event = self._history[-1]
         classes = self._classes(trainer)
@@ -367,35 +383,30 @@ class LiveDoctor(Callback):
         else:
             return None
         design = facts.design
-        hidden = anatomy.hidden_weighted(design)
-        widths = {n: design.nodes[n].params.get(anatomy.width_param(design, n) or "", 0)
-                  for n in hidden}
-        widths = {n: w for n, w in widths.items() if isinstance(w, int) and w > 0}
-        fixes = []
-        narrowest = min(widths, key=widths.get) if widths else None
-        if narrowest:
-            wider = max(32, widths[narrowest] * 4)
-            fixes.append(Fix(f"Widen {narrowest} from {widths[narrowest]} to {wider} units", (
-                Edit("set_param", narrowest, anatomy.width_param(design, narrowest), wider),)))
-        if facts.config.optimizer.get("weight_decay"):
-            fixes.append(Fix("Remove the weight decay", (
-                Edit("set_training", name="optimizer.weight_decay", value=0.0),)))
-        if not fixes:
-            head = anatomy.last_weighted(design)
-            if head is None:
+        found = suspects(design, facts.config, classes)
+        if found:
+            suspect = found[0]
+            node, field_, why = suspect.node, suspect.field, f": {suspect.why}."
+            fixes = tuple(s.fix for s in found)
+        else:  # nothing obviously constrained: more capacity
+            widths = {}
+            for n in anatomy.hidden_weighted(design):
+                param = anatomy.width_param(design, n)
+                if param and isinstance(design.nodes[n].params.get(param), int):
+                    widths[n] = (param, design.nodes[n].params[param])
+            if not widths:
                 return None
-            fixes.append(Fix(f"Add a hidden layer of 64 ReLU units before {head}", (
-                Edit("insert_after", anatomy.feeding(design, head)[0], type="Linear",
-                     params={"out_features": 64}),)))
+            node, field_ = min(widths, key=lambda n: widths[n][1]), None
+            why = f" ({node} has {widths[node][1]} units)."
+            fixes = (Fix(f"Double the width of {', '.join(widths)}", tuple(
+                Edit("set_param", n, p, w * 2) for n, (p, w) in widths.items())),)
         return Finding(
             "underfitting", "warning", "Underfitting: the loss is high and flat",
             f"After {epoch} epochs the training loss has stopped falling and {measure}, on the "
             "training samples themselves: the network is too small or too constrained to "
-            "represent the pattern"
-            + (f" ({narrowest} has only {widths[narrowest]} units)." if narrowest else "."),
-            node=narrowest, field=None if narrowest else "training.regularization",
-            evidence={"train_loss": event.train_loss, "epochs": epoch,
-                      "widths": widths}, fixes=tuple(fixes), step=facts.step, stage="live")
+            f"represent the pattern{why}", node=node, field=field_,
+            evidence={"train_loss": event.train_loss, "epochs": epoch},
+            fixes=fixes, step=facts.step, stage="live")
 
     def _too_slow(self, facts) -> Finding | None:
         """Loss barely moving with healthy gradients and tiny updates: lr too low."""
@@ -416,7 +427,8 @@ class LiveDoctor(Callback):
             "1e-3): the gradients are there, the steps are too small.",
             field="training.optimizer.lr",
             evidence={"drop": drop, "update_ratio": max(ratios), "limit": signals.TINY_UPDATE},
-            fixes=(signals.raise_lr_fix(config),), step=facts.step, stage="live")
+            fixes=(signals.raise_lr_fix(config, self.suggested_lr),), step=facts.step,
+            stage="live")
 
     def _slow_at_end(self, facts) -> Finding | None:
         """At the end: still falling steadily, the run ended before it got there."""
@@ -440,9 +452,7 @@ class LiveDoctor(Callback):
             f"only {max(ratios):.1e} of their size: a larger learning rate gets there sooner.",
             field="training.optimizer.lr", evidence={"last_losses": losses,
                                                      "update_ratio": max(ratios)},
-            fixes=(Fix(f"Raise the learning rate to {signals._round(signals.lr(config) * 3):g}",
-                       (Edit("set_training", name="optimizer.lr",
-                             value=signals._round(signals.lr(config) * 3)),)),
+            fixes=(signals.raise_lr_fix(config, self.suggested_lr),
                    Fix(f"Train for {config['epochs'] * 2} epochs", (
                        Edit("set_training", name="epochs", value=config["epochs"] * 2),))),
             step=facts.step, stage="live")

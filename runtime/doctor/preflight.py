@@ -87,12 +87,17 @@ def preflight(design: GraphModel, *, steps: int = FIT_STEPS, dataset=None,
         torch.set_num_threads(cpu_threads(trainer.config["threads"]))
         trainer._setup()
         initial = copy.deepcopy(trainer.model.state_dict())
-        _probe(trainer, result, steps, {n: r.params for n, r in analysis.nodes.items()})
-        if lr_finder:
-            from .lr_finder import sweep
+        from .lr_finder import sweep
 
-            trainer.model.load_state_dict(initial)  # the sweep starts untrained, as a run does
-            result.lr_curve, result.suggested_lr = sweep(trainer)
+        def suggestion() -> float | None:
+            if not result.lr_curve:
+                trainer.model.load_state_dict(initial)  # the sweep starts untrained, as a run
+                result.lr_curve, result.suggested_lr = sweep(trainer)
+            return result.suggested_lr
+        if lr_finder:
+            suggestion()
+        _probe(trainer, result, steps, {n: r.params for n, r in analysis.nodes.items()},
+               suggestion)
     finally:
         torch.set_num_threads(threads)
     result.memory = {"device": str(trainer.device), "batch_size": trainer.batch_size,
@@ -113,7 +118,9 @@ def _merged(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _probe(trainer, result: Preflight, steps: int, params: dict[str, int]) -> None:
+def _probe(trainer, result: Preflight, steps: int, params: dict[str, int],
+           suggestion=lambda: None) -> None:
+    """`suggestion()` runs the learning-rate finder on demand (for a rate to raise to)."""
     """One monitored forward/backward/step on a batch, then `steps` more on the same batch."""
     design, cfg = trainer.design, trainer.config
     n = min(PROBE_BATCH, trainer.batch_size, len(trainer.train_idx))
@@ -176,7 +183,11 @@ def _probe(trainer, result: Preflight, steps: int, params: dict[str, int]) -> No
         ratios.append(change / size if size > 0 else 0.0)
     result.fit_losses = losses
     symmetric = [f for f in result.findings if f.code == "symmetry"]
-    result.findings += signals.fit_findings(facts, losses, ratios, symmetric + causes)
+    found = signals.fit_findings(facts, losses, ratios, symmetric + causes)
+    if any(f.field == "training.optimizer.lr" and f.code != "lr_too_high" for f in found):
+        facts.suggested_lr = suggestion()  # a rate to raise to, measured rather than guessed
+        found = signals.fit_findings(facts, losses, ratios, symmetric + causes)
+    result.findings += found
 
 
 def _max_update(nodes: dict) -> float:

@@ -54,6 +54,7 @@ class Facts:
     target: torch.Tensor | None = None
     stage: str = "preflight"
     step: int | None = None
+    suggested_lr: float | None = None  # the learning-rate finder's, when it ran
 
 
 def _finding(facts: Facts, *args, **kwargs) -> Finding:
@@ -87,7 +88,13 @@ def lower_lr_fix(config, factor: float = 10.0, clip: bool = False) -> Fix:
     return Fix(text, tuple(edits))
 
 
-def raise_lr_fix(config) -> Fix:
+def raise_lr_fix(config, suggested: float | None = None) -> Fix:
+    """To the learning-rate finder's suggestion when there is one above the current rate, else
+    tenfold (at least to a rate known to work for the optimiser)."""
+    if suggested and suggested > lr(config):
+        return Fix(f"Raise the learning rate from {lr(config):g} to {suggested:g} (the "
+                   "learning-rate finder's suggestion)",
+                   (Edit("set_training", name="optimizer.lr", value=suggested),))
     new = _round(max(lr(config) * 10, safe_lr(config)))
     return Fix(f"Raise the learning rate from {lr(config):g} to {new:g}",
                (Edit("set_training", name="optimizer.lr", value=new),))
@@ -111,12 +118,15 @@ def dead_findings(facts: Facts, held: frozenset = frozenset()) -> list[Finding]:
         dead = _value(facts.nodes, node, "dead_fraction")
         if dead is None or dead < (DEAD_CLEAR if node in held else DEAD_LIMIT):
             continue
+        leaky = tuple(Edit("replace_node", n, type="LeakyReLU", params={"negative_slope": 0.01})
+                      for n in relus)
         fixes = [Fix(f"Replace the ReLUs ({', '.join(relus)}) with LeakyReLU, whose small "
-                     "negative slope keeps a gradient flowing",
-                     tuple(Edit("replace_node", n, type="LeakyReLU",
-                                params={"negative_slope": 0.01}) for n in relus))]
-        if lr_is_high(facts.config):
-            fixes.append(lower_lr_fix(facts.config, 100))
+                     "negative slope keeps a gradient flowing", leaky)]
+        if lr_is_high(facts.config):  # the rate that killed them would do it again
+            lower = lower_lr_fix(facts.config, 10)
+            fixes = [Fix(f"{fixes[0].description}, and {lower.description[0].lower()}"
+                         f"{lower.description[1:]}", leaky + lower.edits),
+                     fixes[0], lower]
         out.append(_finding(
             facts, "dead_units", "warning", f"{node} is dead",
             f"{dead:.0%} of {node}'s outputs are exactly zero. A ReLU outputs zero for every "
@@ -259,8 +269,38 @@ def expected_loss(facts: Facts) -> float | None:
     return None
 
 
+#: Regression targets whose squared mean exceeds their variance this many times sit far from
+#: the zero an untrained network predicts.
+OFFSET_FACTOR = 10.0
+
+
+def _offset_targets(facts: Facts) -> Finding | None:
+    """Regression targets far from zero: the first steps are spent moving the output bias."""
+    if LOSSES[facts.config["loss"]].task != "regression" or facts.target is None:
+        return None
+    y = facts.target.float()
+    mean, var = float(y.mean()), float(y.var()) if y.numel() > 1 else 0.0
+    if var <= 0 or mean * mean < OFFSET_FACTOR * var or facts.initial_loss is None:
+        return None
+    design = facts.design
+    head = anatomy.last_weighted(design) or anatomy.last_before_output(design)
+    return _finding(
+        facts, "bad_initial_loss", "warning", f"Initial loss {facts.initial_loss:.3g}: targets "
+        "far from zero", f"The targets average {mean:.3g} with a spread (variance) of only "
+        f"{var:.3g}, but an untrained network predicts about 0, so the first loss is "
+        f"{facts.initial_loss:.3g} instead of about {var:.3g}. Most of the early training is "
+        f"spent moving {head}'s bias to {mean:.3g} before anything else is learnt; with a small "
+        "learning rate the whole run can go by on it.", node=head,
+        evidence={"initial_loss": facts.initial_loss, "expected": var, "target_mean": mean,
+                  "factor": OFFSET_FACTOR},
+        fixes=(raise_lr_fix(facts.config, facts.suggested_lr),))
+
+
 def initial_loss_findings(facts: Facts, expected: float | None) -> list[Finding]:
     loss = facts.initial_loss
+    offset = _offset_targets(facts)
+    if offset is not None:
+        return [offset]
     if loss is None or expected is None or not math.isfinite(loss):
         return []
     if loss <= max(expected * BAD_LOSS_FACTOR, expected + BAD_LOSS_MARGIN):
@@ -318,20 +358,29 @@ def fit_findings(facts: Facts, losses: list[float], update_ratios: list[float],
             f"and each step moved the weights by at most {moved:.1e} of their size (healthy "
             "is about 1e-3). The gradients are there; the steps are just too small.",
             field=field, evidence={"drop": drop, "update_ratio": moved, "limit": TINY_UPDATE,
-                                   "lr": lr(config)}, fixes=(raise_lr_fix(config),))]
+                                   "lr": lr(config)},
+            fixes=(raise_lr_fix(config, facts.suggested_lr),))]
+    from .suspects import suspects
+
     blocking = next((c for c in causes if c.node), None)
-    fixes = blocking.fixes if blocking else (raise_lr_fix(config),)
+    classes = facts.dataset.num_classes if facts.dataset is not None else None
+    suspect = None if blocking else next(iter(suspects(facts.design, config, classes)), None)
+    if blocking:
+        why, node, where, fixes = blocking.title.lower(), blocking.node, None, blocking.fixes
+    elif suspect:
+        why, node, where, fixes = suspect.why, suspect.node, suspect.field, (suspect.fix,)
+    else:
+        why, node, where, fixes = "", None, field, (raise_lr_fix(config, facts.suggested_lr),)
     # without a cause found the verdict is a hint (plain SGD can be slow on one batch too)
     return [_finding(
-        facts, "cannot_fit_batch", "warning" if blocking else "info",
+        facts, "cannot_fit_batch", "warning" if blocking or suspect else "info",
         "The network cannot learn even one batch",
         f"Trained on a single batch for {len(losses) - 1} steps, the loss fell only {drop:.1%} "
         f"(from {first:.3g} to {best:.3g}). A healthy network memorises one batch quickly; "
-        "something blocks learning"
-        + (f": {blocking.title.lower()}." if blocking else "."),
-        node=blocking.node if blocking else None, field=None if blocking else field,
+        "something blocks learning" + (f": {why}." if why else "."),
+        node=node, field=where,
         evidence={"drop": drop, "limit": MIN_FIT_DROP, "update_ratio": moved},
-        fixes=fixes)]
+        fixes=tuple(fixes))]
 
 
 def non_finite_finding(facts: Facts, node: str | None, what: str) -> Finding:

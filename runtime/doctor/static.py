@@ -35,8 +35,8 @@ def static_findings(design: GraphModel, analysis: Analysis | None = None,
         return []
     try:
         config = parse_training(design.training)
-    except TrainingConfigError:
-        return []
+    except TrainingConfigError as err:
+        return _metric_findings(design, err)
     found = [f for f in (_activation_mismatch(design, config["loss"]),
                          _dropout_at_output(design)) if f]
     if dataset is not None:
@@ -56,9 +56,30 @@ def _activation_mismatch(design: GraphModel, loss: str) -> Finding | None:
         return None
     layer = design.spec(last)
     problem = spec.activation_problem(layer)
+    kind = output_kind(layer)
+    if problem is None and kind == "log-probabilities" and "probabilities" in spec.forbids:
+        return Finding(
+            "loss_output_mismatch", "info", f"{layer.type_id} before {loss} is redundant",
+            f"{loss} applies log-softmax itself, and {last} ({layer.type_id}) already did: "
+            "applying it twice changes nothing (log-softmax of log-probabilities gives them "
+            "back), so the layer only costs time and hides what the loss expects.", node=last,
+            evidence={"loss": loss, "layer": layer.type_id},
+            fixes=(Fix(f"Remove {last}", (Edit("remove_node", last),)),
+                   Fix("Keep it and train with nll", (
+                       Edit("set_training", name="loss", value="nll"),))))
+    if problem is None and spec.task_spec.class_scores and layer.output_range \
+            and layer.output_range[0] is not None and kind is None:
+        low = layer.output_range[0]
+        return Finding(
+            "loss_output_mismatch", "warning", f"{layer.type_id} clips the class scores",
+            f"The class scores pass through {last} ({layer.type_id}), which never outputs less "
+            f"than {low:g}. {loss} needs scores that can go below the others' to say 'not this "
+            "class'; clipped scores get no gradient, so those classes stop learning.", node=last,
+            evidence={"loss": loss, "layer": layer.type_id, "output_range": list(
+                layer.output_range)},
+            fixes=(Fix(f"Remove {last}: {loss} takes raw scores", (Edit("remove_node", last),)),))
     if problem is None:
         return None
-    kind = output_kind(layer)
     if kind in spec.forbids:
         fixes = [Fix(f"Remove {last}: {loss} applies the squashing itself",
                      (Edit("remove_node", last),))]
@@ -137,6 +158,24 @@ def _data_mismatch(design: GraphModel, analysis: Analysis, dataset, config) -> F
     return Finding("loss_output_mismatch", "error", f"Output size does not fit {loss}",
                    message + ".", node=head or anatomy.output_node(design),
                    evidence={**evidence, "wanted_width": want}, fixes=fixes)
+
+
+def _metric_findings(design: GraphModel, err: TrainingConfigError) -> list[Finding]:
+    """A training block refused only for metrics that do not fit the loss's task: the loss/
+    output mismatch it is (other refusals are settings problems, reported as such)."""
+    problems = err.problems
+    loss = design.training.get("loss") if isinstance(design.training, dict) else None
+    if not problems or loss not in LOSSES or \
+            any(p.location != "training.metrics" for p in problems):
+        return []
+    task = LOSSES[loss].task
+    wanted = list(TASKS[task].default_metrics)
+    return [Finding("loss_output_mismatch", "error", f"A metric does not fit {loss}",
+                    "; ".join(p.message for p in problems) + f". {loss} is a {task} loss, and "
+                    "a metric can only judge the kind of answer the loss trains for.",
+                    field="training.metrics", evidence={"loss": loss, "task": task},
+                    fixes=(Fix(f"Measure {', '.join(wanted)}", (
+                        Edit("set_training", name="metrics", value=wanted),)),))]
 
 
 def _metric_problem(config) -> bool:
@@ -225,8 +264,12 @@ def _scale(x: torch.Tensor) -> dict[str, float]:
         per = x.reshape(x.shape[0], -1).T
     means, stds = per.mean(dim=1), per.std(dim=1, unbiased=False)
     live = stds[stds > 0]
+    peaks = per.abs().amax(dim=1)
     return {"max_abs_mean": float(means.abs().max()), "max_std": float(stds.max()),
-            "spread_ratio": float(live.max() / live.min()) if len(live) else 1.0}
+            "spread_ratio": float(live.max() / live.min()) if len(live) else 1.0,
+            # many features on one scale (pixels): most reach the same peak value
+            "shared_scale": bool(len(peaks) >= 16 and peaks.median() > 0
+                                 and peaks.max() < 2 * peaks.median())}
 
 
 def _unnormalised(design: GraphModel, dataset) -> Finding | None:
@@ -239,9 +282,20 @@ def _unnormalised(design: GraphModel, dataset) -> Finding | None:
         return None
     input_id = next(n.id for n in design.nodes.values() if n.type == "Input")
     already = [n for n in anatomy.consumers(design, input_id)
-               if design.nodes[n].type in ("BatchNorm", "LayerNorm")]
+               if design.spec(n).category == "Normalization"]
     if already:
         return None
+    if dataset.kind == "image" or stats["shared_scale"]:
+        # pixels (or any features in one unit): per-sample LayerNorm over the whole input (a
+        # BatchNorm per pixel divides the near-constant border pixels by a variance of almost
+        # zero, and blows up on the validation images where they are not)
+        dims = len(dataset.sample_shape)
+        norm = Edit("insert_after", input_id, type="LayerNorm",
+                    params={"normalized_dims": dims, "elementwise_affine": False})
+        text = f"Insert a LayerNorm after {input_id} (scales each sample to mean 0, std 1)"
+    else:
+        norm = Edit("insert_after", input_id, type="BatchNorm")
+        text = f"Insert a BatchNorm after {input_id} (standardises each feature)"
     return Finding(
         "unnormalised_input", "warning", f"{dataset.name}'s features are far from unit scale",
         f"The inputs reach a mean of {stats['max_abs_mean']:.3g} and a spread (std) of "
@@ -249,11 +303,11 @@ def _unnormalised(design: GraphModel, dataset) -> Finding | None:
         "about 1. Large inputs make the first layer's outputs huge, which saturates Sigmoid/Tanh "
         "units and makes the loss jump; features of very different scales make one feature "
         "dominate. Standardise the data, or let a normalisation layer do it.",
-        node=input_id, evidence={**{k: round(v, 4) for k, v in stats.items()},
+        node=input_id, evidence={**{k: round(v, 4) for k, v in stats.items()
+                                    if not isinstance(v, bool)},
                                  "limits": {"max_abs_mean": MEAN_LIMIT, "max_std": STD_LIMIT,
                                             "spread_ratio": SPREAD_RATIO}},
-        fixes=(Fix(f"Insert a BatchNorm after {input_id} (standardises each feature)",
-                   (Edit("insert_after", input_id, type="BatchNorm"),)),))
+        fixes=(Fix(text, (norm,)),))
 
 
 # --- symmetry --------------------------------------------------------------------------------

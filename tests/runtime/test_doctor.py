@@ -236,7 +236,10 @@ def test_a_tiny_learning_rate_is_too_low():
     assert [(f.code, f.field) for f in result.findings] == \
         [("lr_too_low", "training.optimizer.lr")]
     codes(result.findings)
-    assert apply_fix(m, result.findings[0].fixes[0]).training["optimizer"]["lr"] == 0.01
+    # the rate to raise to is the learning-rate finder's, run because the rate was the problem
+    fix = result.findings[0].fixes[0]
+    assert result.suggested_lr and "finder" in fix.description
+    assert apply_fix(m, fix).training["optimizer"]["lr"] == result.suggested_lr > 1e-3
 
 
 def test_symmetric_layers_cannot_fit_a_batch_and_the_finding_names_the_cause():
@@ -367,8 +370,10 @@ def test_validation_loss_rising_while_training_loss_falls_is_overfitting():
 def test_a_high_flat_loss_is_underfitting_at_the_narrowest_layer():
     m = mlp(width=2, epochs=10)
     live = Live(m)
-    for n in range(1, 7):
+    for n in range(1, 7):  # judged late in a run only: 6 of 10 epochs is too early
         live.epoch(n, 0.45, 0.45, val_accuracy=0.7)
+    assert "underfitting" not in live.found()
+    live.epoch(7, 0.45, 0.45, val_accuracy=0.7)
     f = live.found()["underfitting"]
     assert f.node in ("fc1", "fc2")
     assert apply_fix(m, f.fixes[0]).nodes[f.node].params["out_features"] == 32
