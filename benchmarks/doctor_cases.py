@@ -902,7 +902,8 @@ CASES: list[Case] = [
     Case("relu-on-class-scores", "dead_units", "relu_out", relu_logits,
          without(relu_logits, "relu_out"), 30,
          "A ReLU after the head clips every negative class score to 0; scores pushed below 0 "
-         "never come back (85% zeros), accuracy 0.70 instead of 1.0."),
+         "never come back (85% zeros), accuracy 0.70 instead of 1.0.",
+         also=(("loss_output_mismatch", "relu_out"),)),
     Case("relu-on-regression-output", "dead_units", "relu_out", relu_regression,
          without(relu_regression, "relu_out"), 30,
          "A ReLU on a sine regressor's output cannot produce the negative half of the wave; "

@@ -39,6 +39,12 @@ UNDERFIT_ACCURACY = 0.8
 #: Accuracy at which a misbehaving loss or gradient is only a caution (info).
 GOOD_ACCURACY = 0.9
 FLAT = 0.02
+#: Slow convergence: the loss falling every epoch (by this share at least) at the end of a run
+#: that is still far from done (accuracy below this, or a regression error above this share of
+#: the targets' variance).
+SLOW_STEP = 0.001
+SLOW_ACCURACY = 0.9
+SLOW_VARIANCE = 0.1
 #: Underfitting is judged in the last part of a run only (this share of its epochs done).
 UNDERFIT_LATE = 0.7
 #: Regression underfits when the training error stays above this share of the targets' variance.
@@ -366,6 +372,8 @@ class LiveDoctor(Callback):
         if epoch < max(5, math.ceil(UNDERFIT_LATE * trainer.config["epochs"])) or \
                 not self._flat(4):
             return None
+        if self._slowly_falling():
+            return None  # still learning: slow convergence (judged at the end), not capacity
         event = self._history[-1]
         classes = self._classes(trainer)
         if classes:
@@ -430,28 +438,35 @@ class LiveDoctor(Callback):
             fixes=(signals.raise_lr_fix(config, self.suggested_lr),), step=facts.step,
             stage="live")
 
+    def _slowly_falling(self) -> bool:
+        """The loss fell in each of the last epochs: still learning, however slowly."""
+        losses = [e.train_loss for e in self._history[-4:]]
+        return len(losses) == 4 and all(b < a * (1 - SLOW_STEP)
+                                        for a, b in zip(losses, losses[1:]))
+
     def _slow_at_end(self, facts) -> Finding | None:
         """At the end: still falling steadily, the run ended before it got there."""
         if len(self._history) < 4 or any(k[0] in ("lr_too_low", "stuck_at_chance")
                                          for k in self.active):
             return None
         losses = [e.train_loss for e in self._history[-4:]]
-        steady = all(b < a * (1 - 0.01) for a, b in zip(losses, losses[1:]))
+        steady = all(b < a * (1 - SLOW_STEP) for a, b in zip(losses, losses[1:]))
         accuracy = self._accuracy(self._history[-1])
-        if not steady or (accuracy is not None and accuracy >= 0.95):
+        if accuracy is not None:
+            far = accuracy < SLOW_ACCURACY
+        else:  # regression: still well above a small share of the targets' variance
+            variance = float(self._trainer.y.float().var()) if self._trainer.y.numel() > 1 \
+                else 0.0
+            far = variance > 0 and losses[-1] > SLOW_VARIANCE * variance
+        if not steady or not far:
             return None
         config = facts.config
-        ratios = [v.get("update_ratio") for v in self._last_nodes.values()]
-        ratios = [r for r in ratios if isinstance(r, (int, float)) and math.isfinite(r)]
-        if not ratios or max(ratios) >= 1e-3:
-            return None  # healthy step sizes: it is just a short run
         return Finding(
             "slow_convergence", "info", "Still improving when the run ended",
-            f"The training loss fell by more than 1% in each of the last epochs "
-            f"({', '.join(f'{v:.3g}' for v in losses)}) while each step moves the weights by "
-            f"only {max(ratios):.1e} of their size: a larger learning rate gets there sooner.",
-            field="training.optimizer.lr", evidence={"last_losses": losses,
-                                                     "update_ratio": max(ratios)},
+            f"The training loss was still falling in each of the last epochs "
+            f"({', '.join(f'{v:.3g}' for v in losses)}) when the run ended, far from done: a "
+            "larger learning rate (or more epochs) gets there.",
+            field="training.optimizer.lr", evidence={"last_losses": losses},
             fixes=(signals.raise_lr_fix(config, self.suggested_lr),
                    Fix(f"Train for {config['epochs'] * 2} epochs", (
                        Edit("set_training", name="epochs", value=config["epochs"] * 2),))),

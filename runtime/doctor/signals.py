@@ -24,11 +24,14 @@ SATURATED_LIMIT = 0.6
 SATURATED_CLEAR = 0.4
 #: An early layer whose gradient (per weight) is this much smaller than the largest layer's has
 #: stopped learning.
-VANISHING_RATIO = 1e-4
+VANISHING_RATIO = 1e-3
 #: Gradient norms above the catalogue's healthy range by this factor are exploding.
 EXPLODING_FACTOR = 10.0
 #: The single-batch fit: a drop below this share means the batch was not learnt.
 MIN_FIT_DROP = 0.05
+#: Below this drop a design with a structural suspect (a one-unit layer, heavy dropout...) is
+#: also reported: it learns the batch, but far less than a healthy network does.
+WEAK_FIT_DROP = 0.3
 #: ... and growth above this factor means it diverged.
 DIVERGE_FACTOR = 1.5
 #: Steps that move the weights by less than this share of their size barely learn.
@@ -71,9 +74,9 @@ def safe_lr(config) -> float:
 
 
 def _round(value: float) -> float:
-    """A learning rate people would type: 1, 2 or 5 times a power of ten."""
+    """A learning rate people would type: 1, 2, 3 or 5 times a power of ten."""
     exp = math.floor(math.log10(value))
-    mantissa = min((1, 2, 5, 10), key=lambda m: abs(math.log(value / (m * 10 ** exp))))
+    mantissa = min((1, 2, 3, 5, 10), key=lambda m: abs(math.log(value / (m * 10 ** exp))))
     return float(f"{mantissa * 10 ** exp:.3g}")
 
 
@@ -348,10 +351,17 @@ def fit_findings(facts: Facts, losses: list[float], update_ratios: list[float],
             evidence={"losses": [round(v, 5) if math.isfinite(v) else None for v in losses],
                       "lr": lr(config)}, fixes=(lower_lr_fix(config, 10),))]
     drop = (first - best) / max(abs(first), 1e-12)
-    if drop >= MIN_FIT_DROP:
+    if drop >= WEAK_FIT_DROP:
         return []
+    if drop >= MIN_FIT_DROP:  # some progress: only a structural cause makes it a finding
+        from .suspects import suspects
+
+        classes = facts.dataset.num_classes if facts.dataset is not None else None
+        if not suspects(facts.design, config, classes):
+            return []
     moved = max(update_ratios) if update_ratios else 0.0
-    if moved < TINY_UPDATE:
+    # tiny steps, or a rate a hundred times below what the optimiser usually needs
+    if moved < TINY_UPDATE or lr(config) <= safe_lr(config) / 100:
         return [_finding(
             facts, "lr_too_low", "warning", f"Learning rate {lr(config):g} is too low",
             f"Trained on one batch for {len(losses) - 1} steps the loss fell only {drop:.1%}, "
@@ -370,6 +380,18 @@ def fit_findings(facts: Facts, losses: list[float], update_ratios: list[float],
     elif suspect:
         why, node, where, fixes = suspect.why, suspect.node, suspect.field, (suspect.fix,)
     else:
+        if facts.suggested_lr and facts.suggested_lr >= 3 * lr(config):
+            # nothing blocks learning and the finder measured the loss falling faster at
+            # higher rates: a hint that the rate is low (a hint: a slow start is not a fault)
+            return [_finding(
+                facts, "lr_too_low", "info", f"Learning rate {lr(config):g} may be too low",
+                f"Trained on one batch for {len(losses) - 1} steps the loss fell only "
+                f"{drop:.1%}, and the learning-rate sweep found it falling fastest near "
+                f"{facts.suggested_lr * 10:.2g}, whose tenth ({facts.suggested_lr:g}) is "
+                f"{facts.suggested_lr / lr(config):.0f} times the current rate.", field=field,
+                evidence={"drop": drop, "suggested_lr": facts.suggested_lr,
+                          "lr": lr(config)},
+                fixes=(raise_lr_fix(config, facts.suggested_lr),))]
         why, node, where, fixes = "", None, field, (raise_lr_fix(config, facts.suggested_lr),)
     # without a cause found the verdict is a hint (plain SGD can be slow on one batch too)
     return [_finding(

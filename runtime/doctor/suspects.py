@@ -110,6 +110,8 @@ def _narrow(design: GraphModel, classes: int | None) -> list[Suspect]:
     narrow = []
     for node in anatomy.hidden_weighted(design):
         param = anatomy.width_param(design, node)
+        if param == "out_channels":
+            continue  # a few channels still carry every position's value: not a bottleneck
         width = design.nodes[node].params.get(param) if param else None
         if isinstance(width, int) and (width <= NARROW or (classes and width < classes)):
             narrow.append((node, param, width))

@@ -227,7 +227,7 @@ def test_a_diverging_single_batch_fit_means_lr_too_high():
     assert [(f.code, f.field, f.severity) for f in result.findings] == \
         [("lr_too_high", "training.optimizer.lr", "error")]
     codes(result.findings)
-    assert result.findings[0].fixes[0].edits[0].value == 0.02
+    assert result.findings[0].fixes[0].edits[0].value == 0.03  # a tenth, as people write it
 
 
 def test_a_tiny_learning_rate_is_too_low():
