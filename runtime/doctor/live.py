@@ -250,7 +250,10 @@ class LiveDoctor(Callback):
         last = self._history[-1].train_loss
         if self._first_loss is None or not math.isfinite(self._first_loss):
             return None
-        if not math.isfinite(last) or last > DIVERGE_FACTOR * self._first_loss + 1e-6:
+        # above its start and not coming down (one turbulent first epoch is not divergence)
+        rising = len(self._history) >= 2 and last >= self._history[-2].train_loss
+        if not math.isfinite(last) or (last > DIVERGE_FACTOR * self._first_loss + 1e-6
+                                       and rising):
             return self._caution(self._lr_high(facts, f"grew to {last:.3g}"))
         window = [e.train_loss for e in self._history[-OSCILLATION_EPOCHS:]]
         if len(window) == OSCILLATION_EPOCHS and self._oscillates(window):
