@@ -150,7 +150,7 @@ def _array(archive: Any, key: str, shown: str) -> np.ndarray:
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise DatasetError(f"NPZ file '{shown}': array '{key}' contains NaN or infinite values")
     if array.dtype.kind in "iuf" and array.size and \
-            float(np.abs(array).max()) > np.finfo(np.float32).max:
+            float(np.abs(array).max()) > float(np.finfo(np.float32).max):
         # read as float32 for training: such values would silently become infinite
         raise DatasetError(f"NPZ file '{shown}': array '{key}' holds values beyond float32's "
                            f"range (up to {float(np.abs(array).max()):.3g}); rescale them")
