@@ -1,0 +1,263 @@
+"""Run folders: every training run kept on disk as a first-class object.
+
+A run folder holds
+
+    run.json        what the run is: name, design, dates, status, device, duration, final and
+                    best metrics (rewritten atomically at the start and the end)
+    design.json     the design exactly as trained
+    training.json   its effective training block (every default filled in)
+    events.jsonl    every event of the run, one JSON object per line (flushed line by line: a
+                    crash leaves complete lines and at most one cut last line, which readers skip)
+    last.pt best.pt checkpoints (torch.load(weights_only=True)-loadable, written atomically)
+    report.json     the end-of-run report (confusion matrix, samples), when there is one
+    findings.json   the training doctor's findings
+
+Run folders live next to a saved design (`DESIGN.runs/` beside `DESIGN.json`), or for an unsaved
+design in the app's data folder (`runs_home()`). A crash or kill at any moment leaves the
+previous checkpoint and every file readable: each is replaced atomically or appended by lines.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .document import dumps, write_atomic
+from .errors import LayerLabError
+from .graph import GraphModel
+from .names import slug
+from .training.callbacks import Callback
+from .training.config import effective_block
+from .training.events import EpochEnd, Event, FitEnd, FitStart, Report
+
+RUN_FORMAT = "layerlab.run"
+RUN_VERSION = 1
+META, DESIGN, TRAINING, EVENTS, REPORT, FINDINGS = (
+    "run.json", "design.json", "training.json", "events.jsonl", "report.json", "findings.json")
+#: The suffix of the folder holding a saved design's runs (`spirals.json` -> `spirals.runs/`).
+RUNS_SUFFIX = ".runs"
+#: Overrides where unsaved designs' runs go (tests, portable installs).
+HOME_ENV = "LAYERLAB_DATA"
+
+
+class RunError(LayerLabError):
+    """A run folder that cannot be read, renamed or deleted (the message says why)."""
+
+
+def runs_home() -> Path:
+    """The app data folder for runs of unsaved designs: $LAYERLAB_DATA/runs, else the platform's
+    per-user data folder (XDG_DATA_HOME on Linux, Application Support on macOS, APPDATA on
+    Windows)."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]) / "runs"
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming")) / "LayerLab"
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support" / "LayerLab"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") \
+            / "layerlab"
+    return base / "runs"
+
+
+def runs_root(design_path: str | os.PathLike | None) -> Path:
+    """Where the runs of a design live: beside its file, or in the app data folder."""
+    if design_path is None:
+        return runs_home()
+    path = Path(design_path)
+    return path.with_name(path.stem + RUNS_SUFFIX)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def new_run_dir(root: Path, design_name: str) -> Path:
+    """A fresh, uniquely named folder under `root` (created)."""
+    root.mkdir(parents=True, exist_ok=True)
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(design_name or 'design')[:40]}"
+    for n in range(1000):
+        candidate = root / (stem if n == 0 else f"{stem}-{n + 1}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RunError(f"cannot create a run folder under {root}: too many runs this second")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+class RunWriter(Callback):
+    """Writes a run folder as the run goes (a trainer callback). Checkpoints go in it too: pass
+    `writer.folder` as the trainer's `checkpoint_dir`."""
+
+    def __init__(self, design: GraphModel, folder: Path, design_path: str | None = None,
+                 name: str | None = None):
+        self.design = design
+        self.folder = Path(folder)
+        self.meta: dict[str, Any] = {
+            "format": RUN_FORMAT, "version": RUN_VERSION, "id": self.folder.name,
+            "name": name or design.name or self.folder.name, "design_name": design.name,
+            "design_path": str(design_path) if design_path else None, "created": _now(),
+            "ended": None, "status": "running", "device": None, "duration_s": None,
+            "epochs_run": 0, "final": None, "best": None}
+        self._events = None
+        self._started = time.perf_counter()
+        # the design and a description first, so even a run refused before its first step
+        # (a dataset that cannot load) leaves a readable folder saying why
+        write_atomic(self.folder / DESIGN, dumps(self.design))
+        _write_json(self.folder / META, self.meta)
+
+    @classmethod
+    def create(cls, design: GraphModel, root: Path, design_path: str | None = None,
+               name: str | None = None) -> "RunWriter":
+        return cls(design, new_run_dir(root, design.name), design_path, name)
+
+    def on_fit_start(self, trainer, event: FitStart) -> None:
+        self.meta["device"] = event.device
+        _write_json(self.folder / TRAINING, effective_block(self.design.training))
+        _write_json(self.folder / META, self.meta)
+
+    def on_event(self, trainer, event: Event) -> None:
+        if self._events is None:
+            self._events = open(self.folder / EVENTS, "a", encoding="utf-8")
+        data = event.to_json()
+        self._events.write(json.dumps(data, default=str) + "\n")
+        self._events.flush()
+        if isinstance(event, Report):
+            _write_json(self.folder / REPORT, data)
+        elif isinstance(event, EpochEnd):
+            self.meta["epochs_run"] = event.epoch
+        elif isinstance(event, FitEnd):  # the last event: close the run
+            self._finish(trainer, event)
+
+    def _finish(self, trainer, event: FitEnd) -> None:
+        self._events.close()
+        self._events = None
+        doctor = getattr(trainer, "doctor", None)
+        if doctor is not None:
+            _write_json(self.folder / FINDINGS, [f.to_json() for f in doctor.findings()])
+        self.meta.update(status=event.status, ended=_now(),
+                         duration_s=round(time.perf_counter() - self._started, 3),
+                         final={k: v for k, v in (event.final or {}).items()
+                                if k not in ("event",)} or None,
+                         best=event.best, message=event.message)
+        _write_json(self.folder / META, self.meta)
+
+
+@dataclass
+class RunInfo:
+    """A run folder as the Runs list shows it."""
+
+    folder: Path
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name") or self.folder.name
+
+    @property
+    def status(self) -> str:
+        status = self.meta.get("status", "unknown")
+        return "unfinished" if status == "running" and not self.meta.get("ended") else status
+
+    def design(self) -> GraphModel:
+        """The design exactly as it was trained."""
+        from .document import load
+
+        return load(self.folder / DESIGN)
+
+    def checkpoint(self, which: str = "best") -> Path | None:
+        """best.pt (or last.pt when there is no best), or None."""
+        for name in ((f"{which}.pt", "last.pt") if which == "best" else (f"{which}.pt",)):
+            if (self.folder / name).is_file():
+                return self.folder / name
+        return None
+
+    def events(self) -> list[dict]:
+        return read_events(self.folder)
+
+
+def read_run(folder: str | os.PathLike) -> RunInfo:
+    """A run folder's description; RunError when it is not a readable run folder."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{folder} is not a run folder (no {META})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunError(f"cannot read {folder / META}: {err}") from None
+    if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
+        raise RunError(f"{folder / META} is not a LayerLab run description")
+    return RunInfo(folder, meta)
+
+
+def list_runs(root: str | os.PathLike) -> tuple[list[RunInfo], list[str]]:
+    """The runs under `root`, newest first, and a problem line for each folder that could not
+    be read (shown, never fatal)."""
+    root = Path(root)
+    runs, problems = [], []
+    if not root.is_dir():
+        return runs, problems
+    for folder in sorted(root.iterdir()):
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        try:
+            runs.append(read_run(folder))
+        except RunError as err:
+            problems.append(str(err))
+    runs.sort(key=lambda r: (r.meta.get("created") or "", r.folder.name), reverse=True)
+    return runs, problems
+
+
+def read_events(folder: str | os.PathLike) -> list[dict]:
+    """Every complete event line of a run (a line cut by a crash, or not JSON, is skipped)."""
+    path = Path(folder) / EVENTS
+    out = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(event, dict) and "event" in event:
+                    out.append(event)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def rename_run(folder: str | os.PathLike, name: str) -> RunInfo:
+    """Give a run a new display name (the folder keeps its id)."""
+    name = name.strip()
+    if not name:
+        raise RunError("a run's name cannot be empty")
+    info = read_run(folder)
+    info.meta["name"] = name
+    _write_json(info.folder / META, info.meta)
+    return info
+
+
+def delete_run(folder: str | os.PathLike) -> None:
+    """Delete a run folder (only a folder that reads as a LayerLab run)."""
+    info = read_run(folder)
+    shutil.rmtree(info.folder)
+
+
+def read_findings(folder: str | os.PathLike) -> list[dict]:
+    """The doctor's findings kept with a run ([] when there are none or the file is unreadable)."""
+    try:
+        data = json.loads((Path(folder) / FINDINGS).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    return data if isinstance(data, list) else []

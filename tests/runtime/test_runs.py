@@ -1,0 +1,104 @@
+"""Run folders (#13): what a run leaves on disk, how it is listed, renamed and deleted, and that
+a crash at any moment leaves it readable."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from runtime import document
+from runtime.runs import (DESIGN, EVENTS, FINDINGS, META, REPORT, TRAINING, RunError, RunWriter,
+                          delete_run, list_runs, read_events, read_findings, read_run,
+                          rename_run, runs_home, runs_root)
+from runtime.training.trainer import Trainer
+
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
+
+
+def train(tmp_path: Path, epochs: int = 2, preset: str = "mlp-spirals", name=None):
+    design = document.load(PRESETS / f"{preset}.json")
+    design.training = dict(design.training, epochs=epochs)
+    writer = RunWriter.create(design, tmp_path / "runs", str(PRESETS / f"{preset}.json"), name)
+    end = Trainer(design, design.training, [writer], checkpoint_dir=writer.folder).fit()
+    return writer.folder, end
+
+
+def test_a_run_folder_holds_the_design_settings_events_checkpoints_report_and_findings(tmp_path):
+    folder, end = train(tmp_path)
+    for name in (META, DESIGN, TRAINING, EVENTS, REPORT, FINDINGS, "last.pt", "best.pt"):
+        assert (folder / name).is_file(), name
+    info = read_run(folder)
+    assert info.status == "completed" == end.status and info.meta["epochs_run"] == 2
+    assert info.meta["device"] == "cpu" and info.meta["duration_s"] > 0
+    assert info.meta["final"]["val_accuracy"] == end.final["val_accuracy"]
+    assert document.to_dict(info.design()) == document.to_dict(
+        document.load(PRESETS / "mlp-spirals.json")) | {"training": info.design().training}
+    assert json.loads((folder / TRAINING).read_text())["optimizer"]["name"] == "adam"
+    kinds = [e["event"] for e in read_events(folder)]
+    assert kinds[0] == "fit_start" and kinds[-1] == "fit_end" and kinds.count("epoch_end") == 2
+    assert read_findings(folder) == []
+    state = torch.load(info.checkpoint(), weights_only=True)  # safe to load
+    assert state["epoch"] == 2
+
+
+def test_runs_are_listed_newest_first_renamed_and_deleted(tmp_path):
+    first, _ = train(tmp_path, 1)
+    second, _ = train(tmp_path, 1, name="with a name")
+    (tmp_path / "runs" / "not-a-run").mkdir()
+    runs, problems = list_runs(tmp_path / "runs")
+    assert [r.folder for r in runs] == [second, first]
+    assert runs[0].name == "with a name" and runs[1].name == "Spirals MLP" or runs[1].name
+    assert len(problems) == 1 and "not-a-run is not a run folder" in problems[0]
+    assert rename_run(first, "  baseline ").name == "baseline"
+    assert read_run(first).name == "baseline"
+    with pytest.raises(RunError, match="cannot be empty"):
+        rename_run(first, " ")
+    delete_run(first)
+    assert not first.exists()
+    with pytest.raises(RunError, match="not a run folder"):
+        delete_run(tmp_path / "runs" / "not-a-run")
+    assert (tmp_path / "runs" / "not-a-run").exists()  # never deletes what is not a run
+
+
+def test_a_killed_run_stays_readable(tmp_path):
+    folder, _ = train(tmp_path, 1)
+    meta = json.loads((folder / META).read_text())
+    meta.update(status="running", ended=None)  # as a run killed before its end looks
+    (folder / META).write_text(json.dumps(meta))
+    with open(folder / EVENTS, "a") as handle:
+        handle.write('{"event": "epoch_end", "epo')  # a line cut by the kill
+    info = read_run(folder)
+    assert info.status == "unfinished"
+    assert read_events(folder)[-1]["event"] == "fit_end"  # the cut line is skipped
+    (folder / META).write_text("{ not json")
+    with pytest.raises(RunError, match="cannot read"):
+        read_run(folder)
+    (folder / META).write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(RunError, match="not a LayerLab run"):
+        read_run(folder)
+
+
+def test_where_runs_live(tmp_path, monkeypatch):
+    assert runs_root(tmp_path / "spirals.json") == tmp_path / "spirals.runs"
+    monkeypatch.setenv("LAYERLAB_DATA", str(tmp_path / "data"))
+    assert runs_root(None) == runs_home() == tmp_path / "data" / "runs"
+    monkeypatch.delenv("LAYERLAB_DATA")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    if os.name == "posix" and os.uname().sysname == "Linux":
+        assert runs_home() == tmp_path / "xdg" / "layerlab" / "runs"
+
+
+def test_a_run_refused_before_its_first_step_leaves_a_folder_saying_why(tmp_path):
+    design = document.load(PRESETS / "mlp-spirals.json")
+    design.training = dict(design.training, dataset={"name": "npz", "params": {
+        "path": str(tmp_path / "missing.npz")}})
+    writer = RunWriter.create(design, tmp_path / "runs")
+    from runtime.errors import TrainingError
+    with pytest.raises(TrainingError):
+        Trainer(design, design.training, [writer], checkpoint_dir=writer.folder).fit()
+    info = read_run(writer.folder)
+    assert info.status == "failed" and "missing.npz" in info.meta["message"]
+    assert [e["event"] for e in read_events(writer.folder)] == ["error", "fit_end"]
