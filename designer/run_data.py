@@ -72,6 +72,7 @@ class RunRecord:
         self.document = document
         self.changes = changes
         self.status = "starting"
+        self.folder: str | None = None  # its run folder, once the worker says
         self.training_since = time.monotonic()  # reset when training begins (fit_start)
         self.info: dict[str, Any] = {}  # the fit_start event
         self.progress: dict[str, Any] = {}  # the latest step or epoch_end event
@@ -142,6 +143,7 @@ class RunRecord:
 
     def _on_worker_started(self, event: dict) -> None:
         self.status = "starting"
+        self.folder = event.get("run_folder")  # where the run is kept (None: not kept)
 
     def _on_fit_start(self, event: dict) -> None:
         self.info = event

@@ -17,6 +17,7 @@ from runtime.errors import TrainingConfigError, TrainingError
 from runtime.graph import MetaChanged, NodeMoved
 from runtime.training.config import parse_training
 from runtime.training.data_fit import io_nodes
+from runtime.runs import runs_root
 from runtime.worker import Stop, TrainingWorker
 
 from .run_data import RunRecord, describe_changes
@@ -123,7 +124,11 @@ class TrainingController(QObject):
         run = RunRecord(len(self.runs) + 1, document, changes)
         self.runs.append(run)
         base_dir = self.session.path.parent if self.session.path else Path.cwd()
-        self.worker = TrainingWorker(self.session.model, base_dir=base_dir)
+        # every run is kept as a run folder: beside a saved design, else in the data folder
+        self.worker = TrainingWorker(self.session.model, base_dir=base_dir,
+                                     run_root=runs_root(self.session.path),
+                                     design_path=str(self.session.path) if self.session.path
+                                     else None)
         self.worker.start()
         self._stopping = False
         self._set_stale(False)

@@ -108,13 +108,30 @@ def _exit_with_parent() -> None:
 
 def _child_main(document: dict, options: dict, events: Any, commands: Any) -> None:
     _exit_with_parent()
-    events.put(WorkerStarted(os.getpid()).to_json())
+    options = dict(options)
+    run_root, design_path = options.pop("run_root", None), options.pop("design_path", None)
+    writer = None
+    try:
+        design = from_dict(document)
+        if run_root is not None:  # the run kept as a run folder, checkpoints included
+            from .runs import RunWriter
+
+            writer = RunWriter.create(design, Path(run_root), design_path)
+            options.setdefault("checkpoint_dir", str(writer.folder))
+    except BaseException as err:  # a folder that cannot be made: the run goes on unkept
+        events.put(WorkerStarted(os.getpid()).to_json())
+        events.put(RunWarning(f"this run is not kept: cannot create its run folder under "
+                              f"{run_root}: {err}").to_json())
+    else:
+        events.put(WorkerStarted(os.getpid(), str(writer.folder) if writer else None)
+                   .to_json())
     try:
         from .errors import TrainingError
         from .training import Trainer
 
         link = _ChildLink(events, commands)
-        trainer = Trainer(from_dict(document), callbacks=[link], **options)
+        trainer = Trainer(from_dict(document), callbacks=[link] + ([writer] if writer else []),
+                          **options)
         link.drain(trainer)  # a stop or pause sent before the run began
         try:
             trainer.fit()
@@ -134,7 +151,9 @@ class TrainingWorker:
 
     Args:
         design: The design to train; it is copied, so later edits do not reach the run.
-        **options: Passed to `Trainer` (config, base_dir, checkpoint_dir, resume).
+        **options: Passed to `Trainer` (config, base_dir, checkpoint_dir, resume), except
+            `run_root` (keep the run as a run folder under it, runtime/runs.py) and
+            `design_path` (recorded in the run folder).
     """
 
     def __init__(self, design: GraphModel, **options: Any):

@@ -1,4 +1,7 @@
-"""Shared test set-up: Qt runs headless everywhere."""
+"""Shared test set-up: Qt runs headless everywhere, and runs of unsaved designs go to a
+temporary data folder instead of the user's."""
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("LAYERLAB_DATA", tempfile.mkdtemp(prefix="layerlab-test-data-"))

@@ -55,6 +55,8 @@ class WorkerStarted(Event):
     kind: ClassVar[str] = "worker_started"
     doc: ClassVar[str] = "The training process is up (sent by the worker)."
     pid: int = _f("The child process id.")
+    run_folder: str | None = _f("The run folder it writes ([runs.md](runs.md)), when it keeps "
+                                "one.", None, optional=True)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,32 @@ def test_a_run_streams_events_to_the_end(worker_factory):
     assert worker.process.exitcode == 0
 
 
+def test_a_run_with_a_run_root_is_kept_as_a_run_folder(worker_factory, tmp_path):
+    from runtime.runs import read_events, read_run
+
+    worker = worker_factory(spiral_mlp(epochs=2), run_root=tmp_path / "runs",
+                            design_path=str(tmp_path / "spirals.json"))
+    events = wait_for(worker, lambda ev: has(ev, FitEnd))
+    folder = Path(events[0].run_folder)
+    assert folder.parent == tmp_path / "runs"
+    worker.process.join(10)
+    info = read_run(folder)
+    assert info.status == "completed" and info.meta["design_path"].endswith("spirals.json")
+    assert (folder / "last.pt").is_file() and info.meta["epochs_run"] == 2
+    assert [e["event"] for e in read_events(folder)].count("epoch_end") == 2
+
+
+def test_a_run_folder_that_cannot_be_made_only_warns(worker_factory, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    worker = worker_factory(spiral_mlp(epochs=1), run_root=blocker / "runs")
+    events = wait_for(worker, lambda ev: has(ev, FitEnd))
+    assert events[0].run_folder is None
+    from runtime.training.events import RunWarning
+    assert "this run is not kept" in first(events, RunWarning).message
+    assert events[-1].status == "completed"
+
+
 def test_stop_takes_effect_within_a_second(worker_factory):
     worker = worker_factory(long_run())
     wait_for(worker, lambda ev: has(ev, Step))
