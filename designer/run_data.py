@@ -15,10 +15,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from runtime.design_diff import diff_documents
 from runtime.document import write_atomic
+from runtime.errors import LayerLabError
 from runtime.training import events as ev
-from runtime.training.config import effective_block
-from runtime.training.settings import SETTINGS
+from runtime.training.config import with_setting
 from runtime.training.statistics import node_series
 
 #: Per-node statistics kept over time (from the trainer's monitor events).
@@ -248,75 +249,17 @@ class _CsvLines:
 
 
 # --- what changed between two runs ----------------------------------------------------------
-#: Short names of training settings in run labels (from the settings catalogue); these settings
-#: are listed first, in catalogue order, then dataset parameters and the rest by path.
-_SHORT = {s.path: s.short for s in SETTINGS if s.short}
-
-
 def describe_changes(before: dict, after: dict, lr_override: float | None = None,
                      limit: int = 3) -> str:
-    """What differs between two design documents, e.g. "lr 0.01 -> 0.1, fc1.out_features 64 -> 128".
-
-    Training settings are compared with their defaults filled in, so writing a default value
-    explicitly is not a change. `lr_override` is the learning rate the previous run ended with
-    when it was changed during that run.
-    """
-    changes: list[str] = []
-    old_t = _flatten(effective_block(before.get("training") or {}))
-    new_t = _flatten(effective_block(after.get("training") or {}))
+    """What differs between two design documents, e.g. "lr 0.01 → 0.1, fc1: Sigmoid → ReLU"
+    (runtime.design_diff's labels: training settings compared with their defaults filled in,
+    replaced nodes paired, positions ignored). `lr_override` is the learning rate the previous
+    run ended with when it was changed during that run."""
     if lr_override is not None:
-        old_t["optimizer.lr"] = lr_override
-    order = list(_SHORT)
-    rank = lambda k: (order.index(k) if k in _SHORT  # noqa: E731
-                      else len(order) + (0 if k.startswith(_DATASET_PARAMS) else 1), k)
-    for key in sorted(set(old_t) | set(new_t), key=rank):
-        if old_t.get(key) != new_t.get(key):
-            changes.append(f"{_label(key)} {_fmt(old_t.get(key))} -> {_fmt(new_t.get(key))}")
-    old_nodes = {n["id"]: n for n in before.get("nodes", [])}
-    new_nodes = {n["id"]: n for n in after.get("nodes", [])}
-    for node_id, node in new_nodes.items():
-        old = old_nodes.get(node_id)
-        if old is None:
-            changes.append(f"+{node_id}")
-        elif old["type"] != node["type"]:
-            changes.append(f"{node_id} {old['type']} -> {node['type']}")
-        else:
-            for name, value in node.get("params", {}).items():
-                if old.get("params", {}).get(name) != value:
-                    changes.append(f"{node_id}.{name} {_fmt(old['params'].get(name))} -> "
-                                   f"{_fmt(value)}")
-    changes += [f"-{node_id}" for node_id in old_nodes if node_id not in new_nodes]
-    edges = lambda doc: {(e["from"], e["to"], e.get("from_port"), e.get("to_port"))  # noqa: E731
-                         for e in doc.get("edges", [])}
-    if edges(before) != edges(after) and not any(c[0] in "+-" for c in changes):
-        changes.append("rewired")
-    if not changes:
-        return "same settings"
-    shown = ", ".join(changes[:limit])
-    return shown + (f" (+{len(changes) - limit} more)" if len(changes) > limit else "")
-
-
-_DATASET_PARAMS = "dataset.params."
-
-
-def _label(key: str) -> str:
-    """A setting's name in a run label: its short name, a dataset parameter's own name."""
-    return _SHORT.get(key) or key.removeprefix(_DATASET_PARAMS)
-
-
-def _flatten(block: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in block.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if value is None:
-        return "none"
-    return str(value).lower() if isinstance(value, bool) else str(value)
+        before = dict(before, training=with_setting(before.get("training") or {},
+                                                    "optimizer.lr", lr_override))
+    try:
+        labels = diff_documents(before, after).labels(limit=limit)
+    except LayerLabError:  # a document that does not load: say so rather than fail the run
+        return "changed"
+    return ", ".join(labels) if labels else "same settings"

@@ -11,7 +11,8 @@ def doc(lr=0.01, units=64, extra_node=False, **training):
              {"id": "fc1", "type": "Linear", "params": {"out_features": units}}]
     if extra_node:
         nodes.append({"id": "drop", "type": "Dropout", "params": {"p": 0.5}})
-    return {"nodes": nodes, "edges": [{"from": "x", "to": "fc1"}],
+    return {"format": "layerlab.design", "version": 2, "nodes": nodes,
+            "edges": [{"from": "x", "to": "fc1"}],
             "training": {"optimizer": {"name": "adam", "lr": lr}, **training}}
 
 
@@ -77,13 +78,15 @@ def test_csv_has_one_row_per_epoch(tmp_path):
 
 
 def test_labels_say_what_changed():
-    assert describe_changes(doc(), doc(lr=0.1)) == "lr 0.01 -> 0.1"
-    assert describe_changes(doc(), doc(units=128)) == "fc1.out_features 64 -> 128"
-    assert describe_changes(doc(), doc(extra_node=True)) == "+drop"
-    assert describe_changes(doc(extra_node=True), doc()) == "-drop"
+    # the labels are runtime.design_diff's (tested there in full); the run record's adapter
+    # adds the rate a run ended with and "same settings"
+    assert describe_changes(doc(), doc(lr=0.1)) == "lr 0.01 → 0.1"
+    assert describe_changes(doc(), doc(units=128)) == "fc1.out_features 64 → 128"
+    assert describe_changes(doc(), doc(extra_node=True)) == "+drop (Dropout)"
+    assert describe_changes(doc(extra_node=True), doc()) == "−drop"
     assert describe_changes(doc(), doc()) == "same settings"
     # a default written out is not a change; a rate changed during the run is
     assert describe_changes(doc(), doc(epochs=20)) == "same settings"
-    assert describe_changes(doc(), doc(), lr_override=0.5) == "lr 0.5 -> 0.01"
+    assert describe_changes(doc(), doc(), lr_override=0.5) == "lr 0.5 → 0.01"
     many = describe_changes(doc(), doc(lr=0.1, units=8, epochs=3, batch_size=8), limit=2)
-    assert many == "lr 0.01 -> 0.1, batch 64 -> 8 (+2 more)"
+    assert many == "fc1.out_features 64 → 8, lr 0.01 → 0.1, +2 more"
