@@ -38,8 +38,12 @@ those cases (and no controls unless `--control NAME ...` names some). The full r
 minutes on a 2-core laptop CPU, `--quick` under one. This is a report, not a test: it always exits
 0.
 
-Usage: python benchmarks/doctor.py [--quick] [--verify] [--case NAME ...] [--control NAME ...]
-                                   [--no-controls] [--list]
+`--suite holdout` runs `benchmarks/doctor_holdout.py` instead: faults and controls written
+without looking at the doctor's rules or thresholds, so its figures are a held-out measurement
+(the main suite's may flatter the doctor, whose rules were tuned on it).
+
+Usage: python benchmarks/doctor.py [--suite main|holdout] [--quick] [--verify] [--case NAME ...]
+                                   [--control NAME ...] [--no-controls] [--list]
 """
 from __future__ import annotations
 
@@ -57,12 +61,13 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.doctor_cases import CASES, CONTROLS, Case, Control  # noqa: E402
+from benchmarks.doctor_cases import Case, Control  # noqa: E402
 from runtime.graph import GraphModel  # noqa: E402
 
 TARGETS = {"recall": 0.95, "localisation": 0.85, "fix": 0.70}
 ACCURACY_SLACK = 0.05
 LOSS_FACTOR, LOSS_SLACK = 1.5, 1e-3
+SUITES = {"main": "benchmarks.doctor_cases", "holdout": "benchmarks.doctor_holdout"}
 QUICK_CONTROLS = ("preset:mlp-spirals", "preset:regression-sine",
                   "preset:lesson-dying-relu-fixed", "raw-wine-with-batchnorm")
 
@@ -342,6 +347,8 @@ def _shown(final: dict) -> str:
 # --- main -----------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=sorted(SUITES), default="main",
+                        help="which suite: main (doctor_cases.py) or holdout (doctor_holdout.py)")
     parser.add_argument("--quick", action="store_true", help="one case per code, four controls")
     parser.add_argument("--verify", action="store_true",
                         help="train each fault and its counterpart without the doctor")
@@ -351,11 +358,14 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the suite and stop")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # torch/sklearn chatter would bury the table
+    suite = importlib.import_module(SUITES[args.suite])
+    CASES, CONTROLS = suite.CASES, suite.CONTROLS  # noqa: N806 - the suite's constants
+    quick_controls = getattr(suite, "QUICK_CONTROLS", QUICK_CONTROLS)
 
     cases = [c for c in CASES if (not args.case or c.name in args.case)
              and (not args.quick or c.quick or args.case)]
     controls = [c for c in CONTROLS if (not args.control or c.name in args.control)
-                and (not args.quick or c.name in QUICK_CONTROLS or args.control)]
+                and (not args.quick or c.name in quick_controls or args.control)]
     if args.case and not args.control:
         controls = []
     if args.no_controls:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.doctor_cases import CASES, CONTROLS, FAULT_PRESETS, Case
+from benchmarks.doctor_holdout import CASES as HOLDOUT_CASES, CONTROLS as HOLDOUT_CONTROLS
 from runtime.data import load_dataset
 from runtime.doctor.rules import RULES
 from runtime.errors import TrainingConfigError, TrainingError
@@ -20,7 +21,8 @@ from runtime.training.data_fit import check_data_fits
 from runtime.training.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
-CASE_IDS = [c.name for c in CASES]
+ALL_CASES, ALL_CONTROLS = CASES + HOLDOUT_CASES, CONTROLS + HOLDOUT_CONTROLS  # both suites
+CASE_IDS = [c.name for c in ALL_CASES]
 SETTING_PATHS = {s.path for s in SETTINGS}
 SECTIONS = {p.rsplit(".", 1)[0] for p in SETTING_PATHS if "." in p}
 
@@ -50,13 +52,13 @@ def test_every_code_has_at_least_two_cases():
 
 
 def test_names_are_unique_and_the_quick_subset_covers_every_code():
-    names = [c.name for c in CASES] + [c.name for c in CONTROLS]
+    names = [c.name for c in ALL_CASES] + [c.name for c in ALL_CONTROLS]
     assert len(names) == len(set(names))
     assert {c.code for c in CASES if c.quick} == set(RULES)
 
 
 def test_alternative_answers_are_known_codes():
-    for case in CASES:
+    for case in ALL_CASES:
         assert set(case.accepted()) <= set(RULES), case.name
         assert case.code not in dict(case.also), case.name
 
@@ -70,7 +72,7 @@ def _check_places(case: Case, design: GraphModel) -> None:
             assert place in design.nodes, (case.name, place, list(design.nodes))
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", ALL_CASES, ids=CASE_IDS)
 def test_case_builds_and_its_places_exist(case):
     design = case.design()
     assert design.training.get("epochs") == case.epochs, "the design's budget is the case's"
@@ -118,7 +120,7 @@ def _preset_name(stem: str) -> str:
     return load(ROOT / "presets" / f"{stem}.json").name
 
 
-@pytest.mark.parametrize("control", CONTROLS, ids=[c.name for c in CONTROLS])
+@pytest.mark.parametrize("control", ALL_CONTROLS, ids=[c.name for c in ALL_CONTROLS])
 def test_control_builds_and_fits_its_data(control):
     design = control.design()
     assert _data_problem(design) is None
