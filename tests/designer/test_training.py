@@ -145,8 +145,8 @@ def test_pause_resume_change_lr_then_stop(window, qtbot):
     small_run(window, epochs=1)
     click(qtbot, panel.train_button)
     second = wait_finished(qtbot, window)
-    assert second.label.startswith("Run 2: ") and "lr 0.05 -> 0.01" in second.label
-    assert "epochs 500 -> 1" in second.label
+    assert second.label.startswith("Run 2: ") and "lr 0.05 → 0.01" in second.label
+    assert "epochs 500 → 1" in second.label
     history = window.plots.overview.loss.history
     assert list(history) == [1] and len(history[1].xData) == len(run.epochs)
     assert window.plots.overview.loss.item.viewRange()[0][1] >= len(run.epochs)
