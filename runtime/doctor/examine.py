@@ -3,6 +3,7 @@ a training run with the live doctor. Used by `main.py doctor --epochs` and bench
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,22 @@ def flat_metrics(event: EpochEnd | None) -> dict:
     return {"train_loss": event.train_loss, "val_loss": event.val_loss, **event.metrics}
 
 
+#: Monitoring samples per epoch in a diagnosis run (at most every `MAX_EVERY` steps).
+SAMPLES_PER_EPOCH = 4
+MAX_EVERY = 50
+
+
+def _sample_every(block: dict, dataset) -> int:
+    from ..data import split
+
+    config = parse_training(block)
+    train_idx, _ = split(dataset, config.dataset["validation_split"], config["seed"])
+    n = max(1, len(train_idx))
+    batch = n if config["batch_size"] == "full" else min(config["batch_size"], n)
+    steps = math.ceil(n / batch)
+    return max(1, min(steps // SAMPLES_PER_EPOCH, MAX_EVERY))
+
+
 def examine(design: GraphModel, *, epochs: int | None = 0, steps: int = 30, dataset=None,
             base_dir: str | Path | None = None, lr_finder: bool = False) -> Examination:
     """Diagnose `design`: static + pre-flight, then `epochs` of training with the live doctor
@@ -84,6 +101,10 @@ def examine(design: GraphModel, *, epochs: int | None = 0, steps: int = 30, data
     if epochs is not None:
         block["epochs"] = epochs
     block.setdefault("monitoring", {})["doctor"] = True
+    if block["monitoring"].get("every", "auto") == "auto":
+        # a diagnosis run samples on a fixed beat: "auto" spaces samples by measured step time,
+        # so what the doctor saw (and the benchmark's figures) would vary with the machine
+        block["monitoring"]["every"] = _sample_every(block, dataset)
     clock = _Clock(started)
     trainer = Trainer(design, block, [clock], base_dir=base_dir, dataset=dataset)
     trainer.doctor.suggested_lr = pre.suggested_lr

@@ -407,6 +407,13 @@ def fit_findings(facts: Facts, losses: list[float], update_ratios: list[float],
 
 def non_finite_finding(facts: Facts, node: str | None, what: str) -> Finding:
     config = facts.config
+    fixes = [lower_lr_fix(config, 10, clip=True)]
+    if facts.dataset is not None and facts.dataset.x.is_floating_point():
+        from .static import _unnormalised
+
+        raw = _unnormalised(facts.design, facts.dataset)
+        if raw is not None:  # huge inputs overflow whatever the rate: normalise them first
+            fixes.insert(0, raw.fixes[0])
     return _finding(
         facts, "non_finite", "error", f"NaN/Inf {('in ' + node) if node else 'in the ' + what}",
         f"The {what} became NaN or Inf"
@@ -414,5 +421,4 @@ def non_finite_finding(facts: Facts, node: str | None, what: str) -> Finding:
         + " Once one value is NaN every weight it touches becomes NaN too. The usual causes are "
         "a too-large learning rate (values grow until they overflow) or a division or log of "
         "zero.", node=node, field=None if node else "training.optimizer.lr",
-        evidence={"where": what, "lr": lr(config)},
-        fixes=(lower_lr_fix(config, 10, clip=True),))
+        evidence={"where": what, "lr": lr(config)}, fixes=tuple(fixes))

@@ -16,6 +16,8 @@ WIDE = 32
 HEAVY_DROPOUT = 0.5
 STRONG_WEIGHT_DECAY = 0.1
 STRONG_L1 = 0.01
+#: A max-norm constraint this tight (dropout papers use 3 to 4) starves every unit.
+TIGHT_MAX_NORM = 0.5
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,13 @@ def _penalties(config) -> list[Suspect]:
                            "the data pulls it anywhere",
                            Fix("Lower the weight decay to 1e-4", (Edit(
                                "set_training", name="optimizer.weight_decay", value=1e-4),))))
+    max_norm = config["regularization"]["max_norm"]
+    if max_norm is not None and max_norm < TIGHT_MAX_NORM:
+        out.append(Suspect("max_norm", None, "training.regularization.max_norm",
+                           f"a max weight norm of {max_norm:g} keeps every unit's weights too "
+                           "small to carry a signal",
+                           Fix("Remove the max-norm constraint", (Edit(
+                               "set_training", name="regularization.max_norm", value=None),))))
     l1 = config["regularization"]["l1"] or 0.0
     if l1 >= STRONG_L1:
         out.append(Suspect("l1", None, "training.regularization.l1",
