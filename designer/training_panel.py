@@ -124,8 +124,11 @@ class TrainingPanel(QWidget):
             self.form.set_field("optimizer.lr", lr)
 
     def _sync_lr(self) -> None:
-        if not self.controller.busy:
-            self._show_lr(float(self.form.effective()["optimizer"]["lr"]))
+        if self.controller.busy:
+            return
+        lr = self.form.effective()["optimizer"]["lr"]
+        if isinstance(lr, (int, float)) and not isinstance(lr, bool):  # else the form flags it
+            self._show_lr(float(lr))
 
     def _show_lr(self, lr: float) -> None:
         self.lr_box.blockSignals(True)

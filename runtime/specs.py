@@ -297,6 +297,12 @@ INIT_PARAM = ParamSpec(
              "kaiming_uniform", "kaiming_normal", "orthogonal"))
 TRAINABLE_PARAM = ParamSpec("trainable", "bool", True,
                             "When false the layer's weights are frozen and are not updated by training.")
+LR_MULTIPLIER_PARAM = ParamSpec(
+    "lr_multiplier", "float", 1.0,
+    "Multiplies the learning rate for this layer's weights (fine-tuning: a pre-trained body "
+    "learns slower than a new head).", minimum=0.0, exclusive_minimum=True)
+#: Appended to the parameters of every layer with weights, in this order.
+WEIGHT_PARAMS = (INIT_PARAM, TRAINABLE_PARAM, LR_MULTIPLIER_PARAM)
 
 #: Parameters that were renamed, old name -> new name (the file migration converts old files; this
 #: only lets an error message point at the new name).
@@ -315,12 +321,12 @@ class LayerSpec:
         title: Name shown in the palette.
         category: One of `CATEGORIES`.
         explanation: Two sentences for learners: what it does, and when to use it.
-        params: Declared parameters; `weight_init` and `trainable` are appended for layers with
-            weights.
+        params: Declared parameters; `weight_init`, `trainable` and `lr_multiplier`
+            (`WEIGHT_PARAMS`) are appended for layers with weights.
         infer: The shape rule: input tensors -> output tensors, parameter count, FLOPs.
         build: Returns the `ModuleRecipe` of the node's torch module; None for Input and Output.
         inputs, outputs: Ports, in the order the module's forward takes them.
-        has_weights: The module has learnable weights (adds `weight_init` and `trainable`).
+        has_weights: The module has learnable weights (adds `WEIGHT_PARAMS`).
         aliases: Other names users know it by (Keras, other tools); used for search and suggestions.
         key_params: Parameters worth showing on the node in the canvas.
         input_dtypes: Element types the layer accepts; shape inference refuses the others.
@@ -355,7 +361,7 @@ class LayerSpec:
         if self.category not in CATEGORIES:
             raise ValueError(f"{self.type_id}: unknown category '{self.category}'")
         if self.has_weights:
-            object.__setattr__(self, "params", (*self.params, INIT_PARAM, TRAINABLE_PARAM))
+            object.__setattr__(self, "params", (*self.params, *WEIGHT_PARAMS))
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.type_id}: duplicate parameter names in {names}")

@@ -173,9 +173,9 @@ def test_spec_declaration_is_complete(spec: LayerSpec):
     assert set(spec.input_dtypes) <= {"float32", "int64"} and spec.input_dtypes
     names = spec.param_names()
     if spec.has_weights:
-        assert names[-2:] == ["weight_init", "trainable"]
+        assert names[-3:] == ["weight_init", "trainable", "lr_multiplier"]
     else:
-        assert "weight_init" not in names and "trainable" not in names
+        assert not {"weight_init", "trainable", "lr_multiplier"} & set(names)
     if spec.type_id in ("Input", "Output"):
         assert spec.build is None
     else:
