@@ -7,7 +7,7 @@ Adding an optimiser is one entry here plus its row in the catalogue tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -84,6 +84,85 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.id: s for s in (
 )}
 
 
-def make_optimizer(params: list[nn.Parameter], opt: dict[str, Any]) -> torch.optim.Optimizer:
-    """The optimiser named in a validated `optimizer` section."""
+#: Keys of a param group that hold learning rates (the optimiser's own and those schedules add):
+#: a group with another multiplier than the one it is restored from scales these.
+RATE_KEYS = ("lr", "initial_lr", "max_lr", "min_lr")
+
+
+def multiplier_groups(named: Iterable[tuple[str, nn.Parameter]],
+                      multipliers: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Param groups of equal learning-rate multiplier, in the order each multiplier first appears.
+
+    Args:
+        named: (name, parameter) pairs; a name starts with its node id (``fc1.weight``).
+        multipliers: Node id -> its `lr_multiplier` (nodes not listed train at 1.0).
+
+    Returns:
+        Groups for `make_optimizer`: ``{"params", "names", "lr_multiplier"}``.
+    """
+    groups: dict[float, dict[str, Any]] = {}
+    for name, param in named:
+        multiplier = float(multipliers.get(name.split(".", 1)[0], 1.0))
+        group = groups.setdefault(multiplier, {"params": [], "names": [],
+                                               "lr_multiplier": multiplier})
+        group["params"].append(param)
+        group["names"].append(name)
+    return list(groups.values())
+
+
+def make_optimizer(params: list[nn.Parameter] | list[dict[str, Any]],
+                   opt: dict[str, Any]) -> torch.optim.Optimizer:
+    """The optimiser named in a validated `optimizer` section.
+
+    `params` is a list of parameters, or of param groups (dicts with ``params`` and optionally
+    ``lr_multiplier``, e.g. from `multiplier_groups`): each group's rate is the section's `lr`
+    times its multiplier, and the group keeps its multiplier (so it is saved in the optimiser's
+    state and the base rate can be read back). A ``names`` entry is dropped.
+    """
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        params = [{**{k: v for k, v in group.items() if k != "names"},
+                   "lr": opt["lr"] * group.get("lr_multiplier", 1.0)} for group in params]
     return OPTIMIZERS[opt["name"]].build(params, opt["lr"], opt)
+
+
+def base_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The run's learning rate before any multiplier: what the settings, schedules and events
+    call the learning rate (read from a group at multiplier 1 when there is one, exactly)."""
+    groups = optimizer.param_groups
+    group = next((g for g in groups if g.get("lr_multiplier", 1.0) == 1.0), groups[0])
+    return group["lr"] / group.get("lr_multiplier", 1.0)
+
+
+def load_state_by_name(optimizer: torch.optim.Optimizer, names: list[str], saved: dict[str, Any],
+                       saved_names: list[str]) -> None:
+    """Load a saved optimiser state matched to the parameters by name, not by position.
+
+    A parameter frozen (or unfrozen) since the save simply has no state (or starts fresh), instead
+    of another parameter's momenta landing on it. Each group takes its hyperparameters (rate,
+    momentum, a schedule's bookkeeping) from the saved group of the same learning-rate multiplier,
+    or, for a multiplier new since the save, from the first saved group with its rates scaled to
+    the new multiplier.
+
+    Args:
+        optimizer: The fresh optimiser.
+        names: Its parameters' names, in its index order (group by group).
+        saved: The saved `optimizer.state_dict()`.
+        saved_names: The saved parameters' names, in the saved index order.
+    """
+    old_index = {name: i for i, name in enumerate(saved_names)}
+    fresh = optimizer.state_dict()
+    saved_groups = saved["param_groups"]
+    for group in fresh["param_groups"]:
+        multiplier = group.get("lr_multiplier", 1.0)
+        source = next((g for g in saved_groups if g.get("lr_multiplier", 1.0) == multiplier),
+                      saved_groups[0])
+        scale = multiplier / source.get("lr_multiplier", 1.0)
+        for key, value in source.items():
+            if key in ("params", "lr_multiplier", "param_names"):
+                continue
+            rate = key in RATE_KEYS and type(value) in (int, float)
+            group[key] = value * scale if rate and scale != 1.0 else value
+    fresh["state"] = {i: saved["state"][old_index[name]] for i, name in enumerate(names)
+                      if name in old_index and old_index[name] in saved["state"]}
+    optimizer.load_state_dict(fresh)

@@ -51,6 +51,21 @@ class ScheduleSpec:
             raise ValueError(f"schedule {self.id}: unknown settings {sorted(unknown)}")
 
 
+def _multipliers(optimizer: torch.optim.Optimizer) -> list[float]:
+    """Each param group's learning-rate multiplier (layers fine-tuned at a fraction of the rate)."""
+    return [group.get("lr_multiplier", 1.0) for group in optimizer.param_groups]
+
+
+def _cosine(optimizer, sched, run):
+    # in closed form, as a fraction of each group's starting rate, so that every group ends at
+    # min_lr times its multiplier and the ratio between groups holds all along (torch's
+    # CosineAnnealingLR sends every group to one absolute floor)
+    floor = sched["min_lr"] / run.lr
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda epoch: floor + (1 - floor) * (1 + math.cos(math.pi * epoch / run.epochs))
+        / 2)
+
+
 def _warmup(optimizer, sched, run):
     warm = max(sched["warmup_epochs"] * run.steps_per_epoch, 1)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warm))
@@ -64,21 +79,20 @@ SCHEDULES: dict[str, ScheduleSpec] = {s.id: s for s in (
                  lambda optimizer, sched, run: torch.optim.lr_scheduler.StepLR(
                      optimizer, sched["step_size"], sched["gamma"])),
     ScheduleSpec("cosine", "Cosine annealing", "Lowers the rate along a half cosine to "
-                 "`min_lr` over the run.", ("min_lr",),
-                 lambda optimizer, sched, run: torch.optim.lr_scheduler.CosineAnnealingLR(
-                     optimizer, T_max=run.epochs, eta_min=sched["min_lr"])),
+                 "`min_lr` over the run.", ("min_lr",), _cosine),
     ScheduleSpec("reduce_on_plateau", "Reduce on plateau", "Multiplies the rate by `factor` "
                  "after `patience` epochs without improvement of the monitored value (early "
                  "stopping's `monitor`), down to `min_lr`.", ("factor", "patience", "min_lr"),
                  lambda optimizer, sched, run: torch.optim.lr_scheduler.ReduceLROnPlateau(
                      optimizer, mode=run.monitor_mode, factor=sched["factor"],
-                     patience=sched["patience"], min_lr=sched["min_lr"]),
+                     patience=sched["patience"],
+                     min_lr=[sched["min_lr"] * m for m in _multipliers(optimizer)]),
                  plateau=True),
     ScheduleSpec("one_cycle", "One cycle", "Per step: warms up to `lr`, then anneals far below "
                  "it (super-convergence).", (),
                  lambda optimizer, sched, run: torch.optim.lr_scheduler.OneCycleLR(
-                     optimizer, max_lr=run.lr, total_steps=max(run.epochs * run.steps_per_epoch,
-                                                               2)),
+                     optimizer, max_lr=[run.lr * m for m in _multipliers(optimizer)],
+                     total_steps=max(run.epochs * run.steps_per_epoch, 2)),
                  per_step=True),
     ScheduleSpec("warmup", "Linear warm-up", "Per step: rises linearly over `warmup_epochs`, "
                  "then stays at `lr`.", ("warmup_epochs",), _warmup, per_step=True),
@@ -86,10 +100,16 @@ SCHEDULES: dict[str, ScheduleSpec] = {s.id: s for s in (
 
 
 class Schedule:
-    """Runs the chosen schedule: steps it per batch or per epoch, as its spec says."""
+    """Runs the chosen schedule: steps it per batch or per epoch, as its spec says.
+
+    An optimiser with several param groups (per-layer learning-rate multipliers) is scheduled
+    group by group with the same shape, so the rates keep their ratio: `min_lr` and one-cycle's
+    peak are scaled by each group's multiplier too.
+    """
 
     def __init__(self, optimizer: torch.optim.Optimizer, sched: dict[str, Any], run: RunShape):
         self.spec = SCHEDULES[sched["name"]]
+        self.multipliers = _multipliers(optimizer)
         self.per_step = self.spec.per_step
         self.scheduler: Any = self.spec.build(optimizer, sched, run)
 
@@ -115,7 +135,8 @@ class Schedule:
         if self.scheduler is None:
             return {}
         state = self.scheduler.state_dict()
-        return {k: v for k, v in state.items() if not callable(v) and k != "lr_lambdas"}
+        return {**{k: v for k, v in state.items() if not callable(v) and k != "lr_lambdas"},
+                "multipliers": list(self.multipliers)}
 
     def load_state_dict(self, state: dict, optimizer: torch.optim.Optimizer) -> None:
         """Continue from a checkpoint's schedule state.
@@ -128,8 +149,12 @@ class Schedule:
         """
         if self.scheduler is None or not state:
             return
+        state = dict(state)
+        saved_multiplier = (state.pop("multipliers", None) or [1.0])[0]
         if self.spec.plateau:
-            self.scheduler.load_state_dict({**self.scheduler.state_dict(), **state})
+            # the counters come from the checkpoint; the floors from this run's settings and groups
+            kept = {k: v for k, v in state.items() if k not in ("min_lrs", "_last_lr")}
+            self.scheduler.load_state_dict({**self.scheduler.state_dict(), **kept})
             return
         fresh = list(self.scheduler.base_lrs)
         for group, lr in zip(optimizer.param_groups, fresh):
@@ -142,8 +167,12 @@ class Schedule:
                 except ValueError:  # a one-cycle run shortened below the steps done
                     break
         saved = state.get("base_lrs")
-        if saved and fresh[0] > 0 and saved[0] != fresh[0]:
-            ratio = saved[0] / fresh[0]
+        # compared as base rates: the groups may have other multipliers than the saved run's
+        saved_base = saved[0] / saved_multiplier if saved else None
+        fresh_base = fresh[0] / self.multipliers[0]
+        if saved_base and fresh_base > 0 and not math.isclose(saved_base, fresh_base,
+                                                              rel_tol=1e-12):
+            ratio = saved_base / fresh_base
             self.rescale(ratio)
             for group in optimizer.param_groups:
                 group["lr"] *= ratio

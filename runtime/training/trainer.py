@@ -31,7 +31,7 @@ from .losses import LOSSES, compute_loss
 from .memory import check_fits, device_memory, fitting_batch
 from .metrics import MetricAccumulator, higher_is_better
 from .monitor import MonitorSample, MonitorSchedule, first_non_finite_node
-from .optimizers import make_optimizer
+from .optimizers import base_lr, load_state_by_name, make_optimizer, multiplier_groups
 from .regularizers import apply_max_norm, l1_penalty
 from .report import EvaluationContext, validation_report
 from .schedules import RunShape, Schedule
@@ -195,7 +195,13 @@ class Trainer:
         check_fits(analysis, self.batch_size, self.device)  # before the first batch is made
         self._analysis = analysis
         self.steps_per_epoch = math.ceil(n / self.batch_size)
-        self.optimizer = make_optimizer(self.trainable, cfg.optimizer)
+        groups = multiplier_groups(self.named_trainable, {
+            n.id: n.params.get("lr_multiplier", 1.0) for n in self.design.nodes.values()})
+        # in the optimiser's order (group by group): checkpoints name its state in this order
+        self.named_trainable = [pair for group in groups
+                                for pair in zip(group["names"], group["params"])]
+        self.trainable = [p for _, p in self.named_trainable]
+        self.optimizer = make_optimizer(groups, cfg.optimizer)
         self.monitor_mode = "max" if higher_is_better(cfg.monitor_key) else "min"
         self.schedule = Schedule(self.optimizer, cfg.schedule, RunShape(
             cfg.optimizer["lr"], cfg["epochs"], self.steps_per_epoch, self.monitor_mode))
@@ -256,7 +262,7 @@ class Trainer:
             params=sum(p.numel() for p in self.model.parameters()),
             trainable_params=sum(p.numel() for p in self.trainable),
             task=self.dataset.task, num_classes=self.dataset.num_classes,
-            lr=self.optimizer.param_groups[0]["lr"], mixed_precision=self.amp,
+            lr=base_lr(self.optimizer), mixed_precision=self.amp,
             loss=cfg["loss"], metrics=list(cfg.metrics))
         self._call("on_fit_start", start_event)
         self.emit(start_event)
@@ -346,7 +352,7 @@ class Trainer:
             if now - last_emit >= STEP_EVENT_INTERVAL or i == self.steps_per_epoch - 1:
                 last_emit = now
                 self.emit(Step(self.step, epoch, cfg["epochs"], i + 1, self.steps_per_epoch,
-                               loss_value, self.optimizer.param_groups[0]["lr"],
+                               loss_value, base_lr(self.optimizer),
                                self._eta(epoch, i + 1)))
             for hook in batch_end:
                 hook(self, self.step)
@@ -487,9 +493,9 @@ class Trainer:
         if self._pending_lr is None:
             return
         lr, self._pending_lr = self._pending_lr, None
-        old = self.optimizer.param_groups[0]["lr"]
+        old = base_lr(self.optimizer)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_multiplier", 1.0)
         if old > 0:
             self.schedule.rescale(lr / old)
         self.emit(LrChanged(self.step, lr, old))
@@ -509,7 +515,7 @@ class Trainer:
                 metrics[f"val_{name}"] = val[name]
         return EpochEnd(epoch, self.config["epochs"], self.step, train["loss"],
                         val["loss"] if val else None, metrics,
-                        self.optimizer.param_groups[0]["lr"],
+                        base_lr(self.optimizer),
                         self._samples_seen / max(elapsed, 1e-9), elapsed,
                         self._eta(epoch, self.steps_per_epoch))
 
@@ -596,23 +602,21 @@ class Trainer:
         since the checkpoint simply has no state (or starts fresh), instead of shifting the
         others' momenta onto the wrong tensors."""
         saved = state["optimizer"]
-        names = state.get("trainable")
-        current = [name for name, _ in self.named_trainable]
+        names = state.get("trainable")  # in the saved optimiser's order
         if names is None:  # a checkpoint from before names were kept: only an exact fit works
+            multipliers = [g.get("lr_multiplier", 1.0) for g in self.optimizer.param_groups]
             try:
-                self.optimizer.load_state_dict(saved)
+                self.optimizer.load_state_dict(saved)  # replaces the groups' settings whole
+                for group, multiplier in zip(self.optimizer.param_groups, multipliers):
+                    group["lr_multiplier"] = multiplier
             except ValueError:
-                raise TrainingError(f"checkpoint {path} was saved with other layers frozen and "
-                                    "predates LayerLab's frozen-layer resume: unfreeze the layers "
-                                    "as they were, or start a new run", "design") from None
+                raise TrainingError(f"checkpoint {path} was saved with other layers frozen (or "
+                                    "other learning-rate multipliers) and predates LayerLab's "
+                                    "frozen-layer resume: set the layers as they were, or start "
+                                    "a new run", "design") from None
             return
-        old_index = {name: i for i, name in enumerate(names)}
-        fresh = self.optimizer.state_dict()
-        group = {k: v for k, v in saved["param_groups"][0].items() if k != "params"}
-        fresh["param_groups"] = [{**group, "params": list(range(len(current)))}]
-        fresh["state"] = {i: saved["state"][old_index[name]] for i, name in enumerate(current)
-                          if name in old_index and old_index[name] in saved["state"]}
-        self.optimizer.load_state_dict(fresh)
+        load_state_by_name(self.optimizer, [name for name, _ in self.named_trainable], saved,
+                           names)
 
 
 def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
