@@ -56,6 +56,9 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-dir", metavar="DIR",
                        help="write last.pt and best.pt here after every epoch")
     train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    train.add_argument("--init-from", metavar="CKPT", help="start from another run's weights "
+                       "where they fit (same node id, else same type and shapes); prints what "
+                       "loaded and what was skipped (docs/training.md)")
     doctor = commands.add_parser("doctor", help="diagnose the design: static rules, one "
                                  "forward/backward pass and a single-batch fit (docs/doctor.md)")
     doctor.add_argument("file", help="design file (.json)")
@@ -199,6 +202,7 @@ def _export(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from .errors import TrainingConfigError, TrainingError
     from .training import JsonLinesWriter, ProgressPrinter, Trainer, parse_training
+    from .training.transfer import TransferPrinter
 
     model, problems, _ = _open(args.file)
     if model is None:
@@ -217,14 +221,15 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingConfigError as err:
         _print_problems(args.file, err.problems)
         return EXIT_PROBLEMS
-    callbacks = [ProgressPrinter(sys.stderr)]
+    callbacks = [TransferPrinter(sys.stderr, f"{args.file}: "), ProgressPrinter(sys.stderr)]
     metrics_file = trainer = None
     try:
         if args.metrics_out:
             metrics_file = open(args.metrics_out, "w", encoding="utf-8")
             callbacks.append(JsonLinesWriter(metrics_file))
         trainer = Trainer(model, config, callbacks, base_dir=Path(args.file).resolve().parent,
-                          checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+                          checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+                          init_from=args.init_from)
         end = trainer.fit()
     except TrainingError as err:
         node = f" (node '{err.node}')" if err.node else ""

@@ -90,14 +90,22 @@ class Trainer:
         callbacks: Receive events (see `Callback`).
         base_dir: Folder that relative dataset paths are resolved against.
         checkpoint_dir: Where `last.pt` and `best.pt` are written (None: no checkpoints).
-        resume: A checkpoint to continue from.
+        resume: A checkpoint to continue from (its weights, optimiser, schedule and epoch).
         dataset: A ready `Dataset` (otherwise the training block's dataset is loaded).
+        init_from: A checkpoint (path or loaded dict) whose weights start a new run: loaded
+            node by node where they fit (`transfer_weights`) after compiling, before the first
+            step; the optimiser, schedule and epoch start afresh. What happened is in
+            `transfer_report`. Refused together with `resume`.
     """
 
     def __init__(self, design: GraphModel, config: TrainingConfig | dict | None = None,
                  callbacks: Iterable[Callback] = (), base_dir: str | Path | None = None,
                  checkpoint_dir: str | Path | None = None, resume: str | Path | None = None,
-                 dataset: Any = None):
+                 dataset: Any = None, init_from: str | Path | dict | None = None):
+        if init_from is not None and resume:
+            raise TrainingError("init_from and resume cannot be used together: resume continues "
+                                "a run (its weights, optimiser, schedule and epoch), init_from "
+                                "starts a new run from another run's weights", "design")
         self.design = design
         if config is None:
             config = design.training
@@ -106,6 +114,8 @@ class Trainer:
         self.base_dir = Path(base_dir) if base_dir else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.resume_path = Path(resume) if resume else None
+        self.init_from = init_from
+        self.transfer_report = None
         self.dataset = dataset
         self.history: list[EpochEnd] = []
         self.step = 0
@@ -221,6 +231,8 @@ class Trainer:
         self.start_epoch = 1
         if self.resume_path:
             self._load_checkpoint(self.resume_path)
+        if self.init_from is not None:
+            self._init_weights()
 
     # --- the loop -------------------------------------------------------------------------
     def fit(self) -> FitEnd:
@@ -596,6 +608,15 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.start_epoch = self.epoch + 1
 
+    def _init_weights(self) -> None:
+        """Start from another run's weights where they fit; refuse a checkpoint where none do."""
+        from .transfer import transfer_weights
+
+        report = transfer_weights(self.model, self.design, self.init_from)
+        self.transfer_report = report
+        if report.weighted and not report.loaded:
+            raise TrainingError(f"nothing in {report.source} fits this design: "
+                                f"{report.summary()}", "design")
 
     def _load_optimizer_state(self, state: dict, path: Path) -> None:
         """The optimiser's state, matched to the parameters by name: a layer frozen (or unfrozen)
