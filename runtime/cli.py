@@ -18,7 +18,7 @@ from .shapes import Analysis, infer
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C (128 + SIGINT)
-COMMANDS = ("validate", "summary", "export", "train", "doctor", "settings")
+COMMANDS = ("validate", "summary", "export", "train", "doctor", "runs", "settings")
 
 
 def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
@@ -59,6 +59,15 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     train.add_argument("--init-from", metavar="CKPT", help="start from another run's weights "
                        "where they fit (same node id, else same type and shapes); prints what "
                        "loaded and what was skipped (docs/training.md)")
+    train.add_argument("--runs-dir", metavar="DIR", help="keep the run as a run folder under "
+                       "DIR (default: DESIGN.runs/ beside the design; docs/runs.md)")
+    train.add_argument("--no-run", action="store_true", help="do not keep a run folder")
+    runs = commands.add_parser("runs", help="list the kept runs of a design: name, date, "
+                               "status, what changed, final metrics")
+    runs.add_argument("file", help="design file (.json)")
+    runs.add_argument("--runs-dir", metavar="DIR", help="where its runs are (default: "
+                      "DESIGN.runs/ beside the design)")
+    runs.add_argument("--json", action="store_true", help="machine-readable output")
     doctor = commands.add_parser("doctor", help="diagnose the design: static rules, one "
                                  "forward/backward pass and a single-batch fit (docs/doctor.md)")
     doctor.add_argument("file", help="design file (.json)")
@@ -93,7 +102,7 @@ def run(argv: Sequence[str] | None = None, prog: str = "layerlab") -> int:
         parser.print_help()
         return EXIT_OK
     commands = {"validate": _validate, "summary": _summary, "export": _export, "train": _train,
-                "doctor": _doctor, "settings": _settings}
+                "doctor": _doctor, "runs": _runs, "settings": _settings}
     return commands[args.command](args)
 
 
@@ -223,12 +232,23 @@ def _train(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     callbacks = [TransferPrinter(sys.stderr, f"{args.file}: "), ProgressPrinter(sys.stderr)]
     metrics_file = trainer = None
+    checkpoint_dir = args.checkpoint_dir
     try:
         if args.metrics_out:
             metrics_file = open(args.metrics_out, "w", encoding="utf-8")
             callbacks.append(JsonLinesWriter(metrics_file))
+        if not args.no_run:  # the run kept as a run folder, as the designer keeps its runs
+            from .document import from_dict, to_dict
+            from .runs import RunWriter, runs_root
+
+            trained = from_dict(dict(to_dict(model), training=block))
+            root = Path(args.runs_dir) if args.runs_dir else runs_root(args.file)
+            writer = RunWriter.create(trained, root, args.file)
+            callbacks.append(writer)
+            checkpoint_dir = checkpoint_dir or writer.folder
+            print(f"{args.file}: keeping this run in {writer.folder}", file=sys.stderr)
         trainer = Trainer(model, config, callbacks, base_dir=Path(args.file).resolve().parent,
-                          checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+                          checkpoint_dir=checkpoint_dir, resume=args.resume,
                           init_from=args.init_from)
         end = trainer.fit()
     except TrainingError as err:
@@ -236,7 +256,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{args.file}: training failed{node}: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
-        last = Path(args.checkpoint_dir) / "last.pt" if args.checkpoint_dir else None
+        last = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
         kept = f"last checkpoint {last}" if last is not None and last.exists() else \
             "no checkpoint was written (use --checkpoint-dir to keep one)"
         where = (f"interrupted at epoch {trainer.epoch}, step {trainer.step}"
@@ -251,6 +271,52 @@ def _train(args: argparse.Namespace) -> int:
             metrics_file.close()
     final = end.final or {}
     print(json.dumps({k: v for k, v in final.items() if k != "event"}, indent=2))
+    return EXIT_OK
+
+
+def _runs(args: argparse.Namespace) -> int:
+    """The runs kept for a design, newest first, each with what changed from the one before."""
+    from .design_diff import diff_documents
+    from .runs import list_runs, runs_root
+
+    root = Path(args.runs_dir) if args.runs_dir else runs_root(args.file)
+    runs, problems = list_runs(root)
+    designs = {}
+    for run in runs:
+        try:
+            designs[run.folder] = json.loads((run.folder / "design.json").read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            designs[run.folder] = None
+    rows = []
+    for i, run in enumerate(runs):
+        before = designs.get(runs[i + 1].folder) if i + 1 < len(runs) else None
+        after = designs.get(run.folder)
+        changes: list[str] = []
+        if before is not None and after is not None:
+            try:
+                changes = diff_documents(before, after).labels(limit=3)
+            except Exception:  # a design file that no longer loads: no change line
+                changes = []
+        rows.append({"id": run.folder.name, "name": run.name, "folder": str(run.folder),
+                     "created": run.meta.get("created"), "status": run.status,
+                     "epochs_run": run.meta.get("epochs_run"),
+                     "duration_s": run.meta.get("duration_s"), "device": run.meta.get("device"),
+                     "final": run.meta.get("final"), "changes": changes})
+    if args.json:
+        print(json.dumps({"root": str(root), "runs": rows, "problems": problems}, indent=2))
+        return EXIT_OK
+    if not rows:
+        print(f"{args.file}: no runs kept in {root}")
+    for row in rows:
+        final = row["final"] or {}
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in final.items()
+                          if k in ("val_loss", "val_accuracy", "train_loss", "val_mae")
+                          and isinstance(v, (int, float)))
+        print(f"{row['id']}  {row['name']}  {row['status']}  {row['epochs_run']} epoch(s)"
+              + (f"  {shown}" if shown else "")
+              + (f"  [{', '.join(row['changes'])}]" if row["changes"] else ""))
+    for problem in problems:
+        print(f"  skipped: {problem}", file=sys.stderr)
     return EXIT_OK
 
 

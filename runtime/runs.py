@@ -44,6 +44,8 @@ META, DESIGN, TRAINING, EVENTS, REPORT, FINDINGS = (
 RUNS_SUFFIX = ".runs"
 #: Overrides where unsaved designs' runs go (tests, portable installs).
 HOME_ENV = "LAYERLAB_DATA"
+#: Overrides where saved designs' runs go (all under one folder).
+RUNS_ENV = "LAYERLAB_RUNS"
 
 
 class RunError(LayerLabError):
@@ -67,10 +69,14 @@ def runs_home() -> Path:
 
 
 def runs_root(design_path: str | os.PathLike | None) -> Path:
-    """Where the runs of a design live: beside its file, or in the app data folder."""
+    """Where the runs of a design live: beside its file, or in the app data folder. With
+    $LAYERLAB_RUNS set, every design's runs go under that folder instead (`NAME.runs/` in it):
+    for designs in read-only places, and for the tests."""
     if design_path is None:
         return runs_home()
     path = Path(design_path)
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV]) / (path.stem + RUNS_SUFFIX)
     return path.with_name(path.stem + RUNS_SUFFIX)
 
 

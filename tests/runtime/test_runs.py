@@ -82,7 +82,10 @@ def test_a_killed_run_stays_readable(tmp_path):
 
 
 def test_where_runs_live(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAYERLAB_RUNS", raising=False)
     assert runs_root(tmp_path / "spirals.json") == tmp_path / "spirals.runs"
+    monkeypatch.setenv("LAYERLAB_RUNS", str(tmp_path / "all"))
+    assert runs_root(tmp_path / "spirals.json") == tmp_path / "all" / "spirals.runs"
     monkeypatch.setenv("LAYERLAB_DATA", str(tmp_path / "data"))
     assert runs_root(None) == runs_home() == tmp_path / "data" / "runs"
     monkeypatch.delenv("LAYERLAB_DATA")
@@ -102,3 +105,25 @@ def test_a_run_refused_before_its_first_step_leaves_a_folder_saying_why(tmp_path
     info = read_run(writer.folder)
     assert info.status == "failed" and "missing.npz" in info.meta["message"]
     assert [e["event"] for e in read_events(writer.folder)] == ["error", "fit_end"]
+
+
+def test_train_keeps_a_run_folder_and_runs_lists_it_with_what_changed(tmp_path, capsys,
+                                                                     monkeypatch):
+    from runtime.cli import run
+    monkeypatch.delenv("LAYERLAB_RUNS", raising=False)
+    design = tmp_path / "spirals.json"
+    design.write_text((PRESETS / "mlp-spirals.json").read_text())
+    assert run(["train", str(design), "--epochs", "1"]) == 0
+    assert run(["train", str(design), "--epochs", "1", "--set", "optimizer.lr=0.1"]) == 0
+    assert "keeping this run in" in capsys.readouterr().err
+    runs, _ = list_runs(tmp_path / "spirals.runs")
+    assert len(runs) == 2 and all(r.checkpoint("last") for r in runs)
+    assert runs[0].design().training["optimizer"]["lr"] == 0.1  # the design as trained
+    assert run(["runs", str(design), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["runs"]
+    assert rows[0]["changes"] == ["lr 0.01 → 0.1"] and rows[1]["changes"] == []
+    assert rows[0]["status"] == "completed" and rows[0]["final"]["val_accuracy"] >= 0
+    assert run(["runs", str(design)]) == 0
+    assert "[lr 0.01 → 0.1]" in capsys.readouterr().out
+    assert run(["train", str(design), "--epochs", "1", "--no-run"]) == 0
+    assert len(list_runs(tmp_path / "spirals.runs")[0]) == 2
