@@ -1,0 +1,211 @@
+"""Trying a trained model on one input: the prediction and every layer's output for it.
+
+`Predictor` compiles a design, loads a checkpoint's weights into it (every tensor must fit) and
+runs single samples on the CPU in evaluation mode, catching each layer's output with forward
+hooks so that a panel can show what each layer does to the input.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .compile import compile_model
+from .errors import CompileError, LayerLabError, TrainingError
+from .graph import GraphModel
+from .names import INPUTS_ATTRIBUTE
+from .training.checkpoints import load_checkpoint
+
+
+class InferenceError(LayerLabError):
+    """A model that cannot be tried: no checkpoint, weights that do not fit, a bad input."""
+
+
+@dataclass
+class Prediction:
+    """What the model makes of one sample.
+
+    Attributes:
+        output: The Output's values for the sample (batch dimension removed).
+        probabilities: Per class, for classification losses (softmax of scores, sigmoid of
+            yes/no logits); None for regression.
+        predicted: The most likely class (classification) or None.
+        activations: Per node id, that node's output for the sample (batch dimension removed,
+            detached CPU tensors), in the order the forward pass ran them.
+    """
+
+    output: torch.Tensor
+    probabilities: torch.Tensor | None = None
+    predicted: int | None = None
+    activations: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Predictor:
+    """A trained design ready to answer single samples (CPU, evaluation mode).
+
+    Args:
+        design: The design exactly as trained.
+        state: The model's state_dict (keys ``node_id.param``).
+    """
+
+    def __init__(self, design: GraphModel, state: dict[str, torch.Tensor]):
+        self.design = design
+        try:
+            self.model = compile_model(design)
+        except CompileError as err:
+            raise InferenceError(f"the design cannot be compiled: {err}") from None
+        _load_strict(self.model, state)
+        self.model.eval()
+        inputs = getattr(self.model, INPUTS_ATTRIBUTE, None) or []
+        self.input_id = inputs[0][0] if inputs else None
+        self.sample_shape: tuple[int, ...] = tuple(inputs[0][1].shape) if inputs else ()
+        self.input_dtype = (torch.int64 if inputs and "int" in inputs[0][1].dtype
+                            else torch.float32)
+        training = design.training if isinstance(design.training, dict) else {}
+        self.loss: str = training.get("loss", "cross_entropy")
+        self.folder: Path | None = None
+
+    @classmethod
+    def from_checkpoint(cls, design: GraphModel, path: str | os.PathLike) -> "Predictor":
+        """The design with a checkpoint's weights; `InferenceError` when they do not fit."""
+        try:
+            state = load_checkpoint(path)
+        except TrainingError as err:
+            raise InferenceError(str(err)) from None
+        weights = state.get("model")
+        if not isinstance(weights, dict):
+            raise InferenceError(f"{path} holds no model weights")
+        return cls(design, weights)
+
+    @classmethod
+    def from_run(cls, folder: str | os.PathLike, which: str = "best") -> "Predictor":
+        """The run folder's design as trained with its best (else last) checkpoint."""
+        from .runs import RunError, read_run
+
+        try:
+            info = read_run(folder)
+            design = info.design()
+        except RunError as err:
+            raise InferenceError(str(err)) from None
+        except Exception as err:  # a design file that no longer loads
+            raise InferenceError(f"cannot read the design of run {folder}: {err}") from None
+        path = info.checkpoint(which)
+        if path is None:
+            raise InferenceError(f"run {info.name} has no checkpoint (it ended before the "
+                                 "first epoch was saved)")
+        predictor = cls.from_checkpoint(design, path)
+        predictor.folder = Path(folder)
+        return predictor
+
+    def validation_data(self) -> tuple[Any, torch.Tensor]:
+        """The run's dataset and its validation indices, split as the trainer split it.
+
+        Raises:
+            InferenceError: the dataset cannot be loaded (the message says why).
+        """
+        from .data import load_dataset, split
+        from .errors import DatasetError, TrainingConfigError
+        from .training.config import parse_training
+
+        base_dir = None
+        if self.folder is not None:
+            from .runs import read_run
+
+            design_path = read_run(self.folder).meta.get("design_path")
+            base_dir = Path(design_path).parent if design_path else None
+        try:
+            cfg = parse_training(self.design.training)
+            dataset = load_dataset(cfg.dataset, base_dir, seed=cfg["seed"])
+            _, val_idx = split(dataset, cfg.dataset["validation_split"], cfg["seed"])
+        except (DatasetError, TrainingConfigError) as err:
+            raise InferenceError(f"cannot load the run's dataset: {err}") from None
+        if len(val_idx) == 0:
+            val_idx = torch.arange(len(dataset))
+        return dataset, val_idx
+
+    # --- answering ------------------------------------------------------------------------
+    def as_input(self, x: Any) -> torch.Tensor:
+        """One sample as a tensor of the Input's shape and dtype (lists and arrays welcome)."""
+        t = torch.as_tensor(x).to(self.input_dtype)
+        if self.sample_shape and tuple(t.shape) != self.sample_shape:
+            if t.numel() != _numel(self.sample_shape):
+                raise InferenceError(f"the Input takes one sample of shape {self.sample_shape}, "
+                                     f"not {tuple(t.shape)}")
+            t = t.reshape(self.sample_shape)
+        return t
+
+    @torch.no_grad()
+    def predict(self, x: Any) -> Prediction:
+        """The model's answer for ONE sample, with every layer's output for it."""
+        sample = self.as_input(x).unsqueeze(0)
+        activations: dict[str, torch.Tensor] = {}
+        hooks = [module.register_forward_hook(_catcher(name, activations))
+                 for name, module in self.model.named_children()]
+        try:
+            output = self.model(sample)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        if isinstance(output, tuple):
+            output = output[0]
+        output = output.detach().float().cpu()[0]
+        return Prediction(output, *self._probabilities(output), activations)
+
+    def _probabilities(self, output: torch.Tensor) -> tuple[torch.Tensor | None, int | None]:
+        from .training.losses import LOSSES
+
+        spec = LOSSES.get(self.loss)
+        task = spec.task if spec else "classification"
+        if task in ("classification", "distribution"):
+            scores = output.reshape(-1, output.shape[-1])[-1] if output.dim() else output
+            if self.loss == "nll":  # log-probabilities already
+                probs = scores.exp()
+            else:
+                probs = torch.softmax(scores, dim=-1)
+            return probs, int(probs.argmax())
+        if task == "multilabel":
+            probs = torch.sigmoid(output.reshape(-1))
+            if probs.numel() == 1:  # one yes/no answer: P(no), P(yes)
+                probs = torch.cat([1 - probs, probs])
+            return probs, int(probs.argmax())
+        return None, None
+
+
+def _catcher(name: str, into: dict[str, torch.Tensor]):
+    def hook(module: nn.Module, args, output) -> None:
+        if isinstance(output, tuple):  # recurrent layers: (outputs, state)
+            output = output[0]
+        if isinstance(output, torch.Tensor):
+            into[name] = output.detach().float().cpu()[0]
+    return hook
+
+
+def _load_strict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Every tensor of the model from `state`, each the right shape, or an error naming nodes."""
+    own = model.state_dict()
+    missing = sorted({k.split(".")[0] for k in own if k not in state})
+    unexpected = sorted({k.split(".")[0] for k in state if k not in own})
+    wrong = [f"{k.split('.')[0]}: {k.split('.', 1)[1]} {tuple(v.shape)} in the design vs "
+             f"{tuple(state[k].shape)} in the checkpoint"
+             for k, v in own.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    problems = []
+    if wrong:
+        problems.append("shapes differ — " + "; ".join(wrong))
+    if missing:
+        problems.append("no weights for " + ", ".join(missing))
+    if unexpected:
+        problems.append("weights for nodes the design lacks: " + ", ".join(unexpected))
+    if problems:
+        raise InferenceError("the checkpoint does not fit this design: " + "; ".join(problems))
+    model.load_state_dict(state, strict=True)
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n

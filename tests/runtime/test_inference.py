@@ -1,0 +1,89 @@
+"""Trying a trained model (#13): one sample in, the prediction and every layer's output out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from runtime import document
+from runtime.compile import compile_model
+from runtime.inference import InferenceError, Predictor
+from runtime.runs import RunWriter, read_run
+from runtime.shapes import infer
+from runtime.training.trainer import Trainer
+
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
+
+
+@pytest.fixture(scope="module")
+def spirals_run(tmp_path_factory):
+    design = document.load(PRESETS / "mlp-spirals.json")
+    design.training = dict(design.training, epochs=2)
+    writer = RunWriter.create(design, tmp_path_factory.mktemp("runs"),
+                              str(PRESETS / "mlp-spirals.json"))
+    trainer = Trainer(design, design.training, [writer], checkpoint_dir=writer.folder)
+    trainer.fit()
+    return writer.folder, trainer
+
+
+def test_a_trained_model_predicts_what_the_trainer_evaluated(spirals_run):
+    folder, trainer = spirals_run
+    predictor = Predictor.from_run(folder)
+    # the trainer's model holds the last epoch's weights: compare against last.pt
+    last = Predictor.from_checkpoint(read_run(folder).design(), folder / "last.pt")
+    idx = trainer.val_idx[:8]
+    expected = trainer.predict(trainer.x[idx]).argmax(dim=-1)
+    for i, want in zip(idx.tolist(), expected.tolist()):
+        prediction = last.predict(trainer.x[i].tolist())  # a plain list is welcome
+        assert prediction.predicted == want
+        assert prediction.probabilities.sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert predictor.predict(trainer.x[0]).probabilities.shape == (trainer.dataset.num_classes,)
+
+
+def test_every_module_node_has_its_activation_with_the_shape_the_design_says(spirals_run):
+    folder, _ = spirals_run
+    predictor = Predictor.from_run(folder)
+    dataset, val_idx = predictor.validation_data()
+    assert dataset.kind == "tabular" and len(val_idx) > 0
+    prediction = predictor.predict(dataset.x[val_idx[0]])
+    analysis = infer(predictor.design)
+    modules = [name for name, _ in predictor.model.named_children()]
+    assert modules and set(modules) <= set(prediction.activations)
+    for node_id in modules:
+        want = analysis.nodes[node_id].outputs["output"].shape
+        assert tuple(prediction.activations[node_id].shape) == tuple(want), node_id
+        assert not prediction.activations[node_id].requires_grad
+
+
+def test_a_checkpoint_that_does_not_fit_is_refused_naming_the_node(spirals_run, tmp_path):
+    folder, _ = spirals_run
+    design = read_run(folder).design()
+    state = torch.load(folder / "best.pt", weights_only=True)
+    key = next(k for k in state["model"] if k.endswith("weight"))
+    node = key.split(".")[0]
+    state["model"][key] = torch.zeros(3, 3)
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(InferenceError, match=rf"{node}: weight .* in the checkpoint"):
+        Predictor.from_checkpoint(design, tmp_path / "bad.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InferenceError, match="not a PyTorch checkpoint"):
+        Predictor.from_checkpoint(design, tmp_path / "junk.pt")
+
+
+def test_a_sample_of_the_wrong_size_is_refused(spirals_run):
+    predictor = Predictor.from_run(spirals_run[0])
+    with pytest.raises(InferenceError, match="one sample of shape"):
+        predictor.predict([1.0, 2.0, 3.0])
+
+
+def test_a_convolution_network_shows_its_feature_maps(tmp_path):
+    design = document.load(PRESETS / "lenet-digits.json")
+    model = compile_model(design)  # untrained weights fit too
+    predictor = Predictor(design, model.state_dict())
+    prediction = predictor.predict(torch.rand(predictor.sample_shape))
+    convs = [n.id for n in design.nodes.values() if n.type.startswith("Conv")]
+    assert convs
+    for node_id in convs:
+        assert prediction.activations[node_id].dim() == 3  # channels, height, width
+    assert prediction.probabilities.shape == (10,)
