@@ -49,6 +49,9 @@ SLOW_VARIANCE = 0.1
 UNDERFIT_LATE = 0.7
 #: Regression underfits when the training error stays above this share of the targets' variance.
 UNDERFIT_VARIANCE = 0.3
+#: Findings that are causes in themselves; other findings (dead units, vanishing gradients...)
+#: can be symptoms of a design choice found by suspects.py, which is then named instead.
+ROOT_CAUSES = ("loss_output_mismatch", "symmetry")
 #: The cause the stuck-at-chance finding points at, most likely first.
 CAUSE_ORDER = ("loss_output_mismatch", "symmetry", "dead_units", "vanishing_gradients",
                "saturation", "exploding_gradients", "lr_too_high", "lr_too_low")
@@ -178,6 +181,9 @@ class LiveDoctor(Callback):
             # to exploding gradients a small ratio is the others' growth, not a vanishing one
             found = [f for f in found if f.code != "vanishing_gradients"]
         found = [self._caution(f) if f.code == "exploding_gradients" else f for f in found]
+        dead = [f for f in found if f.code == "dead_units"]
+        if dead and signals.lr_is_high(facts.config):
+            found.append(signals.rate_killed_units(facts, dead))
         self._judge("nodes", found, event.step)
 
     @_guarded
@@ -302,7 +308,11 @@ class LiveDoctor(Callback):
             return None
         cause = self._cause()
         config = facts.config
-        suspect = None if cause else next(iter(suspects(facts.design, config, classes)), None)
+        suspect = next(iter(suspects(facts.design, config, classes)), None)
+        if cause is not None and suspect is not None and cause.code not in ROOT_CAUSES:
+            cause = None  # a design choice (strong decay, frozen layers...) explains symptoms
+        if cause is not None:
+            suspect = None
         if cause:
             why, node, field_, fixes = (f"The likely cause: {cause.title.lower()}.", cause.node,
                                         cause.field, cause.fixes)

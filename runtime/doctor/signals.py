@@ -121,6 +121,16 @@ def dead_findings(facts: Facts, held: frozenset = frozenset()) -> list[Finding]:
         dead = _value(facts.nodes, node, "dead_fraction")
         if dead is None or dead < (DEAD_CLEAR if node in held else DEAD_LIMIT):
             continue
+        if node == anatomy.last_before_output(design):  # it clips the network's answers
+            out.append(_finding(
+                facts, "dead_units", "warning", f"{node} is dead",
+                f"{dead:.0%} of {node}'s outputs are exactly zero, and {node} gives the network's "
+                "answers: a ReLU there cuts off every negative score or value, and the answers "
+                "pushed below zero get no gradient back.", node=node,
+                evidence={"dead_fraction": round(dead, 4), "limit": DEAD_LIMIT},
+                fixes=(Fix(f"Remove {node}: the answers need negative values too",
+                           (Edit("remove_node", node),)),)))
+            continue
         leaky = tuple(Edit("replace_node", n, type="LeakyReLU", params={"negative_slope": 0.01})
                       for n in relus)
         fixes = [Fix(f"Replace the ReLUs ({', '.join(relus)}) with LeakyReLU, whose small "
@@ -139,6 +149,20 @@ def dead_findings(facts: Facts, held: frozenset = frozenset()) -> list[Finding]:
             evidence={"dead_fraction": round(dead, 4), "limit": DEAD_LIMIT,
                       "lr": lr(facts.config)}, fixes=tuple(fixes)))
     return out
+
+
+def rate_killed_units(facts: Facts, dead: list[Finding]) -> Finding:
+    """Dead ReLUs at a rate far above the optimiser's usual: the rate is the cause."""
+    config = facts.config
+    nodes = ", ".join(f.node for f in dead)
+    return _finding(
+        facts, "lr_too_high", "error", f"Learning rate {lr(config):g} is too high",
+        f"The learning rate is {lr(config) / safe_lr(config):.0f} times what "
+        f"{config.optimizer['name']} usually needs, and its first big steps pushed {nodes} below "
+        "zero for every input: those units are dead and the network cannot learn through them.",
+        field="training.optimizer.lr",
+        evidence={"lr": lr(config), "usual": safe_lr(config), "dead": [f.node for f in dead]},
+        fixes=(lower_lr_fix(config, 10),))
 
 
 def _weighted_feeding(design: GraphModel, node: str) -> str | None:
@@ -374,7 +398,11 @@ def fit_findings(facts: Facts, losses: list[float], update_ratios: list[float],
 
     blocking = next((c for c in causes if c.node), None)
     classes = facts.dataset.num_classes if facts.dataset is not None else None
-    suspect = None if blocking else next(iter(suspects(facts.design, config, classes)), None)
+    suspect = next(iter(suspects(facts.design, config, classes)), None)
+    if blocking is not None and suspect is not None and blocking.code != "symmetry":
+        blocking = None  # a design choice explains symptoms such as vanishing gradients
+    if blocking is not None:
+        suspect = None
     if blocking:
         why, node, where, fixes = blocking.title.lower(), blocking.node, None, blocking.fixes
     elif suspect:
