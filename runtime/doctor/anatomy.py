@@ -48,10 +48,11 @@ def width_param(design: GraphModel, node_id: str) -> str | None:
 def last_weighted(design: GraphModel) -> str | None:
     """The weighted layer closest to the Output along its input chain (the head)."""
     node = last_before_output(design)
+    weights = set(weighted(design))
     seen = set()
     while node is not None and node not in seen:
         seen.add(node)
-        if node in weighted(design):
+        if node in weights:
             return node
         src = feeding(design, node)
         node = src[0] if src else None

@@ -168,13 +168,14 @@ def rate_killed_units(facts: Facts, dead: list[Finding]) -> Finding:
 def _weighted_feeding(design: GraphModel, node: str) -> str | None:
     """The nearest weighted layer on the path into `node`."""
     seen = set()
+    weights = set(anatomy.weighted(design))
     current = anatomy.feeding(design, node)
     while current:
         src = current[0]
         if src in seen:
             return None
         seen.add(src)
-        if src in anatomy.weighted(design):
+        if src in weights:
             return src
         current = anatomy.feeding(design, src)
     return None
