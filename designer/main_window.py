@@ -271,6 +271,8 @@ class MainWindow(QMainWindow):
         self.canvas.canvas.set_findings(self.doctor.findings.by_node())
         self.plots.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}",
                                                                              4000))
+        self.plots.runs.highlight.connect(self.canvas.canvas.set_highlight)
+        self.plots.runs.restore_requested.connect(self.restore_run_design)
 
     # --- reactions ------------------------------------------------------------------------
     def _on_analysis(self, analysis) -> None:
@@ -463,6 +465,24 @@ class MainWindow(QMainWindow):
         except DesignFileError as err:
             self.show_problems("Cannot open preset", f"{path.name} could not be opened.",
                                err.problems)
+
+    def restore_run_design(self, design_path: str | Path) -> bool:
+        """Open a kept run's design.json as a new, unsaved design (asking to save first, like
+        Open); its runs stay listed."""
+        if not self.maybe_save():
+            return False
+        runs = self.plots.runs
+        runs.add_root(Path(design_path).parent.parent)  # the restored run's siblings stay in view
+        try:
+            self.session.open_preset(design_path)
+        except DesignFileError as err:
+            self.show_problems("Cannot restore the design", f"{design_path} could not be opened.",
+                               err.problems)
+            return False
+        self.autosaver.clear()
+        self.statusBar().showMessage(f"Restored the design of {Path(design_path).parent.name}",
+                                     4000)
+        return True
 
     def save(self) -> bool:
         if self.session.path is None:

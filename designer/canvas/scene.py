@@ -12,8 +12,9 @@ The doctor's findings reach it through `set_findings` (the Doctor panel owns the
 from __future__ import annotations
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QPainter, QPen, QTransform
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QGraphicsView, QToolTip
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QTransform
+from PySide6.QtWidgets import (QGraphicsPathItem, QGraphicsScene, QGraphicsSceneHelpEvent,
+                               QGraphicsView, QToolTip)
 
 from designer import style
 from designer.session import DesignSession
@@ -24,8 +25,11 @@ from runtime.shapes import OK, Analysis, NodeResult
 
 from .edge_item import EdgeItem
 from .labels import compact_shape
-from .node_item import NodeItem, card_geometry
+from .node_item import WIDTH as NODE_WIDTH, NodeItem, card_geometry
 from .port_item import INPUT, OUTPUT
+
+#: The outline of nodes an architecture diff touched (the Runs panel).
+DIFF_OUTLINE = QColor("#e3b341")
 
 #: Minor grid lines are left out when they would be closer than this many pixels.
 MIN_GRID_PIXELS = 7.0
@@ -44,6 +48,7 @@ class CanvasScene(QGraphicsScene):
         self._analysis: Analysis | None = None
         self._messages: dict[str, tuple[list[str], list[str]]] = {}
         self._findings: dict[str, list[tuple[str, str]]] = {}
+        self._diff_marks: dict[str, QGraphicsPathItem] = {}  # the Runs panel's diff outlines
         session.model_event.connect(self._on_model_event)
         session.model_replaced.connect(self.rebuild)
         session.analysis_changed.connect(self.apply_analysis)
@@ -75,6 +80,34 @@ class CanvasScene(QGraphicsScene):
             if item is not None and before.get(node_id) != self._findings.get(node_id):
                 item.refresh()
 
+    def highlighted(self) -> list[str]:
+        """The nodes outlined as touched by an architecture diff (the Runs panel's)."""
+        return sorted(self._diff_marks)
+
+    def set_highlight(self, node_ids) -> None:
+        """Outline these nodes' cards (an architecture diff's touched nodes); [] clears. Ids the
+        design lacks (a node only the other run has) are skipped."""
+        for mark in self._diff_marks.values():
+            try:
+                if mark.scene() is self:
+                    self.removeItem(mark)
+            except RuntimeError:  # its card was deleted, and the outline with it
+                pass
+        self._diff_marks = {}
+        for node_id in node_ids:
+            item = self.node_items.get(node_id)
+            if item is None:
+                continue
+            path = QPainterPath()
+            path.addRoundedRect(QRectF(-4, -4, NODE_WIDTH + 8, item.geometry.height + 8), 9, 9)
+            mark = QGraphicsPathItem(path, item)  # a child: it moves with the card
+            pen = QPen(DIFF_OUTLINE, 3.0)
+            pen.setCosmetic(True)
+            mark.setPen(pen)
+            mark.setZValue(-1)
+            mark.setToolTip("changed between the compared designs")
+            self._diff_marks[node_id] = mark
+
     def shape_description(self, node_id: str, result: NodeResult) -> str:
         """What a node card shows as its shape: its output(s), or what an Output node receives."""
         if len(result.outputs) == 1:
@@ -99,6 +132,7 @@ class CanvasScene(QGraphicsScene):
         self.edge_items.clear()
         self._edges_of.clear()
         self._findings = {}  # they were about the design that left; the doctor sends new ones
+        self._diff_marks = {}  # clear() removed them with their cards
         self._set_analysis(self.session.analysis)
         for node in self.model.nodes.values():
             self._add_node(node.id, refresh=False)
