@@ -8,6 +8,7 @@ to pyqtgraph's `setData` costs no copy and later appends never disturb a view al
 from __future__ import annotations
 
 import csv
+import json
 import math
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from runtime.design_diff import diff_documents
 from runtime.document import write_atomic
 from runtime.errors import LayerLabError
+from runtime.runs import DESIGN, read_run
 from runtime.training import events as ev
 from runtime.training.config import with_setting
 from runtime.training.statistics import node_series
@@ -94,10 +96,13 @@ class RunRecord:
         self.diagnoses: dict[tuple, dict] = {}
         self.diagnosis_count = 0  # diagnosis events taken in, so views redraw only when needed
         self.version = 0  # bumped on every change, so views redraw only when needed
+        self.name: str | None = None  # a kept run's own name (from its folder), shown as label
 
     # --- reading ----------------------------------------------------------------------------
     @property
     def label(self) -> str:
+        if self.name:
+            return self.name
         return f"Run {self.number}" + (f": {self.changes}" if self.changes else "")
 
     @property
@@ -132,6 +137,33 @@ class RunRecord:
     @property
     def failure(self) -> dict | None:
         return self.errors[-1] if self.errors else None
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, number: int = 0) -> "RunRecord":
+        """A kept run rebuilt from its run folder (runtime.runs): events.jsonl replayed through
+        the same handlers as live events. RunError when the folder is not a readable run;
+        event lines of kinds this version does not know are skipped."""
+        info = read_run(folder)
+        try:
+            document = json.loads((info.folder / DESIGN).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            document = {"nodes": [], "edges": []}
+        run = cls(number, document)
+        run.name = info.name
+        run.folder = str(info.folder)
+        run.replay(info.events())
+        if not run.ended:  # no end was written: still going, or the app or machine stopped
+            run.status = info.status
+        return run
+
+    def replay(self, events: Iterable[dict]) -> None:
+        """Take in events in their JSON form (a run folder's events.jsonl)."""
+        for event in events:
+            cls = ev.EVENTS.get(event.get("event"))
+            handler = _HANDLERS.get(cls)
+            if handler is not None:
+                handler(self, event)
+                self.version += 1
 
     # --- feeding ----------------------------------------------------------------------------
     def apply(self, events: Iterable[ev.Event]) -> None:

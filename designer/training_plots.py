@@ -1,4 +1,7 @@
-"""The plots dock: live curves of the current run, the selected layer, results and run history.
+"""The plots dock: live curves of the current run, the selected layer, results and kept runs.
+
+Runs selected in the Runs tab (designer/runs_panel.py, read from their run folders) are overlaid
+on the loss and metric plots, labelled by run name.
 
 During a run it repaints on its own clock (REFRESH_MS, ~12 Hz) and only when events arrived, feeding
 the visible page's plots one per turn of the event loop; the canvas tint is designer/live_tint.py.
@@ -7,84 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QIODevice, QSaveFile, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import QIODevice, QSaveFile, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QPushButton, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from runtime.registry import REGISTRY
 
-from .plots import NodePlots, OverviewPlots, WeightPlots
+from .plots import RUN_COLORS, NodePlots, OverviewPlots, WeightPlots, _pen, shorten
 from .results_view import ResultsView
 from .run_data import RunRecord
+from .runs_panel import RunsPanel
 from .training_controller import TrainingController
 
 #: Milliseconds between plot refreshes during a run (about 12 per second).
 REFRESH_MS = 80
-RUN_COLUMNS = ("show", "run", "status", "epochs", "train loss", "val loss", "val metric", "time")
-
-
-class RunsTable(QTableWidget):
-    """Every run of this design: what changed, how it ended; tick to overlay its loss.
-
-    Signals:
-        visibility_changed(): a run's overlay box was toggled.
-    """
-
-    visibility_changed = Signal()
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(0, len(RUN_COLUMNS), parent)
-        self.setHorizontalHeaderLabels(list(RUN_COLUMNS))
-        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.verticalHeader().hide()
-        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.hidden: set[int] = set()
-        self.itemChanged.connect(self._toggled)
-
-    def visible_runs(self) -> set[int]:
-        return {int(self.item(r, 1).data(Qt.ItemDataRole.UserRole)) for r in range(self.rowCount())
-                if self.item(r, 0).checkState() == Qt.CheckState.Checked}
-
-    def show_runs(self, runs: list[RunRecord]) -> None:
-        self.blockSignals(True)
-        self.setRowCount(len(runs))
-        for row, run in enumerate(runs):
-            last = run.epochs[-1] if run.epochs else {}
-            metric = next((k for k in last if k.startswith("val_") and k != "val_loss"), None)
-            cells = ("", run.label, run.status, str(len(run.epochs)),
-                     _num(last.get("train_loss")), _num(last.get("val_loss")),
-                     f"{metric[4:]} {_num(last.get(metric))}" if metric else "–",
-                     f"{last.get('elapsed_s', 0):.1f} s" if last else "–")
-            for column, text in enumerate(cells):
-                item = self.item(row, column)
-                if item is None:
-                    item = QTableWidgetItem()
-                    self.setItem(row, column, item)
-                item.setText(text)
-                item.setToolTip(run.label if column == 1 else "")
-            self.item(row, 1).setData(Qt.ItemDataRole.UserRole, run.number)
-            box = self.item(row, 0)
-            box.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
-            box.setCheckState(Qt.CheckState.Unchecked if run.number in self.hidden
-                              else Qt.CheckState.Checked)
-        self.resizeColumnToContents(0)
-        self.blockSignals(False)
-
-    def _toggled(self, item: QTableWidgetItem) -> None:
-        if item.column() != 0:
-            return
-        number = int(self.item(item.row(), 1).data(Qt.ItemDataRole.UserRole))
-        if item.checkState() == Qt.CheckState.Checked:
-            self.hidden.discard(number)
-        else:
-            self.hidden.add(number)
-        self.visibility_changed.emit()
-
-
-def _num(value) -> str:
-    return f"{value:.4g}" if isinstance(value, (int, float)) else "–"
-
-
 class TrainingPlots(QWidget):
     """Tabs of plots for the controller's runs.
 
@@ -101,7 +40,8 @@ class TrainingPlots(QWidget):
         self.overview = OverviewPlots(self.node_plots)
         self.weights = WeightPlots(self.node_plots)
         self.results = ResultsView()
-        self.runs = RunsTable()
+        self.runs = RunsPanel(controller.session)
+        self._metric_history: dict[int, object] = {}
         self.tabs = QTabWidget()
         self.tabs.addTab(self.overview, "Live")
         self.tabs.addTab(self.weights, "Selected layer")
@@ -143,10 +83,9 @@ class TrainingPlots(QWidget):
         self._stagger.setInterval(0)
         self._stagger.timeout.connect(self._next_plot)
         controller.run_started.connect(self._on_started)
-        controller.run_updated.connect(lambda run: self._refresh.isActive()
-                                       or self._refresh.start())
+        controller.run_updated.connect(self._on_updated)
         controller.run_finished.connect(self._on_finished)
-        self.runs.visibility_changed.connect(self._draw_history)
+        self.runs.selection_changed.connect(self._draw_history)
         self.tabs.currentChanged.connect(lambda _: self.draw(self.controller.current,
                                                              force=True))
         self.set_node(None)
@@ -176,7 +115,10 @@ class TrainingPlots(QWidget):
         self.results.summary.setText("Results appear here when the run ends.")
         self.caption.setText(f"{run.label} — starting…")
         self._drawn_version = (-1, -1)
-        self.runs.show_runs(self.controller.runs)
+        earlier = [r.folder for r in self.controller.runs[:-1] if r.folder]
+        if earlier and not self.runs.selected_infos():
+            self.runs.refresh()
+            self.runs.select_folders(earlier[-1:])  # compare with the run before, as before
         self._draw_history()
         if self.node_id is None or not any(n["id"] == self.node_id
                                            for n in run.document["nodes"]):
@@ -195,8 +137,7 @@ class TrainingPlots(QWidget):
             return
         if self._x_fixed_for != run.number and run.info.get("epochs"):
             self._x_fixed_for = run.number
-            shown = [len(r.epochs) for r in self.controller.runs
-                     if r.number in self.runs.visible_runs()]
+            shown = [len(r.epochs) for r in self.runs.selected_records()]
             self.overview.fix_epochs(max([run.info["epochs"], *shown]))
         self._drawn_version = key
         page = self.tabs.currentWidget()
@@ -215,8 +156,6 @@ class TrainingPlots(QWidget):
             self.draws += 1
         elif page is self.weights:
             self.node_plots.show_run(run)
-        elif page is self.runs:
-            self.runs.show_runs(self.controller.runs)
         self.caption.setText(f"{run.label} — {run.status}")
 
     def _next_plot(self) -> None:
@@ -226,10 +165,17 @@ class TrainingPlots(QWidget):
         if not self._staggered:
             self._stagger.stop()
 
+    def _on_updated(self, run: RunRecord) -> None:
+        if run.folder and run.folder != self.runs.live_folder:  # its folder now exists
+            self.runs.live_folder = run.folder
+            self.runs.refresh()
+        self._refresh.isActive() or self._refresh.start()
+
     def _on_finished(self, run: RunRecord) -> None:
         self._refresh.stop()
         self.draw(run, force=True)
-        self.runs.show_runs(self.controller.runs)
+        self.runs.live_folder = None
+        self.runs.refresh()
         self._draw_history()
         if run.report is not None:
             self.results.show_report(run.report)
@@ -238,9 +184,37 @@ class TrainingPlots(QWidget):
                                          f"{run.failure.get('message')}")
 
     def _draw_history(self) -> None:
+        """Overlay the runs selected in the Runs tab (not the live one) on loss and metric."""
         current = self.controller.current
-        earlier = [r for r in self.controller.runs if r is not current]
-        self.overview.loss.show_history(earlier, self.runs.visible_runs())
+        records = [r for r in self.runs.selected_records()
+                   if current is None or r.folder != current.folder]
+        self.overview.loss.show_history(records, {r.number for r in records})
+        plot = self.overview.metric_plot
+        metric = plot.metric_name or next((m for r in records for m in r.metric_names()), "")
+        if metric and not plot.metric_name:
+            plot.item.setTitle(metric.replace("_", " ").capitalize(), size="10pt")
+        wanted = {r.number: r for r in records}
+        for number in list(self._metric_history):
+            if number not in wanted:
+                plot.drop(self._metric_history.pop(number))
+        for number, run in wanted.items():
+            series = run.epoch_series.get(f"val_{metric}") or run.epoch_series.get(
+                f"train_{metric}")
+            if series is None:
+                continue
+            curve = self._metric_history.get(number)
+            if curve is None:
+                color = RUN_COLORS[(number - 1) % len(RUN_COLORS)]
+                curve = self._metric_history[number] = plot.curve(
+                    shorten(run.label, 34), _pen(color, 1.4, dashed=True))
+                curve.setZValue(-1)
+            plot.feed(curve, series)
+        if current is None or not current.info.get("epochs"):
+            for p in (self.overview.loss, plot):
+                p.item.enableAutoRange(axis="x")
+        elif records:
+            self.overview.fix_epochs(max([current.info["epochs"],
+                                          *(len(r.epochs) for r in records)]))
 
     # --- export -----------------------------------------------------------------------------
     def save_png(self, path: str | Path) -> None:

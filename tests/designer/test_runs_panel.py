@@ -1,0 +1,187 @@
+"""The Runs tab (#13): kept runs read from disk across restarts, overlaid, renamed, deleted,
+compared (architecture diff on the canvas) and restored into the editor. Real clicks on the
+panel; the run folders are made by training tiny designs headless for one epoch."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from runtime import document
+from runtime.design_diff import diff_documents
+from runtime.runs import RunWriter, read_run, runs_root
+from runtime.training.trainer import Trainer
+
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
+LEFT = Qt.MouseButton.LeftButton
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def train(design_path: Path, name: str, **training) -> Path:
+    """One quick headless run of the design at `design_path`, kept where the app looks."""
+    design = document.load(design_path)
+    design.training = dict(design.training, epochs=1, threads=1, **training)
+    writer = RunWriter.create(design, runs_root(design_path), str(design_path), name)
+    Trainer(design, design.training, [writer], checkpoint_dir=writer.folder).fit()
+    return writer.folder
+
+
+@pytest.fixture
+def designs(tmp_path, monkeypatch):
+    """The dying-ReLU lesson and its fix saved in tmp_path, with two runs of the first and one of
+    the second (their run folders under $LAYERLAB_RUNS = tmp_path/runs)."""
+    monkeypatch.setenv("LAYERLAB_RUNS", str(tmp_path / "runs"))
+    broken, fixed = tmp_path / "lesson-dying-relu.json", tmp_path / "lesson-dying-relu-fixed.json"
+    shutil.copy(PRESETS / broken.name, broken)
+    shutil.copy(PRESETS / fixed.name, fixed)
+    first = train(broken, "broken")
+    second = train(broken, "broken, lr 0.05",
+                   optimizer=dict(document.load(broken).training["optimizer"], lr=0.05))
+    other = train(fixed, "fixed")
+    return {"broken": broken, "fixed": fixed, "first": first, "second": second, "other": other}
+
+
+@pytest.fixture
+def window(make_window, designs):
+    win = make_window((1500, 950))
+    win.messages = []
+    win.show_error = lambda title, text: win.messages.append((title, text))
+    assert win.open_path(designs["broken"])
+    panel = win.plots.runs
+    panel.messages = []
+    panel.show_error = lambda title, text: panel.messages.append((title, text))
+    win.plots.tabs.setCurrentWidget(panel)
+    win.plots_dock.show()
+    win.plots_dock.raise_()
+    yield win
+    win.trainer.shutdown()
+
+
+def names(panel) -> list[str]:
+    return [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+
+
+def click_row(qtbot, panel, name: str, add: bool = False) -> None:
+    row = names(panel).index(name)
+    item = panel.table.item(row, 0)
+    panel.table.scrollToItem(item)
+    qtbot.mouseClick(panel.table.viewport(), LEFT, CTRL if add else Qt.KeyboardModifier(0),
+                     panel.table.visualItemRect(item).center())
+
+
+def test_runs_are_read_from_disk_newest_first_with_what_changed_and_survive_a_restart(
+        window, designs, make_window, qtbot):
+    panel = window.plots.runs
+    assert names(panel) == ["broken, lr 0.05", "broken"]
+    row = {COL: panel.table.item(0, i).text()
+           for i, COL in enumerate(("run", "design", "date", "status", "epochs", "final",
+                                    "changed"))}
+    assert row["status"] == "completed" and row["epochs"] == "1"
+    assert "val_loss" in row["final"] and "lr 1 → 0.05" in row["changed"]
+    assert panel.table.item(1, 6).text() == ""  # the first run has nothing before it
+    assert panel.problem_label.isHidden()
+
+    # a folder that is not a readable run is listed as a problem, never a crash
+    broken_folder = runs_root(designs["broken"]) / "garbage"
+    broken_folder.mkdir()
+    (broken_folder / "run.json").write_text("{not json")
+    window.close()
+
+    again = make_window((1200, 800))  # "restart": a new window opens the same design
+    assert again.open_path(designs["broken"])
+    panel = again.plots.runs
+    assert names(panel) == ["broken, lr 0.05", "broken"]
+    assert not panel.problem_label.isHidden() and "garbage" in panel.problem_label.text()
+
+
+def test_several_runs_of_two_designs_are_overlaid_by_name(window, designs, qtbot):
+    panel, loss = window.plots.runs, window.plots.overview.loss
+    panel.ask_runs_path = lambda: str(designs["fixed"])
+    qtbot.mouseClick(panel.add_button, LEFT)
+    assert names(panel)[0] == "fixed" and len(names(panel)) == 3
+
+    click_row(qtbot, panel, "broken")
+    click_row(qtbot, panel, "fixed", add=True)
+    assert {i.name for i in panel.selected_infos()} == {"broken", "fixed"}
+    labels = {loss.legend.getLabel(c).text for c in loss.history.values()}
+    assert labels == {"broken", "fixed"}
+    assert all(len(c.xData) == 1 for c in loss.history.values())
+    metric = window.plots._metric_history
+    assert len(metric) == 2 and all(len(c.xData) == 1 for c in metric.values())
+
+    click_row(qtbot, panel, "fixed")  # a plain click selects only that one
+    assert [window.plots.runs.record(i).label for i in panel.selected_infos()] == ["fixed"]
+    assert len(loss.history) == 1 and len(metric) == 1
+
+
+def test_rename_and_delete_ask_and_report_errors(window, designs, qtbot):
+    panel = window.plots.runs
+    click_row(qtbot, panel, "broken")
+    panel.ask_name = lambda current: "baseline"
+    qtbot.mouseClick(panel.rename_button, LEFT)
+    assert "baseline" in names(panel) and read_run(designs["first"]).name == "baseline"
+    panel.ask_name = lambda current: "   "
+    qtbot.mouseClick(panel.rename_button, LEFT)
+    assert panel.messages and "empty" in panel.messages[-1][1]
+
+    click_row(qtbot, panel, "baseline")
+    asked = []
+    panel.ask_confirm = lambda title, text: asked.append(text) or False
+    qtbot.mouseClick(panel.delete_button, LEFT)
+    assert asked and "baseline" in asked[0] and designs["first"].exists()
+    panel.ask_confirm = lambda title, text: True
+    qtbot.mouseClick(panel.delete_button, LEFT)
+    assert not designs["first"].exists() and names(panel) == ["broken, lr 0.05"]
+
+    click_row(qtbot, panel, "broken, lr 0.05")
+    shutil.rmtree(designs["second"])  # gone behind the app's back
+    qtbot.mouseClick(panel.delete_button, LEFT)
+    assert "not a run folder" in panel.messages[-1][1] and names(panel) == []
+
+
+def test_architecture_diff_is_listed_and_outlined_on_the_canvas(window, designs, qtbot):
+    panel, scene = window.plots.runs, window.canvas.canvas
+    click_row(qtbot, panel, "broken")  # the same architecture, trained for 1 epoch
+    assert panel.diff_label.text() == ("broken → the design now: "
+                                       "epochs 1 → 10; threads 1 → auto")
+    assert scene.highlighted() == []
+
+    window.open_path(designs["fixed"])  # the design now: LeakyReLU instead of ReLU
+    panel.add_root(designs["broken"])
+    click_row(qtbot, panel, "broken")
+    assert "ReLU → LeakyReLU ×3" in panel.diff_label.text()
+    touched = diff_documents(json.loads((designs["first"] / "design.json").read_text()),
+                             document.to_dict(window.session.model)).nodes_touched()
+    assert scene.highlighted() == sorted(touched) and touched
+
+    click_row(qtbot, panel, "fixed", add=True)  # two runs: the older one against the newer
+    text = panel.diff_label.text()
+    assert text.startswith("broken → fixed") and "LeakyReLU" in text
+
+    click_row(qtbot, panel, "fixed")  # the run of this very design: nothing to outline
+    assert scene.highlighted() == []
+
+
+def test_restore_opens_the_runs_design_as_a_new_unsaved_design(window, designs, qtbot):
+    panel, session = window.plots.runs, window.session
+    window.open_path(designs["fixed"])
+    panel.add_root(designs["broken"])
+    session.add_node("Dropout", (900.0, 900.0))
+    assert session.dirty
+    click_row(qtbot, panel, "broken")
+
+    asked = []
+    window.ask_unsaved = lambda: asked.append(1) or QMessageBox.StandardButton.Cancel
+    qtbot.mouseClick(panel.restore_button, LEFT)
+    assert asked and session.path == designs["fixed"] and session.dirty  # cancelled
+    window.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
+    qtbot.mouseClick(panel.restore_button, LEFT)
+    restored = json.loads((designs["first"] / "design.json").read_text())
+    assert session.path is None and not session.dirty
+    assert session.undo_stack.count() == 0
+    assert sorted(session.model.nodes) == sorted(n["id"] for n in restored["nodes"])
+    assert "broken" in names(panel)  # its runs stay listed
