@@ -29,6 +29,7 @@ from .summary import ProblemsPanel, SummaryPanel, status_text
 from .training_controller import TrainingController
 from .training_panel import TrainingPanel
 from .training_plots import TrainingPlots
+from .try_panel import TryPanel
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = PRESETS_DIR / "mlp-spirals.json"
@@ -83,6 +84,8 @@ class MainWindow(QMainWindow):
         self.side_tabs = QTabWidget(self)
         self.side_tabs.addTab(self.properties, "Properties")
         self.side_tabs.addTab(self.training_panel, "Training")
+        self.try_panel = TryPanel(self.trainer, self)  # the latest run's weights on new input
+        self.side_tabs.addTab(self.try_panel, "Try it")
         self.side_dock = self._dock("Properties and training", self.side_tabs,
                                     Qt.DockWidgetArea.RightDockWidgetArea, "PropertiesDock")
         self.bottom_tabs = QTabWidget(self)

@@ -1,0 +1,122 @@
+"""The Try it panel (#13), driven with real mouse events: draw a digit, pick validation samples,
+click a 2-D point, and the message shown before any run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from designer.run_data import RunRecord
+from designer.try_panel import NO_RUN, DrawingPad, LayerStrip, PointPlot, TryPanel
+from runtime import document
+from runtime.runs import RunWriter
+from runtime.training.trainer import Trainer
+
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
+
+
+def _train(root: Path, preset: str, epochs: int = 1) -> Path:
+    design = document.load(PRESETS / f"{preset}.json")
+    design.training = dict(design.training, epochs=epochs)
+    writer = RunWriter.create(design, root, str(PRESETS / f"{preset}.json"))
+    Trainer(design, design.training, [writer], checkpoint_dir=writer.folder).fit()
+    return writer.folder
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    return _train(tmp_path_factory.mktemp("runs"), "lenet-digits", 2)
+
+
+@pytest.fixture(scope="module")
+def spirals_run(tmp_path_factory):
+    return _train(tmp_path_factory.mktemp("runs"), "mlp-spirals", 2)
+
+
+def _panel(qtbot, folder=None) -> TryPanel:
+    panel = TryPanel()
+    qtbot.addWidget(panel)
+    panel.resize(520, 760)
+    panel.show()
+    qtbot.waitExposed(panel)
+    if folder is not None:
+        assert panel.load_run(folder)
+    return panel
+
+
+def test_without_a_run_the_panel_asks_for_training(qtbot):
+    panel = _panel(qtbot)
+    assert panel.header.text() == NO_RUN and panel.editor is None
+    assert not panel.pick_button.isVisible()
+
+
+def test_drawing_on_the_pad_changes_the_probabilities_live(qtbot, digits_run):
+    panel = _panel(qtbot, digits_run)
+    pad = panel.editor
+    assert isinstance(pad, DrawingPad) and pad.grid.shape == (8, 8)
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.prediction is not None and not pad.grid.any(), timeout=2000)
+    qtbot.waitUntil(lambda: not panel._timer.isActive(), timeout=2000)
+    before = list(panel.bars.values)
+    cell = pad.cell
+    # a vertical stroke down the middle: a "1"
+    qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=QPoint(4 * cell, cell))
+    for row in range(2, 8):
+        qtbot.mouseMove(pad, QPoint(4 * cell, row * cell))
+    qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=QPoint(4 * cell, 7 * cell))
+    assert pad.grid[:, 3:5].sum() > 6 and pad.grid[:, 0].sum() == 0
+    assert panel.sample_label.text().startswith("Your own input")
+    qtbot.waitUntil(lambda: panel.bars.values != before, timeout=2000)
+    assert sum(panel.bars.values) == pytest.approx(1.0, abs=1e-4)
+    assert panel.bars.names == [str(i) for i in range(10)]
+    assert panel.predict_ms < 50
+    # the right button erases
+    drawn = pad.grid.sum()
+    qtbot.mousePress(pad, Qt.MouseButton.RightButton, pos=QPoint(4 * cell, 4 * cell))
+    qtbot.mouseRelease(pad, Qt.MouseButton.RightButton, pos=QPoint(4 * cell, 4 * cell))
+    assert pad.grid.sum() < drawn
+    # feature maps of both convolutions, at most 8 each
+    strip: LayerStrip = panel.strip
+    convs = [n.id for n in panel.predictor.design.nodes.values() if n.type == "Conv2d"]
+    assert convs and all(c in strip.pictures for c in convs)
+    assert "feature maps" in strip.titles[convs[0]].text()
+
+
+def test_picking_validation_samples_shows_each_with_a_prediction(qtbot, digits_run):
+    panel = _panel(qtbot, digits_run)
+    first = panel.editor.grid.copy()
+    assert "Validation sample 1 of" in panel.sample_label.text()
+    assert panel.answer.text() and len(panel.bars.values) == 10
+    qtbot.mouseClick(panel.pick_button, Qt.MouseButton.LeftButton)
+    assert "Validation sample 2 of" in panel.sample_label.text()
+    assert (panel.editor.grid != first).any()
+    assert panel.prediction.predicted == int(max(range(10), key=panel.bars.values.__getitem__))
+
+
+def test_clicking_the_plane_queries_that_point(qtbot, spirals_run):
+    panel = _panel(qtbot, spirals_run)
+    plot = panel.editor
+    assert isinstance(plot, PointPlot)
+    target = plot.to_pixel(0.5, -0.25).toPoint()
+    qtbot.mouseClick(plot, Qt.MouseButton.LeftButton, pos=target)
+    assert plot.point == pytest.approx([0.5, -0.25], abs=0.02)
+    qtbot.waitUntil(lambda: panel.prediction is not None and not panel._timer.isActive(),
+                    timeout=2000)
+    expected = panel.predictor.predict(plot.point)
+    assert panel.bars.values == pytest.approx(expected.probabilities.tolist())
+    assert len(panel.bars.values) == 2
+
+
+def test_the_main_window_has_a_try_it_tab_that_follows_the_latest_run(make_window, digits_run):
+    win = make_window()
+    tabs = [win.side_tabs.tabText(i) for i in range(win.side_tabs.count())]
+    assert "Try it" in tabs
+    assert win.try_panel.header.text() == NO_RUN
+
+    run = RunRecord(1, document.to_dict(document.load(PRESETS / "lenet-digits.json")))
+    run.folder, run.status = str(digits_run), "completed"
+    assert win.try_panel.trainer is win.trainer  # it listens to run_finished
+    win.try_panel.follow(run)
+    assert win.try_panel.predictor is not None
+    assert isinstance(win.try_panel.editor, DrawingPad)
