@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView,
-                               QInputDialog, QLabel, QMessageBox, QPushButton, QTableWidget,
+                               QInputDialog, QLabel, QMessageBox, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from runtime.design_diff import diff_documents
@@ -64,11 +64,13 @@ class RunsPanel(QWidget):
         selection_changed(): the selected runs changed (the plots redraw their overlay).
         highlight(list): node ids an architecture diff touched (the canvas outlines them).
         restore_requested(str): the user asked to open this design.json in the editor.
+        resume_requested(str, int): continue this run folder's last.pt for this many epochs.
     """
 
     selection_changed = Signal()
     highlight = Signal(list)
     restore_requested = Signal(str)
+    resume_requested = Signal(str, int)
 
     def __init__(self, session: DesignSession, parent: QWidget | None = None):
         super().__init__(parent)
@@ -96,13 +98,20 @@ class RunsPanel(QWidget):
         self.delete_button = QPushButton("Delete…")
         self.restore_button = QPushButton("Restore design")
         self.restore_button.setToolTip("Open the design exactly as this run trained it")
+        self.resume_button = QPushButton("Continue for")
+        self.resume_button.setToolTip("Train the run on from its last checkpoint: a new run")
+        self.resume_epochs = QSpinBox()
+        self.resume_epochs.setRange(1, 100000)
+        self.resume_epochs.setValue(5)
+        self.resume_epochs.setSuffix(" epochs")
+        self.resume_button.clicked.connect(self._resume)
         self.add_button.clicked.connect(self._ask_add)
         self.rename_button.clicked.connect(self._ask_rename)
         self.delete_button.clicked.connect(self._ask_delete)
         self.restore_button.clicked.connect(self._restore)
         bar = QHBoxLayout()
         for button in (self.add_button, self.rename_button, self.delete_button,
-                       self.restore_button):
+                       self.restore_button, self.resume_button, self.resume_epochs):
             bar.addWidget(button)
         bar.addStretch(1)
         self.diff_label = QLabel("Select a run to compare it with the design; two to compare "
@@ -247,6 +256,7 @@ class RunsPanel(QWidget):
         count = len(self.table.selectionModel().selectedRows())
         self.rename_button.setEnabled(count == 1)
         self.restore_button.setEnabled(count == 1)
+        self.resume_button.setEnabled(count == 1)
         self.delete_button.setEnabled(count >= 1)
 
     def _show_diff(self) -> None:
@@ -316,6 +326,16 @@ class RunsPanel(QWidget):
         chosen = self.selected_infos()
         if len(chosen) == 1:
             self.restore_requested.emit(str(chosen[0].folder / DESIGN))
+
+    def _resume(self) -> None:
+        chosen = self.selected_infos()
+        if len(chosen) != 1:
+            return
+        if chosen[0].checkpoint("last") is None:
+            self.show_error("Cannot continue the run",
+                            f"{chosen[0].name} has no last.pt checkpoint to continue from")
+            return
+        self.resume_requested.emit(str(chosen[0].folder), self.resume_epochs.value())
 
     # --- questions (tests replace these) ----------------------------------------------------
     def ask_runs_path(self) -> str:

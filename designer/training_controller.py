@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from runtime.document import to_dict
 from runtime.errors import TrainingConfigError, TrainingError
-from runtime.graph import MetaChanged, NodeMoved
+from runtime.graph import GraphModel, MetaChanged, NodeMoved
 from runtime.training.config import parse_training
 from runtime.training.data_fit import io_nodes
 from runtime.runs import runs_root
@@ -110,12 +110,20 @@ class TrainingController(QObject):
             return f"the training settings have a problem: {first.location}: {first.message}"
         return None
 
-    def start(self) -> str | None:
-        """Start a run of the design as it is now; returns why not (and starts nothing) or None."""
-        problem = self.start_problem()
-        if problem:
-            return problem
-        document = copy.deepcopy(to_dict(self.session.model))
+    def start(self, design: GraphModel | None = None, resume: str | None = None,
+              run_root: Path | None = None, design_path: str | None = None) -> str | None:
+        """Start a run of the design as it is now; returns why not (and starts nothing) or None.
+
+        With `design` (a kept run's design) and `resume` (its last.pt), continue that run
+        instead, kept under `run_root` beside it (the Runs tab's "Continue for N epochs")."""
+        if design is None:
+            problem = self.start_problem()
+            if problem:
+                return problem
+        elif self.busy:
+            return "a run is already going: stop it first"
+        model = self.session.model if design is None else design
+        document = copy.deepcopy(to_dict(model))
         previous = self.current
         changes = ""
         if previous is not None:
@@ -124,11 +132,15 @@ class TrainingController(QObject):
         run = RunRecord(len(self.runs) + 1, document, changes)
         self.runs.append(run)
         base_dir = self.session.path.parent if self.session.path else Path.cwd()
+        if design is not None and design_path:  # relative data paths as the run's design had
+            base_dir = Path(design_path).parent
+        if design_path is None and design is None and self.session.path:
+            design_path = str(self.session.path)
         # every run is kept as a run folder: beside a saved design, else in the data folder
-        self.worker = TrainingWorker(self.session.model, base_dir=base_dir,
-                                     run_root=runs_root(self.session.path),
-                                     design_path=str(self.session.path) if self.session.path
-                                     else None)
+        self.worker = TrainingWorker(model, base_dir=base_dir,
+                                     run_root=run_root or runs_root(self.session.path),
+                                     design_path=design_path,
+                                     **({"resume": str(resume)} if resume else {}))
         self.worker.start()
         self._stopping = False
         self._set_stale(False)

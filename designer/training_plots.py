@@ -14,7 +14,10 @@ from PySide6.QtCore import QIODevice, QSaveFile, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QPushButton, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from runtime.errors import LayerLabError
 from runtime.registry import REGISTRY
+from runtime.runs import read_run
+from runtime.training.config import with_setting
 
 from .plots import RUN_COLORS, NodePlots, OverviewPlots, WeightPlots, _pen, shorten
 from .results_view import ResultsView
@@ -86,6 +89,7 @@ class TrainingPlots(QWidget):
         controller.run_updated.connect(self._on_updated)
         controller.run_finished.connect(self._on_finished)
         self.runs.selection_changed.connect(self._draw_history)
+        self.runs.resume_requested.connect(self.continue_run)
         self.tabs.currentChanged.connect(lambda _: self.draw(self.controller.current,
                                                              force=True))
         self.set_node(None)
@@ -182,6 +186,28 @@ class TrainingPlots(QWidget):
         elif run.failure is not None:
             self.results.summary.setText(f"No results: the run failed — "
                                          f"{run.failure.get('message')}")
+
+    def continue_run(self, folder: str, extra_epochs: int) -> str | None:
+        """Train a kept run on from its last.pt for `extra_epochs` more epochs, as a new run
+        beside it (returns why not, also shown, or None)."""
+        try:
+            info = read_run(folder)
+            design = info.design()
+        except LayerLabError as err:
+            problem = str(err)
+        else:
+            if info.checkpoint("last") is None:
+                problem = f"{info.name} has no last.pt checkpoint to continue from"
+                self.runs.show_error("Cannot continue the run", problem)
+                return problem
+            design.training = with_setting(design.training, "epochs",
+                                           int(info.meta.get("epochs_run") or 0) + extra_epochs)
+            problem = self.controller.start(design=design, resume=str(info.checkpoint("last")),
+                                            run_root=info.folder.parent,
+                                            design_path=info.meta.get("design_path"))
+        if problem:
+            self.runs.show_error("Cannot continue the run", problem)
+        return problem
 
     def _draw_history(self) -> None:
         """Overlay the runs selected in the Runs tab (not the live one) on loss and metric."""

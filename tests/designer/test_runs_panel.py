@@ -185,3 +185,23 @@ def test_restore_opens_the_runs_design_as_a_new_unsaved_design(window, designs, 
     assert session.undo_stack.count() == 0
     assert sorted(session.model.nodes) == sorted(n["id"] for n in restored["nodes"])
     assert "broken" in names(panel)  # its runs stay listed
+
+
+def test_continue_for_n_epochs_resumes_from_last_pt_as_a_new_run(window, designs, qtbot):
+    panel, trainer = window.plots.runs, window.trainer
+    click_row(qtbot, panel, "broken")
+    panel.resume_epochs.setValue(2)
+    qtbot.mouseClick(panel.resume_button, LEFT)
+    qtbot.waitUntil(lambda: trainer.current is not None and trainer.current.ended
+                    and not trainer.busy, timeout=60_000)
+    run = trainer.current
+    assert run.status == "completed", run.errors
+    assert run.info["start_epoch"] == 2 and [e["epoch"] for e in run.epochs] == [2, 3]
+    assert run.folder in [str(i.folder) for i in panel.infos]  # kept beside the run it continued
+    assert read_run(run.folder).meta["epochs_run"] == 3
+    assert window.session.path == designs["broken"]  # the design in the editor is untouched
+
+    (designs["second"] / "last.pt").unlink()
+    click_row(qtbot, panel, "broken, lr 0.05")
+    qtbot.mouseClick(panel.resume_button, LEFT)
+    assert "no last.pt" in panel.messages[-1][1] and trainer.current is run
