@@ -45,6 +45,7 @@ class TrainingPlots(QWidget):
         self.results = ResultsView()
         self.runs = RunsPanel(controller.session)
         self._metric_history: dict[int, object] = {}
+        self._labels: dict[int, str] = {}  # overlaid run -> the name its curves carry
         self.tabs = QTabWidget()
         self.tabs.addTab(self.overview, "Live")
         self.tabs.addTab(self.weights, "Selected layer")
@@ -214,6 +215,14 @@ class TrainingPlots(QWidget):
         current = self.controller.current
         records = [r for r in self.runs.selected_records()
                    if current is None or r.folder != current.folder]
+        # a renamed run: its curves are made again under the new name
+        labels = {r.number: r.label for r in records}
+        for number in [n for n, label in self._labels.items() if labels.get(n, label) != label]:
+            if number in self.overview.loss.history:
+                self.overview.loss.drop(self.overview.loss.history.pop(number))
+            if number in self._metric_history:
+                self.overview.metric_plot.drop(self._metric_history.pop(number))
+        self._labels = labels
         self.overview.loss.show_history(records, {r.number for r in records})
         plot = self.overview.metric_plot
         metric = plot.metric_name or next((m for r in records for m in r.metric_names()), "")

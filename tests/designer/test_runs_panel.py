@@ -113,8 +113,16 @@ def test_several_runs_of_two_designs_are_overlaid_by_name(window, designs, qtbot
     metric = window.plots._metric_history
     assert len(metric) == 2 and all(len(c.xData) == 1 for c in metric.values())
 
-    click_row(qtbot, panel, "fixed")  # a plain click selects only that one
-    assert [window.plots.runs.record(i).label for i in panel.selected_infos()] == ["fixed"]
+    panel.table.clearSelection()
+    click_row(qtbot, panel, "fixed")
+    panel.ask_name = lambda current: "fixed, renamed"
+    qtbot.mouseClick(panel.rename_button, LEFT)  # the overlay follows the new name
+    assert [loss.legend.getLabel(c).text for c in loss.history.values()] == ["fixed, renamed"]
+    click_row(qtbot, panel, "broken", add=True)
+    assert len(loss.history) == 2
+
+    click_row(qtbot, panel, "fixed, renamed")  # a plain click selects only that one
+    assert [panel.record(i).label for i in panel.selected_infos()] == ["fixed, renamed"]
     assert len(loss.history) == 1 and len(metric) == 1
 
 
