@@ -27,6 +27,8 @@ DIVERGE_FACTOR = 1.5
 #: Oscillation: the loss of this many epochs swinging by more than this share of its mean.
 OSCILLATION_EPOCHS = 5
 OSCILLATION_AMPLITUDE = 0.2
+#: ... while the loss is still at least this share of where it started.
+OSCILLATION_FROM = 0.5
 #: Overfitting: validation loss this far above its best, this many epochs after it.
 OVERFIT_FACTOR = 1.2
 OVERFIT_MARGIN = 0.05
@@ -182,7 +184,7 @@ class LiveDoctor(Callback):
             found = [f for f in found if f.code != "vanishing_gradients"]
         found = [self._caution(f) if f.code == "exploding_gradients" else f for f in found]
         dead = [f for f in found if f.code == "dead_units"]
-        if dead and signals.lr_is_high(facts.config):
+        if dead and signals.lr(facts.config) >= signals.KILLING_LR * signals.safe_lr(facts.config):
             found.append(signals.rate_killed_units(facts, dead))
         self._judge("nodes", found, event.step)
 
@@ -274,6 +276,8 @@ class LiveDoctor(Callback):
         flips = sum(1 for a, b in zip(steps, steps[1:]) if a * b < 0)
         mean = sum(losses) / len(losses)
         big = all(abs(d) > OSCILLATION_AMPLITUDE * mean for d in steps)
+        if self._first_loss is not None and mean < OSCILLATION_FROM * self._first_loss:
+            return False  # the noise of a loss near its floor, not a rate thrown about
         earlier = [e.train_loss for e in self._history[:-OSCILLATION_EPOCHS]]
         stalled = not earlier or min(losses) >= min(earlier) * 0.98
         return flips >= len(steps) - 1 and big and stalled

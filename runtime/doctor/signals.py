@@ -42,6 +42,8 @@ BAD_LOSS_MARGIN = 1.0
 #: A learning rate known to work for each optimiser family (the lr fixes aim near it).
 SAFE_LR = {"sgd": 0.01, "adagrad": 0.01}
 SAFE_LR_DEFAULT = 1e-3
+#: Dead ReLUs at a rate this many times the usual one are the rate's doing.
+KILLING_LR = 30.0
 
 
 @dataclass
@@ -261,8 +263,10 @@ def gradient_findings(facts: Facts, params: dict[str, int],
     norms = {n: v for n, v in norms.items() if v is not None}
     grown = {n: v / first_norms[n] for n, v in norms.items()
              if first_norms and first_norms.get(n) and v > 1.0} if first_norms else {}
+    # grown a hundredfold AND large: a tiny first gradient growing to an ordinary size is not
+    # an explosion
     exploding = [n for n, v in norms.items() if v > high] + \
-        [n for n, g in grown.items() if g > 100]
+        [n for n, g in grown.items() if g > 100 and norms[n] > high / 100]
     if exploding:
         worst = max(set(exploding), key=lambda n: (grown.get(n, 0), norms[n]))
         fixes = (lower_lr_fix(facts.config, 5, clip=True),
