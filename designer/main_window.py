@@ -276,6 +276,7 @@ class MainWindow(QMainWindow):
                                                                              4000))
         self.plots.runs.highlight.connect(self.canvas.canvas.set_highlight)
         self.plots.runs.restore_requested.connect(self.restore_run_design)
+        self.try_panel.follow_selection(self.plots.runs)
 
     # --- reactions ------------------------------------------------------------------------
     def _on_analysis(self, analysis) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -407,6 +408,8 @@ class TryPanel(QWidget):
     def __init__(self, trainer=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.predictor: Predictor | None = None
+        self.folder: str | None = None  # the run shown
+        self.shown: tuple | None = None  # its folder and checkpoint time: reloaded when resumed
         self.dataset = None
         self.val_idx: torch.Tensor | None = None
         self.sample_number = -1
@@ -460,6 +463,15 @@ class TryPanel(QWidget):
                 self.follow(trainer.current)
 
     # --- which weights ----------------------------------------------------------------------
+    def follow_selection(self, runs_panel) -> None:
+        """Also try the run selected in a Runs list (the first selected one with weights)."""
+        def on_selection() -> None:
+            for info in runs_panel.selected_infos():
+                if info.checkpoint() is not None:
+                    self.load_run(info.folder)
+                    return
+        runs_panel.selection_changed.connect(on_selection)
+
     def follow(self, run) -> None:
         """Use a finished run's weights (a run without a folder or checkpoint says so)."""
         if getattr(run, "folder", None):
@@ -469,6 +481,8 @@ class TryPanel(QWidget):
 
     def load_run(self, folder) -> bool:
         """Load a run folder's best weights and its data; False (with a message) if it cannot."""
+        if self.predictor is not None and self.shown == _weights_stamp(folder):
+            return True  # these very weights are shown: keep the drawing
         try:
             predictor = Predictor.from_run(folder)
             dataset, val_idx = predictor.validation_data()
@@ -476,6 +490,7 @@ class TryPanel(QWidget):
             self.show_message(f"Cannot try this run: {err}")
             return False
         self.predictor, self.dataset, self.val_idx = predictor, dataset, val_idx
+        self.folder, self.shown = str(folder), _weights_stamp(folder)
         self.sample_number = -1
         self._titles = {n.id: predictor.design.registry.get(n.type).title
                         for n in predictor.design.nodes.values()}
@@ -588,6 +603,16 @@ class TryPanel(QWidget):
     def _show_working(self, working: bool) -> None:
         for widget in self._working:
             widget.setVisible(working)
+
+
+def _weights_stamp(folder) -> tuple:
+    stamps = []
+    for name in ("best.pt", "last.pt"):
+        try:
+            stamps.append((Path(folder) / name).stat().st_mtime_ns)
+        except OSError:
+            stamps.append(None)
+    return (str(folder), *stamps)
 
 
 def _run_name(folder) -> str:

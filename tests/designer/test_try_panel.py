@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from designer.run_data import RunRecord
-from designer.try_panel import NO_RUN, DrawingPad, LayerStrip, PointPlot, TryPanel
+from designer.try_panel import (NO_RUN, DrawingPad, FeatureEditor, LayerStrip, PointPlot,
+                                TryPanel, ValuesEditor)
 from runtime import document
 from runtime.runs import RunWriter
 from runtime.training.trainer import Trainer
@@ -16,9 +17,12 @@ from runtime.training.trainer import Trainer
 PRESETS = Path(__file__).resolve().parents[2] / "presets"
 
 
-def _train(root: Path, preset: str, epochs: int = 1) -> Path:
+def _train(root: Path, preset: str, epochs: int = 1, **dataset_params) -> Path:
     design = document.load(PRESETS / f"{preset}.json")
     design.training = dict(design.training, epochs=epochs)
+    if dataset_params:
+        data = design.training["dataset"]
+        design.training["dataset"] = dict(data, params=dict(data["params"], **dataset_params))
     writer = RunWriter.create(design, root, str(PRESETS / f"{preset}.json"))
     Trainer(design, design.training, [writer], checkpoint_dir=writer.folder).fit()
     return writer.folder
@@ -120,3 +124,39 @@ def test_the_main_window_has_a_try_it_tab_that_follows_the_latest_run(make_windo
     win.try_panel.follow(run)
     assert win.try_panel.predictor is not None
     assert isinstance(win.try_panel.editor, DrawingPad)
+
+
+def test_tokens_are_typed_and_a_bad_line_is_explained(qtbot, tmp_path):
+    panel = _panel(qtbot, _train(tmp_path, "transformer-majority", 1, n_samples=300))
+    editor = panel.editor
+    assert isinstance(editor, ValuesEditor) and editor.integers
+    qtbot.waitUntil(lambda: not panel._timer.isActive(), timeout=2000)
+    editor.edit.clear()
+    qtbot.keyClicks(editor.edit, " ".join(["3"] * 16))
+    qtbot.waitUntil(lambda: panel.prediction is not None and not panel._timer.isActive(),
+                    timeout=2000)
+    assert editor.grid.tolist() == [3] * 16 and len(panel.bars.values) == 5
+    assert panel.sample_label.text().startswith("Your own input")
+    qtbot.keyClicks(editor.edit, " x")
+    assert editor.problem.text() == "only whole numbers"
+
+
+def test_a_table_is_edited_in_spin_boxes_and_a_regression_shows_its_output(qtbot, tmp_path):
+    panel = _panel(qtbot, _train(tmp_path, "regression-sine", 1))
+    editor = panel.editor
+    assert isinstance(editor, FeatureEditor) and len(editor.spins) == 1
+    assert panel.answer.text().startswith("Output:") and panel.bars.values == []
+    before = panel.answer.text()
+    editor.spins[0].setValue(1.5)
+    qtbot.waitUntil(lambda: panel.answer.text() != before, timeout=2000)
+    expected = panel.predictor.predict([1.5]).output
+    assert panel.answer.text() == f"Output: {expected.item():.3g}"
+
+
+def test_a_run_selected_in_the_runs_list_is_tried(make_window, digits_run, spirals_run):
+    win = make_window()
+    runs = win.plots.runs
+    runs.add_root(spirals_run)
+    runs.select_folders([spirals_run])
+    assert win.try_panel.folder == str(spirals_run)
+    assert isinstance(win.try_panel.editor, PointPlot)
