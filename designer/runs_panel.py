@@ -130,6 +130,9 @@ class RunsPanel(QWidget):
         layout.addWidget(self.problem_label)
         session.path_changed.connect(lambda _path: self.refresh())
         session.model_replaced.connect(lambda: self.highlight.emit([]))
+        # a run compared with the design: the comparison follows the design's edits
+        session.analysis_changed.connect(lambda _a: len(self.selected_infos()) == 1
+                                         and self._show_diff())
         self._update_buttons()
         self.refresh()
 

@@ -166,6 +166,12 @@ def test_architecture_diff_is_listed_and_outlined_on_the_canvas(window, designs,
                              document.to_dict(window.session.model)).nodes_touched()
     assert scene.highlighted() == sorted(touched) and touched
 
+    added = window.session.add_node("Dropout", (900.0, 900.0))  # the comparison follows edits
+    qtbot.waitUntil(lambda: added in scene.highlighted())
+    assert "Dropout" in panel.diff_label.text()
+    window.session.undo_stack.undo()
+    qtbot.waitUntil(lambda: scene.highlighted() == sorted(touched))
+
     click_row(qtbot, panel, "fixed", add=True)  # two runs: the older one against the newer
     text = panel.diff_label.text()
     assert text.startswith("broken → fixed") and "LeakyReLU" in text
