@@ -316,19 +316,37 @@ class LayerStrip(QScrollArea):
         self.pictures.clear()
         self.titles.clear()
 
-    def show_activations(self, activations: dict[str, torch.Tensor],
-                         titles: dict[str, str]) -> None:
+    def show_activations(self, activations: dict[str, torch.Tensor], titles: dict[str, str],
+                         attention: dict[str, torch.Tensor] | None = None) -> None:
         for node_id, tensor in activations.items():
-            if node_id not in self.pictures:
-                title, picture = QLabel(self.inner), QLabel(self.inner)
-                self.rows.addWidget(title)
-                self.rows.addWidget(picture)
-                self.titles[node_id], self.pictures[node_id] = title, picture
-            caption, pixmap, tip = activation_view(tensor)
-            self.titles[node_id].setText(f"<b>{node_id}</b> · {titles.get(node_id, '')} · "
-                                         f"{caption}")
-            self.pictures[node_id].setPixmap(pixmap)
-            self.pictures[node_id].setToolTip(tip)
+            self._show(node_id, f"<b>{node_id}</b> · {titles.get(node_id, '')} · ",
+                       activation_view(tensor))
+            if attention and node_id in attention:
+                self._show(f"{node_id}:attention", f"<b>{node_id}</b> attention · ",
+                           attention_view(attention[node_id]))
+
+    def _show(self, key: str, prefix: str, view: tuple[str, QPixmap, str]) -> None:
+        if key not in self.pictures:
+            title, picture = QLabel(self.inner), QLabel(self.inner)
+            self.rows.addWidget(title)
+            self.rows.addWidget(picture)
+            self.titles[key], self.pictures[key] = title, picture
+        caption, pixmap, tip = view
+        self.titles[key].setText(prefix + caption)
+        self.pictures[key].setPixmap(pixmap)
+        self.pictures[key].setToolTip(tip)
+
+
+def attention_view(weights: torch.Tensor) -> tuple[str, QPixmap, str]:
+    """Attention weights (heads, queries, keys) as one grayscale map per head (first 4)."""
+    a = weights.numpy().astype(np.float32)
+    shown = a[:4]
+    cell = max(1, min(6, 96 // max(a.shape[1], a.shape[2])))
+    maps = [gray_pixmap(m / m.max() if m.max() > 0 else m, cell) for m in shown]
+    heads = f"first 4 of {a.shape[0]} heads" if a.shape[0] > 4 else (
+        f"{a.shape[0]} heads" if a.shape[0] > 1 else "1 head")
+    return (f"{heads}: row = position asking, column = position looked at",
+            _row_of(maps, 8), "white: where each position looks most")
 
 
 def activation_view(t: torch.Tensor) -> tuple[str, QPixmap, str]:
@@ -344,8 +362,10 @@ def activation_view(t: torch.Tensor) -> tuple[str, QPixmap, str]:
         return caption, _row_of(maps), "each map scaled to its own range: white is high"
     if a.ndim == 2:  # steps × features: a heat map, time across
         shown = a[:64, :64].T
-        cell = max(2, min(8, 256 // max(shown.shape)))
-        return f"{shape} — steps across, features down", heat_pixmap(shown, cell), ""
+        cell = max(2, min(12, 320 // shown.shape[1]))
+        height = min(72, shown.shape[0] * cell)  # features squeezed: the steps matter here
+        return (f"{shape} — steps across, features down", heat_pixmap(shown, cell, height),
+                "orange above zero, blue below")
     flat = a.reshape(-1)[:MAX_STRIP]
     more = f" (first {MAX_STRIP})" if a.size > MAX_STRIP else ""
     cell = max(3, min(14, 320 // max(1, flat.size)))
@@ -593,7 +613,7 @@ class TryPanel(QWidget):
         else:
             self.bars.show_probabilities([], [])
             self.answer.setText(f"Output: {_short(prediction.output)}")
-        self.strip.show_activations(prediction.activations, self._titles)
+        self.strip.show_activations(prediction.activations, self._titles, prediction.attention)
         self.predicted.emit(prediction)
 
     def _class_name(self, i: int) -> str:

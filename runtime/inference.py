@@ -36,12 +36,15 @@ class Prediction:
         predicted: The most likely class (classification) or None.
         activations: Per node id, that node's output for the sample (batch dimension removed,
             detached CPU tensors), in the order the forward pass ran them.
+        attention: Per attention node id, its attention weights for the sample, shaped
+            (heads, query positions, key positions): where each position looked.
     """
 
     output: torch.Tensor
     probabilities: torch.Tensor | None = None
     predicted: int | None = None
     activations: dict[str, torch.Tensor] = field(default_factory=dict)
+    attention: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Predictor:
@@ -143,7 +146,8 @@ class Predictor:
         """The model's answer for ONE sample, with every layer's output for it."""
         sample = self.as_input(x).unsqueeze(0)
         activations: dict[str, torch.Tensor] = {}
-        hooks = [module.register_forward_hook(_catcher(name, activations))
+        attention: dict[str, torch.Tensor] = {}
+        hooks = [module.register_forward_hook(_catcher(name, activations, attention))
                  for name, module in self.model.named_children()]
         try:
             output = self.model(sample)
@@ -153,7 +157,7 @@ class Predictor:
         if isinstance(output, tuple):
             output = output[0]
         output = output.detach().float().cpu()[0]
-        return Prediction(output, *self._probabilities(output), activations)
+        return Prediction(output, *self._probabilities(output), activations, attention)
 
     def _probabilities(self, output: torch.Tensor) -> tuple[torch.Tensor | None, int | None]:
         from .training.losses import LOSSES
@@ -175,13 +179,42 @@ class Predictor:
         return None, None
 
 
-def _catcher(name: str, into: dict[str, torch.Tensor]):
+def _catcher(name: str, into: dict[str, torch.Tensor], attention: dict[str, torch.Tensor]):
     def hook(module: nn.Module, args, output) -> None:
         if isinstance(output, tuple):  # recurrent layers: (outputs, state)
             output = output[0]
         if isinstance(output, torch.Tensor):
             into[name] = output.detach().float().cpu()[0]
+        weights = _attention_weights(module, args)
+        if weights is not None:
+            attention[name] = weights
     return hook
+
+
+def _attention_weights(module: nn.Module, args: tuple) -> torch.Tensor | None:
+    """An attention layer's weights for the sample it just saw, (heads, L, S), or None.
+
+    LayerLab's attention layers ask PyTorch not to return the weights (training is faster
+    without them) and the encoder layer takes a fused path in evaluation mode, so the
+    attention is recomputed here from the layer's own input with the same weights and mask.
+    """
+    from .layers import modules
+
+    if isinstance(module, modules.MultiheadAttention):
+        query = args[0]
+        key = args[1] if len(args) > 1 and args[1] is not None else query
+        value = args[2] if len(args) > 2 and args[2] is not None else key
+        attn = module
+    elif isinstance(module, modules.TransformerEncoderLayer):
+        query = key = value = module.norm1(args[0]) if module.norm_first else args[0]
+        attn = module.self_attn
+    else:
+        return None
+    mask = (modules.causal_mask(query.shape[1], key.shape[1], query.device)
+            if getattr(module, "causal", False) else None)
+    _, weights = nn.MultiheadAttention.forward(attn, query, key, value, attn_mask=mask,
+                                               need_weights=True, average_attn_weights=False)
+    return None if weights is None else weights.detach().float().cpu()[0]
 
 
 def _load_strict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:

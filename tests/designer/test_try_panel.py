@@ -136,6 +136,8 @@ def test_tokens_are_typed_and_a_bad_line_is_explained(qtbot, tmp_path):
     qtbot.waitUntil(lambda: panel.prediction is not None and not panel._timer.isActive(),
                     timeout=2000)
     assert editor.grid.tolist() == [3] * 16 and len(panel.bars.values) == 5
+    assert "encoder1:attention" in panel.strip.pictures  # where each token looked
+    assert "heads" in panel.strip.titles["encoder1:attention"].text()
     assert panel.sample_label.text().startswith("Your own input")
     qtbot.keyClicks(editor.edit, " x")
     assert editor.problem.text() == "only whole numbers"

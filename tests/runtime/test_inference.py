@@ -87,3 +87,17 @@ def test_a_convolution_network_shows_its_feature_maps(tmp_path):
     for node_id in convs:
         assert prediction.activations[node_id].dim() == 3  # channels, height, width
     assert prediction.probabilities.shape == (10,)
+
+
+@pytest.mark.parametrize("preset, node", [("transformer-majority", "encoder1"),
+                                          ("attention-reverse", "attention")])
+def test_attention_layers_show_where_each_position_looked(preset, node):
+    design = document.load(PRESETS / f"{preset}.json")
+    predictor = Predictor(design, compile_model(design).state_dict())
+    prediction = predictor.predict(torch.zeros(predictor.sample_shape, dtype=torch.int64))
+    weights = prediction.attention[node]
+    length = predictor.sample_shape[0]
+    assert weights.dim() == 3 and weights.shape[1:] == (length, length)
+    assert torch.allclose(weights.sum(dim=-1), torch.ones(weights.shape[:2]), atol=1e-5)
+    assert set(prediction.attention) <= {n.id for n in design.nodes.values()
+                                         if "Attention" in n.type or "Transformer" in n.type}
