@@ -8,8 +8,9 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from designer.run_data import RunRecord
-from designer.try_panel import (NO_RUN, DrawingPad, FeatureEditor, LayerStrip, PointPlot,
-                                TryPanel, ValuesEditor)
+from designer.try_inputs import DrawingPad, FeatureEditor, PointPlot, ValuesEditor
+from designer.try_panel import NO_RUN, TryPanel
+from designer.try_views import LayerStrip
 from runtime import document
 from runtime.runs import RunWriter
 from runtime.training.trainer import Trainer

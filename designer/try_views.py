@@ -1,0 +1,169 @@
+"""What the Try it panel shows (#13): class probabilities as bars, and each layer's output for
+one sample as small pictures (feature maps, activation strips, attention maps)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+MAX_CHANNELS = 8  # feature maps shown per convolution layer
+MAX_STRIP = 128  # activation values shown per dense layer
+
+
+class ProbabilityBars(QWidget):
+    """One bar per class with its name and probability; the most likely class stands out."""
+
+    ROW = 18
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.names: list[str] = []
+        self.values: list[float] = []
+        self.setMinimumWidth(170)
+
+    def show_probabilities(self, values: list[float], names: list[str]) -> None:
+        self.values, self.names = list(values), list(names)
+        self.setMinimumHeight(self.ROW * len(values) + 4)
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        if not self.values:
+            return
+        painter = QPainter(self)
+        text = self.palette().color(QPalette.ColorRole.WindowText)
+        faint = QColor(text)
+        faint.setAlpha(150)
+        best = int(np.argmax(self.values))
+        label_w = min(90, 8 + 7 * max(len(n) for n in self.names))
+        bar_w = max(20, self.width() - label_w - 48)
+        for i, (name, p) in enumerate(zip(self.names, self.values)):
+            y = 2 + i * self.ROW
+            painter.setPen(text if i == best else faint)
+            painter.drawText(QRectF(0, y, label_w - 6, self.ROW),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            painter.fillRect(QRectF(label_w, y + 3, bar_w, self.ROW - 6), QColor(128, 128, 128, 60))
+            painter.fillRect(QRectF(label_w, y + 3, bar_w * p, self.ROW - 6),
+                             QColor("#2f81f7" if i == best else "#7d9cc4"))
+            painter.drawText(QRectF(label_w + bar_w + 4, y, 44, self.ROW),
+                             Qt.AlignmentFlag.AlignVCenter, f"{p:.0%}")
+
+
+class LayerStrip(QScrollArea):
+    """What each layer does to the input: one row per layer with a picture of its output."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.inner = QWidget()
+        self.rows = QVBoxLayout(self.inner)
+        self.rows.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.setWidget(self.inner)
+        self.pictures: dict[str, QLabel] = {}
+        self.titles: dict[str, QLabel] = {}
+
+    def reset(self) -> None:
+        while self.rows.count():
+            item = self.rows.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        self.pictures.clear()
+        self.titles.clear()
+
+    def show_activations(self, activations: dict[str, torch.Tensor], titles: dict[str, str],
+                         attention: dict[str, torch.Tensor] | None = None) -> None:
+        for node_id, tensor in activations.items():
+            self._show(node_id, f"<b>{node_id}</b> · {titles.get(node_id, '')} · ",
+                       activation_view(tensor))
+            if attention and node_id in attention:
+                self._show(f"{node_id}:attention", f"<b>{node_id}</b> attention · ",
+                           attention_view(attention[node_id]))
+
+    def _show(self, key: str, prefix: str, view: tuple[str, QPixmap, str]) -> None:
+        if key not in self.pictures:
+            title, picture = QLabel(self.inner), QLabel(self.inner)
+            self.rows.addWidget(title)
+            self.rows.addWidget(picture)
+            self.titles[key], self.pictures[key] = title, picture
+        caption, pixmap, tip = view
+        self.titles[key].setText(prefix + caption)
+        self.pictures[key].setPixmap(pixmap)
+        self.pictures[key].setToolTip(tip)
+
+
+def attention_view(weights: torch.Tensor) -> tuple[str, QPixmap, str]:
+    """Attention weights (heads, queries, keys) as one grayscale map per head (first 4)."""
+    a = weights.numpy().astype(np.float32)
+    shown = a[:4]
+    cell = max(1, min(6, 96 // max(a.shape[1], a.shape[2])))
+    maps = [gray_pixmap(m / m.max() if m.max() > 0 else m, cell) for m in shown]
+    heads = f"first 4 of {a.shape[0]} heads" if a.shape[0] > 4 else (
+        f"{a.shape[0]} heads" if a.shape[0] > 1 else "1 head")
+    return (f"{heads}: row = position asking, column = position looked at",
+            _row_of(maps, 8), "white: where each position looks most")
+
+
+def activation_view(t: torch.Tensor) -> tuple[str, QPixmap, str]:
+    """A caption, a picture and a tooltip for one layer's output for one sample."""
+    shape = "×".join(map(str, t.shape)) or "1"
+    a = t.numpy().astype(np.float32)
+    if a.ndim == 3:  # channels, height, width: feature maps, each scaled to its own range
+        shown = a[:MAX_CHANNELS]
+        cell = max(1, 48 // max(a.shape[1], a.shape[2]))
+        maps = [gray_pixmap(_normalise(m), cell) for m in shown]
+        caption = (f"{shape} — first {len(shown)} of {a.shape[0]} feature maps"
+                   if a.shape[0] > MAX_CHANNELS else f"{shape} — feature maps")
+        return caption, _row_of(maps), "each map scaled to its own range: white is high"
+    if a.ndim == 2:  # steps × features: a heat map, time across
+        shown = a[:64, :64].T
+        cell = max(2, min(12, 320 // shown.shape[1]))
+        height = min(72, shown.shape[0] * cell)  # features squeezed: the steps matter here
+        return (f"{shape} — steps across, features down", heat_pixmap(shown, cell, height),
+                "orange above zero, blue below")
+    flat = a.reshape(-1)[:MAX_STRIP]
+    more = f" (first {MAX_STRIP})" if a.size > MAX_STRIP else ""
+    cell = max(3, min(14, 320 // max(1, flat.size)))
+    tip = " ".join(f"{v:.2f}" for v in flat[:32]) + (" …" if flat.size > 32 else "")
+    zero = int((flat == 0).sum())
+    dead = f", {zero} at zero" if zero and flat.size > 1 else ""
+    return f"{shape} values{more}{dead}", heat_pixmap(flat[None, :], cell, 14), tip
+
+
+def _normalise(m: np.ndarray) -> np.ndarray:
+    lo, hi = float(m.min()), float(m.max())
+    return (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
+
+
+def gray_pixmap(values: np.ndarray, cell: int) -> QPixmap:
+    """A 2-D array in 0..1 as a grayscale picture, each value a `cell`-pixel square."""
+    pixels = np.ascontiguousarray((np.clip(values, 0, 1) * 255).astype(np.uint8))
+    h, w = pixels.shape
+    image = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(image).scaled(w * cell, h * cell)
+
+
+def heat_pixmap(values: np.ndarray, cell: int, height: int | None = None) -> QPixmap:
+    """A 2-D array as a diverging heat map: orange above zero, blue below, dark at zero."""
+    scale = float(np.abs(values).max()) or 1.0
+    v = values / scale
+    pos, neg = np.clip(v, 0, 1)[..., None], np.clip(-v, 0, 1)[..., None]
+    base = np.array([22, 27, 34], dtype=np.float32)
+    rgb = base + pos * (np.array([240, 136, 62]) - base) + neg * (np.array([88, 166, 255]) - base)
+    rgb = np.ascontiguousarray(rgb.astype(np.uint8))
+    h, w = values.shape
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaled(w * cell, height or h * cell)
+
+
+def _row_of(pixmaps: list[QPixmap], gap: int = 4) -> QPixmap:
+    width = sum(p.width() for p in pixmaps) + gap * (len(pixmaps) - 1)
+    row = QPixmap(max(1, width), max(p.height() for p in pixmaps))
+    row.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(row)
+    x = 0
+    for p in pixmaps:
+        painter.drawPixmap(x, 0, p)
+        x += p.width() + gap
+    painter.end()
+    return row
