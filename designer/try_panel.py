@@ -72,6 +72,7 @@ class TryPanel(QWidget):
         self.pick_button = QPushButton("Pick a validation sample", self)
         self.pick_button.clicked.connect(self.pick_sample)
         self.clear_button = QPushButton("Clear", self)
+        self.clear_button.clicked.connect(self._clear_drawing)
         buttons.addWidget(self.pick_button)
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
@@ -167,15 +168,13 @@ class TryPanel(QWidget):
         self.editor_box.addWidget(editor)
         editor.changed.connect(self._edited)
         self.clear_button.setVisible(isinstance(editor, DrawingPad))
-        if isinstance(editor, DrawingPad):
-            self.clear_button.clicked.connect(editor.clear)
+
+    def _clear_drawing(self) -> None:
+        if isinstance(self.editor, DrawingPad):
+            self.editor.clear()
 
     def _drop_editor(self) -> None:
         if self.editor is not None:
-            try:
-                self.clear_button.clicked.disconnect()
-            except (RuntimeError, TypeError):
-                pass
             self.editor.setParent(None)
             self.editor.deleteLater()
             self.editor = None

@@ -402,7 +402,7 @@ def test_train_init_from_prints_the_transfer_summary(tmp_path, capsys):
     checkpoint = tmp_path / "ckpt" / "last.pt"
     assert run(["train", str(wide_path), "--epochs", "1", "--init-from", str(checkpoint)]) == 0
     err = capsys.readouterr().err
-    line = err.splitlines()[0]
+    line = next(line for line in err.splitlines() if "init from" in line)
     assert line == (f"{wide_path}: init from {checkpoint}: loaded 1 of 3 weighted nodes (1 by id, "
                     "0 by type and shape); skipped fc2: weight (96, 64) vs (64, 64) in the "
                     "checkpoint, fc3: weight (2, 96) vs (2, 64) in the checkpoint")
