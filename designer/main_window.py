@@ -187,6 +187,12 @@ class MainWindow(QMainWindow):
                                       "Hold the run, or continue it")
         self.act_stop = self._action("&Stop", self.trainer.stop, "Shift+F5",
                                      "End the run after the current batch")
+        self.act_freeze = self._action("&Freeze Up to Selection", self.freeze_up_to_selection,
+                                       tip="Stop training the selected layers and every layer "
+                                       "before them (feature extraction from a pre-trained "
+                                       "body)")
+        self.act_unfreeze = self._action("&Unfreeze All Layers", self.unfreeze_all,
+                                         tip="Train every layer again")
         self.act_check = self._action("&Check Design", self.check_design, "F7",
                                       "Find what would make training fail: one batch through "
                                       "the network, in a separate process")
@@ -221,6 +227,8 @@ class MainWindow(QMainWindow):
                               self.act_delete])
         edit_menu.addSeparator()
         edit_menu.addAction(self.act_select_all)
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.act_freeze, self.act_unfreeze])
         view_menu = bar.addMenu("&View")
         view_menu.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit])
         view_menu.addSeparator()
@@ -429,6 +437,23 @@ class MainWindow(QMainWindow):
 
     def select_all(self) -> None:
         self.canvas.select_nodes(list(self.session.model.nodes))
+
+    def freeze_up_to_selection(self) -> None:
+        selected = self.canvas.selected_node_ids()
+        if not selected:
+            self.statusBar().showMessage("Select the last layer to freeze first", 4000)
+            return
+        layers = self.session.layers_up_to(selected)
+        count = self.session.set_trainable(layers, False,
+                                           f"Freeze up to {', '.join(selected[:2])}")
+        self.statusBar().showMessage(f"Froze {count} layer(s)" if count else
+                                     "Those layers are already frozen", 4000)
+
+    def unfreeze_all(self) -> None:
+        count = self.session.set_trainable(list(self.session.model.nodes), True,
+                                           "Unfreeze all layers")
+        self.statusBar().showMessage(f"Unfroze {count} layer(s)" if count else
+                                     "No layer is frozen", 4000)
 
     def auto_layout(self) -> None:
         selected = self.canvas.selected_node_ids()

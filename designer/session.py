@@ -175,6 +175,33 @@ class DesignSession(QObject):
         self.move_nodes({n: (self.model.nodes[n].pos, pos) for n, pos in positions.items()},
                         "Auto-layout")
 
+    def set_trainable(self, node_ids: Iterable[str], trainable: bool, text: str) -> int:
+        """Freeze (or unfreeze) several layers as one undo step; returns how many changed."""
+        changes = [n for n in node_ids if n in self.model.nodes
+                   and "trainable" in self.model.nodes[n].params
+                   and self.model.nodes[n].params["trainable"] is not trainable]
+        if not changes:
+            return 0
+        self.undo_stack.beginMacro(text)
+        try:
+            for node_id in changes:
+                self.set_param(node_id, "trainable", trainable)
+        finally:
+            self.undo_stack.endMacro()
+        return len(changes)
+
+    def layers_up_to(self, node_ids: Iterable[str]) -> list[str]:
+        """The weighted layers the given nodes depend on, the nodes included, in graph order:
+        the 'body' below a point, for feature extraction and fine-tuning."""
+        import networkx as nx
+
+        wanted: set[str] = set()
+        for node_id in node_ids:
+            if node_id in self.model.nodes:
+                wanted |= nx.ancestors(self.model.graph, node_id) | {node_id}
+        return [n for n in self.model.topological_order() if n in wanted
+                and "trainable" in self.model.nodes[n].params]
+
     def set_training(self, training: dict, text: str = "Edit training") -> None:
         old = self.model.training
         if old != training:

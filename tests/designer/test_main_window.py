@@ -290,3 +290,24 @@ def test_start_up_on_a_bad_file_opens_the_app_with_the_message(tmp_path, monkeyp
     assert shown and shown[0][0] == "Cannot open design"
     assert "nests lists or objects too deeply" in str(shown[0][1][0])
     assert windows[0].isVisible()
+
+
+def test_freeze_up_to_the_selection_is_one_undo_step(window, qtbot):
+    lenet = next(path for path, _, _ in preset_files() if path.name == "lenet-digits.json")
+    window.session.open_preset(lenet)
+    model = window.session.model
+    weighted = [n for n in model.topological_order() if "trainable" in model.nodes[n].params]
+    body = weighted[:-1]  # everything but the head
+    window.canvas.select_nodes([body[-1]])
+    window.act_freeze.trigger()
+    assert [model.nodes[n].params["trainable"] for n in weighted] == \
+        [False] * len(body) + [True]
+    assert window.session.undo_stack.undoText().startswith("Freeze up to")
+    window.session.undo_stack.undo()  # one step undoes every layer
+    assert all(model.nodes[n].params["trainable"] for n in weighted)
+    window.session.undo_stack.redo()
+    window.act_unfreeze.trigger()
+    assert all(model.nodes[n].params["trainable"] for n in weighted)
+    window.canvas.select_nodes([])
+    window.act_freeze.trigger()  # nothing selected: a hint, no change
+    assert "Select the last layer" in window.statusBar().currentMessage()
