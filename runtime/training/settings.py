@@ -238,6 +238,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("threads", "CPU threads", "Run",
             _p("threads", "int", "auto", "CPU threads for training; \"auto\" leaves one core "
                "for the editor.", minimum=1, maximum=256, words=("auto",))),
+    Setting("init_from", "Start from weights", "Run",
+            _p("init_from", "path", None, "A checkpoint (a run's best.pt or last.pt) whose "
+               "weights start this design where they fit: same node id, else same type and "
+               "shapes ([training.md](training.md#weights-into-new-designs)); empty for random "
+               "weights. A resumed run ignores it (its checkpoint has the weights).",
+               nullable=True)),
     Setting("mixed_precision", "Mixed precision", "Run",
             _p("mixed_precision", "bool", False, "Autocast with a gradient scaler (CUDA "
                "only).")),

@@ -231,6 +231,11 @@ class Trainer:
         self.start_epoch = 1
         if self.resume_path:
             self._load_checkpoint(self.resume_path)
+        if self.init_from is None and self.resume_path is None and cfg["init_from"]:
+            # the design's own "start from weights" setting (relative to the design's folder)
+            path = Path(cfg["init_from"])
+            self.init_from = path if path.is_absolute() or self.base_dir is None \
+                else self.base_dir / path
         if self.init_from is not None:
             self._init_weights()
 

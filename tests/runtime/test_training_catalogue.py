@@ -503,7 +503,8 @@ def test_optional_fields_are_left_out_and_non_finite_numbers_become_null():
 #: Valid non-default values for settings whose kind gives no generic one.
 OTHER_VALUES = {"dataset.params": {"n_samples": 123, "noise": 0.05}, "metrics": ["accuracy",
                                                                                  "top2_accuracy"],
-                "early_stopping.monitor": "train_accuracy", "dataset.name": "moons"}
+                "early_stopping.monitor": "train_accuracy", "dataset.name": "moons",
+                "init_from": "spirals.runs/run/best.pt"}
 
 
 def other_value(setting: Setting):
@@ -557,7 +558,7 @@ def block_with(path: str, value) -> dict:
 
 
 WRONG_TYPE = {"bool": "yes", "int": "many", "float": "fast", "choice": 3, "str": 3,
-              "str_list": "accuracy", "float_list": 0.5}
+              "str_list": "accuracy", "float_list": 0.5, "path": 3}
 BOUNDED = [(s.path, bad) for s in SETTINGS if s.spec is not None for bad in bad_values(s)]
 
 

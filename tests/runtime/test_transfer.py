@@ -413,3 +413,22 @@ def test_train_init_from_prints_the_transfer_summary(tmp_path, capsys):
     assert run(["train", str(wide_path), "--init-from", str(checkpoint), "--resume",
                 str(checkpoint)]) == 1
     assert "cannot be used together" in capsys.readouterr().err
+
+
+def test_the_design_s_init_from_setting_starts_it_from_those_weights(tmp_path):
+    from runtime.training.config import with_setting
+    from runtime.training.trainer import Trainer as T
+
+    source = load(PRESET)
+    source.training = dict(source.training, epochs=1)
+    T(source, source.training, checkpoint_dir=tmp_path / "ckpt").fit()
+    design = load(PRESET)
+    design.training = with_setting(dict(design.training, epochs=1), "init_from", "ckpt/last.pt")
+    trainer = T(design, design.training, base_dir=tmp_path)  # relative to the design's folder
+    trainer._setup()
+    assert trainer.transfer_report.summary().startswith("loaded 3 of 3 weighted nodes")
+    # a resumed run ignores the setting: its checkpoint holds the weights already
+    resumed = T(design, dict(design.training, epochs=2), base_dir=tmp_path,
+                resume=tmp_path / "ckpt" / "last.pt")
+    resumed._setup()
+    assert getattr(resumed, "transfer_report", None) is None
