@@ -193,6 +193,9 @@ class MainWindow(QMainWindow):
                                        "body)")
         self.act_unfreeze = self._action("&Unfreeze All Layers", self.unfreeze_all,
                                          tip="Train every layer again")
+        self.act_load_weights = self._action("Start from &Weights…", self.load_weights,
+                                             tip="Start this design from a run's trained "
+                                             "weights where they fit (transfer learning)")
         self.act_check = self._action("&Check Design", self.check_design, "F7",
                                       "Find what would make training fail: one batch through "
                                       "the network, in a separate process")
@@ -238,6 +241,7 @@ class MainWindow(QMainWindow):
         train_menu.addActions([self.act_train, self.act_pause, self.act_stop])
         train_menu.addSeparator()
         train_menu.addAction(self.act_check)
+        train_menu.addAction(self.act_load_weights)
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
         toolbar = QToolBar("Main", self)
@@ -306,6 +310,47 @@ class MainWindow(QMainWindow):
         if not started:
             self.show_side_tab(self.training_panel)
         return started
+
+    def load_weights(self) -> None:
+        """Training > Start from Weights: preview what would load, then set training.init_from
+        as one undoable edit (the weights themselves load when a run starts)."""
+        from runtime.compile import compile_model
+        from runtime.runs import runs_root
+        from runtime.training.config import with_setting
+        from runtime.training.transfer import transfer_weights
+
+        path = self.ask_checkpoint_path(str(runs_root(self.session.path)))
+        if not path:
+            return
+        try:
+            report = transfer_weights(compile_model(self.session.model), self.session.model,
+                                      path)
+        except LayerLabError as err:
+            QMessageBox.warning(self, "Start from weights", str(err))
+            return
+        if not self.confirm_weights(Path(path).name, [report.summary(), *report.lines()]):
+            return
+        base = self.session.path.parent if self.session.path else None
+        shown = Path(path)
+        if base is not None:
+            try:
+                shown = Path(path).resolve().relative_to(base.resolve())
+            except ValueError:
+                pass  # elsewhere: keep the absolute path
+        self.session.set_training(with_setting(self.session.model.training, "init_from",
+                                               str(shown)),
+                                  f"Start from weights of {Path(path).parent.name}")
+        self.statusBar().showMessage(report.summary(), 8000)
+
+    def ask_checkpoint_path(self, start: str) -> str:
+        return QFileDialog.getOpenFileName(self, "Start from weights", start,
+                                           "Checkpoints (*.pt);;All files (*)")[0]
+
+    def confirm_weights(self, name: str, lines: list[str]) -> bool:
+        answer = QMessageBox.question(self, "Start from weights",
+                                      f"From {name}:\n\n" + "\n".join(lines)
+                                      + "\n\nStart the next runs from these weights?")
+        return answer == QMessageBox.StandardButton.Yes
 
     def check_design(self) -> None:
         """Run the doctor's pre-flight check (F7) and show the Doctor dock."""

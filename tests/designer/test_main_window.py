@@ -311,3 +311,39 @@ def test_freeze_up_to_the_selection_is_one_undo_step(window, qtbot):
     window.canvas.select_nodes([])
     window.act_freeze.trigger()  # nothing selected: a hint, no change
     assert "Select the last layer" in window.statusBar().currentMessage()
+
+
+def test_start_from_weights_previews_then_sets_init_from_as_one_undo_step(window, tmp_path):
+    from runtime.document import save
+    from runtime.training.trainer import Trainer
+
+    spirals = next(path for path, _, _ in preset_files() if path.name == "mlp-spirals.json")
+    source = load(spirals)
+    source.training = dict(source.training, epochs=1)
+    Trainer(source, source.training, checkpoint_dir=tmp_path / "ckpt").fit()
+    design = load(spirals)
+    design.set_param("fc3", "out_features", 2)
+    save(design, tmp_path / "mine.json")
+    window.session.open(tmp_path / "mine.json")
+    shown = []
+    window.ask_checkpoint_path = lambda start: str(tmp_path / "ckpt" / "last.pt")
+    window.confirm_weights = lambda name, lines: shown.extend(lines) or True
+    window.act_load_weights.trigger()
+    assert shown and any("loaded" in line for line in shown)
+    assert window.session.model.training["init_from"] == "ckpt/last.pt"  # beside the design
+    assert window.session.undo_stack.undoText() == "Start from weights of ckpt"
+    window.session.undo_stack.undo()
+    assert "init_from" not in window.session.model.training
+    # a file that is not a checkpoint is a message, and nothing changes
+    (tmp_path / "bad.pt").write_text("not a checkpoint")
+    window.ask_checkpoint_path = lambda start: str(tmp_path / "bad.pt")
+    warned = []
+    import designer.main_window as mw
+    original = mw.QMessageBox.warning
+    mw.QMessageBox.warning = lambda *args: warned.append(args[2])
+    try:
+        window.act_load_weights.trigger()
+    finally:
+        mw.QMessageBox.warning = original
+    assert warned and "bad.pt" in warned[0]
+    assert "init_from" not in window.session.model.training
