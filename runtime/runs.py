@@ -108,6 +108,14 @@ class RunWriter(Callback):
 
     def __init__(self, design: GraphModel, folder: Path, design_path: str | None = None,
                  name: str | None = None):
+        start = design.training.get("init_from") if isinstance(design.training, dict) else None
+        if isinstance(start, str) and design_path and not Path(start).is_absolute():
+            # the kept design lives in the run folder: its weights path must still resolve
+            from .document import from_dict, to_dict
+
+            design = from_dict(to_dict(design))
+            design.training = dict(design.training, init_from=str(
+                (Path(design_path).resolve().parent / start)))
         self.design = design
         self.folder = Path(folder)
         self.meta: dict[str, Any] = {

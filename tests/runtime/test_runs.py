@@ -127,3 +127,12 @@ def test_train_keeps_a_run_folder_and_runs_lists_it_with_what_changed(tmp_path, 
     assert "[lr 0.01 → 0.1]" in capsys.readouterr().out
     assert run(["train", str(design), "--epochs", "1", "--no-run"]) == 0
     assert len(list_runs(tmp_path / "spirals.runs")[0]) == 2
+
+
+def test_a_kept_design_starting_from_weights_points_at_them_from_the_run_folder(tmp_path):
+    design = document.load(PRESETS / "mlp-spirals.json")
+    design.training = dict(design.training, init_from="ckpt/last.pt")
+    writer = RunWriter.create(design, tmp_path / "runs", str(tmp_path / "mine.json"))
+    kept = read_run(writer.folder).design()
+    assert kept.training["init_from"] == str(tmp_path.resolve() / "ckpt" / "last.pt")
+    assert design.training["init_from"] == "ckpt/last.pt"  # the open design is untouched
