@@ -97,6 +97,7 @@ class LiveDoctor(Callback):
         self._last_loss: float | None = None
         self._last_nodes: dict[str, dict] = {}
         self._trainer = None
+        self._variance = 0.0
 
     # --- publishing --------------------------------------------------------------------------
     def _emit(self, status: str, finding: Finding, step: int) -> None:
@@ -142,6 +143,9 @@ class LiveDoctor(Callback):
     def on_fit_start(self, trainer, event: FitStart) -> None:
         self._trainer = trainer
         self._params = {n: r.params for n, r in trainer._analysis.nodes.items()}
+        # the targets' spread, the scale regression errors are judged on (once per run)
+        y = trainer.y
+        self._variance = float(y.float().var()) if y.numel() > 1 else 0.0
 
     @_guarded
     def on_epoch_start(self, trainer, epoch: int) -> None:
@@ -400,7 +404,7 @@ class LiveDoctor(Callback):
                 return None
             measure = f"the accuracy is only {accuracy:.1%}"
         elif trainer.dataset.task == "regression":
-            variance = float(trainer.y.float().var())
+            variance = self._variance
             if not variance or event.train_loss < UNDERFIT_VARIANCE * variance:
                 return None
             measure = (f"the training error {event.train_loss:.3g} is "
@@ -440,18 +444,17 @@ class LiveDoctor(Callback):
             return None
         last = self._history[-1].train_loss
         drop = (self._first_loss - last) / max(abs(self._first_loss), 1e-12)
-        ratios = [v.get("update_ratio") for v in self._last_nodes.values()]
-        ratios = [r for r in ratios if isinstance(r, (int, float)) and math.isfinite(r)]
-        if drop >= 0.05 or not ratios or max(ratios) >= signals.TINY_UPDATE:
+        moved = signals.max_update(self._last_nodes)
+        if drop >= 0.05 or moved is None or moved >= signals.TINY_UPDATE:
             return None
         config = facts.config
         return Finding(
             "lr_too_low", "warning", f"Learning rate {signals.lr(config):g} is too low",
             f"After {epoch} epochs the training loss has fallen only {drop:.1%}, and each step "
-            f"moves the weights by at most {max(ratios):.1e} of their size (healthy is about "
+            f"moves the weights by at most {moved:.1e} of their size (healthy is about "
             "1e-3): the gradients are there, the steps are too small.",
             field="training.optimizer.lr",
-            evidence={"drop": drop, "update_ratio": max(ratios), "limit": signals.TINY_UPDATE},
+            evidence={"drop": drop, "update_ratio": moved, "limit": signals.TINY_UPDATE},
             fixes=(signals.raise_lr_fix(config, self.suggested_lr),), step=facts.step,
             stage="live")
 
@@ -472,9 +475,7 @@ class LiveDoctor(Callback):
         if accuracy is not None:
             far = accuracy < SLOW_ACCURACY
         else:  # regression: still well above a small share of the targets' variance
-            variance = float(self._trainer.y.float().var()) if self._trainer.y.numel() > 1 \
-                else 0.0
-            far = variance > 0 and losses[-1] > SLOW_VARIANCE * variance
+            far = self._variance > 0 and losses[-1] > SLOW_VARIANCE * self._variance
         if not steady or not far:
             return None
         config = facts.config

@@ -167,7 +167,7 @@ def _probe(trainer, result: Preflight, steps: int, params: dict[str, int],
     result.findings += causes
     # can the network learn this one batch? (the first step above was its first step)
     losses = [result.initial_loss]
-    ratios: list[float] = [_max_update(facts.nodes)]
+    ratios: list[float] = [signals.max_update(facts.nodes) or 0.0]
     for _ in range(steps):
         with torch.no_grad():
             losses.append(float(compute(model(xb), yb)))
@@ -189,7 +189,3 @@ def _probe(trainer, result: Preflight, steps: int, params: dict[str, int],
         found = signals.fit_findings(facts, losses, ratios, symmetric + causes)
     result.findings += found
 
-
-def _max_update(nodes: dict) -> float:
-    values = [v.get("update_ratio") for v in nodes.values()]
-    return max((v for v in values if v is not None), default=0.0)

@@ -115,6 +115,13 @@ def _value(nodes: dict, node: str, key: str) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def max_update(nodes: dict) -> float | None:
+    """The largest update/weight ratio of a monitor sample (None when it measured none)."""
+    values = [v.get("update_ratio") for v in nodes.values()]
+    values = [r for r in values if isinstance(r, (int, float)) and math.isfinite(r)]
+    return max(values) if values else None
+
+
 def dead_findings(facts: Facts, held: frozenset = frozenset()) -> list[Finding]:
     """`held`: nodes already reported, judged with the lower clearing limit."""
     design, out = facts.design, []
