@@ -11,8 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget,
-                               QFileDialog, QLabel, QLineEdit, QMainWindow, QMessageBox,
-                               QPlainTextEdit, QTabWidget, QTextEdit, QToolBar, QWidget)
+                               QFileDialog, QInputDialog, QLabel, QLineEdit, QMainWindow,
+                               QMessageBox, QPlainTextEdit, QTabWidget, QTextEdit, QToolBar,
+                               QWidget)
 
 from runtime.errors import DesignFileError, LayerLabError
 from runtime.fragment import copy_fragment, fragment_from_text, fragment_to_text
@@ -193,6 +194,13 @@ class MainWindow(QMainWindow):
                                        "body)")
         self.act_unfreeze = self._action("&Unfreeze All Layers", self.unfreeze_all,
                                          tip="Train every layer again")
+        self.act_slow_body = self._action(
+            "Slow &Learning Up to Selection…", self.slow_up_to_selection,
+            tip="Give the selected layers and every layer before them a smaller learning-rate "
+            "multiplier (fine-tuning: a pre-trained body learns slower than a new head)")
+        self.act_reset_rates = self._action("&Reset Learning-Rate Multipliers",
+                                            self.reset_lr_multipliers,
+                                            tip="Every layer learns at the design's rate again")
         self.act_load_weights = self._action("Start from &Weights…", self.load_weights,
                                              tip="Start this design from a run's trained "
                                              "weights where they fit (transfer learning)")
@@ -231,7 +239,8 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(self.act_select_all)
         edit_menu.addSeparator()
-        edit_menu.addActions([self.act_freeze, self.act_unfreeze])
+        edit_menu.addActions([self.act_freeze, self.act_unfreeze, self.act_slow_body,
+                               self.act_reset_rates])
         view_menu = bar.addMenu("&View")
         view_menu.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit])
         view_menu.addSeparator()
@@ -341,6 +350,12 @@ class MainWindow(QMainWindow):
                                                str(shown)),
                                   f"Start from weights of {Path(path).parent.name}")
         self.statusBar().showMessage(report.summary(), 8000)
+
+    def ask_multiplier(self) -> float | None:
+        value, ok = QInputDialog.getDouble(
+            self, "Slow learning up to selection", "Learning-rate multiplier for these layers "
+            "(1 = the design's rate, 0.1 = ten times slower):", 0.1, 0.0001, 100.0, 4)
+        return value if ok else None
 
     def ask_checkpoint_path(self, start: str) -> str:
         return QFileDialog.getOpenFileName(self, "Start from weights", start,
@@ -499,6 +514,29 @@ class MainWindow(QMainWindow):
                                            "Unfreeze all layers")
         self.statusBar().showMessage(f"Unfroze {count} layer(s)" if count else
                                      "No layer is frozen", 4000)
+
+    def slow_up_to_selection(self) -> None:
+        selected = self.canvas.selected_node_ids()
+        if not selected:
+            self.statusBar().showMessage("Select the last layer of the body to slow first", 4000)
+            return
+        multiplier = self.ask_multiplier()
+        if multiplier is None:
+            return
+        layers = self.session.layers_up_to(selected)
+        count = self.session.set_weight_param(
+            layers, "lr_multiplier", multiplier,
+            f"Learning rate ×{multiplier:g} up to {', '.join(selected[:2])}")
+        self.statusBar().showMessage(
+            f"{count} layer(s) now learn at {multiplier:g}× the rate" if count else
+            f"Those layers already learn at {multiplier:g}× the rate", 4000)
+
+    def reset_lr_multipliers(self) -> None:
+        count = self.session.set_weight_param(list(self.session.model.nodes), "lr_multiplier",
+                                              1.0, "Reset learning-rate multipliers")
+        self.statusBar().showMessage(f"{count} layer(s) learn at the design's rate again"
+                                     if count else "Every layer already learns at the "
+                                     "design's rate", 4000)
 
     def auto_layout(self) -> None:
         selected = self.canvas.selected_node_ids()

@@ -177,15 +177,20 @@ class DesignSession(QObject):
 
     def set_trainable(self, node_ids: Iterable[str], trainable: bool, text: str) -> int:
         """Freeze (or unfreeze) several layers as one undo step; returns how many changed."""
+        return self.set_weight_param(node_ids, "trainable", trainable, text)
+
+    def set_weight_param(self, node_ids: Iterable[str], key: str, value, text: str) -> int:
+        """Set one parameter of several layers (those that have it) as one undo step; returns
+        how many changed."""
         changes = [n for n in node_ids if n in self.model.nodes
-                   and "trainable" in self.model.nodes[n].params
-                   and self.model.nodes[n].params["trainable"] is not trainable]
+                   and key in self.model.nodes[n].params
+                   and self.model.nodes[n].params[key] != value]
         if not changes:
             return 0
         self.undo_stack.beginMacro(text)
         try:
             for node_id in changes:
-                self.set_param(node_id, "trainable", trainable)
+                self.set_param(node_id, key, value)
         finally:
             self.undo_stack.endMacro()
         return len(changes)

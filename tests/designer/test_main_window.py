@@ -313,6 +313,28 @@ def test_freeze_up_to_the_selection_is_one_undo_step(window, qtbot):
     assert "Select the last layer" in window.statusBar().currentMessage()
 
 
+def test_slow_learning_up_to_the_selection_is_one_undo_step(window, monkeypatch):
+    lenet = next(path for path, _, _ in preset_files() if path.name == "lenet-digits.json")
+    window.session.open_preset(lenet)
+    model = window.session.model
+    weighted = [n for n in model.topological_order() if "lr_multiplier" in model.nodes[n].params]
+    body = weighted[:-1]
+    window.canvas.select_nodes([body[-1]])
+    monkeypatch.setattr(window, "ask_multiplier", lambda: 0.1)
+    window.act_slow_body.trigger()
+    assert [model.nodes[n].params["lr_multiplier"] for n in weighted] == \
+        [0.1] * len(body) + [1.0]
+    assert window.session.undo_stack.undoText().startswith("Learning rate ×0.1 up to")
+    window.session.undo_stack.undo()  # one step undoes every layer
+    assert all(model.nodes[n].params["lr_multiplier"] == 1.0 for n in weighted)
+    window.session.undo_stack.redo()
+    window.act_reset_rates.trigger()
+    assert all(model.nodes[n].params["lr_multiplier"] == 1.0 for n in weighted)
+    monkeypatch.setattr(window, "ask_multiplier", lambda: None)  # cancelled: no change
+    window.act_slow_body.trigger()
+    assert all(model.nodes[n].params["lr_multiplier"] == 1.0 for n in weighted)
+
+
 def test_start_from_weights_previews_then_sets_init_from_as_one_undo_step(window, tmp_path):
     from runtime.document import save
     from runtime.training.trainer import Trainer
