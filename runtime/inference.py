@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import torch
 from torch import nn
 
@@ -38,6 +39,7 @@ class Prediction:
             detached CPU tensors), in the order the forward pass ran them.
         attention: Per attention node id, its attention weights for the sample, shaped
             (heads, query positions, key positions): where each position looked.
+        sample: The sample as the Input gave it to the network (shape and dtype of the Input).
     """
 
     output: torch.Tensor
@@ -45,6 +47,7 @@ class Prediction:
     predicted: int | None = None
     activations: dict[str, torch.Tensor] = field(default_factory=dict)
     attention: dict[str, torch.Tensor] = field(default_factory=dict)
+    sample: torch.Tensor | None = None
 
 
 class Predictor:
@@ -157,7 +160,8 @@ class Predictor:
         if isinstance(output, tuple):
             output = output[0]
         output = output.detach().float().cpu()[0]
-        return Prediction(output, *self._probabilities(output), activations, attention)
+        return Prediction(output, *self._probabilities(output), activations, attention,
+                          sample[0].detach().cpu())
 
     def _probabilities(self, output: torch.Tensor) -> tuple[torch.Tensor | None, int | None]:
         from .training.losses import LOSSES
@@ -177,6 +181,34 @@ class Predictor:
                 probs = torch.cat([1 - probs, probs])
             return probs, int(probs.argmax())
         return None, None
+
+
+def nodes_matching(trained: GraphModel, model: GraphModel) -> set[str]:
+    """Ids of `model`'s nodes that still compute what they computed in `trained`.
+
+    A node matches when it has the same type, the same parameters (those that only steer
+    training, `WEIGHT_PARAMS`, aside) and the same inputs, and every node feeding it matches too:
+    only then does a prediction of `trained` describe what the node does (the canvas shows layer
+    outputs on these nodes alone).
+    """
+    from .design_diff import diff
+    from .specs import WEIGHT_PARAMS
+
+    training_only = {p.name for p in WEIGHT_PARAMS}
+    changes = diff(trained, model)
+    changed = set(changes.added) | {r.id for r in changes.retyped} | {
+        p.id for p in changes.reparametrised if p.param not in training_only} | {
+        e.dst for e in (*changes.edges_added, *changes.edges_removed)}
+    try:
+        order = model.topological_order()
+    except nx.NetworkXUnfeasible:  # a cycle: no forward pass runs through this design
+        return set()
+    matching: set[str] = set()
+    for node_id in order:
+        if node_id not in changed and all(
+                src in matching for src in model.graph.predecessors(node_id)):
+            matching.add(node_id)
+    return matching
 
 
 def _catcher(name: str, into: dict[str, torch.Tensor], attention: dict[str, torch.Tensor]):

@@ -101,3 +101,23 @@ def test_attention_layers_show_where_each_position_looked(preset, node):
     assert torch.allclose(weights.sum(dim=-1), torch.ones(weights.shape[:2]), atol=1e-5)
     assert set(prediction.attention) <= {n.id for n in design.nodes.values()
                                          if "Attention" in n.type or "Transformer" in n.type}
+
+
+def test_nodes_match_the_trained_design_until_they_or_their_inputs_change():
+    from runtime.inference import nodes_matching
+
+    trained = document.load(PRESETS / "lenet-digits.json")
+    model = document.load(PRESETS / "lenet-digits.json")
+    everything = set(model.nodes)
+    assert nodes_matching(trained, model) == everything
+    model.move("conv2", (5.0, 5.0))
+    model.set_param("conv1", "trainable", False)  # steers training only: the output is the same
+    assert nodes_matching(trained, model) == everything
+    model.set_param("fc1", "out_features", 32)  # fc1 and everything after it compute otherwise
+    after_fc1 = {"fc1", "relu3", "drop", "fc2", "out"}
+    assert nodes_matching(trained, model) == everything - after_fc1
+    model.set_param("fc1", "out_features", 64)
+    model.remove_node("pool1")  # conv2 lost its input: it and what follows no longer match
+    assert nodes_matching(trained, model) == {"image", "conv1", "relu1"}
+    other = document.load(PRESETS / "mlp-spirals.json")
+    assert nodes_matching(trained, other) == set()
