@@ -1,14 +1,14 @@
 """The Runs tab: every kept run of this design (and of designs the user adds), read from disk.
 
 A run folder (runtime/runs.py) outlives the app, so the list is read from `runs_root(path)` each
-time the design or its runs change, never from memory. Selecting runs overlays their curves
+time the design or its runs change, never from memory; a `RunCache` parses only the run.json and
+design.json files that changed since the last refresh. Selecting runs overlays their curves
 (the plots ask `selected_records()`), lists what changed in their architecture and outlines the
 touched nodes on the canvas; the buttons rename, delete and restore runs. Dialogs go through the
 `ask_*`/`show_error` methods, which the tests replace.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 from runtime.design_diff import diff_documents
 from runtime.document import to_dict
 from runtime.errors import LayerLabError
-from runtime.runs import (DESIGN, META, RUNS_SUFFIX, RunError, RunInfo, delete_run, list_runs,
-                          rename_run, runs_root)
+from runtime.runs import (DESIGN, META, RUNS_SUFFIX, RunCache, RunError, RunInfo, delete_run,
+                          list_runs, rename_run, runs_root)
 
 from .run_data import RunRecord
 from .session import DesignSession
@@ -30,13 +30,6 @@ COLUMNS = ("run", "design", "date", "status", "epochs", "final", "what changed")
 
 def _num(value) -> str:
     return f"{value:.4g}" if isinstance(value, (int, float)) else "–"
-
-
-def _design_doc(folder: Path) -> dict | None:
-    try:
-        return json.loads((folder / DESIGN).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
 
 
 def _changes(before: dict | None, after: dict | None) -> str:
@@ -81,6 +74,10 @@ class RunsPanel(QWidget):
         self.live_folder: str | None = None  # the run going now (drawn live, not overlaid)
         self._numbers: dict[str, int] = {}  # folder -> a stable number (overlay colours)
         self._records: dict[str, tuple[tuple, RunRecord]] = {}
+        self._cache = RunCache()
+        # (older folder, newer folder) -> (older design, newer design, what changed): the
+        # designs are the cache's objects, the same while their files are unchanged
+        self._diffs: dict[tuple[str, str], tuple[dict | None, dict | None, str]] = {}
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -147,7 +144,7 @@ class RunsPanel(QWidget):
         infos, problems = [], []
         for root in self.roots():
             try:
-                found, trouble = list_runs(root)
+                found, trouble = list_runs(root, self._cache)
             except OSError as err:
                 found, trouble = [], [f"cannot list {root}: {err}"]
             infos += found
@@ -184,18 +181,26 @@ class RunsPanel(QWidget):
         index = self.table.model().index(row, 0)
         model.select(index, model.SelectionFlag.Select | model.SelectionFlag.Rows)
 
-    @staticmethod
-    def _what_changed(infos: list[RunInfo]) -> dict[str, str]:
+    def _what_changed(self, infos: list[RunInfo]) -> dict[str, str]:
         """Per folder, what changed from the run before it under the same root."""
-        out, by_root = {}, {}
+        out, by_root, diffs = {}, {}, {}
         for info in infos:
             by_root.setdefault(info.folder.parent, []).append(info)
         for runs in by_root.values():
             older = None
             for info in reversed(runs):  # oldest first
-                doc = _design_doc(info.folder)
-                out[str(info.folder)] = "" if older is None else _changes(older, doc)
-                older = doc
+                doc = self._cache.design_document(info.folder)
+                if older is None:
+                    out[str(info.folder)] = ""
+                else:
+                    key = (str(older[0]), str(info.folder))
+                    cached = self._diffs.get(key)
+                    if cached is None or cached[0] is not older[1] or cached[1] is not doc:
+                        cached = (older[1], doc, _changes(older[1], doc))
+                    diffs[key] = cached
+                    out[str(info.folder)] = cached[2]
+                older = (info.folder, doc)
+        self._diffs = diffs  # only the pairs listed now
         return out
 
     def selected_infos(self) -> list[RunInfo]:
@@ -206,13 +211,14 @@ class RunsPanel(QWidget):
         return self._numbers.setdefault(str(folder), len(self._numbers) + 1)
 
     def record(self, info: RunInfo) -> RunRecord | None:
-        """The run rebuilt from its events (cached until its events file changes)."""
+        """The run rebuilt from its events (cached until its events file, name or status
+        changes)."""
         key = str(info.folder)
         try:
             stat = (info.folder / "events.jsonl").stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
+            stamp = (stat.st_mtime_ns, stat.st_size, info.name, info.status)
         except OSError:
-            stamp = (0, 0)
+            stamp = (0, 0, info.name, info.status)
         cached = self._records.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -270,11 +276,13 @@ class RunsPanel(QWidget):
             self.highlight.emit([])
             return
         if len(chosen) == 1:
-            before, after = _design_doc(chosen[0].folder), to_dict(self.session.model)
+            before, after = (self._cache.design_document(chosen[0].folder),
+                             to_dict(self.session.model))
             title = f"{chosen[0].name} → the design now"
         else:
             newer, older = chosen  # in the table's order: newest first
-            before, after = _design_doc(older.folder), _design_doc(newer.folder)
+            before, after = (self._cache.design_document(older.folder),
+                             self._cache.design_document(newer.folder))
             title = f"{older.name} → {newer.name}"
         try:
             if before is None or after is None:

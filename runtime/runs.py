@@ -215,20 +215,95 @@ def read_run(folder: str | os.PathLike) -> RunInfo:
     return RunInfo(folder, meta)
 
 
-def list_runs(root: str | os.PathLike) -> tuple[list[RunInfo], list[str]]:
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What tells a file's versions apart without reading it. The inode too: an atomic rewrite
+    (a new file renamed over the old) within the clock's resolution may keep the time and the
+    size, never the inode."""
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+def read_design_document(folder: str | os.PathLike) -> dict | None:
+    """A run's design.json as parsed JSON, or None when it cannot be read."""
+    try:
+        data = json.loads((Path(folder) / DESIGN).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class RunCache:
+    """Run descriptions and kept designs, parsed again only when their file changed.
+
+    A list refreshed on every run update would otherwise reread every run.json (and design.json,
+    for what changed) of hundreds of runs; a stat per file tells what changed. A run renamed,
+    rewritten or deleted on disk by anyone is seen at the next read.
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[Path, tuple[tuple, RunInfo | RunError]] = {}
+        self._designs: dict[Path, tuple[tuple, dict | None]] = {}
+
+    def read(self, folder: str | os.PathLike) -> RunInfo:
+        """As `read_run`, from the cache while the folder's run.json is unchanged."""
+        folder = Path(folder)
+        try:
+            stamp = _stamp(folder / META)
+        except OSError:
+            self._runs.pop(folder, None)
+            return read_run(folder)  # it says why the folder is not a run
+        cached = self._runs.get(folder)
+        if cached is None or cached[0] != stamp:
+            try:
+                cached = self._runs[folder] = (stamp, read_run(folder))
+            except RunError as err:  # kept too: an unreadable file is not parsed again either
+                cached = self._runs[folder] = (stamp, err)
+        if isinstance(cached[1], RunError):
+            raise cached[1]
+        return cached[1]
+
+    def design_document(self, folder: str | os.PathLike) -> dict | None:
+        """As `read_design_document`, the same object while the folder's design.json is
+        unchanged (so what is derived from it can be cached by identity)."""
+        folder = Path(folder)
+        try:
+            stamp = _stamp(folder / DESIGN)
+        except OSError:
+            self._designs.pop(folder, None)
+            return None
+        cached = self._designs.get(folder)
+        if cached is None or cached[0] != stamp:
+            cached = self._designs[folder] = (stamp, read_design_document(folder))
+        return cached[1]
+
+    def keep_only(self, root: Path, folders: set[Path]) -> None:
+        """Forget the folders under `root` that are not among `folders` (deleted runs)."""
+        for cache in (self._runs, self._designs):
+            for folder in [f for f in cache if f.parent == root and f not in folders]:
+                del cache[folder]
+
+
+def list_runs(root: str | os.PathLike,
+              cache: RunCache | None = None) -> tuple[list[RunInfo], list[str]]:
     """The runs under `root`, newest first, and a problem line for each folder that could not
-    be read (shown, never fatal)."""
+    be read (shown, never fatal). With `cache`, unchanged run folders are not read again."""
     root = Path(root)
     runs, problems = [], []
     if not root.is_dir():
+        if cache is not None:
+            cache.keep_only(root, set())
         return runs, problems
+    seen = set()
     for folder in sorted(root.iterdir()):
         if not folder.is_dir() or folder.name.startswith("."):
             continue
+        seen.add(folder)
         try:
-            runs.append(read_run(folder))
+            runs.append(cache.read(folder) if cache is not None else read_run(folder))
         except RunError as err:
             problems.append(str(err))
+    if cache is not None:
+        cache.keep_only(root, seen)
     runs.sort(key=lambda r: (r.meta.get("created") or "", r.folder.name), reverse=True)
     return runs, problems
 

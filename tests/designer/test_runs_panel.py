@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from runtime import document
 from runtime.design_diff import diff_documents
-from runtime.runs import RunWriter, read_run, runs_root
+from runtime.runs import RunWriter, read_run, rename_run, runs_root
 from runtime.training.trainer import Trainer
 
 PRESETS = Path(__file__).resolve().parents[2] / "presets"
@@ -219,3 +219,31 @@ def test_continue_for_n_epochs_resumes_from_last_pt_as_a_new_run(window, designs
     click_row(qtbot, panel, "broken, lr 0.05")
     qtbot.mouseClick(panel.resume_button, LEFT)
     assert "no last.pt" in panel.messages[-1][1] and trainer.current is run
+
+
+def test_refresh_parses_only_the_runs_that_changed(window, designs, monkeypatch):
+    import designer.runs_panel as runs_panel
+    import runtime.runs as runs
+    panel = window.plots.runs
+    panel.table.clearSelection()
+    parsed, designs_read, diffs = [], [], []
+    read_run_, read_design, diff = runs.read_run, runs.read_design_document, \
+        runs_panel.diff_documents
+    monkeypatch.setattr(runs, "read_run", lambda f: parsed.append(Path(f)) or read_run_(f))
+    monkeypatch.setattr(runs, "read_design_document",
+                        lambda f: designs_read.append(Path(f)) or read_design(f))
+    monkeypatch.setattr(runs_panel, "diff_documents", lambda a, b: diffs.append(1) or diff(a, b))
+    panel.refresh()
+    panel.refresh()
+    assert parsed == [] and designs_read == [] and diffs == []  # nothing changed on disk
+    assert names(panel) == ["broken, lr 0.05", "broken"]
+    assert "lr 1 → 0.05" in panel.table.item(0, 6).text()
+
+    rename_run(designs["first"], "renamed elsewhere")  # another window, or the CLI
+    parsed.clear()
+    panel.refresh()
+    assert parsed == [designs["first"]] and designs_read == []
+    assert names(panel) == ["broken, lr 0.05", "renamed elsewhere"]
+    shutil.rmtree(designs["second"])
+    panel.refresh()
+    assert names(panel) == ["renamed elsewhere"] and parsed == [designs["first"]]

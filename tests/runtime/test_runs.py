@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,43 @@ def test_a_kept_design_starting_from_weights_points_at_them_from_the_run_folder(
     kept = read_run(writer.folder).design()
     assert kept.training["init_from"] == str(tmp_path.resolve() / "ckpt" / "last.pt")
     assert design.training["init_from"] == "ckpt/last.pt"  # the open design is untouched
+
+
+def test_a_run_cache_parses_only_the_run_files_that_changed(tmp_path, monkeypatch):
+    import runtime.runs as runs
+    design = document.load(PRESETS / "mlp-spirals.json")
+    first = RunWriter.create(design, tmp_path / "runs", name="first").folder
+    second = RunWriter.create(design, tmp_path / "runs", name="second").folder
+    (tmp_path / "runs" / "not-a-run").mkdir()
+    parsed, designs, read_design = [], [], runs.read_design_document
+    monkeypatch.setattr(runs, "read_run", lambda f: parsed.append(Path(f).name)
+                        or read_run(f))
+    monkeypatch.setattr(runs, "read_design_document",
+                        lambda f: designs.append(Path(f).name) or read_design(f))
+    cache = runs.RunCache()
+    listed, problems = list_runs(tmp_path / "runs", cache)
+    assert [r.name for r in listed] == ["second", "first"] and len(problems) == 1
+    assert cache.design_document(first)["name"] == design.name
+    assert sorted(parsed) == sorted([first.name, second.name, "not-a-run"])
+    parsed.clear(), designs.clear()
+
+    again, problems_again = list_runs(tmp_path / "runs", cache)
+    # nothing changed: no run.json parsed (the folder without one is only looked into)
+    assert parsed == ["not-a-run"] and problems_again == problems
+    assert [r.name for r in again] == ["second", "first"]
+    kept = cache.design_document(first)
+    assert designs == [] and cache.design_document(first) is kept
+
+    rename_run(first, "renamed behind the list's back")
+    shutil.rmtree(tmp_path / "runs" / "not-a-run")
+    parsed.clear()
+    assert [r.name for r in list_runs(tmp_path / "runs", cache)[0]] == [
+        "second", "renamed behind the list's back"]
+    assert parsed == [first.name]  # only the changed run.json is read again
+    (second / META).write_text("{ not json")
+    assert "cannot read" in list_runs(tmp_path / "runs", cache)[1][0]
+    delete_run(first)
+    listed, _ = list_runs(tmp_path / "runs", cache)
+    assert listed == [] and first not in cache._runs  # a deleted run is forgotten
+    with pytest.raises(RunError, match="not a run folder"):
+        cache.read(first)
