@@ -1,6 +1,12 @@
 """What the Try it panel shows (#13): class probabilities as bars, and each layer's output for
-one sample as small pictures (feature maps, activation strips, attention maps)."""
+one sample as small pictures (feature maps, activation strips, attention maps).
+
+The pictures are made here once for both places that show them: the panel's strip (`STRIP`) and
+the canvas, under each node card (`CARD`); a `Fit` says how much room they have."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -10,6 +16,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 MAX_CHANNELS = 8  # feature maps shown per convolution layer
 MAX_STRIP = 128  # activation values shown per dense layer
+BEST, OTHER = "#2f81f7", "#7d9cc4"  # the most likely class's bar, and the others'
 
 
 class ProbabilityBars(QWidget):
@@ -45,7 +52,7 @@ class ProbabilityBars(QWidget):
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
             painter.fillRect(QRectF(label_w, y + 3, bar_w, self.ROW - 6), QColor(128, 128, 128, 60))
             painter.fillRect(QRectF(label_w, y + 3, bar_w * p, self.ROW - 6),
-                             QColor("#2f81f7" if i == best else "#7d9cc4"))
+                             QColor(BEST if i == best else OTHER))
             painter.drawText(QRectF(label_w + bar_w + 4, y, 44, self.ROW),
                              Qt.AlignmentFlag.AlignVCenter, f"{p:.0%}")
 
@@ -92,42 +99,105 @@ class LayerStrip(QScrollArea):
         self.pictures[key].setToolTip(tip)
 
 
-def attention_view(weights: torch.Tensor) -> tuple[str, QPixmap, str]:
+class LayerPicture(NamedTuple):
+    """One layer's output for one sample as shown: a caption, a picture and a tooltip."""
+
+    caption: str
+    pixmap: QPixmap
+    tip: str
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How much room the pictures of one layer get: the Try it strip's, or a canvas card's."""
+
+    map_px: int  # the longest side of one feature map (a whole multiple of its size, at least 1×)
+    columns: int  # feature maps (or attention heads) per row: columns × map_px must fit
+    width: int  # the widest a value strip or a heat map may be
+    strip_h: int  # the height of a value strip
+    map_h: int  # the tallest a steps × features heat map may be
+    head_px: int  # the longest side of one head's attention map
+    short: bool  # captions short enough for a card
+
+
+#: The Try it panel's strip: one row per layer, room to spare.
+STRIP = Fit(map_px=48, columns=MAX_CHANNELS, width=320, strip_h=14, map_h=72, head_px=96,
+            short=False)
+#: Under a node card on the canvas (a card is 180 pixels wide).
+CARD = Fit(map_px=40, columns=4, width=168, strip_h=12, map_h=40, head_px=38, short=True)
+
+
+def attention_view(weights: torch.Tensor, fit: Fit = STRIP) -> LayerPicture:
     """Attention weights (heads, queries, keys) as one grayscale map per head (first 4)."""
     a = weights.numpy().astype(np.float32)
     shown = a[:4]
-    cell = max(1, min(6, 96 // max(a.shape[1], a.shape[2])))
+    cell = max(1, min(6, fit.head_px // max(a.shape[1], a.shape[2])))
     maps = [gray_pixmap(m / m.max() if m.max() > 0 else m, cell) for m in shown]
     heads = f"first 4 of {a.shape[0]} heads" if a.shape[0] > 4 else (
         f"{a.shape[0]} heads" if a.shape[0] > 1 else "1 head")
-    return (f"{heads}: row = position asking, column = position looked at",
-            _row_of(maps, 8), "white: where each position looks most")
+    caption = (f"attention · {heads}" if fit.short
+               else f"{heads}: row = position asking, column = position looked at")
+    return LayerPicture(caption, _grid_of(maps, fit.columns, 8 if not fit.short else 4),
+                        "white: where each position looks most (row = position asking, "
+                        "column = position looked at)")
 
 
-def activation_view(t: torch.Tensor) -> tuple[str, QPixmap, str]:
+def activation_view(t: torch.Tensor, fit: Fit = STRIP) -> LayerPicture:
     """A caption, a picture and a tooltip for one layer's output for one sample."""
     shape = "×".join(map(str, t.shape)) or "1"
     a = t.numpy().astype(np.float32)
     if a.ndim == 3:  # channels, height, width: feature maps, each scaled to its own range
         shown = a[:MAX_CHANNELS]
-        cell = max(1, 48 // max(a.shape[1], a.shape[2]))
+        gap = 4 if not fit.short else 3
+        cell = max(1, fit.map_px // max(a.shape[1], a.shape[2]))
         maps = [gray_pixmap(_normalise(m), cell) for m in shown]
-        caption = (f"{shape} — first {len(shown)} of {a.shape[0]} feature maps"
-                   if a.shape[0] > MAX_CHANNELS else f"{shape} — feature maps")
-        return caption, _row_of(maps), "each map scaled to its own range: white is high"
+        more = a.shape[0] - len(shown)
+        if fit.short:
+            caption = f"{shape} · +{more} more" if more else f"{shape} · feature maps"
+        else:
+            caption = (f"{shape} — first {len(shown)} of {a.shape[0]} feature maps"
+                       if more else f"{shape} — feature maps")
+        return LayerPicture(caption, _grid_of(maps, fit.columns, gap),
+                            "each map scaled to its own range: white is high")
     if a.ndim == 2:  # steps × features: a heat map, time across
         shown = a[:64, :64].T
-        cell = max(2, min(12, 320 // shown.shape[1]))
-        height = min(72, shown.shape[0] * cell)  # features squeezed: the steps matter here
-        return (f"{shape} — steps across, features down", heat_pixmap(shown, cell, height),
-                "orange above zero, blue below")
+        cell = max(1 if fit.short else 2, min(12, fit.width // shown.shape[1]))
+        height = min(fit.map_h, shown.shape[0] * cell)  # features squeezed: the steps matter
+        caption = f"{shape} · steps across" if fit.short else (
+            f"{shape} — steps across, features down")
+        return LayerPicture(caption, heat_pixmap(shown, cell, height),
+                            "orange above zero, blue below")
     flat = a.reshape(-1)[:MAX_STRIP]
-    more = f" (first {MAX_STRIP})" if a.size > MAX_STRIP else ""
-    cell = max(3, min(14, 320 // max(1, flat.size)))
+    more = f" (first {MAX_STRIP})" if a.size > MAX_STRIP and not fit.short else ""
+    cell = max(1 if fit.short else 3, min(14, fit.width // max(1, flat.size)))
     tip = " ".join(f"{v:.2f}" for v in flat[:32]) + (" …" if flat.size > 32 else "")
     zero = int((flat == 0).sum())
     dead = f", {zero} at zero" if zero and flat.size > 1 else ""
-    return f"{shape} values{more}{dead}", heat_pixmap(flat[None, :], cell, 14), tip
+    caption = (f"{shape} values{dead.replace(',', ' ·')}" if fit.short
+               else f"{shape} values{more}{dead}")
+    return LayerPicture(caption, heat_pixmap(flat[None, :], cell, fit.strip_h), tip)
+
+
+def probability_view(values: list[float], names: list[str], fit: Fit = CARD) -> LayerPicture:
+    """Class probabilities as a row of upright bars, the most likely class in blue (at most
+    `fit.width` // 3 classes are drawn)."""
+    shown = values[:max(1, fit.width // 3)]
+    best = int(np.argmax(values))
+    step = max(3, min(16, fit.width // len(shown)))
+    height = 2 * fit.strip_h
+    picture = QPixmap(step * len(shown), height)
+    picture.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(picture)
+    for i, p in enumerate(shown):
+        bar = max(1.0, height * float(p))
+        painter.fillRect(QRectF(i * step + 1, 0, step - 2, height), QColor(128, 128, 128, 50))
+        painter.fillRect(QRectF(i * step + 1, height - bar, step - 2, bar),
+                         QColor(BEST if i == best else OTHER))
+    painter.end()
+    ranked = sorted(range(len(values)), key=values.__getitem__, reverse=True)[:5]
+    return LayerPicture(f"{names[best]} · {values[best]:.0%}", picture,
+                        "most likely: " + ", ".join(f"{names[i]} {values[i]:.0%}"
+                                                    for i in ranked))
 
 
 def _normalise(m: np.ndarray) -> np.ndarray:
@@ -156,14 +226,14 @@ def heat_pixmap(values: np.ndarray, cell: int, height: int | None = None) -> QPi
     return QPixmap.fromImage(image).scaled(w * cell, height or h * cell)
 
 
-def _row_of(pixmaps: list[QPixmap], gap: int = 4) -> QPixmap:
-    width = sum(p.width() for p in pixmaps) + gap * (len(pixmaps) - 1)
-    row = QPixmap(max(1, width), max(p.height() for p in pixmaps))
-    row.fill(QColor(0, 0, 0, 0))
-    painter = QPainter(row)
-    x = 0
-    for p in pixmaps:
-        painter.drawPixmap(x, 0, p)
-        x += p.width() + gap
+def _grid_of(pixmaps: list[QPixmap], columns: int, gap: int = 4) -> QPixmap:
+    """Pictures of one size in rows of `columns`, `gap` pixels apart."""
+    w, h = pixmaps[0].width(), pixmaps[0].height()
+    across, rows = min(columns, len(pixmaps)), -(-len(pixmaps) // columns)
+    grid = QPixmap(across * (w + gap) - gap, rows * (h + gap) - gap)
+    grid.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(grid)
+    for i, p in enumerate(pixmaps):
+        painter.drawPixmap((i % columns) * (w + gap), (i // columns) * (h + gap), p)
     painter.end()
-    return row
+    return grid
