@@ -7,12 +7,15 @@ The scene never changes the model. It answers three signals of `DesignSession`:
 * ``analysis_changed``: shapes, badges, edge labels and tooltips are refreshed; items whose text
   did not change are not repainted.
 
-The doctor's findings reach it through `set_findings` (the Doctor panel owns them).
+The doctor's findings reach it through `set_findings` (the Doctor panel owns them), the Try it
+panel's layer outputs through `set_layer_outputs`.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QTransform
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (QGraphicsPathItem, QGraphicsScene, QGraphicsSceneHelpEvent,
                                QGraphicsView, QToolTip)
 
@@ -26,6 +29,7 @@ from runtime.shapes import OK, Analysis, NodeResult
 from .edge_item import EdgeItem
 from .labels import compact_shape
 from .node_item import WIDTH as NODE_WIDTH, NodeItem, card_geometry
+from .output_view import LayerOutputItem
 from .port_item import INPUT, OUTPUT
 
 #: The outline of nodes an architecture diff touched (the Runs panel).
@@ -49,6 +53,7 @@ class CanvasScene(QGraphicsScene):
         self._messages: dict[str, tuple[list[str], list[str]]] = {}
         self._findings: dict[str, list[tuple[str, str]]] = {}
         self._diff_marks: dict[str, QGraphicsPathItem] = {}  # the Runs panel's diff outlines
+        self._outputs: dict[str, LayerOutputItem] = {}  # the Try it panel's layer outputs
         session.model_event.connect(self._on_model_event)
         session.model_replaced.connect(self.rebuild)
         session.analysis_changed.connect(self.apply_analysis)
@@ -108,6 +113,28 @@ class CanvasScene(QGraphicsScene):
             mark.setToolTip("changed between the compared designs")
             self._diff_marks[node_id] = mark
 
+    def layer_output(self, node_id: str) -> LayerOutputItem | None:
+        """The picture of the node's output for the input tried (the Try it panel's), or None."""
+        return self._outputs.get(node_id)
+
+    def set_layer_outputs(self, pictures: Mapping[str, tuple[str, QPixmap, str]]) -> None:
+        """Show under each node card its (caption, picture, tooltip); nodes left out lose theirs.
+
+        Kept items only swap their picture, so following a drawing costs a repaint per card.
+        """
+        for node_id in [n for n in self._outputs if n not in pictures]:
+            item = self._outputs.pop(node_id)
+            if item.scene() is self:
+                self.removeItem(item)
+        for node_id, (caption, pixmap, tip) in pictures.items():
+            card = self.node_items.get(node_id)
+            if card is None:
+                continue
+            item = self._outputs.get(node_id)
+            if item is None or item.parentItem() is not card:
+                item = self._outputs[node_id] = LayerOutputItem(card)
+            item.show_picture(caption, pixmap, tip)
+
     def shape_description(self, node_id: str, result: NodeResult) -> str:
         """What a node card shows as its shape: its output(s), or what an Output node receives."""
         if len(result.outputs) == 1:
@@ -133,6 +160,7 @@ class CanvasScene(QGraphicsScene):
         self._edges_of.clear()
         self._findings = {}  # they were about the design that left; the doctor sends new ones
         self._diff_marks = {}  # clear() removed them with their cards
+        self._outputs = {}  # and these
         self._set_analysis(self.session.analysis)
         for node in self.model.nodes.values():
             self._add_node(node.id, refresh=False)
@@ -156,6 +184,7 @@ class CanvasScene(QGraphicsScene):
         for edge_item in list(self._edges_of.get(node_id, ())):
             self._remove_edge_item(edge_item)
         self._edges_of.pop(node_id, None)
+        self._outputs.pop(node_id, None)  # a child of the card: it goes with it
         item = self.node_items.pop(node_id, None)
         if item is not None:
             self.removeItem(item)
