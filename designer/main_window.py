@@ -30,6 +30,7 @@ from .summary import ProblemsPanel, SummaryPanel, status_text
 from .training_controller import TrainingController
 from .training_panel import TrainingPanel
 from .training_plots import TrainingPlots
+from .try_canvas import TryOnCanvas
 from .try_panel import TryPanel
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(bottom, self.doctor_dock)
         bottom.raise_()
         self.live_tint = LiveTint(self.canvas, self.trainer, self)
+        self.try_canvas = TryOnCanvas(self.try_panel, self.canvas.canvas, self)
         # the canvas gets the room: a short summary strip, narrow side panels
         self.resizeDocks([bottom], [190], Qt.Orientation.Vertical)
         self.status_label = QLabel(self)
@@ -180,6 +182,10 @@ class MainWindow(QMainWindow):
                                     "Show the whole design (F on the canvas)")
         self.act_snap = self._action("Snap to &Grid", self.canvas.set_snap_to_grid,
                                      checkable=True)
+        self.act_layer_outputs = self._action(
+            "Show Layer &Outputs on Canvas", self.try_canvas.set_enabled, checkable=True,
+            tip="Under each node, what it makes of the input in the Try it tab")
+        self.act_layer_outputs.setChecked(True)
         self.act_layout = self._action("Auto-&layout", self.auto_layout, "Ctrl+L",
                                        "Arrange the nodes left to right")
         self.act_train = self._action("&Train", self.train, "F5",
@@ -244,7 +250,7 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit])
         view_menu.addSeparator()
-        view_menu.addActions([self.act_snap, self.act_layout])
+        view_menu.addActions([self.act_snap, self.act_layer_outputs, self.act_layout])
         view_menu.addSeparator()
         train_menu = bar.addMenu("&Training")
         train_menu.addActions([self.act_train, self.act_pause, self.act_stop])

@@ -37,7 +37,7 @@ class TryPanel(QWidget):
             `load_run` yourself).
     """
 
-    predicted = Signal(object)  # the Prediction, after each forward pass
+    predicted = Signal(object)  # the Prediction after each forward pass; None when it has none
 
     def __init__(self, trainer=None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -137,13 +137,16 @@ class TryPanel(QWidget):
         return True
 
     def show_message(self, text: str) -> None:
-        self.predictor = None
+        had_prediction = self.prediction is not None
+        self.predictor = self.prediction = None
         self._drop_editor()
         self.strip.reset()
         self.bars.show_probabilities([], [])
         self.answer.setText("")
         self.header.setText(text)
         self._show_working(False)
+        if had_prediction:
+            self.predicted.emit(None)
 
     # --- the input --------------------------------------------------------------------------
     def _build_editor(self) -> None:
@@ -191,7 +194,7 @@ class TryPanel(QWidget):
         finally:
             self._picking = False
         target = self.dataset.y[index]
-        truth = (self._class_name(int(target)) if self.dataset.task == "classification"
+        truth = (self.class_name(int(target)) if self.dataset.task == "classification"
                  and target.numel() == 1 else _short(target))
         self.sample_label.setText(f"Validation sample {self.sample_number + 1} of "
                                   f"{len(self.val_idx)} (#{index}): really {truth}")
@@ -219,9 +222,9 @@ class TryPanel(QWidget):
         self.prediction = prediction
         if prediction.probabilities is not None:
             probs = prediction.probabilities.tolist()
-            names = [self._class_name(i) for i in range(len(probs))]
+            names = [self.class_name(i) for i in range(len(probs))]
             self.bars.show_probabilities(probs, names)
-            self.answer.setText(f"{self._class_name(prediction.predicted)} "
+            self.answer.setText(f"{self.class_name(prediction.predicted)} "
                                 f"({probs[prediction.predicted]:.0%})")
         else:
             self.bars.show_probabilities([], [])
@@ -236,7 +239,8 @@ class TryPanel(QWidget):
             return np.broadcast_to(grid, shape).copy()
         return grid
 
-    def _class_name(self, i: int) -> str:
+    def class_name(self, i: int) -> str:
+        """The dataset's name for class `i` ("class 3" when it has none)."""
         names = getattr(self.dataset, "class_names", None) or []
         return names[i] if 0 <= i < len(names) else f"class {i}"
 

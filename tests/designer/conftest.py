@@ -5,6 +5,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from designer.main_window import MainWindow
 
+from .trained import train
+
 
 @pytest.fixture
 def make_window(qtbot, tmp_path):
@@ -21,3 +23,9 @@ def make_window(qtbot, tmp_path):
         win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
         return win
     return make
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """LeNet trained two epochs on the digits (the Try it panel's and the canvas's tests)."""
+    return train(tmp_path_factory.mktemp("runs"), "lenet-digits", 2)

@@ -2,8 +2,6 @@
 click a 2-D point, and the message shown before any run."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
@@ -12,26 +10,8 @@ from designer.try_inputs import DrawingPad, FeatureEditor, PointPlot, ValuesEdit
 from designer.try_panel import NO_RUN, TryPanel
 from designer.try_views import LayerStrip
 from runtime import document
-from runtime.runs import RunWriter
-from runtime.training.trainer import Trainer
 
-PRESETS = Path(__file__).resolve().parents[2] / "presets"
-
-
-def _train(root: Path, preset: str, epochs: int = 1, **dataset_params) -> Path:
-    design = document.load(PRESETS / f"{preset}.json")
-    design.training = dict(design.training, epochs=epochs)
-    if dataset_params:
-        data = design.training["dataset"]
-        design.training["dataset"] = dict(data, params=dict(data["params"], **dataset_params))
-    writer = RunWriter.create(design, root, str(PRESETS / f"{preset}.json"))
-    Trainer(design, design.training, [writer], checkpoint_dir=writer.folder).fit()
-    return writer.folder
-
-
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory):
-    return _train(tmp_path_factory.mktemp("runs"), "lenet-digits", 2)
+from .trained import PRESETS, train as _train
 
 
 @pytest.fixture(scope="module")
