@@ -111,11 +111,13 @@ class TrainingController(QObject):
         return None
 
     def start(self, design: GraphModel | None = None, resume: str | None = None,
-              run_root: Path | None = None, design_path: str | None = None) -> str | None:
+              run_root: Path | None = None, design_path: str | None = None,
+              name: str | None = None) -> str | None:
         """Start a run of the design as it is now; returns why not (and starts nothing) or None.
 
         With `design` (a kept run's design) and `resume` (its last.pt), continue that run
-        instead, kept under `run_root` beside it (the Runs tab's "Continue for N epochs")."""
+        instead, kept under `run_root` beside it (the Runs tab's "Continue for N epochs").
+        `name` names the run (its label, and its run folder's name)."""
         if design is None:
             problem = self.start_problem()
             if problem:
@@ -130,6 +132,7 @@ class TrainingController(QObject):
             lr_at_end = previous.lr.last() if previous.lr_changes else None
             changes = describe_changes(previous.document, document, lr_at_end)
         run = RunRecord(len(self.runs) + 1, document, changes)
+        run.name = name
         self.runs.append(run)
         base_dir = self.session.path.parent if self.session.path else Path.cwd()
         if design is not None and design_path:  # relative data paths as the run's design had
@@ -140,7 +143,8 @@ class TrainingController(QObject):
         self.worker = TrainingWorker(model, base_dir=base_dir,
                                      run_root=run_root or runs_root(self.session.path),
                                      design_path=design_path,
-                                     **({"resume": str(resume)} if resume else {}))
+                                     **({"resume": str(resume)} if resume else {}),
+                                     **({"run_name": name} if name else {}))
         self.worker.start()
         self._stopping = False
         self._set_stale(False)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QPushButton, QTab
 
 from runtime.errors import LayerLabError
 from runtime.registry import REGISTRY
-from runtime.runs import read_run
+from runtime.runs import continued_name, read_run
 from runtime.training.config import with_setting
 
 from .plots import RUN_COLORS, NodePlots, OverviewPlots, WeightPlots, _pen, shorten
@@ -190,7 +190,7 @@ class TrainingPlots(QWidget):
 
     def continue_run(self, folder: str, extra_epochs: int) -> str | None:
         """Train a kept run on from its last.pt for `extra_epochs` more epochs, as a new run
-        beside it (returns why not, also shown, or None)."""
+        beside it named after it, "NAME (continued)" (returns why not, also shown, or None)."""
         try:
             info = read_run(folder)
             design = info.design()
@@ -203,9 +203,11 @@ class TrainingPlots(QWidget):
                 return problem
             design.training = with_setting(design.training, "epochs",
                                            int(info.meta.get("epochs_run") or 0) + extra_epochs)
+            siblings = (i.name for i in self.runs.infos if i.folder.parent == info.folder.parent)
             problem = self.controller.start(design=design, resume=str(info.checkpoint("last")),
                                             run_root=info.folder.parent,
-                                            design_path=info.meta.get("design_path"))
+                                            design_path=info.meta.get("design_path"),
+                                            name=continued_name(info.name, siblings))
         if problem:
             self.runs.show_error("Cannot continue the run", problem)
         return problem

@@ -55,7 +55,8 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
                        help="write events as JSON lines (epoch_end, monitor, fit_end, ...)")
     train.add_argument("--checkpoint-dir", metavar="DIR",
                        help="write last.pt and best.pt here after every epoch")
-    train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (one "
+                       "in a run folder: the new run is named after that run, 'NAME (continued)')")
     train.add_argument("--init-from", metavar="CKPT", help="start from another run's weights "
                        "where they fit (same node id, else same type and shapes); prints what "
                        "loaded and what was skipped (docs/training.md)")
@@ -239,11 +240,13 @@ def _train(args: argparse.Namespace) -> int:
             callbacks.append(JsonLinesWriter(metrics_file))
         if not args.no_run:  # the run kept as a run folder, as the designer keeps its runs
             from .document import from_dict, to_dict
-            from .runs import RunWriter, runs_root
+            from .runs import RunWriter, continuation_of, runs_root
 
             trained = from_dict(dict(to_dict(model), training=block))
             root = Path(args.runs_dir) if args.runs_dir else runs_root(args.file)
-            writer = RunWriter.create(trained, root, args.file)
+            # --resume from a kept run's checkpoint: named after that run, as the designer does
+            writer = RunWriter.create(trained, root, args.file,
+                                      continues=continuation_of(args.resume))
             callbacks.append(writer)
             checkpoint_dir = checkpoint_dir or writer.folder
             print(f"{args.file}: keeping this run in {writer.folder}", file=sys.stderr)

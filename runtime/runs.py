@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .document import dumps, write_atomic
 from .errors import LayerLabError
@@ -98,18 +99,52 @@ def new_run_dir(root: Path, design_name: str) -> Path:
     raise RunError(f"cannot create a run folder under {root}: too many runs this second")
 
 
+#: "NAME (continued)" or "NAME (continued N)": the name of a run continued from another.
+_CONTINUED = re.compile(r"^(?P<base>.*) \(continued(?: (?P<n>\d+))?\)$")
+
+
+def continued_name(name: str, taken: Iterable[str] = ()) -> str:
+    """The name of a run continuing the run called `name`: "NAME (continued)", then
+    "NAME (continued 2)" for a continuation of that (never "(continued) (continued)"), the
+    number raised past any name in `taken` (its siblings)."""
+    match = _CONTINUED.match(name)
+    base, n = (match["base"], int(match["n"] or 1) + 1) if match else (name, 1)
+    taken = set(taken)
+    while True:
+        candidate = f"{base} (continued)" if n == 1 else f"{base} (continued {n})"
+        if candidate not in taken:
+            return candidate
+        n += 1
+
+
+def continuation_of(checkpoint: str | os.PathLike | None) -> "RunInfo | None":
+    """The kept run a checkpoint belongs to (a run resumed from it continues that run), or None
+    for no checkpoint or one kept outside a run folder."""
+    if not checkpoint:
+        return None
+    try:
+        return read_run(Path(checkpoint).parent)
+    except RunError:
+        return None
+
+
 def _write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 class RunWriter(Callback):
     """Writes a run folder as the run goes (a trainer callback). Checkpoints go in it too: pass
-    `writer.folder` as the trainer's `checkpoint_dir`."""
+    `writer.folder` as the trainer's `checkpoint_dir`.
+
+    `continues` is the kept run this one resumes (`continuation_of(checkpoint)`): run.json
+    records its id as `continued_from`, and without a `name` the run is named after it
+    (`continued_name`, unique among the runs beside it)."""
 
     def __init__(self, design: GraphModel, folder: Path, design_path: str | None = None,
-                 name: str | None = None):
+                 name: str | None = None, continues: RunInfo | None = None):
         start = design.training.get("init_from") if isinstance(design.training, dict) else None
-        if isinstance(start, str) and design_path and not Path(start).is_absolute():
+        if isinstance(start, str) and design_path and not Path(start).is_absolute() \
+                and not start.startswith("preset:"):  # a preset reference resolves anywhere
             # the kept design lives in the run folder: its weights path must still resolve
             from .document import from_dict, to_dict
 
@@ -118,12 +153,16 @@ class RunWriter(Callback):
                 (Path(design_path).resolve().parent / start)))
         self.design = design
         self.folder = Path(folder)
+        if continues is not None and not name:
+            name = continued_name(continues.name,
+                                  (r.name for r in list_runs(self.folder.parent)[0]))
         self.meta: dict[str, Any] = {
             "format": RUN_FORMAT, "version": RUN_VERSION, "id": self.folder.name,
             "name": name or design.name or self.folder.name, "design_name": design.name,
             "design_path": str(design_path) if design_path else None, "created": _now(),
             "ended": None, "status": "running", "device": None, "duration_s": None,
-            "epochs_run": 0, "final": None, "best": None}
+            "epochs_run": 0, "final": None, "best": None,
+            "continued_from": None if continues is None else continues.id}
         self._events = None
         self._started = time.perf_counter()
         # the design and a description first, so even a run refused before its first step
@@ -133,8 +172,8 @@ class RunWriter(Callback):
 
     @classmethod
     def create(cls, design: GraphModel, root: Path, design_path: str | None = None,
-               name: str | None = None) -> "RunWriter":
-        return cls(design, new_run_dir(root, design.name), design_path, name)
+               name: str | None = None, continues: RunInfo | None = None) -> "RunWriter":
+        return cls(design, new_run_dir(root, design.name), design_path, name, continues)
 
     def on_fit_start(self, trainer, event: FitStart) -> None:
         self.meta["device"] = event.device
@@ -178,6 +217,11 @@ class RunInfo:
     @property
     def name(self) -> str:
         return self.meta.get("name") or self.folder.name
+
+    @property
+    def id(self) -> str:
+        """The run's id: its folder's name (what another run's `continued_from` holds)."""
+        return self.meta.get("id") or self.folder.name
 
     @property
     def status(self) -> str:

@@ -110,13 +110,16 @@ def _child_main(document: dict, options: dict, events: Any, commands: Any) -> No
     _exit_with_parent()
     options = dict(options)
     run_root, design_path = options.pop("run_root", None), options.pop("design_path", None)
+    run_name = options.pop("run_name", None)
     writer = None
     try:
         design = from_dict(document)
         if run_root is not None:  # the run kept as a run folder, checkpoints included
-            from .runs import RunWriter
+            from .runs import RunWriter, continuation_of
 
-            writer = RunWriter.create(design, Path(run_root), design_path)
+            # a resumed kept run: the new run says which run it continues
+            writer = RunWriter.create(design, Path(run_root), design_path, run_name,
+                                      continuation_of(options.get("resume")))
             options.setdefault("checkpoint_dir", str(writer.folder))
     except BaseException as err:  # a folder that cannot be made: the run goes on unkept
         events.put(WorkerStarted(os.getpid()).to_json())
@@ -152,8 +155,9 @@ class TrainingWorker:
     Args:
         design: The design to train; it is copied, so later edits do not reach the run.
         **options: Passed to `Trainer` (config, base_dir, checkpoint_dir, resume), except
-            `run_root` (keep the run as a run folder under it, runtime/runs.py) and
-            `design_path` (recorded in the run folder).
+            `run_root` (keep the run as a run folder under it, runtime/runs.py),
+            `design_path` (recorded in the run folder) and `run_name` (the run's name there;
+            by default the design's, or for a resumed kept run "NAME (continued)").
     """
 
     def __init__(self, design: GraphModel, **options: Any):

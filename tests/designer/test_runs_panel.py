@@ -214,6 +214,21 @@ def test_continue_for_n_epochs_resumes_from_last_pt_as_a_new_run(window, designs
     assert run.folder in [str(i.folder) for i in panel.infos]  # kept beside the run it continued
     assert read_run(run.folder).meta["epochs_run"] == 3
     assert window.session.path == designs["broken"]  # the design in the editor is untouched
+    # named after the run it continues, and says which one
+    assert run.label == "broken (continued)" == read_run(run.folder).name
+    assert read_run(run.folder).meta["continued_from"] == designs["first"].name
+    assert "broken (continued)" in names(panel)
+
+    started = []  # continuing the continuation: the name does not pile up suffixes
+    trainer.start = lambda **kw: started.append(kw)  # records instead of training
+    click_row(qtbot, panel, "broken (continued)")
+    qtbot.mouseClick(panel.resume_button, LEFT)
+    assert started[-1]["name"] == "broken (continued 2)"
+    assert started[-1]["resume"] == str(Path(run.folder) / "last.pt")
+    click_row(qtbot, panel, "broken")  # the original again: a name not taken yet
+    qtbot.mouseClick(panel.resume_button, LEFT)
+    assert started[-1]["name"] == "broken (continued 2)"
+    del trainer.start  # trains again
 
     (designs["second"] / "last.pt").unlink()
     click_row(qtbot, panel, "broken, lr 0.05")

@@ -177,3 +177,37 @@ def test_a_run_cache_parses_only_the_run_files_that_changed(tmp_path, monkeypatc
     assert listed == [] and first not in cache._runs  # a deleted run is forgotten
     with pytest.raises(RunError, match="not a run folder"):
         cache.read(first)
+
+
+def test_a_continued_run_is_named_after_the_run_it_continues_and_says_which(tmp_path, capsys):
+    from runtime.cli import run
+    from runtime.runs import continuation_of, continued_name
+    assert continued_name("baseline") == "baseline (continued)"
+    assert continued_name("baseline (continued)") == "baseline (continued 2)"
+    assert continued_name("baseline (continued 2)", ["baseline (continued 3)"]) == \
+        "baseline (continued 4)"
+    assert continued_name("baseline", ["baseline (continued)"]) == "baseline (continued 2)"
+    assert continuation_of(None) is None and continuation_of(tmp_path / "x.pt") is None
+
+    original, _ = train(tmp_path, 1, name="baseline")
+    design = PRESETS / "mlp-spirals.json"
+    assert run(["train", str(design), "--epochs", "2", "--runs-dir", str(tmp_path / "runs"),
+                "--resume", str(original / "last.pt")]) == 0
+    runs, _ = list_runs(tmp_path / "runs")
+    continued = runs[0]
+    assert continued.name == "baseline (continued)" and continued.meta["epochs_run"] == 2
+    assert continued.meta["continued_from"] == original.name == read_run(original).id
+    assert read_run(original).meta["continued_from"] is None
+
+    # continuing the continuation: no "(continued) (continued)"
+    again = RunWriter.create(document.load(design), tmp_path / "runs",
+                             continues=continuation_of(continued.folder / "last.pt"))
+    assert again.meta["name"] == "baseline (continued 2)"
+    assert read_run(again.folder).meta["continued_from"] == continued.id
+    # the original continued once more: a name not taken yet
+    assert RunWriter.create(document.load(design), tmp_path / "runs",
+                            continues=read_run(original)).meta["name"] == "baseline (continued 3)"
+    # a name given wins; the run still says what it continues
+    named = RunWriter.create(document.load(design), tmp_path / "runs", name="mine",
+                             continues=read_run(original))
+    assert named.meta["name"] == "mine" and named.meta["continued_from"] == original.name
