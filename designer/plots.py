@@ -1,5 +1,6 @@
 """Live training plots (pyqtgraph): loss, metrics, learning rate, per-layer gradients, and the
-selected layer's activations and weights.
+selected layer's activations and weights; kept runs selected in the Runs tab are overlaid on the
+loss and the gradients here (and on the metric by training_plots.py).
 
 Every curve is created once and then only fed with `setData`; a plot redraws only when its run's
 `version` moved since it last drew. Legends live in their own column beside the data, never over it.
@@ -7,6 +8,7 @@ Every curve is created once and then only fed with `setData`; a plot redraws onl
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,7 +28,7 @@ pg.setConfigOptions(background="#161a1f", foreground="#c9d1d9", antialias=False)
 TRAIN = QColor("#58a6ff")
 VAL = QColor("#f0883e")
 LR = QColor("#d2a8ff")
-#: Colours of per-layer curves (Tableau 10), in the design's node order.
+#: Colours of categories (Tableau 10): classes in the results and the Try it tab.
 NODE_COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
                "#ff9da7", "#9c755f", "#bab0ac")
 #: Colours of earlier runs overlaid on the loss plot.
@@ -35,17 +37,13 @@ BAND_LOW = QColor(76, 142, 247, 38)
 BAND_HIGH = QColor(229, 83, 75, 38)
 
 
-def node_color(index: int) -> QColor:
-    return QColor(NODE_COLORS[index % len(NODE_COLORS)])
-
-
 def _pen(color: QColor | str, width: float = 1.6, dashed: bool = False,
-         alpha: int = 255) -> pg.QtGui.QPen:
+         alpha: int = 255, style: Qt.PenStyle | None = None) -> pg.QtGui.QPen:
     c = QColor(color)
     c.setAlpha(alpha)
     pen = pg.mkPen(c, width=width)
-    if dashed:
-        pen.setStyle(Qt.PenStyle.DashLine)
+    if dashed or style is not None:
+        pen.setStyle(style or Qt.PenStyle.DashLine)
     pen.setCosmetic(True)
     return pen
 
@@ -196,11 +194,53 @@ class LearningRatePlot(Plot):
             self.item.setYRange(0, float(finite.max()) * 1.15, padding=0)
 
 
+#: Colours of layers by depth, first layer to last: a ramp that reads on the dark background and
+#: stays apart from the blue and red bands.
+DEPTH_STOPS = ("#39c5cf", "#7ee787", "#e3b341", "#f778ba")
+#: Line styles telling the overlaid runs apart in the gradient plot, where colour tells layers.
+RUN_DASHES = (Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine,
+              Qt.PenStyle.DashDotDotLine)
+#: Most layers of one overlaid run drawn in the gradient plot, spread from the first to the last.
+MAX_OVERLAID_LAYERS = 6
+
+
+def depth_color(position: int, count: int) -> QColor:
+    """The colour of layer `position` of `count` (0 nearest the input). It depends on the
+    relative depth only, so the first and last layers of a shallow and a deep design match."""
+    t = (position / (count - 1) if count > 1 else 0.0) * (len(DEPTH_STOPS) - 1)
+    i = min(int(t), len(DEPTH_STOPS) - 2)
+    a, b = QColor(DEPTH_STOPS[i]), QColor(DEPTH_STOPS[i + 1])
+    mix = t - i
+    return QColor.fromRgbF(*(x + (y - x) * mix for x, y in zip(a.getRgbF()[:3], b.getRgbF()[:3])))
+
+
+def spread(count: int, most: int) -> list[int]:
+    """At most `most` of the positions 0..count-1, evenly spread, the first and last included."""
+    if count <= most:
+        return list(range(count))
+    return sorted({round(k * (count - 1) / (most - 1)) for k in range(most)})
+
+
+@dataclass
+class RunOverlay:
+    """One kept run's gradient curves in the gradient plot."""
+
+    label: str  # the run's label when drawn (a rename draws it again)
+    dash: Qt.PenStyle
+    layers: tuple[str, ...]  # every layer with a gradient norm, input side first
+    shown: list[int]  # the positions in `layers` drawn
+    curves: dict[str, pg.PlotDataItem]  # node id -> its curve
+    sample: pg.PlotDataItem  # not plotted: the run's legend entry, showing its dash
+    legend_name: str
+
+
 class GradientPlot(Plot):
     """Per-layer gradient norm over time on a log scale, with vanishing/exploding bands.
 
-    One curve per node with weights, coloured by the node's place in the design; clicking a
-    legend entry hides or shows that layer.
+    The live run draws one solid curve per node with weights, coloured by its depth
+    (`depth_color`); clicking a legend entry hides or shows that layer. Kept runs selected in
+    the Runs tab are overlaid thinner, one dash style per run, each layer in the colour of its
+    depth, at most MAX_OVERLAID_LAYERS of each; hovering a curve names its run and layer.
     """
 
     def __init__(self, parent: QWidget | None = None):
@@ -208,26 +248,92 @@ class GradientPlot(Plot):
         stat = STATISTICS["grad_norm"]
         low_band, high_band = stat.healthy
         self.setToolTip(f"Blue band: {stat.too_low} gradients (below {low_band:g}). Red "
-                        f"band: {stat.too_high} (above {high_band:g}). Click a layer in "
-                        "the legend to hide or show it.")
+                        f"band: {stat.too_high} (above {high_band:g}). A layer's colour is its "
+                        "depth, first layer teal to last pink. Dashed: runs selected in the Runs "
+                        "tab, one dash per run. Click a legend entry to hide or show it.")
         add_bands(self, low_band, high_band, log=True)
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}  # the live run's, by node id
+        self.history: dict[int, RunOverlay] = {}  # overlaid kept runs, by run number
+        self.key: list[tuple[pg.PlotDataItem, str]] = []  # legend-only layer colours
 
     def show_run(self, run: RunRecord) -> None:
-        for node_id in (n["id"] for n in run.document.get("nodes", [])):
-            series = run.stat(node_id, "grad_norm")
-            if series is None:
-                continue
-            curve = self.curves.get(node_id)
-            if curve is None:
-                color = node_color(len(self.curves))
-                curve = self.curves[node_id] = self.curve(node_id, _pen(color, 1.8))
-            self.feed(curve, series, log=True)
+        layers = run.gradient_layers()
+        added = False
+        for node_id in layers:
+            if node_id not in self.curves:
+                self.curves[node_id] = self.curve(node_id, _pen(QColor(), 1.8))
+                added = True
+            self.feed(self.curves[node_id], run.stat(node_id, "grad_norm"), log=True)
+        if added:  # the depth colours depend on how many layers there are
+            for position, node_id in enumerate(layers):
+                self.curves[node_id].setPen(_pen(depth_color(position, len(layers)), 1.8))
+                self.curves[node_id].curve.setToolTip(
+                    f"{node_id} (layer {position + 1} of {len(layers)}), this run")
+            if self.history:
+                self._relegend()
 
     def clear_run(self) -> None:
         for curve in self.curves.values():
             self.drop(curve)
         self.curves.clear()
+        if self.history:
+            self._relegend()
+
+    def show_history(self, runs: list[RunRecord]) -> None:
+        """Overlay these kept runs' per-layer gradient norms (curves of runs no longer listed
+        go; a renamed run's are drawn again under its new name)."""
+        wanted = {}
+        for run in runs:
+            layers = tuple(run.gradient_layers())
+            if layers:
+                wanted[run.number] = (run, layers, RUN_DASHES[len(wanted) % len(RUN_DASHES)])
+        for number, overlay in list(self.history.items()):
+            run, layers, dash = wanted.get(number, (None, (), None))
+            if run is None or (overlay.label, overlay.dash, overlay.layers) != (run.label, dash,
+                                                                               layers):
+                for curve in self.history.pop(number).curves.values():
+                    self.drop(curve)
+        for number, (run, layers, dash) in wanted.items():
+            if number not in self.history:
+                self.history[number] = self._overlay(run, layers, dash)
+            for node_id, curve in self.history[number].curves.items():
+                self.feed(curve, run.stat(node_id, "grad_norm"), log=True)
+        self.history = {n: self.history[n] for n in wanted}  # the Runs tab's order
+        self._relegend()
+
+    def _overlay(self, run: RunRecord, layers: tuple[str, ...], dash: Qt.PenStyle) -> RunOverlay:
+        shown = spread(len(layers), MAX_OVERLAID_LAYERS)
+        curves = {}
+        for position in shown:
+            node_id = layers[position]
+            curve = curves[node_id] = self.curve(
+                None, _pen(depth_color(position, len(layers)), 1.2, alpha=210, style=dash))
+            curve.setZValue(-1)  # under the live run
+            curve.curve.setToolTip(f"{run.label}: {node_id} "
+                                   f"(layer {position + 1} of {len(layers)})")
+        name = shorten(run.label, 30) + ("" if len(shown) == len(layers)
+                                         else f" ({len(shown)} of {len(layers)} layers)")
+        sample = pg.PlotDataItem(pen=_pen("#c9d1d9", 1.4, style=dash))
+        # clicking the run's legend entry hides or shows all its curves
+        sample.visibleChanged.connect(lambda: [c.setVisible(sample.isVisible())
+                                               for c in curves.values()])
+        return RunOverlay(run.label, dash, layers, shown, curves, sample, name)
+
+    def _relegend(self) -> None:
+        """The legend again: the live run's layers; without them, the depth colours of the
+        first overlaid run's layers; then one entry per overlaid run, drawn in its dash."""
+        self.legend.clear()
+        for node_id, curve in self.curves.items():
+            self.legend.addItem(curve, node_id)
+        self.key = []
+        if not self.curves and self.history:
+            first = next(iter(self.history.values()))
+            self.key = [(pg.PlotDataItem(pen=_pen(depth_color(p, len(first.layers)), 1.8)),
+                         first.layers[p]) for p in first.shown]
+        for sample, name in self.key:
+            self.legend.addItem(sample, name)
+        for overlay in self.history.values():
+            self.legend.addItem(overlay.sample, overlay.legend_name)
 
 
 class HistogramPlot(Plot):

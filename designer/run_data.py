@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from runtime.design_diff import diff_documents
-from runtime.document import write_atomic
+from runtime.document import from_dict, write_atomic
 from runtime.errors import LayerLabError
 from runtime.runs import DESIGN, read_run
 from runtime.training import events as ev
@@ -97,6 +97,7 @@ class RunRecord:
         self.diagnosis_count = 0  # diagnosis events taken in, so views redraw only when needed
         self.version = 0  # bumped on every change, so views redraw only when needed
         self.name: str | None = None  # a kept run's own name (from its folder), shown as label
+        self._depth_order: list[str] | None = None
 
     # --- reading ----------------------------------------------------------------------------
     @property
@@ -119,6 +120,21 @@ class RunRecord:
 
     def stat(self, node_id: str, name: str) -> Series | None:
         return self.node_stats.get(node_id, {}).get(name)
+
+    def depth_order(self) -> list[str]:
+        """The design's node ids, every edge going forward (ties keep file order); file order
+        for a kept design this version cannot load."""
+        if self._depth_order is None:
+            try:
+                self._depth_order = from_dict(self.document).topological_order()
+            except LayerLabError:
+                self._depth_order = [n["id"] for n in self.document.get("nodes", [])]
+        return self._depth_order
+
+    def gradient_layers(self) -> list[str]:
+        """The nodes whose gradient norm was measured, input side first: the plots colour a
+        layer by its place in this list, so layers at the same depth match across runs."""
+        return [n for n in self.depth_order() if "grad_norm" in self.node_stats.get(n, {})]
 
     def current(self, node_id: str, name: str) -> float | None:
         """The latest value of one node statistic (None if never measured)."""

@@ -1,7 +1,7 @@
 """The plots dock: live curves of the current run, the selected layer, results and kept runs.
 
 Runs selected in the Runs tab (designer/runs_panel.py, read from their run folders) are overlaid
-on the loss and metric plots, labelled by run name.
+on the loss, metric and per-layer gradient plots, labelled by run name.
 
 During a run it repaints on its own clock (REFRESH_MS, ~12 Hz) and only when events arrived, feeding
 the visible page's plots one per turn of the event loop; the canvas tint is designer/live_tint.py.
@@ -213,7 +213,8 @@ class TrainingPlots(QWidget):
         return problem
 
     def _draw_history(self) -> None:
-        """Overlay the runs selected in the Runs tab (not the live one) on loss and metric."""
+        """Overlay the runs selected in the Runs tab (not the live one) on loss, metric and
+        per-layer gradient norms."""
         current = self.controller.current
         records = [r for r in self.runs.selected_records()
                    if current is None or r.folder != current.folder]
@@ -226,6 +227,7 @@ class TrainingPlots(QWidget):
                 self.overview.metric_plot.drop(self._metric_history.pop(number))
         self._labels = labels
         self.overview.loss.show_history(records, {r.number for r in records})
+        self.overview.gradients.show_history(records)
         plot = self.overview.metric_plot
         metric = plot.metric_name or next((m for r in records for m in r.metric_names()), "")
         if metric and not plot.metric_name:
@@ -247,7 +249,7 @@ class TrainingPlots(QWidget):
                 curve.setZValue(-1)
             plot.feed(curve, series)
         if current is None or not current.info.get("epochs"):
-            for p in (self.overview.loss, plot):
+            for p in (self.overview.loss, plot, self.overview.gradients):
                 p.item.enableAutoRange(axis="x")
         elif records:
             self.overview.fix_epochs(max([current.info["epochs"],

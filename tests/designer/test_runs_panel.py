@@ -262,3 +262,85 @@ def test_refresh_parses_only_the_runs_that_changed(window, designs, monkeypatch)
     shutil.rmtree(designs["second"])
     panel.refresh()
     assert names(panel) == ["renamed elsewhere"] and parsed == [designs["first"]]
+
+
+@pytest.fixture
+def lessons(tmp_path, monkeypatch, make_window):
+    """The vanishing-gradients lesson (sigmoids) and its fix (ReLUs) saved in tmp_path, one run
+    of each, and a window on the first with the second's runs added; nothing is training."""
+    monkeypatch.setenv("LAYERLAB_RUNS", str(tmp_path / "runs"))
+    paths = {}
+    for key, name in (("sigmoid", "lesson-vanishing-gradients.json"),
+                      ("relu", "lesson-vanishing-gradients-fixed.json")):
+        paths[key] = tmp_path / name
+        shutil.copy(PRESETS / name, paths[key])
+        paths[key + " run"] = train(paths[key], key)
+    win = make_window((1500, 950))
+    assert win.open_path(paths["sigmoid"])
+    panel = win.plots.runs
+    panel.add_root(paths["relu"])
+    win.plots.tabs.setCurrentWidget(panel)
+    yield win, paths
+    win.trainer.shutdown()
+
+
+def legend_texts(plot) -> list[str]:
+    return [label.text for _sample, label in plot.legend.items]
+
+
+def test_selected_runs_overlay_their_per_layer_gradient_norms(lessons, qtbot):
+    window, paths = lessons
+    panel, gradients = window.plots.runs, window.plots.overview.gradients
+    assert window.trainer.current is None and gradients.history == {}
+    click_row(qtbot, panel, "sigmoid")
+    click_row(qtbot, panel, "relu", add=True)
+    sigmoid, relu = (next(r for r in panel.selected_records() if r.label == name)
+                     for name in ("sigmoid", "relu"))
+    overlays = {o.label: o for o in gradients.history.values()}
+    assert set(overlays) == {"sigmoid", "relu"}
+    # 11 weighted layers each: 6 drawn, spread from the first to the last
+    for overlay in overlays.values():
+        assert list(overlay.curves) == ["fc1", "fc3", "fc5", "fc7", "fc9", "head"]
+        assert overlay.layers[0] == "fc1" and len(overlay.layers) == 11
+    for run in (sigmoid, relu):
+        for node_id, curve in overlays[run.label].curves.items():
+            assert curve.yData.tolist() == run.stat(node_id, "grad_norm").y.tolist()
+            assert f"{run.label}: {node_id} (layer" in curve.curve.toolTip()
+    # the lesson at a glance: the sigmoids' first layer gets almost no gradient, the ReLUs' does
+    assert overlays["sigmoid"].curves["fc1"].yData.max() < 1e-6
+    assert overlays["relu"].curves["fc1"].yData.min() > 1e-3
+
+    def pen(run, node):
+        return overlays[run].curves[node].opts["pen"]
+    assert pen("sigmoid", "fc1").color() == pen("relu", "fc1").color()  # same depth, same colour
+    assert pen("sigmoid", "fc1").color() != pen("sigmoid", "head").color()
+    assert pen("sigmoid", "fc1").style() != pen("relu", "fc1").style()  # a dash per run
+    texts = legend_texts(gradients)  # no live run: the depth colours are named, then the runs
+    assert texts[:6] == ["fc1", "fc3", "fc5", "fc7", "fc9", "head"]
+    assert sorted(texts[6:]) == ["relu (6 of 11 layers)", "sigmoid (6 of 11 layers)"]
+
+    sample = overlays["relu"].sample  # a run's legend entry hides and shows its curves
+    sample.setVisible(False)
+    assert not any(c.isVisible() for c in overlays["relu"].curves.values())
+    sample.setVisible(True)
+    assert all(c.isVisible() for c in overlays["relu"].curves.values())
+
+    gradients.show_run(sigmoid)  # as if a run were live: its layers name the colours
+    assert legend_texts(gradients)[:11] == list(sigmoid.gradient_layers())
+    assert "head" in legend_texts(gradients)[:11] and len(legend_texts(gradients)) == 13
+    gradients.clear_run()
+
+    click_row(qtbot, panel, "relu")  # deselected: its curves go
+    assert [o.label for o in gradients.history.values()] == ["relu"]
+    assert len(gradients.item.listDataItems()) == 6
+    panel.ask_name = lambda current: "relu, renamed"
+    qtbot.mouseClick(panel.rename_button, LEFT)
+    (overlay,) = gradients.history.values()
+    assert overlay.label == "relu, renamed" and "relu, renamed (6 of 11 layers)" in \
+        legend_texts(gradients)
+    assert overlay.curves["fc1"].curve.toolTip().startswith("relu, renamed: fc1")
+    assert len(gradients.item.listDataItems()) == 6  # the old curves went
+    panel.ask_confirm = lambda title, text: True
+    qtbot.mouseClick(panel.delete_button, LEFT)
+    assert gradients.history == {} and legend_texts(gradients) == []
+    assert gradients.item.listDataItems() == []
