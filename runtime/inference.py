@@ -113,7 +113,7 @@ class Predictor:
         Raises:
             InferenceError: the dataset cannot be loaded (the message says why).
         """
-        from .data import load_dataset, split
+        from .data import load_dataset, training_split
         from .errors import DatasetError, TrainingConfigError
         from .training.config import parse_training
 
@@ -126,7 +126,7 @@ class Predictor:
         try:
             cfg = parse_training(self.design.training)
             dataset = load_dataset(cfg.dataset, base_dir, seed=cfg["seed"])
-            _, val_idx = split(dataset, cfg.dataset["validation_split"], cfg["seed"])
+            _, val_idx = training_split(dataset, cfg.dataset, cfg["seed"])
         except (DatasetError, TrainingConfigError) as err:
             raise InferenceError(f"cannot load the run's dataset: {err}") from None
         if len(val_idx) == 0:

@@ -44,11 +44,12 @@ from typing import Any
 import torch
 
 from ..errors import DatasetError
+from ..names import did_you_mean
 from . import bundled, image_files, images, sequences, synthetic, tables
 from .base import KINDS, TASKS, Dataset, DatasetSpec
 
 __all__ = ["DATASETS", "Dataset", "DatasetSpec", "KINDS", "TASKS", "describe", "get_spec",
-           "load_dataset", "register_dataset", "split"]
+           "load_dataset", "register_dataset", "select_classes", "split", "training_split"]
 
 #: Every dataset by name, in catalogue order.
 DATASETS: dict[str, DatasetSpec] = {}
@@ -106,7 +107,54 @@ def load_dataset(block: dict, base_dir: Path | None = None, seed: int = 0) -> Da
         given["path"] = block["path"]
     dataset = spec.load(spec.check_params(given), base_dir)
     _check(dataset, spec.name)
+    if block.get("classes"):
+        dataset = select_classes(dataset, block["classes"])
     return dataset
+
+
+def select_classes(dataset: Dataset, classes: list) -> Dataset:
+    """Only the samples of the named classes (names, or indices as numbers or digit strings),
+    relabelled 0, 1, ... in the order given: one dataset split into two tasks (pre-train on
+    some classes, fine-tune on the others).
+
+    Raises:
+        DatasetError: not a classification dataset with one label per sample, an unknown or
+            repeated class, or a class without samples.
+    """
+    if dataset.task != "classification" or dataset.y.dim() != 1 or not dataset.num_classes:
+        raise DatasetError(f"dataset '{dataset.name}': 'classes' picks classes of a "
+                           "classification dataset with one label per sample")
+    names = dataset.class_names or [str(i) for i in range(dataset.num_classes)]
+    picked: list[int] = []
+    for wanted in classes:
+        if isinstance(wanted, str) and wanted in names:
+            index = names.index(wanted)
+        elif (isinstance(wanted, int) and not isinstance(wanted, bool)) or (
+                isinstance(wanted, str) and wanted.isdigit()):
+            index = int(wanted)
+            if not 0 <= index < dataset.num_classes:
+                raise DatasetError(f"dataset '{dataset.name}': class {wanted!r} is out of range "
+                                   f"(it has {dataset.num_classes} classes, 0 to "
+                                   f"{dataset.num_classes - 1})")
+        else:
+            raise DatasetError(f"dataset '{dataset.name}' has no class {wanted!r}"
+                               f"{did_you_mean(str(wanted), names)} (its classes: "
+                               f"{', '.join(names)})")
+        if index in picked:
+            raise DatasetError(f"dataset '{dataset.name}': class {wanted!r} is picked twice")
+        picked.append(index)
+    relabel = torch.full((dataset.num_classes,), -1, dtype=torch.long)
+    relabel[torch.tensor(picked)] = torch.arange(len(picked))
+    new_y = relabel[dataset.y]
+    keep = new_y >= 0
+    counts = torch.bincount(new_y[keep], minlength=len(picked))
+    empty = [names[picked[i]] for i in range(len(picked)) if counts[i] == 0]
+    if empty:
+        raise DatasetError(f"dataset '{dataset.name}' has no samples of class "
+                           f"{', '.join(map(repr, empty))} (raise n_classes or n_samples?)")
+    return Dataset(dataset.name, dataset.x[keep], new_y[keep], dataset.task,
+                   num_classes=len(picked), class_names=[names[i] for i in picked],
+                   vocab_size=dataset.vocab_size, kind=dataset.kind, notes=dict(dataset.notes))
 
 
 def _check(dataset: Dataset, name: str) -> None:
@@ -137,6 +185,28 @@ def split(dataset: Sized, validation_split: float, seed: int) -> tuple[torch.Ten
         raise DatasetError(f"cannot hold out a validation set from {n} sample(s)")
     n_val = min(max(1, round(n * validation_split)), n - 1)
     return order[n_val:], order[:n_val]
+
+
+def training_split(dataset: Dataset, block: dict, seed: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The train/validation indices a (defaults-filled) dataset block asks for: `split` by its
+    ``validation_split``, then at most ``train_per_class`` training samples of each class (a
+    small labelled subset; the validation split stays whole)."""
+    train_idx, val_idx = split(dataset, block["validation_split"], seed)
+    per_class = block.get("train_per_class")
+    if per_class is None:
+        return train_idx, val_idx
+    if dataset.task != "classification" or dataset.y.dim() != 1:
+        raise DatasetError(f"dataset '{dataset.name}': train_per_class keeps a number of "
+                           "samples per class, so it needs a classification dataset with one "
+                           "label per sample")
+    labels = dataset.y[train_idx]
+    # the first `per_class` of each class in the split's (seeded, shuffled) order
+    rank = torch.zeros_like(labels)
+    for label in labels.unique():
+        where = (labels == label).nonzero(as_tuple=True)[0]
+        rank[where] = torch.arange(len(where))
+    return train_idx[rank < per_class], val_idx
 
 
 def describe() -> str:

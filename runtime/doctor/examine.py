@@ -65,10 +65,10 @@ MAX_EVERY = 50
 
 
 def _sample_every(block: dict, dataset) -> int:
-    from ..data import split
+    from ..data import training_split
 
     config = parse_training(block)
-    train_idx, _ = split(dataset, config.dataset["validation_split"], config["seed"])
+    train_idx, _ = training_split(dataset, config.dataset, config["seed"])
     n = max(1, len(train_idx))
     batch = n if config["batch_size"] == "full" else min(config["batch_size"], n)
     steps = math.ceil(n / batch)

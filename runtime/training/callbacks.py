@@ -6,7 +6,7 @@ import sys
 from typing import IO, TYPE_CHECKING
 
 from ..present import format_duration
-from .events import Diagnosis, EpochEnd, Event, FitEnd, FitStart, Step, RunWarning
+from .events import Diagnosis, EpochEnd, Event, FitEnd, FitStart, Preparing, RunWarning, Step
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -61,6 +61,9 @@ class ProgressPrinter(Callback):
             return
         if isinstance(event, Diagnosis):
             self._diagnosis(event)
+            return
+        if isinstance(event, Preparing):
+            self.stream.write(f"{event.message}\n")
             return
         if isinstance(event, Step) and self.tty:
             done = event.step_in_epoch / max(event.steps_per_epoch, 1)

@@ -179,6 +179,16 @@ class RunWarning(Event):
     node: str | None = _f("The node it concerns, when there is one.", None, optional=True)
 
 
+@dataclass(frozen=True)
+class Preparing(Event):
+    kind: ClassVar[str] = "preparing"
+    doc: ClassVar[str] = ("Work before the first step that takes a while: pre-training the "
+                          "preset whose weights the design starts from (`init_from: "
+                          "\"preset:NAME\"`), one event as it starts and one per epoch.")
+    message: str = _f("What is being done, e.g. \"pre-training preset X: epoch 3/15\".")
+    done: float = _f("The share done, 0 to 1.")
+
+
 #: What a diagnosis event says about its finding.
 DIAGNOSIS_STATUSES = ("new", "updated", "withdrawn")
 
@@ -282,8 +292,8 @@ class FitEnd(Event):
 
 #: Every event type by its JSON name.
 EVENTS: dict[str, type[Event]] = {cls.kind: cls for cls in (
-    WorkerStarted, FitStart, Step, Monitor, EpochEnd, LrChanged, Paused, Resumed, RunWarning,
-    Diagnosis, Error, Report, FitEnd)}
+    WorkerStarted, Preparing, FitStart, Step, Monitor, EpochEnd, LrChanged, Paused, Resumed,
+    RunWarning, Diagnosis, Error, Report, FitEnd)}
 
 
 def from_json(data: dict) -> Event:

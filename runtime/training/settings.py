@@ -168,6 +168,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dataset.validation_split", "Validation share", "Data",
             _p("validation_split", "float", 0.2, "Share of the samples held out to measure "
                "generalisation; 0 for none.", minimum=0.0, maximum=0.9), short="validation"),
+    Setting("dataset.classes", "Classes", "Data",
+            _p("classes", "str_list", [], "Keep only these classes (names, or indices from 0), "
+               "relabelled 0, 1, ... in this order: one dataset split into two tasks, e.g. "
+               "pre-train on some classes and fine-tune on the others. Empty for all.",
+               max_items=1000), short="classes"),
+    Setting("dataset.train_per_class", "Labelled per class", "Data",
+            _p("train_per_class", "int", None, "Train on only this many samples of each class "
+               "of the training split (a small labelled subset, as fine-tuning often has); the "
+               "validation split stays whole. Empty for all.", minimum=1, nullable=True),
+            short="per class"),
     # Objective
     Setting("loss", "Loss", "Objective",
             _p("loss", "choice", "cross_entropy", "What training minimises.",
@@ -241,9 +251,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("init_from", "Start from weights", "Run",
             _p("init_from", "path", None, "A checkpoint (a run's best.pt or last.pt) whose "
                "weights start this design where they fit: same node id, else same type and "
-               "shapes ([training.md](training.md#weights-into-new-designs)); empty for random "
-               "weights. A resumed run ignores it (its checkpoint has the weights).",
+               "shapes ([training.md](training.md#weights-into-new-designs)); or "
+               "`preset:NAME`, the trained weights of that preset (pre-trained on the first "
+               "run, then reused); empty for random weights. A resumed run ignores it (its "
+               "checkpoint has the weights).",
                nullable=True)),
+    Setting("init_skip", "Keep fresh", "Run",
+            _p("init_skip", "str_list", [], "Layers (node ids) that keep their own initial "
+               "weights even where the weights named by Start from weights would fit them: a "
+               "new head on a pre-trained body.", max_items=10_000), short="fresh"),
     Setting("mixed_precision", "Mixed precision", "Run",
             _p("mixed_precision", "bool", False, "Autocast with a gradient scaler (CUDA "
                "only).")),

@@ -191,8 +191,8 @@ class Trainer:
             raise TrainingError("every layer is frozen (trainable: false), so there is nothing "
                                 "to train", "design")
         self.named_trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        from ..data import split
-        train_idx, val_idx = split(ds, cfg.dataset["validation_split"], cfg["seed"])
+        from ..data import training_split
+        train_idx, val_idx = training_split(ds, cfg.dataset, cfg["seed"])
         self.x = _to_device(ds.x, self.device)
         self.y = _to_device(ds.y, self.device)
         self.train_idx, self.val_idx = train_idx.to(self.device), val_idx.to(self.device)
@@ -232,10 +232,13 @@ class Trainer:
         if self.resume_path:
             self._load_checkpoint(self.resume_path)
         if self.init_from is None and self.resume_path is None and cfg["init_from"]:
-            # the design's own "start from weights" setting (relative to the design's folder)
-            path = Path(cfg["init_from"])
-            self.init_from = path if path.is_absolute() or self.base_dir is None \
-                else self.base_dir / path
+            self.init_from = cfg["init_from"]  # the design's own "start from weights" setting
+        if isinstance(self.init_from, (str, Path)):
+            # a path relative to the design's folder, or a preset (pre-trained here if need be)
+            from .pretrained import resolve_start
+
+            self.init_from = resolve_start(self.init_from, self.base_dir, self,
+                                           self.design.registry)
         if self.init_from is not None:
             self._init_weights()
 
@@ -617,7 +620,8 @@ class Trainer:
         """Start from another run's weights where they fit; refuse a checkpoint where none do."""
         from .transfer import transfer_weights
 
-        report = transfer_weights(self.model, self.design, self.init_from)
+        report = transfer_weights(self.model, self.design, self.init_from,
+                                  self.config["init_skip"])
         self.transfer_report = report
         if report.weighted and not report.loaded:
             raise TrainingError(f"nothing in {report.source} fits this design: "

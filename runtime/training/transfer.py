@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Mapping
+from typing import IO, TYPE_CHECKING, Any, Iterable, Mapping
 
 import networkx as nx
 import torch
@@ -115,8 +115,13 @@ class TransferReport:
                    list(data["unused"]))
 
 
+#: Why a node listed in ``training.init_skip`` was not loaded.
+KEPT_FRESH = "kept fresh (init_skip)"
+
+
 def transfer_weights(model: nn.Module, design: GraphModel,
-                     source: str | Path | Mapping[str, Any]) -> TransferReport:
+                     source: str | Path | Mapping[str, Any],
+                     keep_fresh: Iterable[str] = ()) -> TransferReport:
     """Load the tensors of a checkpoint into `model` (compiled from `design`) wherever they fit.
 
     Args:
@@ -125,6 +130,8 @@ def transfer_weights(model: nn.Module, design: GraphModel,
         source: A checkpoint path (read with `load_checkpoint`), or a loaded checkpoint: a dict
             with ``model`` (a state_dict keyed ``nodeid.tensor``) and ``design`` (the design
             document it was trained with).
+        keep_fresh: Nodes that keep their initial weights (a new head): never loaded, and they
+            claim no checkpoint node.
 
     Returns:
         What loaded, what was skipped and why, and what in the checkpoint went unused.
@@ -137,6 +144,12 @@ def transfer_weights(model: nn.Module, design: GraphModel,
     else:
         name, state = "the checkpoint", source
     tensors, types, order = _read_source(state, name)
+    fresh = list(keep_fresh)
+    unknown = [node for node in fresh if node not in design.nodes]
+    if unknown:
+        raise TrainingError(f"init_skip names {', '.join(map(repr, unknown))}, which "
+                            f"{'is not a node' if len(unknown) == 1 else 'are not nodes'} of "
+                            "this design", "design")
     broken = {node: reason for node in order if (reason := _non_finite(tensors[node]))}
     registry = design.registry
     targets = _by_node(model.state_dict(), set(design.nodes))
@@ -149,6 +162,9 @@ def transfer_weights(model: nn.Module, design: GraphModel,
     pending = []
     for node in target_order:
         node_type = _canonical(registry, design.nodes[node].type)
+        if node in fresh:
+            reasons[node] = KEPT_FRESH
+            continue
         if node not in tensors:
             pending.append((node, node_type))
             continue

@@ -102,7 +102,8 @@ from runtime.training.settings import SETTINGS, get_path  # noqa: E402
 EDITABLE = [s for s in SETTINGS if s.spec is not None]
 #: A valid value other than the default, for settings whose kind cannot say which.
 OTHER = {"metrics": ["accuracy", "top2_accuracy"], "early_stopping.monitor": "train_loss",
-         "dataset.name": "moons", "init_from": "runs/run/best.pt"}
+         "dataset.name": "moons", "init_from": "runs/run/best.pt",
+         "dataset.classes": ["1", "0"], "dataset.train_per_class": 10, "init_skip": ["fc1"]}
 
 
 def other_value(setting):
