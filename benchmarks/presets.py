@@ -20,6 +20,13 @@ statistic that shows the failure, for the broken run next to the fixed one:
     train_val_gap   overfitting: training accuracy (every training sample, evaluation mode) minus
                     validation accuracy at the end; also the final/min validation loss
 
+The transfer-learning presets start from the weights of `transfer-shapes-pretrain` (four shapes)
+to learn four other shapes from five labelled pictures each; each prints `gap_vs_baseline`, its
+validation accuracy minus that of the same network trained from scratch on the same pictures
+(`transfer-shapes-scratch`), and a table sets the three styles side by side. The children share a
+fresh temporary data folder, so the first of them pre-trains (its train seconds include that) and
+the others reuse the kept run, as in the app.
+
 Regression presets also print `baseline_mse`, the validation MSE of predicting the training
 targets' mean (per output), which is the line a model has to beat.
 
@@ -34,9 +41,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,11 +83,16 @@ class Target:
     stat: str | None = None
     fix: str | None = None
     extra: tuple[str, ...] = field(default=())  # more values worth printing
+    baseline: str | None = None  # a preset whose headline metric this one must beat
+
+
+#: The value a preset with a `baseline` reports: its headline metric minus the baseline's.
+GAP = "gap_vs_baseline"
 
 
 def _t(*checks: tuple[str, str, float], stat: str | None = None, fix: str | None = None,
-       extra: tuple[str, ...] = ()) -> Target:
-    return Target(tuple(Check(*c) for c in checks), stat, fix, extra)
+       extra: tuple[str, ...] = (), baseline: str | None = None) -> Target:
+    return Target(tuple(Check(*c) for c in checks), stat, fix, extra, baseline)
 
 
 TARGETS: dict[str, Target] = {
@@ -96,6 +110,13 @@ TARGETS: dict[str, Target] = {
     "transformer-majority": _t(("val_accuracy", ">=", 0.95)),
     "attention-reverse": _t(("val_accuracy", ">=", 0.99)),
     "regression-sine": _t(("val_mse", "<=", 0.015), stat="baseline_mse"),
+    # --- transfer learning: pre-train, then three ways to learn new classes from 5 examples ----
+    "transfer-shapes-pretrain": _t(("val_accuracy", ">=", 0.95)),
+    "transfer-shapes-scratch": _t(("val_accuracy", ">=", 0.5)),
+    "transfer-shapes-feature-extraction": _t(("val_accuracy", ">=", 0.72), (GAP, ">=", 0.08),
+                                             stat=GAP, baseline="transfer-shapes-scratch"),
+    "transfer-shapes-fine-tuning": _t(("val_accuracy", ">=", 0.72), (GAP, ">=", 0.08),
+                                      stat=GAP, baseline="transfer-shapes-scratch"),
     # --- lessons: the broken preset must show the failure, its fix must train ----------------
     "lesson-vanishing-gradients": _t(("val_accuracy", "<=", 0.60), ("grad_ratio", "<=", 1e-3),
                                      stat="grad_ratio", fix="lesson-vanishing-gradients-fixed"),
@@ -230,6 +251,16 @@ def run_child(name: str) -> dict:
     return values
 
 
+def add_gaps(results: dict[str, dict]) -> None:
+    """`gap_vs_baseline` for each preset whose baseline ran too."""
+    for name, values in results.items():
+        base = TARGETS[name].baseline
+        metric = TARGETS[name].checks[0].metric
+        if base in results and values.get(metric) is not None \
+                and results[base].get(metric) is not None:
+            values[GAP] = values[metric] - results[base][metric]
+
+
 def verdict(name: str, values: dict) -> bool:
     target = TARGETS[name]
     timely = (values.get("train_s") or math.inf) < TIME_LIMIT_S
@@ -277,6 +308,17 @@ def print_tables(results: dict[str, dict]) -> None:
             for key in TARGETS[broken].extra:
                 rows.append(("", key, fmt(b.get(key)), fmt(f.get(key)), "", ""))
         _print_rows(rows)
+    transfer = [name for name in results if TARGETS[name].baseline in results]
+    if transfer:
+        print()
+        base = TARGETS[transfer[0]].baseline
+        rows = [("transfer style", "metric", "reached", "from scratch", "gap")]
+        for name in transfer:
+            rows.append((name, TARGETS[name].checks[0].metric,
+                         fmt(results[name].get(TARGETS[name].checks[0].metric)),
+                         fmt(results[base].get(TARGETS[name].checks[0].metric)),
+                         fmt(results[name].get(GAP))))
+        _print_rows(rows)
     for name, values in results.items():
         if values.get("error"):
             print(f"\n{name}: {values['error']}")
@@ -317,9 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown preset(s): {', '.join(unknown)}; known: {', '.join(TARGETS)}")
     results = {}
-    for name in names:
-        print(f"training {name} ...", file=sys.stderr, flush=True)
-        results[name] = run_child(name)
+    with tempfile.TemporaryDirectory() as data:
+        os.environ["LAYERLAB_DATA"] = data  # the children's: a fresh pre-training, then reused
+        for name in names:
+            print(f"training {name} ...", file=sys.stderr, flush=True)
+            results[name] = run_child(name)
+    add_gaps(results)
     print_tables(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
