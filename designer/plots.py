@@ -330,8 +330,12 @@ class GradientPlot(Plot):
             first = next(iter(self.history.values()))
             self.key = [(pg.PlotDataItem(pen=_pen(depth_color(p, len(first.layers)), 1.8)),
                          first.layers[p]) for p in first.shown]
-        for sample, name in self.key:
+        for k, (sample, name) in enumerate(self.key):
             self.legend.addItem(sample, name)
+            # clicking it hides or shows the k-th drawn layer (this depth) of every run
+            sample.visibleChanged.connect(lambda k=k, s=sample: [
+                list(o.curves.values())[k].setVisible(s.isVisible())
+                for o in self.history.values() if k < len(o.curves)])
         for overlay in self.history.values():
             self.legend.addItem(overlay.sample, overlay.legend_name)
 

@@ -324,6 +324,12 @@ def test_selected_runs_overlay_their_per_layer_gradient_norms(lessons, qtbot):
     assert not any(c.isVisible() for c in overlays["relu"].curves.values())
     sample.setVisible(True)
     assert all(c.isVisible() for c in overlays["relu"].curves.values())
+    head = gradients.key[-1][0]  # a layer's entry hides and shows that depth in every run
+    head.setVisible(False)
+    assert not any(o.curves["head"].isVisible() for o in overlays.values())
+    assert all(o.curves["fc1"].isVisible() for o in overlays.values())
+    head.setVisible(True)
+    assert all(o.curves["head"].isVisible() for o in overlays.values())
 
     gradients.show_run(sigmoid)  # as if a run were live: its layers name the colours
     assert legend_texts(gradients)[:11] == list(sigmoid.gradient_layers())
