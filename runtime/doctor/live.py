@@ -466,9 +466,12 @@ class LiveDoctor(Callback):
 
     def _slow_at_end(self, facts) -> Finding | None:
         """At the end: still falling steadily, the run ended before it got there."""
-        if len(self._history) < 4 or any(k[0] in ("lr_too_low", "stuck_at_chance")
+        if len(self._history) < 4 or any(k[0] in ("lr_too_low", "stuck_at_chance", "overfitting")
                                          for k in self.active):
-            return None
+            return None  # overfitting: the training set is learnt, a faster rate won't help
+        train_accuracy = self._history[-1].metrics.get("train_accuracy")
+        if isinstance(train_accuracy, (int, float)) and train_accuracy >= SLOW_ACCURACY:
+            return None  # the training loss still falls, but only towards zero on a fitted set
         losses = [e.train_loss for e in self._history[-4:]]
         steady = all(b < a * (1 - SLOW_STEP) for a, b in zip(losses, losses[1:]))
         accuracy = self._accuracy(self._history[-1])
