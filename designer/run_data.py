@@ -78,6 +78,7 @@ class RunRecord:
         self.folder: str | None = None  # its run folder, once the worker says
         self.training_since = time.monotonic()  # reset when training begins (fit_start)
         self.info: dict[str, Any] = {}  # the fit_start event
+        self.preparing: dict | None = None  # the latest preparing event, before fit_start
         self.progress: dict[str, Any] = {}  # the latest step or epoch_end event
         self.step_loss = Series()
         self.lr = Series(64)
@@ -194,6 +195,9 @@ class RunRecord:
         self.status = "starting"
         self.folder = event.get("run_folder")  # where the run is kept (None: not kept)
 
+    def _on_preparing(self, event: dict) -> None:
+        self.preparing = event
+
     def _on_fit_start(self, event: dict) -> None:
         self.info = event
         self.training_since = time.monotonic()  # not counting the worker's start-up
@@ -276,7 +280,8 @@ class RunRecord:
 
 #: Which handler takes each event type (events the record does not keep are ignored).
 _HANDLERS = {
-    ev.WorkerStarted: RunRecord._on_worker_started, ev.FitStart: RunRecord._on_fit_start,
+    ev.WorkerStarted: RunRecord._on_worker_started, ev.Preparing: RunRecord._on_preparing,
+    ev.FitStart: RunRecord._on_fit_start,
     ev.Step: RunRecord._on_step, ev.EpochEnd: RunRecord._on_epoch_end,
     ev.Monitor: RunRecord._on_monitor, ev.LrChanged: RunRecord._on_lr_changed,
     ev.Paused: RunRecord._on_paused, ev.Resumed: RunRecord._on_resumed,

@@ -161,6 +161,11 @@ class TrainingPanel(QWidget):
 
     def _on_run(self, run: RunRecord) -> None:
         info, progress = run.info, run.progress
+        if not info and run.preparing:  # e.g. pre-training the preset it starts from
+            self.progress.setValue(int(1000 * min(max(run.preparing.get("done", 0.0), 0.0), 1.0)))
+            self.progress.setFormat("preparing…")
+            self.status.setText(run.preparing.get("message", ""))
+            return
         epochs = info.get("epochs") or progress.get("epochs") or 1
         start = info.get("start_epoch", 1)
         spe = run.steps_per_epoch

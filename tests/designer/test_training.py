@@ -246,3 +246,20 @@ def test_f5_trains(window, qtbot):
     qtbot.keyClick(window.canvas, Qt.Key.Key_F5)
     assert window.trainer.current is not None
     assert wait_finished(qtbot, window).status == "completed"
+
+
+def test_pre_training_a_preset_shows_what_it_does_before_the_first_step(window):
+    from designer.run_data import RunRecord
+    from runtime.training.events import FitStart, Preparing
+
+    run = RunRecord(1, to_dict(window.session.model))
+    run.apply([Preparing("pre-training preset transfer-shapes-pretrain: epoch 3/15 "
+                         "(val_loss 0.2)", 0.2)])
+    window.training_panel._on_run(run)
+    panel = window.training_panel
+    assert panel.status.text().startswith("pre-training preset transfer-shapes-pretrain")
+    assert panel.progress.value() == 200 and panel.progress.format() == "preparing…"
+    run.apply([FitStart("d", "spirals", "cpu", 5, 1, 10, 32, 320, 80, 10, 10, "classification",
+                        2, 0.01, False, "cross_entropy", ["accuracy"])])
+    window.training_panel._on_run(run)  # training began: the usual epoch/step progress
+    assert panel.progress.format().startswith("epoch 1/5")
