@@ -11,12 +11,15 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from designer import style
 
 MAX_CHANNELS = 8  # feature maps shown per convolution layer
 MAX_STRIP = 128  # activation values shown per dense layer
 BEST, OTHER = "#2f81f7", "#7d9cc4"  # the most likely class's bar, and the others'
+LABEL_PX = 9  # class names under a card's probability bars
 
 
 class ProbabilityBars(QWidget):
@@ -179,23 +182,35 @@ def activation_view(t: torch.Tensor, fit: Fit = STRIP) -> LayerPicture:
 
 
 def probability_view(values: list[float], names: list[str], fit: Fit = CARD) -> LayerPicture:
-    """Class probabilities as a row of upright bars, the most likely class in blue (at most
-    `fit.width` // 3 classes are drawn)."""
+    """Class probabilities as a row of upright bars, the most likely class in blue, each class's
+    name under its bar when every name fits (at most `fit.width` // 3 classes are drawn)."""
     shown = values[:max(1, fit.width // 3)]
     best = int(np.argmax(values))
     step = max(3, min(16, fit.width // len(shown)))
     height = 2 * fit.strip_h
-    picture = QPixmap(step * len(shown), height)
+    font = QFont()
+    font.setPixelSize(LABEL_PX)
+    metrics = QFontMetrics(font)
+    labelled = all(metrics.horizontalAdvance(n) <= step for n in names[:len(shown)])
+    size = (step * len(shown), height + (LABEL_PX + 6 if labelled else 0))
+    # drawn at twice the size: its text stays sharp when the canvas scales it
+    picture = QPixmap(2 * size[0], 2 * size[1])
+    picture.setDevicePixelRatio(2.0)
     picture.fill(QColor(0, 0, 0, 0))
     painter = QPainter(picture)
+    painter.setFont(font)
     for i, p in enumerate(shown):
         bar = max(1.0, height * float(p))
         painter.fillRect(QRectF(i * step + 1, 0, step - 2, height), QColor(128, 128, 128, 50))
         painter.fillRect(QRectF(i * step + 1, height - bar, step - 2, bar),
                          QColor(BEST if i == best else OTHER))
+        if labelled:
+            painter.setPen(style.NODE_HEADER_TEXT if i == best else style.NODE_SUBTEXT)
+            painter.drawText(QRectF(i * step, height + 1, step, LABEL_PX + 5),
+                             Qt.AlignmentFlag.AlignCenter, names[i])
     painter.end()
     ranked = sorted(range(len(values)), key=values.__getitem__, reverse=True)[:5]
-    return LayerPicture(f"{names[best]} · {values[best]:.0%}", picture,
+    return LayerPicture(f"{names[best]} ({values[best]:.0%})", picture,
                         "most likely: " + ", ".join(f"{names[i]} {values[i]:.0%}"
                                                     for i in ranked))
 

@@ -39,7 +39,7 @@ class LayerOutputItem(QGraphicsItem):
 
     def show_picture(self, caption: str, pixmap: QPixmap, tip: str) -> None:
         """Show another picture (the size changes only when the picture's height does)."""
-        height = CAPTION_H + pixmap.height() + 2 * PAD
+        height = CAPTION_H + pixmap.deviceIndependentSize().height() + 2 * PAD
         if height != self._height:
             self.prepareGeometryChange()
             self._height = height
@@ -68,7 +68,10 @@ class LayerOutputItem(QGraphicsItem):
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              self.caption)
         room = WIDTH - 2 * PAD
-        w, h = self.pixmap.width(), self.pixmap.height()
+        size = self.pixmap.deviceIndependentSize()
+        w, h = size.width(), size.height()
+        if self.pixmap.devicePixelRatio() > 1:  # drawn finer than shown (text): smoothed
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         if w > room:  # never wider than the card: squeezed, not cut
             w, h = room, h * room / w
         painter.drawPixmap(QRectF(QPointF((WIDTH - w) / 2, PAD + CAPTION_H), QPointF(

@@ -67,7 +67,8 @@ def test_drawing_shows_each_layers_output_under_its_card(make_window, qtbot, dig
         assert "values" in view.caption and view.pixmap.height() == CARD.strip_h
     assert scene.layer_output("fc1").caption.startswith("64 values")
     answer = panel.class_name(panel.prediction.predicted)
-    assert scene.layer_output("out").caption.startswith(f"{answer} · ")
+    assert scene.layer_output("out").caption == panel.answer.text() == (
+        f"{answer} ({panel.prediction.probabilities.max():.0%})")
     assert scene.layer_output("image").caption == "1×8×8 · the input"
     # attached under the card, never over its text or ports
     card, view = scene.node_items["conv1"], scene.layer_output("conv1")
