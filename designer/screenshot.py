@@ -2,7 +2,8 @@
 
 Runs offscreen unless a display is set, so it works in CI and over SSH. `--train SECONDS` shows a
 run under way; `--doctor` the Doctor panel after Check design, its first finding selected;
-`--lr-finder` the same after Find learning rate, with the sweep's plot.
+`--lr-finder` the same after Find learning rate, with the sweep's plot; `--try EPOCHS` trains
+that long in this process and draws a 7 in the Try it tab (each layer's output under its card).
 """
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from pathlib import Path
 
 def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
            select: str | None = None, zoom: float = 0.9, train: float = 0.0,
-           doctor: bool = False, lr_finder: bool = False) -> Path:
+           doctor: bool = False, lr_finder: bool = False, try_epochs: int = 0) -> Path:
     """Open `preset` in a fresh window (no saved settings) and save a screenshot to `out`.
 
     With `train` > 0, press Train and take the picture after that many seconds of training
     (or when the run ends, if sooner), with the training dock and the live plots shown.
     With `doctor`, run Check design (with `lr_finder`, Find learning rate), wait for it and
-    select its first finding (and that finding's node).
+    select its first finding (and that finding's node). With `try_epochs`, train that many
+    epochs headless, load the run into the Try it tab and draw a 7 on its pad.
     """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -34,6 +36,8 @@ def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
     window.show()
     window.open_preset(preset)
     app.processEvents()
+    if try_epochs:  # first: the Try it tab widens the side dock, and the canvas is framed after
+        _try_it(app, window, preset, try_epochs)
     window.canvas.show_design()
     node = select or next((n for n, v in window.session.model.nodes.items()
                            if v.type not in ("Input", "Output")), None)
@@ -109,6 +113,42 @@ def _check(app, window, lr_finder: bool) -> None:
         time.sleep(0.01)
 
 
+def _try_it(app, window, preset: Path, epochs: int) -> None:
+    """Train `preset` briefly in this process, try the run and draw a 7 as a user would."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    from runtime import document
+    from runtime.runs import RunWriter
+    from runtime.training.trainer import Trainer
+
+    from .try_inputs import DrawingPad
+
+    design = document.load(preset)
+    design.training = dict(design.training, epochs=epochs)
+    writer = RunWriter.create(design, Path(tempfile.mkdtemp(prefix="layerlab-try-")), str(preset))
+    Trainer(design, design.training, [writer], checkpoint_dir=writer.folder).fit()
+    panel = window.try_panel
+    if not panel.load_run(writer.folder):
+        raise SystemExit(panel.header.text())
+    window.show_side_tab(panel)
+    pad = panel.editor
+    if isinstance(pad, DrawingPad):
+        pad.clear()
+        h, w = pad.grid.shape
+        stroke = [(0.2, 0.15), (0.8, 0.15), (0.45, 0.9)]  # a 7: the bar, then down to the left
+        at = [QPoint(int(x * w * pad.cell), int(y * h * pad.cell)) for x, y in stroke]
+        QTest.mousePress(pad, Qt.MouseButton.LeftButton, pos=at[0])
+        for start, end in zip(at, at[1:]):
+            for i in range(1, 9):
+                QTest.mouseMove(pad, start + (end - start) * (i / 8))
+        QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=at[-1])
+    panel.run_prediction()
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.01)
+
+
 def _size(text: str) -> tuple[int, int]:
     width, _, height = text.lower().partition("x")
     return int(width), int(height)
@@ -129,12 +169,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="run Check design and show its first finding in the Doctor panel")
     parser.add_argument("--lr-finder", action="store_true",
                         help="run Find learning rate and show the sweep in the Doctor panel")
+    parser.add_argument("--try", dest="try_epochs", type=int, default=0, metavar="EPOCHS",
+                        help="train this many epochs here, then draw a 7 in the Try it tab")
     parser.add_argument("--size", type=_size, default=(1800, 1050), metavar="WIDTHxHEIGHT",
                         help="window size in pixels (default 1800x1050)")
     args = parser.parse_args(argv)
     print(render(Path(args.preset), Path(args.output), size=args.size, select=args.select,
                  zoom=args.zoom, train=args.train, doctor=args.doctor,
-                 lr_finder=args.lr_finder))
+                 lr_finder=args.lr_finder, try_epochs=args.try_epochs))
     return 0
 
 
