@@ -114,20 +114,22 @@ class LayerPicture(NamedTuple):
 class Fit:
     """How much room the pictures of one layer get: the Try it strip's, or a canvas card's."""
 
-    map_px: int  # the longest side of one feature map (a whole multiple of its size, at least 1×)
+    map_px: int  # the longest side of one feature map (at most; see `fill`)
     columns: int  # feature maps (or attention heads) per row: columns × map_px must fit
     width: int  # the widest a value strip or a heat map may be
     strip_h: int  # the height of a value strip
     map_h: int  # the tallest a steps × features heat map may be
     head_px: int  # the longest side of one head's attention map
     short: bool  # captions short enough for a card
+    fill: bool  # maps stretched to map_px exactly (tiles line up), else whole multiples of a pixel
 
 
 #: The Try it panel's strip: one row per layer, room to spare.
 STRIP = Fit(map_px=48, columns=MAX_CHANNELS, width=320, strip_h=14, map_h=72, head_px=96,
-            short=False)
+            short=False, fill=False)
 #: Under a node card on the canvas (a card is 180 pixels wide).
-CARD = Fit(map_px=40, columns=4, width=168, strip_h=12, map_h=40, head_px=38, short=True)
+CARD = Fit(map_px=40, columns=4, width=168, strip_h=12, map_h=40, head_px=38, short=True,
+           fill=True)
 
 
 def attention_view(weights: torch.Tensor, fit: Fit = STRIP) -> LayerPicture:
@@ -152,7 +154,8 @@ def activation_view(t: torch.Tensor, fit: Fit = STRIP) -> LayerPicture:
     if a.ndim == 3:  # channels, height, width: feature maps, each scaled to its own range
         shown = a[:MAX_CHANNELS]
         gap = 4 if not fit.short else 3
-        cell = max(1, fit.map_px // max(a.shape[1], a.shape[2]))
+        side = max(a.shape[1], a.shape[2])
+        cell = fit.map_px / side if fit.fill else max(1, fit.map_px // side)
         maps = [gray_pixmap(_normalise(m), cell) for m in shown]
         more = a.shape[0] - len(shown)
         if fit.short:
@@ -220,12 +223,13 @@ def _normalise(m: np.ndarray) -> np.ndarray:
     return (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
 
 
-def gray_pixmap(values: np.ndarray, cell: int) -> QPixmap:
-    """A 2-D array in 0..1 as a grayscale picture, each value a `cell`-pixel square."""
+def gray_pixmap(values: np.ndarray, cell: float) -> QPixmap:
+    """A 2-D array in 0..1 as a grayscale picture, each value a `cell`-pixel square (a
+    fractional `cell` makes some squares a pixel wider than others)."""
     pixels = np.ascontiguousarray((np.clip(values, 0, 1) * 255).astype(np.uint8))
     h, w = pixels.shape
     image = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(image).scaled(w * cell, h * cell)
+    return QPixmap.fromImage(image).scaled(round(w * cell), round(h * cell))
 
 
 def heat_pixmap(values: np.ndarray, cell: int, height: int | None = None) -> QPixmap:

@@ -4,11 +4,13 @@ Driven with real mouse and keyboard events where a user would use them."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QApplication, QToolTip
 
 from designer.try_views import CARD
 
-from .trained import PRESETS
+from .trained import PRESETS, train
 
 CONVS = {"conv1": 16, "conv2": 32}  # their channels
 DENSE = ["flat", "fc1", "relu3", "drop", "fc2"]
@@ -75,8 +77,11 @@ def test_drawing_shows_each_layers_output_under_its_card(make_window, qtbot, dig
     assert view.parentItem() is card
     assert view.sceneBoundingRect().top() > card.scenePos().y() + card.geometry.height
     assert view.sceneBoundingRect().width() <= card.geometry.body.boundingRect().width()
-    tip = view.tooltip_text()
-    assert tip.startswith("conv1: output 16×8×8, values ") and "…" in tip
+    canvas = win.canvas  # hovering the picture tells the node, the shape and the value range
+    hover = canvas.mapFromScene(view.sceneBoundingRect().center())
+    QApplication.sendEvent(canvas.viewport(), QHelpEvent(
+        QEvent.Type.ToolTip, hover, canvas.viewport().mapToGlobal(hover)))
+    assert QToolTip.text().startswith("conv1: output 16×8×8, values ") and "…" in QToolTip.text()
 
     # the views follow a new drawing
     before = {n: _image(scene, n) for n in ("conv1", "fc1", "image")}
@@ -134,3 +139,20 @@ def test_opening_another_design_clears_the_layer_outputs(make_window, qtbot, dig
     assert all(scene.layer_output(n) is None for n in scene.node_items)
     _draw(qtbot, panel, 3)  # the design the run trained again: its pictures come back
     assert scene.layer_output("conv1") is not None
+
+
+def test_attention_layers_show_where_each_token_looked(make_window, qtbot, tmp_path):
+    win = make_window((1400, 900))
+    win.open_preset(PRESETS / "transformer-majority.json")
+    assert win.try_panel.load_run(train(tmp_path, "transformer-majority", 1, n_samples=300))
+    scene, editor = win.canvas.canvas, win.try_panel.editor
+    before = _image(scene, "encoder1")
+    editor.edit.clear()
+    qtbot.keyClicks(editor.edit, " ".join(["3"] * 16))
+    _settled(qtbot, win.try_panel)
+    for node_id in ("encoder1", "encoder2"):  # one map per head, 4 heads
+        view = scene.layer_output(node_id)
+        assert view.caption == "attention · 4 heads" and _tiles(view.pixmap) == (4, 1)
+    assert _image(scene, "encoder1") != before
+    assert scene.layer_output("embed").caption == "16×32 · steps across"
+    assert scene.layer_output("tokens").caption == "16 · the input"
