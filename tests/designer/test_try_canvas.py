@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, Qt
-from PySide6.QtGui import QHelpEvent
+from PySide6.QtGui import QColor, QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from designer.try_views import CARD
@@ -156,3 +156,21 @@ def test_attention_layers_show_where_each_token_looked(make_window, qtbot, tmp_p
     assert _image(scene, "encoder1") != before
     assert scene.layer_output("embed").caption == "16×32 · steps across"
     assert scene.layer_output("tokens").caption == "16 · the input"
+
+
+def test_the_pictures_are_left_out_when_zoomed_far_out(make_window, qtbot, digits_run):
+    win, scene, panel = _trying(make_window, digits_run)
+    _draw(qtbot, panel, 3)
+    canvas, view = win.canvas, scene.layer_output("conv1")
+
+    def brightest(zoom: float) -> int:
+        canvas.resetTransform()
+        canvas.scale(zoom, zoom)
+        canvas.center_on_node("conv1")
+        rect = canvas.mapFromScene(view.sceneBoundingRect()).boundingRect()
+        image = canvas.viewport().grab(rect).toImage()
+        return max(QColor(image.pixel(x, y)).lightness()
+                   for x in range(image.width()) for y in range(image.height()))
+    assert brightest(1.0) > 200  # white in the feature maps
+    assert brightest(0.3) > 200  # still there when the cards' text is gone
+    assert brightest(0.15) < 120  # only the canvas and its grid
