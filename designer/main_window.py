@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
                                QWidget)
 
 from runtime.errors import DesignFileError, LayerLabError
+from runtime.preset_files import PRESETS_DIR
 from runtime.fragment import copy_fragment, fragment_from_text, fragment_to_text
 from runtime.graph import MetaChanged
 
@@ -33,7 +34,6 @@ from .training_plots import TrainingPlots
 from .try_canvas import TryOnCanvas
 from .try_panel import TryPanel
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = PRESETS_DIR / "mlp-spirals.json"
 MAX_RECENT = 10
 AUTOSAVE_INTERVAL_MS = 60_000
@@ -338,8 +338,9 @@ class MainWindow(QMainWindow):
         if not path:
             return
         try:
+            skip = self.session.model.training.get("init_skip")  # a new head stays fresh
             report = transfer_weights(compile_model(self.session.model), self.session.model,
-                                      path)
+                                      path, skip if isinstance(skip, list) else ())
         except LayerLabError as err:
             QMessageBox.warning(self, "Start from weights", str(err))
             return
