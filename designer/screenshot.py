@@ -3,7 +3,9 @@
 Runs offscreen unless a display is set, so it works in CI and over SSH. `--train SECONDS` shows a
 run under way; `--doctor` the Doctor panel after Check design, its first finding selected;
 `--lr-finder` the same after Find learning rate, with the sweep's plot; `--try EPOCHS` trains
-that long in this process and draws a 7 in the Try it tab (each layer's output under its card).
+that long in this process and draws a 7 in the Try it tab (each layer's output under its card);
+`--compare PRESET ...` trains the preset and those others headless (their own training blocks)
+and overlays the kept runs in the Training plots, as selecting them in the Runs tab does.
 """
 from __future__ import annotations
 
@@ -17,14 +19,16 @@ from pathlib import Path
 
 def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
            select: str | None = None, zoom: float = 0.9, train: float = 0.0,
-           doctor: bool = False, lr_finder: bool = False, try_epochs: int = 0) -> Path:
+           doctor: bool = False, lr_finder: bool = False, try_epochs: int = 0,
+           compare: list[Path] | None = None) -> Path:
     """Open `preset` in a fresh window (no saved settings) and save a screenshot to `out`.
 
     With `train` > 0, press Train and take the picture after that many seconds of training
     (or when the run ends, if sooner), with the training dock and the live plots shown.
     With `doctor`, run Check design (with `lr_finder`, Find learning rate), wait for it and
     select its first finding (and that finding's node). With `try_epochs`, train that many
-    epochs headless, load the run into the Try it tab and draw a 7 on its pad.
+    epochs headless, load the run into the Try it tab and draw a 7 on its pad. With `compare`,
+    train `preset` and those presets headless and overlay their kept runs in the plots.
     """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -48,6 +52,8 @@ def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
         window.canvas.scale(zoom, zoom)
         if node:
             window.canvas.center_on_node(node)
+    if compare:
+        _compare(app, window, [preset, *compare])
     if train > 0:
         _train_for(app, window, train)
     if doctor or lr_finder:
@@ -149,6 +155,37 @@ def _try_it(app, window, preset: Path, epochs: int) -> None:
         time.sleep(0.01)
 
 
+def _compare(app, window, presets: list[Path]) -> None:
+    """Train each preset headless into its runs folder under a scratch LAYERLAB_RUNS, then list
+    them all in the Runs tab, select them and show the overlaid curves."""
+    from PySide6.QtCore import Qt
+
+    from runtime import document
+    from runtime.runs import RunWriter, runs_root
+    from runtime.training.trainer import Trainer
+
+    os.environ["LAYERLAB_RUNS"] = tempfile.mkdtemp(prefix="layerlab-compare-")
+    folders = []
+    for preset in presets:
+        design = document.load(preset)
+        writer = RunWriter.create(design, runs_root(preset), str(preset))
+        Trainer(design, design.training, [writer], base_dir=preset.parent,
+                checkpoint_dir=writer.folder).fit()
+        folders.append(writer.folder)
+    panel = window.plots.runs
+    for preset in presets:
+        panel.add_root(preset)
+    panel.select_folders(folders)
+    window.plots_dock.show()
+    window.plots_dock.raise_()
+    window.plots.tabs.setCurrentWidget(window.plots.overview)
+    # the curves are the picture: give the plots half the window's height
+    window.resizeDocks([window.plots_dock], [window.height() // 2], Qt.Orientation.Vertical)
+    for _ in range(30):
+        app.processEvents()
+        time.sleep(0.01)
+
+
 def _size(text: str) -> tuple[int, int]:
     width, _, height = text.lower().partition("x")
     return int(width), int(height)
@@ -171,12 +208,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="run Find learning rate and show the sweep in the Doctor panel")
     parser.add_argument("--try", dest="try_epochs", type=int, default=0, metavar="EPOCHS",
                         help="train this many epochs here, then draw a 7 in the Try it tab")
+    parser.add_argument("--compare", nargs="+", type=Path, default=[], metavar="PRESET",
+                        help="train the preset and these headless and overlay their runs")
     parser.add_argument("--size", type=_size, default=(1800, 1050), metavar="WIDTHxHEIGHT",
                         help="window size in pixels (default 1800x1050)")
     args = parser.parse_args(argv)
     print(render(Path(args.preset), Path(args.output), size=args.size, select=args.select,
                  zoom=args.zoom, train=args.train, doctor=args.doctor,
-                 lr_finder=args.lr_finder, try_epochs=args.try_epochs))
+                 lr_finder=args.lr_finder, try_epochs=args.try_epochs,
+                 compare=args.compare))
     return 0
 
 
