@@ -46,6 +46,11 @@ def _keys(standard: QKeySequence.StandardKey, fallback: str) -> list[QKeySequenc
     return keys if keys else [QKeySequence(fallback)]
 
 
+def _as_list(value) -> list[str]:
+    """A list kept in QSettings as it reads back (an INI file gives one item as a string)."""
+    return [value] if isinstance(value, str) else [str(v) for v in value or []]
+
+
 def preset_files() -> list[tuple[Path, str, str]]:
     """(path, name, description) of every preset, sorted by name."""
     out = []
@@ -304,6 +309,10 @@ class MainWindow(QMainWindow):
         self.plots.runs.highlight.connect(self.canvas.canvas.set_highlight)
         self.plots.runs.restore_requested.connect(self.restore_run_design)
         self.try_panel.follow_selection(self.plots.runs)
+        # other designs' runs the user added stay listed after a restart
+        self.plots.runs.set_roots(_as_list(self.settings.value("runs/extra_roots", [])))
+        self.plots.runs.roots_changed.connect(
+            lambda folders: self.settings.setValue("runs/extra_roots", folders))
 
     # --- reactions ------------------------------------------------------------------------
     def _on_analysis(self, analysis) -> None:
@@ -679,8 +688,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("recent_files", [str(path.resolve()), *recent][:MAX_RECENT])
 
     def recent_files(self) -> list[str]:
-        value = self.settings.value("recent_files", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        return _as_list(self.settings.value("recent_files", []))
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -64,6 +64,7 @@ class RunsPanel(QWidget):
     highlight = Signal(list)
     restore_requested = Signal(str)
     resume_requested = Signal(str, int)
+    roots_changed = Signal(list)  # the added folders (str), to be remembered across restarts
 
     def __init__(self, session: DesignSession, parent: QWidget | None = None):
         super().__init__(parent)
@@ -90,7 +91,10 @@ class RunsPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._on_selection)
 
         self.add_button = QPushButton("Add runs of another design…")
-        self.add_button.setToolTip("List the runs of another design file or .runs folder too")
+        self.add_button.setToolTip("List the runs of another design file or .runs folder too "
+                                   "(remembered when the app starts again)")
+        self.forget_button = QPushButton("Only this design's")
+        self.forget_button.setToolTip("Stop listing the runs of the other designs added")
         self.rename_button = QPushButton("Rename…")
         self.delete_button = QPushButton("Delete…")
         self.restore_button = QPushButton("Restore design")
@@ -103,11 +107,12 @@ class RunsPanel(QWidget):
         self.resume_epochs.setSuffix(" epochs")
         self.resume_button.clicked.connect(self._resume)
         self.add_button.clicked.connect(self._ask_add)
+        self.forget_button.clicked.connect(self.forget_roots)
         self.rename_button.clicked.connect(self._ask_rename)
         self.delete_button.clicked.connect(self._ask_delete)
         self.restore_button.clicked.connect(self._restore)
         bar = QHBoxLayout()
-        for button in (self.add_button, self.rename_button, self.delete_button,
+        for button in (self.add_button, self.forget_button, self.rename_button, self.delete_button,
                        self.restore_button, self.resume_button, self.resume_epochs):
             bar.addWidget(button)
         bar.addStretch(1)
@@ -253,7 +258,21 @@ class RunsPanel(QWidget):
             root = path.parent  # a single run folder: its design's runs
         if root not in self.extra_roots:
             self.extra_roots.append(root)
+            self.roots_changed.emit([str(r) for r in self.extra_roots])
         self.refresh()
+
+    def set_roots(self, folders) -> None:
+        """List these runs folders besides the design's own (those remembered from the last
+        session; folders that no longer exist are dropped)."""
+        self.extra_roots = [Path(f) for f in folders if Path(f).is_dir()]
+        self.refresh()
+
+    def forget_roots(self) -> None:
+        """List the design's own runs only."""
+        if self.extra_roots:
+            self.extra_roots = []
+            self.roots_changed.emit([])
+            self.refresh()
 
     # --- comparing --------------------------------------------------------------------------
     def _on_selection(self) -> None:
@@ -267,6 +286,7 @@ class RunsPanel(QWidget):
         self.restore_button.setEnabled(count == 1)
         self.resume_button.setEnabled(count == 1)
         self.delete_button.setEnabled(count >= 1)
+        self.forget_button.setEnabled(bool(self.extra_roots))
 
     def _show_diff(self) -> None:
         chosen = self.selected_infos()

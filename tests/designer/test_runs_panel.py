@@ -350,3 +350,25 @@ def test_selected_runs_overlay_their_per_layer_gradient_norms(lessons, qtbot):
     qtbot.mouseClick(panel.delete_button, LEFT)
     assert gradients.history == {} and legend_texts(gradients) == []
     assert gradients.item.listDataItems() == []
+
+
+def test_added_designs_stay_listed_after_a_restart_until_forgotten(window, designs, qtbot,
+                                                                   make_window):
+    panel = window.plots.runs
+    panel.ask_runs_path = lambda: str(designs["fixed"])
+    assert not panel.forget_button.isEnabled()
+    qtbot.mouseClick(panel.add_button, LEFT)
+    assert "fixed" in names(panel) and panel.forget_button.isEnabled()
+    window.trainer.shutdown()
+    window.close()
+
+    again = make_window((1500, 950))  # the same settings file: as after a restart
+    again.open_path(designs["broken"])
+    panel = again.plots.runs
+    assert sorted(names(panel)) == ["broken", "broken, lr 0.05", "fixed"]
+    qtbot.mouseClick(panel.forget_button, LEFT)
+    assert sorted(names(panel)) == ["broken", "broken, lr 0.05"]
+    assert not panel.forget_button.isEnabled()
+    again.trainer.shutdown()
+    again.close()
+    assert "fixed" not in names(make_window().plots.runs)  # forgotten for good
