@@ -13,8 +13,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView,
-                               QInputDialog, QLabel, QMessageBox, QPushButton, QSpinBox,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QInputDialog, QLabel, QMenu, QMessageBox, QPushButton, QSpinBox,
+                               QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from runtime.design_diff import diff_documents
 from runtime.document import to_dict
@@ -90,11 +91,17 @@ class RunsPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.itemSelectionChanged.connect(self._on_selection)
 
-        self.add_button = QPushButton("Add runs of another design…")
+        # one button: a click adds another design's runs, its menu forgets those added
+        self.add_button = QToolButton()
+        self.add_button.setText("Add runs…")
         self.add_button.setToolTip("List the runs of another design file or .runs folder too "
-                                   "(remembered when the app starts again)")
-        self.forget_button = QPushButton("Only this design's")
-        self.forget_button.setToolTip("Stop listing the runs of the other designs added")
+                                   "(remembered when the app starts again); the arrow's menu "
+                                   "goes back to this design's runs only")
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.add_button.setMenu(QMenu(self.add_button))
+        self.add_button.menu().addAction("Add runs of another design…", self._ask_add)
+        self.forget_action = self.add_button.menu().addAction("Only this design's runs",
+                                                              self.forget_roots)
         self.rename_button = QPushButton("Rename…")
         self.delete_button = QPushButton("Delete…")
         self.restore_button = QPushButton("Restore design")
@@ -107,12 +114,11 @@ class RunsPanel(QWidget):
         self.resume_epochs.setSuffix(" epochs")
         self.resume_button.clicked.connect(self._resume)
         self.add_button.clicked.connect(self._ask_add)
-        self.forget_button.clicked.connect(self.forget_roots)
         self.rename_button.clicked.connect(self._ask_rename)
         self.delete_button.clicked.connect(self._ask_delete)
         self.restore_button.clicked.connect(self._restore)
         bar = QHBoxLayout()
-        for button in (self.add_button, self.forget_button, self.rename_button, self.delete_button,
+        for button in (self.add_button, self.rename_button, self.delete_button,
                        self.restore_button, self.resume_button, self.resume_epochs):
             bar.addWidget(button)
         bar.addStretch(1)
@@ -286,7 +292,7 @@ class RunsPanel(QWidget):
         self.restore_button.setEnabled(count == 1)
         self.resume_button.setEnabled(count == 1)
         self.delete_button.setEnabled(count >= 1)
-        self.forget_button.setEnabled(bool(self.extra_roots))
+        self.forget_action.setEnabled(bool(self.extra_roots))
 
     def _show_diff(self) -> None:
         chosen = self.selected_infos()

@@ -356,9 +356,9 @@ def test_added_designs_stay_listed_after_a_restart_until_forgotten(window, desig
                                                                    make_window):
     panel = window.plots.runs
     panel.ask_runs_path = lambda: str(designs["fixed"])
-    assert not panel.forget_button.isEnabled()
+    assert not panel.forget_action.isEnabled()
     qtbot.mouseClick(panel.add_button, LEFT)
-    assert "fixed" in names(panel) and panel.forget_button.isEnabled()
+    assert "fixed" in names(panel) and panel.forget_action.isEnabled()
     window.trainer.shutdown()
     window.close()
 
@@ -366,9 +366,9 @@ def test_added_designs_stay_listed_after_a_restart_until_forgotten(window, desig
     again.open_path(designs["broken"])
     panel = again.plots.runs
     assert sorted(names(panel)) == ["broken", "broken, lr 0.05", "fixed"]
-    qtbot.mouseClick(panel.forget_button, LEFT)
+    panel.forget_action.trigger()  # the add button's menu
     assert sorted(names(panel)) == ["broken", "broken, lr 0.05"]
-    assert not panel.forget_button.isEnabled()
+    assert not panel.forget_action.isEnabled()
     again.trainer.shutdown()
     again.close()
     assert "fixed" not in names(make_window().plots.runs)  # forgotten for good
