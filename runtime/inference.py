@@ -113,9 +113,10 @@ class Predictor:
         Raises:
             InferenceError: the dataset cannot be loaded (the message says why).
         """
-        from .data import load_dataset, training_split
+        from .data import training_split
         from .errors import DatasetError, TrainingConfigError
         from .training.config import parse_training
+        from .training.modes import training_data
 
         base_dir = None
         if self.folder is not None:
@@ -125,7 +126,7 @@ class Predictor:
             base_dir = Path(design_path).parent if design_path else None
         try:
             cfg = parse_training(self.design.training)
-            dataset = load_dataset(cfg.dataset, base_dir, seed=cfg["seed"])
+            dataset = training_data(cfg, base_dir)
             _, val_idx = training_split(dataset, cfg.dataset, cfg["seed"])
         except (DatasetError, TrainingConfigError) as err:
             raise InferenceError(f"cannot load the run's dataset: {err}") from None

@@ -54,13 +54,14 @@ class Preflight:
 
 
 def load_data(design: GraphModel, base_dir: str | Path | None = None):
-    """The design's dataset (TrainingError when it cannot be loaded)."""
-    from ..data import load_dataset
+    """The design's dataset as its training mode sees it (TrainingError when it cannot be
+    loaded)."""
     from ..errors import DatasetError
+    from ..training.modes import training_data
 
     config = parse_training(design.training)
     try:
-        return load_dataset(config.dataset, base_dir, seed=config["seed"])
+        return training_data(config, base_dir)
     except DatasetError as err:
         raise TrainingError(str(err), "data") from None
 

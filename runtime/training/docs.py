@@ -17,6 +17,7 @@ from ..specs import ParamSpec
 from .events import EVENTS
 from .losses import LOSSES, TASKS
 from .metrics import METRICS
+from .modes import MODES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
 from .settings import SETTINGS
@@ -80,6 +81,11 @@ def optimizers_table() -> str:
     return _table(("optimizer", "reads", "what it does"),
                   [(f"`{o.id}` ({o.title})", _names(("lr", *o.uses)), o.doc)
                    for o in OPTIMIZERS.values()])
+
+
+def modes_table() -> str:
+    return _table(("mode", "reads", "what it trains"),
+                  [(f"`{m.id}` ({m.title})", _names(m.uses), m.doc) for m in MODES.values()])
 
 
 def schedules_table() -> str:
@@ -157,7 +163,8 @@ def events_table() -> str:
 
 #: docs/training.md's generated regions and what fills each.
 REGIONS: dict[str, Callable[[], str]] = {
-    "defaults": defaults_block, "settings": settings_table, "optimizers": optimizers_table, "schedules": schedules_table,
+    "defaults": defaults_block, "settings": settings_table, "modes": modes_table,
+    "optimizers": optimizers_table, "schedules": schedules_table,
     "losses": losses_table, "tasks": tasks_table, "metrics": metrics_table,
     "statistics": statistics_table, "tint": tint_table, "events": events_table,
 }

@@ -17,6 +17,7 @@ from ..present import format_literal
 from ..specs import ParamSpec
 from .losses import LOSSES, TASKS
 from .metrics import metric_problem, task_problem
+from .modes import CORRUPTIONS, MODES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
 
@@ -179,6 +180,19 @@ SETTINGS: tuple[Setting, ...] = (
                "validation split stays whole. Empty for all.", minimum=1, nullable=True),
             short="per class"),
     # Objective
+    Setting("mode.name", "Training mode", "Objective",
+            _p("name", "choice", "supervised", "What the network learns to produce from "
+               "what ([training.md](training.md#training-modes)).", choices=tuple(MODES)),
+            short="mode"),
+    Setting("mode.corruption", "Corruption", "Objective",
+            _p("corruption", "choice", "none", "How the inputs are damaged before the network "
+               "sees them: gaussian noise, or masking (values set to zero); none for a plain "
+               "autoencoder.", choices=CORRUPTIONS), _users(MODES, "mode", "corruption"),
+            short="corruption"),
+    Setting("mode.noise", "Corruption level", "Objective",
+            _p("noise", "float", 0.3, "Gaussian: the noise's standard deviation; masking: the "
+               "share of input values set to zero.", minimum=0.0, maximum=1.0),
+            _users(MODES, "mode", "noise"), short="noise"),
     Setting("loss", "Loss", "Objective",
             _p("loss", "choice", "cross_entropy", "What training minimises.",
                choices=tuple(LOSSES)), short="loss"),

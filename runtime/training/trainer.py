@@ -30,6 +30,7 @@ from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monito
 from .losses import LOSSES, compute_loss
 from .memory import check_fits, device_memory, fitting_batch
 from .metrics import MetricAccumulator, higher_is_better
+from .modes import mode_of, training_data
 from .monitor import MonitorSample, MonitorSchedule, first_non_finite_node
 from .optimizers import base_lr, load_state_by_name, make_optimizer, multiplier_groups
 from .regularizers import apply_max_norm, l1_penalty
@@ -171,12 +172,14 @@ class Trainer:
         self.input_id, self.output_id = io_nodes(self.design)
         self.device = pick_device(cfg["device"])
         torch.manual_seed(cfg["seed"])
+        self.mode = mode_of(cfg)
         if self.dataset is None:
-            from ..data import load_dataset
             try:
-                self.dataset = load_dataset(cfg.dataset, self.base_dir, seed=cfg["seed"])
+                self.dataset = training_data(cfg, self.base_dir)
             except DatasetError as err:
                 raise TrainingError(str(err), "data") from None
+        else:  # a dataset given as it loads: as this mode sees it (idempotent)
+            self.dataset = self.mode.prepare(self.dataset)
         ds = self.dataset
         check_data_fits(self.design, analysis, ds, cfg)
         self.model = compile_model(self.design, analysis).to(self.device)
@@ -195,6 +198,10 @@ class Trainer:
         train_idx, val_idx = training_split(ds, cfg.dataset, cfg["seed"])
         self.x = _to_device(ds.x, self.device)
         self.y = _to_device(ds.y, self.device)
+        self._corrupting = self.mode.corrupts(cfg["mode"])
+        # validation sees one damaged copy, drawn once (seeded): its loss measures denoising
+        self.x_eval = self.mode.corrupt(self.x, cfg["mode"], torch.Generator().manual_seed(
+            cfg["seed"] + 1)) if self._corrupting else self.x
         self.train_idx, self.val_idx = train_idx.to(self.device), val_idx.to(self.device)
         n = len(self.train_idx)
         if n == 0:
@@ -351,6 +358,8 @@ class Trainer:
             xb, yb = self.x[idx], self.y[idx]
             if augmenting:
                 xb = augment(xb, aug, self.dataset.kind, self.generator)
+            if self._corrupting:
+                xb = self.mode.corrupt(xb, cfg["mode"], self.generator)
             sampled = self.monitor_schedule.due(self.step)
             sample = MonitorSample(self.model, self.node_specs, bins) if sampled else None
             try:
@@ -458,7 +467,7 @@ class Trainer:
         for start in range(0, len(idx), batch):
             chosen = idx[start:start + batch]
             with self._autocast():
-                output = self.model(self.x[chosen])
+                output = self.model(self.x_eval[chosen])
             yield output, self.y[chosen]
 
     def evaluation_context(self) -> EvaluationContext:
@@ -467,7 +476,7 @@ class Trainer:
             self.model.eval()
             with self._autocast():
                 return self.model(x)
-        return EvaluationContext(self.dataset, LOSSES[self.config["loss"]], self.x, self.y,
+        return EvaluationContext(self.dataset, LOSSES[self.config["loss"]], self.x_eval, self.y,
                                  self.train_idx, self.val_idx, self.evaluation_batches, forward)
 
     def _emit_report(self) -> None:

@@ -1,0 +1,99 @@
+"""The training-mode catalogue: how a design learns, each mode one `ModeSpec`.
+
+A mode decides what the network is asked to produce from what: `supervised` maps inputs to the
+dataset's targets; `reconstruction` asks for the input itself, optionally from a corrupted copy
+(a denoising autoencoder). The settings catalogue reads `uses` to know which `mode` settings
+apply, the Training form shows only those, the docs list the modes, and the trainer, the
+doctor's pre-flight and the Try it panel all get their data through `prepare`, so they agree on
+the task.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+#: Settings a mode may read from the `mode` section (each one a setting in the catalogue).
+MODE_SETTINGS = ("corruption", "noise")
+#: How `reconstruction` corrupts its inputs.
+CORRUPTIONS = ("none", "gaussian", "masking")
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    """One training mode.
+
+    Attributes:
+        id: Its name in the training block (`mode.name`).
+        title: Shown in the form.
+        doc: What it trains the network to do, and for which designs.
+        uses: The `mode` settings it reads (see `MODE_SETTINGS`).
+        prepare: The dataset as this mode trains on it (e.g. its inputs as targets).
+        corrupt: (inputs, mode section, generator) -> the inputs the network sees, for every
+            training batch and (drawn once, seeded) for validation; None: inputs as they are.
+    """
+
+    id: str
+    title: str
+    doc: str
+    uses: tuple[str, ...] = ()
+    prepare: Callable[[Any], Any] = lambda dataset: dataset
+    corrupt: Callable[[torch.Tensor, dict, torch.Generator], torch.Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.uses) - set(MODE_SETTINGS)
+        if unknown:
+            raise ValueError(f"mode {self.id}: unknown settings {sorted(unknown)}")
+
+    def corrupts(self, section: dict) -> bool:
+        """Whether this mode, with these settings, changes the inputs the network sees."""
+        return self.corrupt is not None and section.get("corruption", "none") != "none" \
+            and section.get("noise", 0) > 0
+
+
+def _as_own_target(dataset):
+    from ..data.common import with_target
+
+    return with_target(dataset, "input")
+
+
+def corrupt_inputs(x: torch.Tensor, section: dict, generator: torch.Generator) -> torch.Tensor:
+    """Gaussian noise of standard deviation `noise`, or masking: each input value set to zero
+    with probability `noise` (Vincent et al.'s masking noise). Drawn on the CPU from `generator`
+    so seeded runs repeat exactly."""
+    if not x.is_floating_point():
+        return x  # token ids cannot be corrupted by noise
+    noise = float(section["noise"])
+    if section["corruption"] == "gaussian":
+        return x + noise * torch.randn(x.shape, generator=generator).to(x.device)
+    keep = (torch.rand(x.shape, generator=generator) >= noise).to(x.device)
+    return x * keep
+
+
+MODES: dict[str, ModeSpec] = {m.id: m for m in (
+    ModeSpec("supervised", "Supervised", "Inputs to the dataset's targets: classes, values or "
+             "sequences. Every design with one Input and one Output."),
+    ModeSpec("reconstruction", "Reconstruction", "The target is the input itself: an "
+             "autoencoder learns to squeeze it through a bottleneck and redraw it. With a "
+             "corruption the network sees a damaged copy and must redraw the clean one (a "
+             "denoising autoencoder); validation uses one fixed damaged copy, so its loss "
+             "measures denoising.", ("corruption", "noise"), _as_own_target, corrupt_inputs),
+)}
+
+
+def mode_of(config) -> ModeSpec:
+    """The mode a parsed training config names."""
+    return MODES[config["mode"]["name"]]
+
+
+def training_data(config, base_dir=None):
+    """The dataset a parsed training config trains on: its dataset block, as its mode sees it.
+
+    Raises:
+        DatasetError: the dataset cannot be loaded (the message names it and why).
+    """
+    from ..data import load_dataset
+
+    dataset = load_dataset(config.dataset, base_dir, seed=config["seed"])
+    return mode_of(config).prepare(dataset)
