@@ -27,6 +27,10 @@ validation accuracy minus that of the same network trained from scratch on the s
 fresh temporary data folder, so the first of them pre-trains (its train seconds include that) and
 the others reuse the kept run, as in the app.
 
+The denoising autoencoder prints `damaged_mse`, the validation MSE of its damaged inputs
+against the clean targets (what copying the input would score), and `denoised_vs_damaged`, its
+own validation MSE over that.
+
 Regression presets also print `baseline_mse`, the validation MSE of predicting the training
 targets' mean (per output), which is the line a model has to beat.
 
@@ -107,6 +111,8 @@ TARGETS: dict[str, Target] = {
     "bilstm-reverse": _t(("val_accuracy", ">=", 0.95)),
     "autoencoder-digits": _t(("val_mse", "<=", 0.025), ("mse_vs_baseline", "<=", 0.33),
                              stat="baseline_mse"),
+    "denoising-autoencoder": _t(("val_mse", "<=", 0.025), ("denoised_vs_damaged", "<=", 0.4),
+                                stat="damaged_mse"),
     "transformer-majority": _t(("val_accuracy", ">=", 0.95)),
     "attention-reverse": _t(("val_accuracy", ">=", 0.99)),
     "regression-sine": _t(("val_mse", "<=", 0.015), stat="baseline_mse"),
@@ -133,6 +139,9 @@ TARGETS: dict[str, Target] = {
                            stat="distinct_rows", fix="lesson-zero-init-fixed"),
     "lesson-zero-init-fixed": _t(("val_accuracy", ">=", 0.95), ("distinct_rows", ">=", 16),
                                  stat="distinct_rows"),
+    "lesson-perceptron-xor": _t(("val_accuracy", "<=", 0.75), stat="train_accuracy_all",
+                                fix="lesson-perceptron-xor-fixed"),
+    "lesson-perceptron-xor-fixed": _t(("val_accuracy", ">=", 0.93), stat="train_accuracy_all"),
     "lesson-overfitting": _t(("train_accuracy_all", ">=", 0.99), ("train_val_gap", ">=", 0.10),
                              ("val_loss_rise", ">=", 3.0), stat="train_val_gap",
                              fix="lesson-overfitting-fixed",
@@ -200,6 +209,13 @@ def train_one(name: str) -> dict:
         values["baseline_mse"] = float(((y[trainer.val_idx] - mean) ** 2).mean())
         if values.get("val_mse") is not None:
             values["mse_vs_baseline"] = values["val_mse"] / values["baseline_mse"]
+    if getattr(trainer, "_corrupting", False) and len(trainer.val_idx):
+        # how far the damaged validation inputs are from their clean targets: what a network
+        # that only copied its input would score
+        val = trainer.val_idx
+        values["damaged_mse"] = float(((trainer.x_eval[val] - trainer.y[val]) ** 2).mean())
+        if values.get("val_mse") is not None:
+            values["denoised_vs_damaged"] = values["val_mse"] / values["damaged_mse"]
     if linears:
         weight = getattr(trainer.model, linears[0]).weight.detach()
         values["distinct_rows"] = int(len(torch.unique(weight, dim=0)))
