@@ -14,14 +14,14 @@ import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import networkx as nx
 from json_source_map import calculate as source_map
 
 from .edge_rules import PORT_KEYS, edge_problem, resolve_port
 from .errors import DesignFileError, GraphError, Problem
-from .graph import Edge, GraphModel, Node
+from .graph import Edge, GraphModel, Node, network_problem
 from .names import did_you_mean, identifier_problem
 from .registry import REGISTRY, LayerRegistry
 from .specs import LayerSpec
@@ -29,7 +29,10 @@ from .specs import LayerSpec
 FORMAT = "layerlab.design"
 #: Larger files are refused unread (a 10,000-node design is about 3 MB).
 MAX_DESIGN_BYTES = 256 * 1024**2
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
+#: Version 3 added the nodes' `network`. A design without networks is still written at version 2,
+#: which says all it holds: its file stays byte-identical and older LayerLabs keep opening it.
+NETWORKS_VERSION = 3
 
 
 def _v1_weight_init(data: dict) -> dict:
@@ -43,11 +46,17 @@ def _v1_weight_init(data: dict) -> dict:
     return data
 
 
+def _v2_networks(data: dict) -> dict:
+    """Version 3 lets a node name its network (`network`); every node of an older file sits in
+    the main network, which is what a node without the key means. Nothing to change."""
+    return data
+
+
 #: Upgrade steps: MIGRATIONS[n] turns a version-n document into a version n+1 document.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_weight_init}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_weight_init, 2: _v2_networks}
 
 _TOP_KEYS = ("format", "version", "name", "description", "nodes", "edges", "training")
-_NODE_KEYS = ("id", "type", "params", "pos")
+_NODE_KEYS = ("id", "type", "params", "pos", "network")
 _EDGE_KEYS = ("from", "to", "from_port", "to_port")
 
 Path_ = tuple[Any, ...]
@@ -166,8 +175,7 @@ def _validated(data: Any, registry: LayerRegistry, text: str | None,
 
 def to_dict(model: GraphModel) -> dict:
     """The document of `model`, ready for json.dumps."""
-    nodes = [{"id": n.id, "type": n.type, "params": n.params, "pos": list(n.pos)}
-             for n in model.nodes.values()]
+    nodes = [node_dict(n) for n in model.nodes.values()]
     edges = []
     for e in model.edges:
         item: dict[str, str] = {"from": e.src, "to": e.dst}
@@ -176,9 +184,22 @@ def to_dict(model: GraphModel) -> dict:
         if len(model.spec(e.dst).inputs) > 1:
             item["to_port"] = e.dst_port
         edges.append(item)
-    return {"format": FORMAT, "version": CURRENT_VERSION, "name": model.name,
+    return {"format": FORMAT, "version": written_version(model.nodes.values()), "name": model.name,
             "description": model.description, "nodes": nodes, "edges": edges,
             "training": model.training}
+
+
+def node_dict(node: Node) -> dict:
+    """A node as the file writes it; `network` only when it is not the main one."""
+    item = {"id": node.id, "type": node.type, "params": node.params, "pos": list(node.pos)}
+    if node.network:
+        item["network"] = node.network
+    return item
+
+
+def written_version(nodes: Iterable[Node]) -> int:
+    """The oldest format version that holds these nodes (see NETWORKS_VERSION)."""
+    return NETWORKS_VERSION if any(n.network for n in nodes) else 2
 
 
 def dumps(model: GraphModel) -> str:
@@ -350,8 +371,15 @@ def _check_nodes(raw: Any, registry: LayerRegistry, problems: _Problems,
             problems.add(path + ("pos",), f"'pos' must be [x, y] finite numbers, got "
                          f"{_short(repr(pos))}", node_id)
             pos = [0.0, 0.0]
+        network = item.get("network", "")
+        problem = network_problem(network)
+        if problem or network == "" and "network" in item:
+            problems.add(path + ("network",), problem or "'network' must not be empty: leave the "
+                         "key out for the main network", node_id)
+            continue
         if params is not None:
-            nodes[node_id] = Node(node_id, spec.type_id, params, (float(pos[0]), float(pos[1])))
+            nodes[node_id] = Node(node_id, spec.type_id, params, (float(pos[0]), float(pos[1])),
+                                  network)
     return nodes
 
 

@@ -6,6 +6,7 @@ JSON text and pastes into the same design or another one:
 
     {"format": "layerlab.fragment", "version": 1,
      "nodes": [{"id": "fc1", "type": "Linear", "params": {...}, "pos": [0.0, 0.0]}, ...],
+     (a node of a named network also has "network": "generator")
      "edges": [{"from": "fc1", "to": "relu1", "from_port": "output", "to_port": "input"}, ...]}
 
 Every function here is pure: `plan_paste` returns what to add and the designer adds it through the
@@ -25,8 +26,8 @@ from .names import did_you_mean, identifier_problem, slug
 from .registry import REGISTRY, LayerRegistry
 
 FRAGMENT_FORMAT = "layerlab.fragment"
-#: Fragments are made of design-file nodes and edges, so they share the design format's version
-#: (and its migrations).
+#: Fragments are made of design-file nodes and edges, so they share the design format's versions
+#: (and its migrations): this is the newest one read.
 FRAGMENT_VERSION = document.CURRENT_VERSION
 
 _TOP_KEYS = ("format", "version", "nodes", "edges")
@@ -61,11 +62,13 @@ def copy_fragment(model: GraphModel, node_ids: Iterable[str]) -> dict:
         both ports so the fragment reads the same whatever it is pasted into.
     """
     chosen = {model.node(node_id).id for node_id in node_ids}
-    nodes = [{"id": n.id, "type": n.type, "params": copy.deepcopy(n.params), "pos": list(n.pos)}
-             for n in model.nodes.values() if n.id in chosen]
+    chosen_nodes = [n for n in model.nodes.values() if n.id in chosen]
+    nodes = [copy.deepcopy(document.node_dict(n)) for n in chosen_nodes]
     edges = [{"from": e.src, "to": e.dst, "from_port": e.src_port, "to_port": e.dst_port}
              for e in model.edges if e.src in chosen and e.dst in chosen]
-    return {"format": FRAGMENT_FORMAT, "version": FRAGMENT_VERSION, "nodes": nodes,
+    # like a design file, at the oldest version that holds it (older LayerLabs paste it)
+    return {"format": FRAGMENT_FORMAT, "version": document.written_version(chosen_nodes),
+            "nodes": nodes,
             "edges": edges}
 
 
@@ -82,8 +85,8 @@ def fragment_from_text(text: str, registry: LayerRegistry = REGISTRY) -> dict | 
         registry: The layer types the fragment's nodes are checked against.
 
     Returns:
-        The validated fragment (every parameter filled in, edges with both ports, upgraded to
-        `FRAGMENT_VERSION`), or None when the text is not a fragment at all (any other text,
+        The validated fragment (every parameter filled in, edges with both ports, upgraded and
+        written at the oldest version that holds it), or None when the text is not a fragment at all (any other text,
         JSON or not).
 
     Raises:
@@ -115,7 +118,8 @@ def plan_paste(model: GraphModel, fragment: dict,
         offset: Added to every pasted position.
 
     Returns:
-        The plan; adding its nodes with ``add_node(type, params, pos, id)`` and then its edges with
+        The plan; adding its nodes with ``add_node(type, params, pos, id, network=network)``
+        (a node keeps its network) and then its edges with
         ``connect(src, dst, src_port, dst_port)`` recreates the fragment.
 
     Raises:
@@ -131,8 +135,8 @@ def plan_paste(model: GraphModel, fragment: dict,
         taken.add(new)
         id_map[node.id] = new
     dx, dy = float(offset[0]), float(offset[1])
-    nodes = [Node(id_map[n.id], n.type, copy.deepcopy(n.params), (n.pos[0] + dx, n.pos[1] + dy))
-             for n in source.nodes.values()]
+    nodes = [Node(id_map[n.id], n.type, copy.deepcopy(n.params), (n.pos[0] + dx, n.pos[1] + dy),
+                  n.network) for n in source.nodes.values()]
     edges = [Edge(id_map[e.src], id_map[e.dst], e.src_port, e.dst_port) for e in source.edges]
     return PastePlan(nodes, edges, id_map)
 

@@ -21,12 +21,15 @@ from .specs import LayerSpec
 
 @dataclass
 class Node:
-    """One layer in the design: id, type, every parameter (defaults filled in) and canvas position."""
+    """One layer in the design: id, type, every parameter (defaults filled in), canvas position
+    and the network it belongs to ("" is the design's main network, the only one most designs
+    have)."""
 
     id: str
     type: str
     params: dict[str, Any]
     pos: tuple[float, float] = (0.0, 0.0)
+    network: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,23 @@ class NodeMoved:
 
 
 @dataclass(frozen=True)
+class NetworkChanged:
+    """A node moved into another network ("" is the main one)."""
+
+    node_id: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
 class MetaChanged:
     """`name`, `description` or `training` changed."""
 
     field: str
 
 
-Event = NodeAdded | NodeRemoved | EdgeAdded | EdgeRemoved | ParamChanged | NodeMoved | MetaChanged
+Event = (NodeAdded | NodeRemoved | EdgeAdded | EdgeRemoved | ParamChanged | NodeMoved
+         | NetworkChanged | MetaChanged)
 Listener = Callable[[Event], None]
 
 
@@ -204,6 +217,16 @@ class GraphModel:
             needed |= nx.ancestors(self._graph, out)
         return needed
 
+    def networks(self) -> dict[str, list[str]]:
+        """Network name -> its node ids in file order, networks in order of first appearance.
+
+        A design whose nodes all sit in the main network has one entry, "" (also for no nodes).
+        """
+        out: dict[str, list[str]] = {}
+        for node in self._nodes.values():
+            out.setdefault(node.network, []).append(node.id)
+        return out or {"": []}
+
     def new_id(self, type_id: str) -> str:
         """A fresh, valid node id for a node of `type_id` (e.g. ``conv2d_3``)."""
         stem = slug(type_id)
@@ -215,10 +238,11 @@ class GraphModel:
     # --- edits ----------------------------------------------------------------------------
     def add_node(self, type_id: str, params: dict[str, Any] | None = None,
                  pos: Iterable[float] = (0.0, 0.0), node_id: str | None = None,
-                 index: int | None = None) -> Node:
+                 index: int | None = None, network: str = "") -> Node:
         """Add a node; missing params take their defaults. Raises GraphError or ParamError.
 
-        `index` places it in file order (used by undo to restore a removed node where it was).
+        `index` places it in file order (used by undo to restore a removed node where it was);
+        `network` names the network it joins ("" is the main one).
         """
         spec = self._spec_for(type_id)
         node_id = node_id or self.new_id(spec.type_id)
@@ -227,8 +251,9 @@ class GraphModel:
             raise GraphError(problem)
         if node_id in self._nodes:
             raise GraphError(f"node id '{node_id}' is already used")
+        _check_network(node_id, network)
         node = Node(node_id, spec.type_id, self.validate_params(spec, params or {}),
-                    _pos(pos))
+                    _pos(pos), network)
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
         else:
@@ -254,7 +279,8 @@ class GraphModel:
     def restore_node(self, removed: RemovedNode) -> None:
         """Undo `remove_node`: the node, at its old place, with its edges at their old places."""
         node = removed.node
-        self.add_node(node.type, node.params, node.pos, node.id, removed.node_index)
+        self.add_node(node.type, node.params, node.pos, node.id, removed.node_index,
+                      node.network)
         for index, edge in removed.edges:
             self.connect(edge.src, edge.dst, edge.src_port, edge.dst_port, index=index)
 
@@ -312,6 +338,19 @@ class GraphModel:
         old, node.pos = node.pos, _pos(pos)
         self._emit(NodeMoved(node_id, old, node.pos))
 
+    def set_network(self, node_id: str, network: str) -> str:
+        """Move a node into `network` ("" is the main one); returns its old network.
+
+        Raises GraphError for an unknown node or a network name that is not an identifier.
+        """
+        node = self.node(node_id)
+        _check_network(node_id, network)
+        old = node.network
+        if old != network:
+            node.network = network
+            self._emit(NetworkChanged(node_id, old, network))
+        return old
+
     # --- helpers --------------------------------------------------------------------------
     def validate_params(self, spec: LayerSpec, params: dict[str, Any]) -> dict[str, Any]:
         """All of `spec`'s params: given values validated, the rest at their defaults."""
@@ -354,7 +393,7 @@ class GraphModel:
         """Plain-data copy of everything in the design (compares equal iff the designs are equal)."""
         return {"name": self._name, "description": self._description,
                 "training": copy.deepcopy(self._training),
-                "nodes": [(n.id, n.type, copy.deepcopy(n.params), n.pos)
+                "nodes": [(n.id, n.type, copy.deepcopy(n.params), n.pos, n.network)
                           for n in self._nodes.values()],
                 "edges": list(self._edges)}
 
@@ -362,6 +401,22 @@ class GraphModel:
         return isinstance(other, GraphModel) and self.snapshot() == other.snapshot()
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def network_problem(network: object) -> str | None:
+    """Why `network` cannot name a network, or None when it can ("" is the main network).
+
+    Names follow node ids' rule: the training modes will use them as module names.
+    """
+    if network == "":
+        return None
+    return identifier_problem(network, "network name")
+
+
+def _check_network(node_id: str, network: object) -> None:
+    problem = network_problem(network)
+    if problem:
+        raise GraphError(f"node '{node_id}': {problem}")
 
 
 def _pos(pos: Iterable[float]) -> tuple[float, float]:
