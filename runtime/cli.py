@@ -13,6 +13,7 @@ from typing import Sequence
 from .document import load, loads, node_problem_locations, with_lines
 from .errors import DesignFileError, ExportError, Problem
 from .graph import GraphModel
+from .networks import network_title, network_totals
 from .present import format_count, format_exact, format_flops, format_outputs, format_bytes
 from .shapes import Analysis, infer
 
@@ -169,7 +170,7 @@ def _summary(args: argparse.Namespace) -> int:
     if model is None:
         if args.json:
             print(json.dumps({"valid": False, "total_params": 0, "trainable_params": 0,
-                              "total_flops": 0, "nodes": [],
+                              "total_flops": 0, "networks": [], "nodes": [],
                               "errors": [p.as_dict() for p in problems]}, indent=2))
         else:
             _print_problems(args.file, problems)
@@ -418,7 +419,8 @@ def _settings(args: argparse.Namespace) -> int:
 
 
 def summary_json(model: GraphModel, analysis: Analysis, problems: list[Problem]) -> dict:
-    """The `summary --json` document (batch dimension as null)."""
+    """The `summary --json` document (batch dimension as null); `networks` lists each network's
+    totals ("" names the main one)."""
     nodes = [{"id": r.node_id, "type": r.type, "output_shape": r.output_shape(),
               "params": r.params, "flops": r.flops, "errors": list(r.errors),
               "warnings": list(r.warnings)} for r in analysis.nodes.values()]
@@ -426,6 +428,9 @@ def summary_json(model: GraphModel, analysis: Analysis, problems: list[Problem])
             "trainable_params": analysis.trainable_params, "total_flops": analysis.total_flops,
             "weight_bytes": analysis.weight_bytes,
             "training_bytes": _training_estimate(model, analysis)[1],
+            "networks": [{"name": t.name, "nodes": t.nodes, "params": t.params,
+                          "trainable_params": t.trainable_params, "flops": t.flops}
+                         for t in network_totals(model, analysis)],
             "nodes": nodes,
             "errors": [p.as_dict() for p in problems if p.severity == "error"]}
 
@@ -444,12 +449,24 @@ def summary_table(model: GraphModel, analysis: Analysis) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
+    lines.extend(network_lines(model, analysis))
     lines.append(f"{model.name}: {_totals(analysis)} per sample")
     batch, needed = _training_estimate(model, analysis)
     if needed is not None:
         lines.append(f"training with batch size {batch:,} needs about {format_bytes(needed)} "
                      "(estimate: weights, gradients, optimiser state, activations)")
     return "\n".join(lines)
+
+
+def network_lines(model: GraphModel, analysis: Analysis) -> list[str]:
+    """With several networks, a line for each: name, nodes and parameters; else nothing."""
+    totals = network_totals(model, analysis)
+    if len(totals) < 2:
+        return []
+    width = max(len(network_title(t.name)) for t in totals)
+    return [f"network {network_title(t.name).ljust(width)}  {t.nodes:,} node"
+            f"{'' if t.nodes == 1 else 's'}, {format_exact(t.params)} parameters "
+            f"({format_exact(t.trainable_params)} trainable)" for t in totals] + [""]
 
 
 def _training_estimate(model: GraphModel, analysis: Analysis) -> tuple[int | None, int | None]:

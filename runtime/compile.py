@@ -15,6 +15,7 @@ from .graph import GraphModel
 from .layers import modules
 from .layers.modules import init_weights
 from .names import INPUTS_ATTRIBUTE, identifier_problem
+from .networks import is_multi_network, network_title, subgraph
 from .shapes import Analysis, infer, inputs_of
 from .specs import LayerContext, ModuleRecipe
 
@@ -126,6 +127,13 @@ def compile_model(model: GraphModel, analysis: Analysis | None = None) -> fx.Gra
     Nodes that feed no Output are left out. With several Outputs, forward returns a tuple in file
     order; with several Inputs, forward takes them in file order.
     """
+    networks = model.networks()
+    if len(networks) > 1:
+        names = ", ".join(f"'{network_title(n)}'" for n in networks)
+        raise CompileError([Problem(
+            f"the design holds {len(networks)} networks ({names}): each compiles to its own "
+            "module (compile_networks), and training or exporting several networks comes with "
+            "the training modes that join them")])
     analysis = analysis or infer(model)
     if not analysis.valid:
         raise CompileError(analysis.errors)
@@ -143,6 +151,21 @@ def compile_model(model: GraphModel, analysis: Analysis | None = None) -> fx.Gra
     setattr(module, INPUTS_ATTRIBUTE, [(n, analysis.nodes[n].outputs["output"])
                                        for n in _in_file_order(model, order, "Input")])
     return module
+
+
+def compile_networks(model: GraphModel) -> dict[str, fx.GraphModule]:
+    """One module per network of the design, by network name ("" is the main network).
+
+    Each is compiled from its network's nodes and the edges between them exactly as
+    `compile_model` compiles a whole design (a single-network design gives one module, equal to
+    `compile_model`'s). `CompileError` lists the design's errors, edges between networks included.
+    """
+    analysis = infer(model)
+    if not analysis.valid:
+        raise CompileError(analysis.errors)
+    if not is_multi_network(model):
+        return {name: compile_model(model, analysis) for name in model.networks()}
+    return {name: compile_model(subgraph(model, name)) for name in model.networks()}
 
 
 def _in_file_order(model: GraphModel, node_ids: list[str], type_id: str) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 from .errors import Problem, ShapeError
 from .present import format_bytes
 from .graph import Edge, GraphModel
+from .networks import is_multi_network, network_problems
 from .specs import Inference, LayerContext, LayerSpec, TensorInfo
 
 OK, ERROR, UNKNOWN = "ok", "error", "unknown"
@@ -197,15 +198,18 @@ def inputs_of(model: GraphModel, node_id: str, analysis: Analysis) -> dict[str, 
 
 
 def design_problems(model: GraphModel) -> list[Problem]:
-    """Problems of the design as a whole: a missing Input or Output, nodes that reach no Output."""
-    problems = []
+    """Problems of the design as a whole: a missing Input or Output (per network when there are
+    several), edges between networks, nodes that reach no Output."""
+    problems = network_problems(model)
     types = {node.type for node in model.nodes.values()}
-    if "Input" not in types:
+    single = not is_multi_network(model)  # else network_problems named what each one lacks
+    if single and "Input" not in types:
         problems.append(Problem("the design has no Input node: add one (Input/Output group) and "
                                 "set the shape of one sample"))
     if "Output" not in types:
-        problems.append(Problem("the design has no Output node: add one and connect the "
-                                "network's prediction to it"))
+        if single:
+            problems.append(Problem("the design has no Output node: add one and connect the "
+                                    "network's prediction to it"))
         return problems
     feeding = model.feeding_outputs()
     for node_id in model.nodes:

@@ -196,15 +196,17 @@ def test_migration_runs_one_step_per_version(monkeypatch):
             if node["type"] == "OldLinear":
                 node["type"] = "Linear"
         return data
-    monkeypatch.setattr(document, "CURRENT_VERSION", 3)
-    monkeypatch.setitem(document.MIGRATIONS, 2, v2_to_v3)
+    calls = []
+    monkeypatch.setattr(document, "CURRENT_VERSION", 4)
+    monkeypatch.setitem(document.MIGRATIONS, 3, lambda data: calls.append(data["version"]) or
+                        v2_to_v3(data))
     nodes = [BASE_NODES[0], {"id": "fc", "type": "OldLinear", "params": {"init": "zeros"}},
              BASE_NODES[2]]
-    model = loads(json.dumps(_doc(nodes, BASE_EDGES)))  # a version-1 file: two steps
+    model = loads(json.dumps(_doc(nodes, BASE_EDGES)))  # a version-1 file: three steps
+    assert calls == [3]  # the last step saw the document the earlier ones upgraded
     assert model.nodes["fc"].type == "Linear"
     assert model.nodes["fc"].params["weight_init"] == "zeros"
-    assert json.loads(dumps(model))["version"] == 3
-    assert CURRENT_VERSION == 2
+    assert CURRENT_VERSION == 3
 
 
 def test_version_1_init_opens_as_weight_init_with_the_same_meaning():
@@ -216,7 +218,7 @@ def test_version_1_init_opens_as_weight_init_with_the_same_meaning():
     assert model.nodes["fc"].params["weight_init"] == "orthogonal"
     assert "init" not in model.nodes["fc"].params
     saved = json.loads(dumps(model))
-    assert saved["version"] == CURRENT_VERSION == 2
+    assert saved["version"] == 2  # no networks: the oldest version that holds it
     assert saved["nodes"][1]["params"]["weight_init"] == "orthogonal"
 
 
