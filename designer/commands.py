@@ -126,3 +126,19 @@ class SetTraining(QUndoCommand):
 
     def undo(self) -> None:
         self.model.training = self.old
+
+
+class SetNetwork(QUndoCommand):
+    """Move nodes into networks (each node: old network, new network) as one step."""
+
+    def __init__(self, model: GraphModel, changes: dict[str, tuple[str, str]], text: str):
+        super().__init__(text)
+        self.model, self.changes = model, dict(changes)
+
+    def redo(self) -> None:
+        for node_id, (_, new) in self.changes.items():
+            self.model.set_network(node_id, new)
+
+    def undo(self) -> None:
+        for node_id, (old, _) in self.changes.items():
+            self.model.set_network(node_id, old)

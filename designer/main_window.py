@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
                                QMessageBox, QPlainTextEdit, QTabWidget, QTextEdit, QToolBar,
                                QWidget)
 
-from runtime.errors import DesignFileError, LayerLabError
+from runtime.errors import DesignFileError, GraphError, LayerLabError
 from runtime.preset_files import PRESETS_DIR
 from runtime.fragment import copy_fragment, fragment_from_text, fragment_to_text
 from runtime.graph import MetaChanged
@@ -212,6 +212,13 @@ class MainWindow(QMainWindow):
         self.act_reset_rates = self._action("&Reset Learning-Rate Multipliers",
                                             self.reset_lr_multipliers,
                                             tip="Every layer learns at the design's rate again")
+        self.act_make_network = self._action(
+            "Make &Network from Selection…", self.make_network_from_selection,
+            tip="Put the selected nodes in a named network (a GAN's generator, an encoder): "
+            "drawn as a frame, counted and compiled on its own")
+        self.act_leave_network = self._action(
+            "Remove from Net&work", self.remove_selection_from_network,
+            tip="Put the selected nodes back in the design's main network")
         self.act_load_weights = self._action("Start from &Weights…", self.load_weights,
                                              tip="Start this design from a run's trained "
                                              "weights where they fit (transfer learning)")
@@ -249,6 +256,8 @@ class MainWindow(QMainWindow):
                               self.act_delete])
         edit_menu.addSeparator()
         edit_menu.addAction(self.act_select_all)
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.act_make_network, self.act_leave_network])
         edit_menu.addSeparator()
         edit_menu.addActions([self.act_freeze, self.act_unfreeze, self.act_slow_body,
                                self.act_reset_rates])
@@ -372,6 +381,13 @@ class MainWindow(QMainWindow):
             self, "Slow learning up to selection", "Learning-rate multiplier for these layers "
             "(1 = the design's rate, 0.1 = ten times slower):", 0.1, 0.0001, 100.0, 4)
         return value if ok else None
+
+    def ask_network_name(self, suggested: str) -> str | None:
+        name, ok = QInputDialog.getText(
+            self, "Make network from selection", "Network name (a letter, then letters, digits "
+            "or underscores; e.g. generator, discriminator, encoder):", QLineEdit.EchoMode.Normal,
+            suggested)
+        return name.strip() if ok else None
 
     def ask_checkpoint_path(self, start: str) -> str:
         return QFileDialog.getOpenFileName(self, "Start from weights", start,
@@ -553,6 +569,33 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{count} layer(s) learn at the design's rate again"
                                      if count else "Every layer already learns at the "
                                      "design's rate", 4000)
+
+    def make_network_from_selection(self) -> None:
+        selected = self.canvas.selected_node_ids()
+        if not selected:
+            self.statusBar().showMessage("Select the nodes of the network first", 4000)
+            return
+        model = self.session.model
+        named = [n for n in model.networks() if n]
+        current = model.nodes[selected[0]].network
+        suggested = current or next(f"network_{i}" for i in range(1, len(named) + 2)
+                                    if f"network_{i}" not in named)
+        name = self.ask_network_name(suggested)
+        if not name:
+            return
+        try:
+            count = self.session.set_network(selected, name, f"Make network {name}")
+        except GraphError as err:
+            self.statusBar().showMessage(f"Cannot make that network: {err}", 8000)
+            return
+        self.statusBar().showMessage(f"{count} node(s) moved into network '{name}'" if count
+                                     else f"Those nodes are already in network '{name}'", 4000)
+
+    def remove_selection_from_network(self) -> None:
+        selected = self.canvas.selected_node_ids()
+        count = self.session.set_network(selected, "", "Remove from network")
+        self.statusBar().showMessage(f"{count} node(s) back in the main network" if count else
+                                     "Select nodes of a named network first", 4000)
 
     def auto_layout(self) -> None:
         selected = self.canvas.selected_node_ids()

@@ -15,7 +15,7 @@ from PySide6.QtGui import QUndoStack
 
 from runtime import document
 from runtime.errors import GraphError
-from runtime.graph import Edge, GraphModel, MetaChanged, NodeMoved
+from runtime.graph import Edge, GraphModel, MetaChanged, NodeMoved, network_problem
 from runtime.registry import REGISTRY, LayerRegistry
 from runtime.shapes import Analysis, ShapeInference
 
@@ -193,6 +193,20 @@ class DesignSession(QObject):
                 self.set_param(node_id, key, value)
         finally:
             self.undo_stack.endMacro()
+        return len(changes)
+
+    def set_network(self, node_ids: Iterable[str], network: str, text: str | None = None) -> int:
+        """Move nodes into `network` ("" is the main one) as one undo step; returns how many
+        changed. Raises GraphError (nothing changes) for a name that cannot name a network."""
+        problem = network_problem(network)
+        if problem:
+            raise GraphError(problem)
+        changes = {n: (self.model.nodes[n].network, network) for n in node_ids
+                   if n in self.model.nodes and self.model.nodes[n].network != network}
+        if changes:
+            self.undo_stack.push(commands.SetNetwork(
+                self.model, changes, text or (f"Make network {network}" if network
+                                              else "Remove from network")))
         return len(changes)
 
     def layers_up_to(self, node_ids: Iterable[str]) -> list[str]:

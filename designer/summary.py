@@ -4,6 +4,8 @@ All three read the session's latest `Analysis` (shape inference) and refresh on 
 """
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QPersistentModelIndex,
                             QRectF, QSize, Qt, Signal)
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
@@ -11,6 +13,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListWidg
                                QTableView, QVBoxLayout, QWidget)
 
 from runtime.errors import Problem
+from runtime.graph import GraphModel
+from runtime.networks import network_title, network_totals
 from runtime.present import format_count, format_exact, format_flops, format_outputs
 from runtime.shapes import ERROR, UNKNOWN, Analysis, NodeResult
 
@@ -46,6 +50,17 @@ def _totals(analysis: Analysis) -> str:
     return (f"{format_exact(analysis.total_params)} params "
             f"({format_exact(analysis.trainable_params)} trainable) · "
             f"{format_flops(analysis.total_flops)}")
+
+
+def network_lines(model: GraphModel, analysis: Analysis) -> list[str]:
+    """With several networks, one line (rich text) per network: its name, layers and parameters;
+    else none."""
+    totals = network_totals(model, analysis)
+    if len(totals) < 2:
+        return []
+    return [f"<b>{html.escape(network_title(t.name))}</b> · {_plural(t.nodes, 'layer')} · "
+            f"{format_exact(t.params)} params ({format_exact(t.trainable_params)} trainable)"
+            for t in totals]
 
 
 def severity_icon(severity: str, size: int = 12) -> QIcon:
@@ -222,7 +237,9 @@ class SummaryPanel(QWidget):
         finally:
             self._muted = False
         count = len(analysis.nodes)
-        self.totals.setText(f"<b>Total</b> · {_plural(count, 'layer')} · {_totals(analysis)}")
+        lines = [f"<b>Total</b> · {_plural(count, 'layer')} · {_totals(analysis)}"]
+        lines += network_lines(self.session.model, analysis)
+        self.totals.setText("<br>".join(lines))
 
     def select_node(self, node_id: str | None) -> None:
         """Highlight the row of `node_id` (None clears) without emitting `node_activated`."""

@@ -21,13 +21,14 @@ from PySide6.QtWidgets import (QGraphicsPathItem, QGraphicsScene, QGraphicsScene
 
 from designer import style
 from designer.session import DesignSession
-from runtime.graph import (Edge, EdgeAdded, EdgeRemoved, GraphModel, NodeAdded, NodeMoved,
-                           NodeRemoved, ParamChanged)
+from runtime.graph import (Edge, EdgeAdded, EdgeRemoved, GraphModel, NetworkChanged, NodeAdded,
+                           NodeMoved, NodeRemoved, ParamChanged)
 from runtime.present import format_shape
 from runtime.shapes import OK, Analysis, NodeResult
 
 from .edge_item import EdgeItem
 from .labels import compact_shape
+from .network_frame import NetworkFrames
 from .node_item import WIDTH as NODE_WIDTH, NodeItem, card_geometry
 from .output_view import LayerOutputItem
 from .port_item import INPUT, OUTPUT
@@ -54,6 +55,7 @@ class CanvasScene(QGraphicsScene):
         self._findings: dict[str, list[tuple[str, str]]] = {}
         self._diff_marks: dict[str, QGraphicsPathItem] = {}  # the Runs panel's diff outlines
         self._outputs: dict[str, LayerOutputItem] = {}  # the Try it panel's layer outputs
+        self.frames = NetworkFrames(self)  # the named networks' frames
         session.model_event.connect(self._on_model_event)
         session.model_replaced.connect(self.rebuild)
         session.analysis_changed.connect(self.apply_analysis)
@@ -64,6 +66,11 @@ class CanvasScene(QGraphicsScene):
         return self.session.model
 
     # --- what items read ------------------------------------------------------------------
+    @property
+    def analysis(self) -> Analysis | None:
+        """The latest published analysis (None before one exists)."""
+        return self._analysis
+
     def result(self, node_id: str) -> NodeResult | None:
         """The node's result in the latest published analysis (None before one exists)."""
         return self._analysis.nodes.get(node_id) if self._analysis is not None else None
@@ -161,11 +168,13 @@ class CanvasScene(QGraphicsScene):
         self._findings = {}  # they were about the design that left; the doctor sends new ones
         self._diff_marks = {}  # clear() removed them with their cards
         self._outputs = {}  # and these
+        self.frames.forget()  # and the frames
         self._set_analysis(self.session.analysis)
         for node in self.model.nodes.values():
             self._add_node(node.id, refresh=False)
         for edge in self.model.edges:
             self._add_edge(edge, refresh=False)
+        self.frames.sync()
         for item in self.node_items.values():
             item.refresh()
         self._refresh_all_edges()
@@ -255,11 +264,19 @@ class CanvasScene(QGraphicsScene):
                 self._remove_edge_item(items[-1])
         elif isinstance(event, NodeAdded):
             self._add_node(event.node.id)
+            if self.frames.needed_for(event.node.network):
+                self.frames.sync()
         elif isinstance(event, NodeRemoved):
             self._remove_node(event.node.id)
+            if self.frames.needed_for(event.node.network):
+                self.frames.sync()
+        elif isinstance(event, NetworkChanged):
+            self.frames.sync()
 
     def node_item_moved(self, node_id: str) -> None:
-        """A node item moved (a drag in progress, or a NodeMoved event): its edges follow."""
+        """A node item moved (a drag in progress, or a NodeMoved event): its edges and its
+        network's frame follow."""
+        self.frames.node_moved(node_id)
         groups, inputs = set(), set()
         moved = self._edges_of.get(node_id, ())
         for item in moved:
@@ -309,6 +326,7 @@ class CanvasScene(QGraphicsScene):
                     or old_messages.get(node_id) != self._messages.get(node_id)):
                 item.refresh()
         self._refresh_all_edges()
+        self.frames.relabel()
 
     def _refresh_all_edges(self) -> None:
         groups = set()

@@ -259,7 +259,8 @@ def loads_snapshot(snapshot: dict):
 
     model = GraphModel(name=snapshot["name"], description=snapshot["description"],
                        training=snapshot["training"])
-    model._bulk_load([Node(i, t, dict(p), pos) for i, t, p, pos in snapshot["nodes"]],
+    model._bulk_load([Node(i, t, dict(p), pos, network)
+                      for i, t, p, pos, network in snapshot["nodes"]],
                      [Edge(e.src, e.dst, e.src_port, e.dst_port) for e in snapshot["edges"]])
     return model
 

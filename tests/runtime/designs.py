@@ -74,17 +74,16 @@ def attention() -> GraphModel:
 
 
 def gan() -> GraphModel:
-    """Two networks: a generator (noise of 8 -> a 2-D point) and a discriminator (point -> logit)."""
+    """Two networks: a generator (noise of 8 -> a 2-D point) and a discriminator (point -> logit),
+    each a row of cards 250 apart (room for the edge labels), the discriminator below."""
     m = GraphModel(name="GAN 2-D")
-    for net, x, sizes in (("generator", 0, (8, 16, 2)), ("discriminator", 600, (2, 16, 1))):
+    for net, y, sizes in (("generator", 0, (8, 16, 2)), ("discriminator", 320, (2, 16, 1))):
         prefix = net[0]
-        m.add_node("Input", {"shape": [sizes[0]]}, (x, 0), f"{prefix}_in", network=net)
-        m.add_node("Linear", {"out_features": sizes[1]}, (x + 150, 0), f"{prefix}_fc1",
-                   network=net)
-        m.add_node("ReLU", {}, (x + 300, 0), f"{prefix}_relu", network=net)
-        m.add_node("Linear", {"out_features": sizes[2]}, (x + 450, 0), f"{prefix}_fc2",
-                   network=net)
-        m.add_node("Output", {}, (x + 600, 0), f"{prefix}_out", network=net)
-        chain(m, f"{prefix}_in", f"{prefix}_fc1", f"{prefix}_relu", f"{prefix}_fc2",
-              f"{prefix}_out")
+        ids = [f"{prefix}_{name}" for name in ("in", "fc1", "relu", "fc2", "out")]
+        for i, (node_id, type_id, params) in enumerate(zip(ids, (
+                "Input", "Linear", "ReLU", "Linear", "Output"), (
+                {"shape": [sizes[0]]}, {"out_features": sizes[1]}, {},
+                {"out_features": sizes[2]}, {}))):
+            m.add_node(type_id, params, (250 * i, y), node_id, network=net)
+        chain(m, *ids)
     return m
