@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .document import load, loads, node_problem_locations, with_lines
-from .errors import DesignFileError, ExportError, Problem
+from .errors import CompileError, DesignFileError, ExportError, Problem
 from .graph import GraphModel
 from .networks import network_title, network_totals
 from .present import format_count, format_exact, format_flops, format_outputs, format_bytes
@@ -201,7 +201,7 @@ def _export(args: argparse.Namespace) -> int:
             print(f"wrote {args.output}", file=sys.stderr)
         else:
             sys.stdout.write(export_python(model, args.class_name))
-    except ExportError as err:
+    except (ExportError, CompileError) as err:  # CompileError: several networks, for now
         print(f"export failed: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
     except OSError as err:

@@ -209,3 +209,11 @@ def test_summary_prints_a_line_per_network(tmp_path, capsys):
     save(mlp(), tmp_path / "mlp.json")
     run(["summary", str(tmp_path / "mlp.json")])
     assert "network " not in capsys.readouterr().out
+
+
+def test_export_refuses_several_networks_with_the_reason(tmp_path, capsys):
+    save(gan(), tmp_path / "gan.json")
+    assert run(["export", str(tmp_path / "gan.json"), "-o", str(tmp_path / "gan.py")]) == 1
+    err = capsys.readouterr().err
+    assert "export failed" in err and "2 networks ('generator', 'discriminator')" in err
+    assert not (tmp_path / "gan.py").exists()
