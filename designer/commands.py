@@ -16,13 +16,15 @@ SET_PARAM_ID = 1001
 
 class AddNode(QUndoCommand):
     def __init__(self, model: GraphModel, type_id: str, params: dict, pos: tuple[float, float],
-                 node_id: str):
+                 node_id: str, network: str = ""):
         super().__init__(f"Add {node_id}")
         self.model, self.type_id, self.params, self.pos, self.node_id = (
             model, type_id, dict(params), pos, node_id)
+        self.network = network
 
     def redo(self) -> None:
-        self.model.add_node(self.type_id, self.params, self.pos, self.node_id)
+        self.model.add_node(self.type_id, self.params, self.pos, self.node_id,
+                            network=self.network)
 
     def undo(self) -> None:
         self.model.remove_node(self.node_id)

@@ -160,7 +160,7 @@ class DesignSession(QObject):
         try:
             for node in plan.nodes:
                 self.undo_stack.push(commands.AddNode(self.model, node.type, node.params,
-                                                      node.pos, node.id))
+                                                      node.pos, node.id, node.network))
             for edge in plan.edges:
                 self.undo_stack.push(commands.Connect(self.model, edge))
         finally:

@@ -167,3 +167,15 @@ def test_a_design_without_networks_has_no_frames(view, session):
     assert view.canvas.frames.frames == {}
     session.add_node("ReLU", (0, 600))
     assert view.canvas.frames.frames == {}
+
+
+def test_paste_keeps_the_copied_nodes_network_and_frames_them(view, session):
+    from runtime.fragment import copy_fragment
+
+    open_design(view, gan())
+    pasted = session.paste(copy_fragment(session.model, ["d_fc1", "d_relu"]), (0.0, 200.0))
+    assert [session.model.nodes[n].network for n in pasted] == ["discriminator"] * 2
+    assert view.canvas.frames.frame("discriminator").node_ids[-2:] == pasted
+    frames_wrap_their_cards(view)
+    session.undo_stack.undo()
+    assert session.model == gan()
