@@ -111,6 +111,7 @@ TARGETS: dict[str, Target] = {
     "bilstm-reverse": _t(("val_accuracy", ">=", 0.95)),
     "autoencoder-digits": _t(("val_mse", "<=", 0.025), ("mse_vs_baseline", "<=", 0.33),
                              stat="baseline_mse"),
+    "rbm-digits": _t(("val_mse", "<=", 0.035), stat="baseline_mse"),
     "denoising-autoencoder": _t(("val_mse", "<=", 0.025), ("denoised_vs_damaged", "<=", 0.4),
                                 stat="damaged_mse"),
     "transformer-majority": _t(("val_accuracy", ">=", 0.95)),

@@ -15,7 +15,8 @@ from .names import did_you_mean
 
 #: Palette order of the categories.
 CATEGORIES = ("Input/Output", "Core", "Convolution", "Pooling", "Reshape", "Normalization",
-              "Regularization", "Activation", "Embedding", "Recurrent", "Attention", "Merge")
+              "Regularization", "Activation", "Embedding", "Recurrent", "Attention", "Merge",
+              "Generative")
 
 #: Semantic kinds of parameters; the designer maps each one to an editor widget.
 PARAM_KINDS = ("int", "float", "bool", "choice", "int_list", "float_list", "str_list", "size",

@@ -17,7 +17,6 @@ from ..errors import TrainingError
 from ..graph import GraphModel
 from ..shapes import infer
 from ..training.config import parse_training
-from ..training.losses import LOSSES
 from ..training.memory import device_memory, run_bytes
 from ..training.optimizers import make_optimizer
 from ..training.monitor import MonitorSample, first_non_finite_node
@@ -129,12 +128,13 @@ def _probe(trainer, result: Preflight, steps: int, params: dict[str, int],
                                            generator=trainer.generator)[:n]]
     xb, yb = trainer.x[idx], trainer.y[idx]
     model = trainer.model
-    compute = LOSSES[cfg["loss"]].compute
+    # the run's own forward and loss: a training mode may replace both (contrastive divergence)
+    forward, compute = trainer._forward, trainer._loss_fn
     model.train()
     optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg.optimizer)
     sample = MonitorSample(model, trainer.node_specs, bins=4)
     try:
-        output = model(xb)
+        output = forward(xb)
         loss = compute(output, yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -171,12 +171,12 @@ def _probe(trainer, result: Preflight, steps: int, params: dict[str, int],
     ratios: list[float] = [signals.max_update(facts.nodes) or 0.0]
     for _ in range(steps):
         with torch.no_grad():
-            losses.append(float(compute(model(xb), yb)))
+            losses.append(float(compute(forward(xb), yb)))
         if not math.isfinite(losses[-1]):
             break
         before = [p.detach().clone() for p in model.parameters() if p.requires_grad]
         optimizer.zero_grad(set_to_none=True)
-        compute(model(xb), yb).backward()
+        compute(forward(xb), yb).backward()
         optimizer.step()
         after = [p.detach() for p in model.parameters() if p.requires_grad]
         change = math.sqrt(sum(float((a - b).pow(2).sum()) for a, b in zip(after, before)))

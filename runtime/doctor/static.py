@@ -13,6 +13,7 @@ from ..shapes import Analysis, infer
 from ..training.config import TrainingConfigError, parse_training
 from ..training.data_fit import check_data_fits
 from ..training.losses import LOSSES, TASKS, losses_for, output_kind
+from ..training.modes import mode_of
 from . import anatomy
 from .findings import Edit, Finding, Fix
 
@@ -37,6 +38,10 @@ def static_findings(design: GraphModel, analysis: Analysis | None = None,
         config = parse_training(design.training)
     except TrainingConfigError as err:
         return _metric_findings(design, err)
+    if mode_of(config).objective is not None:
+        # a mode with its own objective (contrastive divergence) reads neither the Output's
+        # activation nor the loss setting the way these rules do: the mode checks its own fit
+        return _symmetry(design)
     found = [f for f in (_activation_mismatch(design, config["loss"]),
                          _dropout_at_output(design)) if f]
     if dataset is not None:

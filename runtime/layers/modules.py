@@ -180,6 +180,49 @@ class Concat(nn.Module):
         return torch.cat(xs, dim=self.dim)
 
 
+class RBM(nn.Module):
+    """A restricted Boltzmann machine: visible units v, binary hidden units h, no links within a
+    layer. `forward` gives p(h = 1 | v), the hidden units' probabilities, so RBMs stack (a deep
+    belief net) and feed ordinary layers. Training by contrastive divergence uses
+    `free_energy`, `visible_mean` and `gibbs`.
+    """
+
+    #: Weights the forward pass does not read: the way back to the visible units
+    generative_only = ("visible_bias",)
+
+    def __init__(self, visible: int, hidden: int, gaussian_visible: bool = False):
+        super().__init__()
+        # small random weights, zero biases (Hinton's practical guide to training RBMs)
+        self.weight = nn.Parameter(torch.randn(hidden, visible) * 0.01)
+        self.bias = nn.Parameter(torch.zeros(hidden))
+        self.visible_bias = nn.Parameter(torch.zeros(visible))
+        self.gaussian_visible = gaussian_visible
+
+    def forward(self, v):
+        return torch.sigmoid(nn.functional.linear(v, self.weight, self.bias))
+
+    def visible_mean(self, h):
+        """E[v | h]: probabilities for Bernoulli visible units, the mean for Gaussian ones."""
+        a = nn.functional.linear(h, self.weight.t(), self.visible_bias)
+        return a if self.gaussian_visible else torch.sigmoid(a)
+
+    def free_energy(self, v):
+        """F(v), per sample: p(v) is proportional to exp(-F(v))."""
+        hidden = nn.functional.softplus(nn.functional.linear(v, self.weight, self.bias)).sum(-1)
+        if self.gaussian_visible:  # unit-variance Gaussian visible units
+            return 0.5 * ((v - self.visible_bias) ** 2).sum(-1) - hidden
+        return -(v @ self.visible_bias) - hidden
+
+    @torch.no_grad()
+    def gibbs(self, v, steps: int = 1):
+        """`steps` rounds of block Gibbs sampling from `v`: sample h given v, then v given h."""
+        for _ in range(steps):
+            h = torch.bernoulli(self.forward(v))
+            mean = self.visible_mean(h)
+            v = mean + torch.randn_like(mean) if self.gaussian_visible else torch.bernoulli(mean)
+        return v
+
+
 def init_weights(module: nn.Module, scheme: str) -> None:
     """Re-initialise `module` with a named scheme ("default" keeps PyTorch's own initialisation).
 

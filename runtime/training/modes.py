@@ -15,7 +15,7 @@ from typing import Any, Callable
 import torch
 
 #: Settings a mode may read from the `mode` section (each one a setting in the catalogue).
-MODE_SETTINGS = ("corruption", "noise")
+MODE_SETTINGS = ("corruption", "noise", "cd_steps", "persistent")
 #: How `reconstruction` corrupts its inputs.
 CORRUPTIONS = ("none", "gaussian", "masking")
 
@@ -32,6 +32,10 @@ class ModeSpec:
         prepare: The dataset as this mode trains on it (e.g. its inputs as targets).
         corrupt: (inputs, mode section, generator) -> the inputs the network sees, for every
             training batch and (drawn once, seeded) for validation; None: inputs as they are.
+        objective: trainer -> (training forward, loss, evaluation forward) replacing the
+            compiled model's forward and the `loss` setting, for modes that do not learn by
+            backpropagating the loss setting through the design (contrastive divergence);
+            None: the design's forward and loss. It also checks the design and data suit it.
     """
 
     id: str
@@ -40,6 +44,7 @@ class ModeSpec:
     uses: tuple[str, ...] = ()
     prepare: Callable[[Any], Any] = lambda dataset: dataset
     corrupt: Callable[[torch.Tensor, dict, torch.Generator], torch.Tensor] | None = None
+    objective: Callable[[Any], tuple] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.uses) - set(MODE_SETTINGS)
@@ -56,6 +61,12 @@ def _as_own_target(dataset):
     from ..data.common import with_target
 
     return with_target(dataset, "input")
+
+
+def _rbm_objective(trainer):
+    from .contrastive import rbm_objective
+
+    return rbm_objective(trainer)
 
 
 def corrupt_inputs(x: torch.Tensor, section: dict, generator: torch.Generator) -> torch.Tensor:
@@ -79,6 +90,12 @@ MODES: dict[str, ModeSpec] = {m.id: m for m in (
              "corruption the network sees a damaged copy and must redraw the clean one (a "
              "denoising autoencoder); validation uses one fixed damaged copy, so its loss "
              "measures denoising.", ("corruption", "noise"), _as_own_target, corrupt_inputs),
+    ModeSpec("contrastive_divergence", "Contrastive divergence", "Trains a restricted "
+             "Boltzmann machine (Input -> RBM -> Output) to model its data: CD-k runs a Gibbs "
+             "chain of `cd_steps` steps from each batch, persistent CD keeps one chain across "
+             "batches. The loss reported is the reconstruction error (set `loss` to mse); the "
+             "weights follow the CD gradient, not that error's.", ("cd_steps", "persistent"),
+             _as_own_target, objective=_rbm_objective),
 )}
 
 

@@ -193,6 +193,14 @@ SETTINGS: tuple[Setting, ...] = (
             _p("noise", "float", 0.3, "Gaussian: the noise's standard deviation; masking: the "
                "share of input values set to zero.", minimum=0.0, maximum=1.0),
             _users(MODES, "mode", "noise"), short="noise"),
+    Setting("mode.cd_steps", "Gibbs steps (k)", "Objective",
+            _p("cd_steps", "int", 1, "Gibbs sampling steps per update: CD-1 is the classic, "
+               "more steps follow the model's distribution further.", minimum=1, maximum=100),
+            _users(MODES, "mode", "cd_steps"), short="CD-k"),
+    Setting("mode.persistent", "Persistent chain", "Objective",
+            _p("persistent", "bool", False, "Persistent contrastive divergence: keep one Gibbs "
+               "chain going across batches instead of restarting it at the data."),
+            _users(MODES, "mode", "persistent"), short="PCD"),
     Setting("loss", "Loss", "Objective",
             _p("loss", "choice", "cross_entropy", "What training minimises.",
                choices=tuple(LOSSES)), short="loss"),

@@ -181,12 +181,14 @@ class Trainer:
         else:  # a dataset given as it loads: as this mode sees it (idempotent)
             self.dataset = self.mode.prepare(self.dataset)
         ds = self.dataset
-        check_data_fits(self.design, analysis, ds, cfg)
+        if self.mode.objective is None:  # a mode with its own objective checks its own fit
+            check_data_fits(self.design, analysis, ds, cfg)
         self.model = compile_model(self.design, analysis).to(self.device)
         # the training step calls the generated forward directly: GraphModule.__call__ wraps it
         # in error-message formatting and nn.Module's hook dispatch, which the trainer never
         # uses on the whole model (monitoring hooks sit on its layers), ~2 % of a tiny MLP step
         self._forward = self.model.forward
+        self._eval_forward = self.model  # validation and the report (a mode may replace both)
         self.node_specs = {n.id: self.design.registry.get(n.type)
                            for n in self.design.nodes.values()}
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -225,12 +227,16 @@ class Trainer:
         self.amp = bool(cfg["mixed_precision"]) and self.device.type == "cuda"
         # settings read on every step, looked up once
         self._loss_fn = LOSSES[cfg["loss"]].compute
+        if self.mode.objective is not None:  # e.g. contrastive divergence for an RBM
+            self._forward, self._loss_fn, self._eval_forward = self.mode.objective(self)
         self._l1 = cfg["regularization"]["l1"]
         self._max_norm = cfg["regularization"]["max_norm"]
         self._clip = (cfg["gradient_clipping"]["mode"], cfg["gradient_clipping"]["value"])
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
         self.generator = torch.Generator().manual_seed(cfg["seed"])
-        self.monitor_schedule = MonitorSchedule(cfg["monitoring"]["every"])
+        self.monitor_schedule = MonitorSchedule(
+            cfg["monitoring"]["every"],
+            total_steps=cfg["epochs"] * self.steps_per_epoch)
         # starts by checking every other batch, so it can compare checked and plain steps
         self.check_schedule = MonitorSchedule("auto", CHECK_BUDGET, MAX_CHECK_EVERY, min_every=1,
                                               start_every=2, reprobe=CHECK_REPROBE)
@@ -467,7 +473,7 @@ class Trainer:
         for start in range(0, len(idx), batch):
             chosen = idx[start:start + batch]
             with self._autocast():
-                output = self.model(self.x_eval[chosen])
+                output = self._eval_forward(self.x_eval[chosen])
             yield output, self.y[chosen]
 
     def evaluation_context(self) -> EvaluationContext:
@@ -475,7 +481,7 @@ class Trainer:
         def forward(x: torch.Tensor) -> torch.Tensor:
             self.model.eval()
             with self._autocast():
-                return self.model(x)
+                return self._eval_forward(x)
         return EvaluationContext(self.dataset, LOSSES[self.config["loss"]], self.x_eval, self.y,
                                  self.train_idx, self.val_idx, self.evaluation_batches, forward)
 
@@ -493,7 +499,7 @@ class Trainer:
     def predict(self, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
         """Outputs of the trained model for `x` (evaluation mode), on the CPU."""
         self.model.eval()
-        outs = [self.model(x[i:i + batch].to(self.device)).float().cpu()
+        outs = [self._eval_forward(x[i:i + batch].to(self.device)).float().cpu()
                 for i in range(0, len(x), batch)]
         return torch.cat(outs)
 

@@ -182,8 +182,10 @@ EXAMPLES: list[Example] = [
     E("Concat", "dim-1", {"dim": -1}, {"input": [f(2, 3), f(2, 5), f(2, 1)]}),
     E("Concat", "dim2", {"dim": 2}, {"input": [f(2, 3, 4), f(2, 1, 4)]}),
     E("Concat", "int64", {}, {"input": [ids(3), ids(2)]}),
+    E("RBM", "bernoulli", {"hidden": 5}, {"input": f(6)}),
+    E("RBM", "gaussian", {"hidden": 3, "visible_units": "gaussian"}, {"input": f(4)}),
 ]
 
 #: Types that are expected to have positive FLOPs in every example.
 COMPUTE_TYPES = ("Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "RNN", "LSTM", "GRU",
-                 "MultiheadAttention", "TransformerEncoderLayer", "PositionalEncoding")
+                 "MultiheadAttention", "TransformerEncoderLayer", "PositionalEncoding", "RBM")

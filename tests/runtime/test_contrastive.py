@@ -1,0 +1,112 @@
+"""Restricted Boltzmann machines trained by contrastive divergence (#14): the update is CD-k's,
+persistent CD keeps its chain, the reported loss is the reconstruction error, and designs or data
+an RBM cannot train on are refused with the node named."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from runtime.document import load, loads
+from runtime.errors import TrainingError
+from runtime.layers.modules import RBM
+from runtime.training import Trainer
+from runtime.training.contrastive import rbm_objective
+
+PRESET = "presets/rbm-digits.json"
+
+
+def rbm_design(**training) -> "object":
+    design = load(PRESET)
+    design.training = {**design.training, "epochs": 2, **training}
+    return design
+
+
+def test_the_loss_gradient_is_the_cd_update():
+    torch.manual_seed(0)
+    rbm = RBM(6, 4)
+    v = torch.bernoulli(torch.full((5, 6), 0.4))
+    torch.manual_seed(1)
+    end = rbm.gibbs(v, 2)
+    torch.manual_seed(1)  # the objective's own chain draws the same samples
+
+    class Fake:  # what rbm_objective reads of a trainer
+        design = loads(json.dumps({
+            "format": "layerlab.design", "version": 2, "name": "r", "nodes": [
+                {"id": "x", "type": "Input", "params": {"shape": [6]}},
+                {"id": "rbm", "type": "RBM", "params": {"hidden": 4}},
+                {"id": "out", "type": "Output", "params": {}}],
+            "edges": [{"from": "x", "to": "rbm"}, {"from": "rbm", "to": "out"}]}))
+        config = {"mode": {"cd_steps": 2, "persistent": False}, "loss": "mse"}
+        model = torch.nn.Module()
+        dataset = type("D", (), {"x": v})()
+
+    Fake.model.rbm = rbm
+    forward, loss_fn, _ = rbm_objective(Fake)
+    loss = loss_fn(forward(v), v)
+    loss.backward()
+    # CD-k: <v h>_data - <v h>_chain, with hidden probabilities; the gradient is its negative
+    update = (rbm(v).T @ v - rbm(end).T @ end).detach() / len(v)
+    assert torch.allclose(-rbm.weight.grad, update, atol=1e-6)
+    assert torch.allclose(-rbm.visible_bias.grad, (v - end).mean(0), atol=1e-6)
+    assert float(loss.detach()) == pytest.approx(float(((rbm.visible_mean(rbm(v)) - v) ** 2).mean()))
+
+
+def test_training_lowers_the_reconstruction_error_below_the_average_digit():
+    trainer = Trainer(rbm_design(epochs=5))
+    end = trainer.fit()
+    first, last = trainer.history[0].val_loss, trainer.history[-1].val_loss
+    val = trainer.val_idx
+    average = float(((trainer.y[val] - trainer.y[trainer.train_idx].mean(0)) ** 2).mean())
+    assert last < first and last < 0.6 * average
+    assert end.final["val_mse"] == pytest.approx(last)  # the loss is the reconstruction error
+    # the reported outputs are reconstructions of the input, the size of the input
+    assert trainer.predict(trainer.x[:3]).shape == (3, 64)
+
+
+def test_persistent_cd_continues_its_chain_across_batches(monkeypatch):
+    starts = []
+    real = RBM.gibbs
+
+    def recording(self, v, steps=1):
+        end = real(self, v, steps)
+        starts.append((v, end))
+        return end
+    monkeypatch.setattr(RBM, "gibbs", recording)
+    Trainer(rbm_design(epochs=1, batch_size=64, mode={
+        "name": "contrastive_divergence", "persistent": True})).fit()
+    assert len(starts) > 3
+    (_, end1), (start2, _) = starts[0], starts[1]
+    assert start2 is end1  # batch 2 starts where batch 1's chain ended
+    starts.clear()
+    Trainer(rbm_design(epochs=1, batch_size=64)).fit()  # plain CD: restarts at the data
+    assert starts[1][0] is not starts[0][1]
+
+
+def test_data_outside_zero_one_needs_gaussian_visible_units():
+    design = rbm_design(dataset={"name": "wine", "validation_split": 0.2})  # standardised
+    design.set_param("pixels", "shape", [13])
+    with pytest.raises(TrainingError, match=r"RBM 'rbm' has Bernoulli visible units, which "
+                                            r"model values in \[0, 1\], but the data runs from"):
+        Trainer(design).fit()
+    design.set_param("rbm", "visible_units", "gaussian")
+    end = Trainer(design).fit()
+    assert end.status == "completed"
+
+
+def test_a_design_that_is_not_input_rbm_output_is_refused():
+    design = rbm_design()
+    design.add_node("Sigmoid", node_id="squash")
+    design.disconnect(design.in_edges("out")[0])
+    design.connect("rbm", "squash")
+    design.connect("squash", "out")
+    with pytest.raises(TrainingError, match=r"trains one RBM that reads the Input and feeds the "
+                                            r"Output directly .*its RBMs: rbm") as caught:
+        Trainer(design).fit()
+    assert caught.value.node == "rbm"
+
+
+def test_the_loss_must_be_the_reconstruction_mse():
+    with pytest.raises(TrainingError, match="set the loss to mse"):
+        Trainer(rbm_design(loss="bce", metrics=["accuracy"])).fit()
