@@ -179,12 +179,19 @@ class MonitorSchedule:
     """
 
     MIN_PLAIN = 3
+    #: 'auto' samples a run of known length at least this many times, so even a short run's
+    #: plots draw curves rather than a dot (a short run is cheap however often it is sampled).
+    MIN_SAMPLES = 30
 
     def __init__(self, every: int | str, budget: float = 0.03, max_every: int = 500,
-                 min_every: int = 5, start_every: int = 20, reprobe: int = 0):
+                 min_every: int = 5, start_every: int = 20, reprobe: int = 0,
+                 total_steps: int | None = None):
         self.fixed = None if every in ("auto", "off") else int(every)
         self.off = every == "off"
         self.budget = budget
+        if total_steps:
+            max_every = max(1, min(max_every, total_steps // self.MIN_SAMPLES))
+            start_every = min(start_every, max_every)
         self.max_every = max_every
         self.min_every = min_every
         self.every = self.fixed or start_every

@@ -401,3 +401,22 @@ def test_resuming_cosine_with_more_epochs_keeps_lowering_the_rate(tmp_path):
     rates = [e.lr for e in rec.of(EpochEnd)]
     assert all(a >= b for a, b in zip(rates, rates[1:])), rates
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_auto_monitoring_samples_a_short_run_often_enough_to_draw_curves():
+    from runtime.training.monitor import MonitorSchedule
+
+    class Monitors(Callback):
+        steps: list = []
+
+        def on_event(self, trainer, event) -> None:
+            if type(event).__name__ == "Monitor":
+                self.steps.append(event.step)
+
+    seen = Monitors()
+    seen.steps = []
+    Trainer(spiral_mlp(epochs=15, batch_size="full"), callbacks=[seen]).fit()  # 15 steps
+    assert seen.steps == list(range(1, 16))  # a dot per step, not one dot for the run
+    long_run = MonitorSchedule("auto", total_steps=100_000)
+    assert long_run.max_every == 500 and long_run.every == 20  # long runs: as before
+    assert MonitorSchedule("auto", total_steps=300).max_every == 10
