@@ -1019,6 +1019,11 @@ CASES: list[Case] = [
          "A linear model on three spiral arms (one turn): loss 1.06 against ln 3 = 1.10, "
          "accuracy 0.32; one hidden layer of 64 ReLUs reaches 0.91.",
          also=(("stuck_at_chance", "head"),), quick=True),
+    Case("lesson-perceptron-xor", "underfitting", "perceptron",
+         partial(preset, "lesson-perceptron-xor"), partial(preset, "lesson-perceptron-xor-fixed"),
+         40, "The perceptron lesson: one Linear layer on XOR draws one straight boundary and "
+         "stalls near two thirds accuracy (0.645); a hidden layer of Tanh units reaches 0.96.",
+         also=(("stuck_at_chance", "perceptron"), ("cannot_fit_batch", "perceptron"))),
     Case("two-unit-hidden-layers", "underfitting", ("fc1", "fc2"), tiny_hidden,
          with_params(tiny_hidden, fc1={"out_features": 64}, fc2={"out_features": 64}), 30,
          "Hidden layers of two units cannot bend around three spiral arms: accuracy 0.41 "
@@ -1042,7 +1047,8 @@ CASES: list[Case] = [
 # === the healthy controls =====================================================================
 #: Presets that are faults of the suite (with their fixed version as counterpart), not controls.
 FAULT_PRESETS = ("lesson-dying-relu", "lesson-exploding-gradients", "lesson-overfitting",
-                 "lesson-vanishing-gradients", "lesson-zero-init", "rnn-adding")
+                 "lesson-perceptron-xor", "lesson-vanishing-gradients", "lesson-zero-init",
+                 "rnn-adding")
 
 
 def _preset_controls() -> list[Control]:
