@@ -8,7 +8,8 @@ F(v_data) - F(v_chain) with the chain's end held constant, so the trainer's ordi
 monitoring and checkpoints train an RBM unchanged: this module gives it the forward pass and the
 loss. The loss the run reports, and validates on, is the reconstruction error (the MSE between
 the data and its mean-field reconstruction), which falls as the RBM learns; the gradient comes
-from the surrogate alone.
+from the surrogate alone. A stack of RBMs (a deep belief net) is trained greedily, one RBM after
+the other (Hinton, Osindero and Teh 2006).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import TrainingError
+from .callbacks import Callback
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -26,38 +28,47 @@ Forward = Callable[[torch.Tensor], torch.Tensor]
 
 
 def rbm_objective(trainer: "Trainer") -> tuple[Forward, Callable, Forward]:
-    """(training forward, loss, evaluation forward) that train the design's RBM by CD-k/PCD.
+    """(training forward, loss, evaluation forward) that train the design's RBMs by CD-k/PCD.
+
+    A stack Input -> RBM -> ... -> RBM -> Output is trained greedily, one RBM after the other,
+    each for an equal share of the epochs, on the data as the RBMs below it pass it on (their
+    hidden probabilities): a deep belief net's pre-training. While RBM i trains, the run's data
+    are those features, so its loss, validation and metrics are that RBM's reconstruction error.
 
     Raises:
-        TrainingError: the design is not Input -> RBM -> Output, or Bernoulli visible units
-            would be fed values outside [0, 1] (the message names the RBM node).
+        TrainingError: the design is not such a stack, it has fewer epochs than RBMs, the loss
+            is not mse, or Bernoulli visible units would be fed values outside [0, 1] (the
+            message names the RBM node).
     """
-    design, section = trainer.design, trainer.config["mode"]
-    node = _the_rbm(design)
-    if trainer.config["loss"] != "mse":
+    design, config = trainer.design, trainer.config
+    chain = _rbm_chain(design)
+    if config["loss"] != "mse":
         raise TrainingError("contrastive_divergence reports the reconstruction error (the MSE "
                             f"between the data and the RBM's reconstruction) as its loss, not "
-                            f"{trainer.config['loss']}: set the loss to mse", "design")
-    rbm = getattr(trainer.model, node)
-    if not rbm.gaussian_visible:
-        x = trainer.dataset.x
-        low, high = float(x.min()), float(x.max())
-        if low < 0.0 or high > 1.0:
-            raise TrainingError(
-                f"RBM '{node}' has Bernoulli visible units, which model values in [0, 1], but "
-                f"the data runs from {low:.3g} to {high:.3g}: set its visible_units to gaussian "
-                "(for standardised data) or scale the data to [0, 1]", "data", node)
-    steps, persistent = int(section["cd_steps"]), bool(section["persistent"])
-    chain: list[torch.Tensor] = []  # persistent CD: the fantasy particles, batch by batch
+                            f"{config['loss']}: set the loss to mse", "design")
+    if config["epochs"] < len(chain):
+        raise TrainingError(f"contrastive_divergence trains the {len(chain)} RBMs one after the "
+                            f"other, each for a share of the epochs: give it at least "
+                            f"{len(chain)} epochs (it has {config['epochs']})", "design")
+    rbms = [getattr(trainer.model, node) for node in chain]
+    _check_range(chain[0], rbms[0], trainer.dataset.x)
+    stages = _Stages(trainer, chain, rbms)
+    trainer.callbacks.insert(0, stages)  # before the others hear that an epoch starts
+    steps, persistent = int(config["mode"]["cd_steps"]), bool(config["mode"]["persistent"])
+    particles: list[torch.Tensor] = []  # persistent CD: the fantasy particles, batch by batch
 
     def reconstruct(v: torch.Tensor) -> torch.Tensor:
+        rbm = stages.rbm
         return rbm.visible_mean(rbm(v))
 
     def loss(reconstruction: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        start = chain[0] if persistent and chain and len(chain[0]) == len(v) else v
+        rbm = stages.rbm
+        if particles and (len(particles[0]) != len(v) or particles[0].shape != v.shape):
+            particles.clear()  # a smaller last batch, or the next RBM: start again at the data
+        start = particles[0] if persistent and particles else v
         end = rbm.gibbs(start, steps)
         if persistent:
-            chain[:] = [end]
+            particles[:] = [end]
         surrogate = rbm.free_energy(v).mean() - rbm.free_energy(end).mean()
         error = F.mse_loss(reconstruction, v)
         # the value is the reconstruction error, the gradient the surrogate's (the CD update)
@@ -66,19 +77,74 @@ def rbm_objective(trainer: "Trainer") -> tuple[Forward, Callable, Forward]:
     return reconstruct, loss, reconstruct
 
 
-def _the_rbm(design) -> str:
-    """The RBM that reads the Input and feeds the Output, else a TrainingError saying why."""
+class _Stages(Callback):
+    """Which RBM trains in each epoch, and the data it trains on (the trainer's x, y and
+    validation inputs become the features the RBMs below it pass on)."""
+
+    def __init__(self, trainer: "Trainer", chain: list[str], rbms: list):
+        self.chain, self.rbms = chain, rbms
+        self.data = (trainer.x, trainer.x_eval)  # the data as it loads: the first RBM's
+        self.stage = 0
+        self.rbm = rbms[0]
+
+    def stage_of(self, epoch: int, epochs: int) -> int:
+        return min(len(self.chain) - 1, (epoch - 1) * len(self.chain) // epochs)
+
+    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+        stage = self.stage_of(epoch, trainer.config["epochs"])
+        if stage == self.stage:
+            return
+        self.stage, self.rbm = stage, self.rbms[stage]
+        x, x_eval = (self._features(trainer, t, stage) for t in self.data)
+        trainer.x, trainer.y, trainer.x_eval = x, x, x_eval
+        _check_range(self.chain[stage], self.rbm, x)
+
+    @torch.no_grad()
+    def _features(self, trainer: "Trainer", x: torch.Tensor, stage: int) -> torch.Tensor:
+        """`x` through the first `stage` RBMs (their hidden probabilities), batch by batch."""
+        for rbm in self.rbms[:stage]:
+            rbm.eval()
+        out = []
+        for start in range(0, len(x), 4096):
+            h = x[start:start + 4096]
+            for rbm in self.rbms[:stage]:
+                h = rbm(h)
+            out.append(h)
+        return torch.cat(out)
+
+
+def _check_range(node: str, rbm, x: torch.Tensor) -> None:
+    if rbm.gaussian_visible:
+        return
+    low, high = float(x.min()), float(x.max())
+    if low < 0.0 or high > 1.0:
+        raise TrainingError(
+            f"RBM '{node}' has Bernoulli visible units, which model values in [0, 1], but "
+            f"the data runs from {low:.3g} to {high:.3g}: set its visible_units to gaussian "
+            "(for standardised data) or scale the data to [0, 1]", "data", node)
+
+
+def _rbm_chain(design) -> list[str]:
+    """The RBMs of a stack Input -> RBM -> ... -> RBM -> Output, in order; else a TrainingError
+    saying why."""
     from .data_fit import io_nodes
 
     input_id, output_id = io_nodes(design)
     rbms = [n.id for n in design.nodes.values() if n.type == "RBM"]
-    feeding = [e.src for e in design.in_edges(output_id)]
-    if len(rbms) != 1 or feeding != rbms or [e.src for e in design.in_edges(rbms[0])] != [
-            input_id]:
+    chain, node = [], output_id
+    while True:
+        feeding = [e.src for e in design.in_edges(node)]
+        if len(feeding) != 1:
+            break
+        node = feeding[0]
+        if node == input_id or design.nodes[node].type != "RBM":
+            break
+        chain.insert(0, node)
+    if not chain or node != input_id or len(chain) != len(rbms):
         found = f"its RBMs: {', '.join(rbms)}" if rbms else "it has no RBM"
         raise TrainingError(
-            "contrastive_divergence trains one RBM that reads the Input and feeds the Output "
-            f"directly (Input -> RBM -> Output); {found}. To train a deep belief net, pre-train "
-            "each RBM in its own design and start the stack from their weights (init_from)",
+            "contrastive_divergence trains RBMs stacked from the Input to the Output (Input -> "
+            f"RBM -> ... -> RBM -> Output, nothing else); {found}. To fine-tune a stack as a "
+            "classifier, train it here, then start the classifier from its weights (init_from)",
             "design", rbms[0] if rbms else None)
-    return rbms[0]
+    return chain

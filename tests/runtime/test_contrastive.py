@@ -11,7 +11,7 @@ import torch
 from runtime.document import load, loads
 from runtime.errors import TrainingError
 from runtime.layers.modules import RBM
-from runtime.training import Trainer
+from runtime.training import Callback, Trainer
 from runtime.training.contrastive import rbm_objective
 
 PRESET = "presets/rbm-digits.json"
@@ -38,9 +38,11 @@ def test_the_loss_gradient_is_the_cd_update():
                 {"id": "rbm", "type": "RBM", "params": {"hidden": 4}},
                 {"id": "out", "type": "Output", "params": {}}],
             "edges": [{"from": "x", "to": "rbm"}, {"from": "rbm", "to": "out"}]}))
-        config = {"mode": {"cd_steps": 2, "persistent": False}, "loss": "mse"}
+        config = {"mode": {"cd_steps": 2, "persistent": False}, "loss": "mse", "epochs": 1}
         model = torch.nn.Module()
         dataset = type("D", (), {"x": v})()
+        x = x_eval = v
+        callbacks: list = []
 
     Fake.model.rbm = rbm
     forward, loss_fn, _ = rbm_objective(Fake)
@@ -101,8 +103,9 @@ def test_a_design_that_is_not_input_rbm_output_is_refused():
     design.disconnect(design.in_edges("out")[0])
     design.connect("rbm", "squash")
     design.connect("squash", "out")
-    with pytest.raises(TrainingError, match=r"trains one RBM that reads the Input and feeds the "
-                                            r"Output directly .*its RBMs: rbm") as caught:
+    with pytest.raises(TrainingError, match=r"trains RBMs stacked from the Input to the Output "
+                                            r"\(Input -> RBM -> ... -> RBM -> Output, nothing "
+                                            r"else\); its RBMs: rbm") as caught:
         Trainer(design).fit()
     assert caught.value.node == "rbm"
 
@@ -110,3 +113,39 @@ def test_a_design_that_is_not_input_rbm_output_is_refused():
 def test_the_loss_must_be_the_reconstruction_mse():
     with pytest.raises(TrainingError, match="set the loss to mse"):
         Trainer(rbm_design(loss="bce", metrics=["accuracy"])).fit()
+
+
+def stack(epochs: int = 4):
+    """A deep belief net's pre-training: two RBMs stacked on the digits."""
+    design = rbm_design(epochs=epochs)
+    design.add_node("RBM", {"hidden": 20}, node_id="rbm2")
+    design.disconnect(design.in_edges("out")[0])
+    design.connect("rbm", "rbm2")
+    design.connect("rbm2", "out")
+    return design
+
+
+def test_a_stack_is_trained_greedily_one_rbm_after_the_other():
+    snapshots = []
+
+    class Weights(Callback):
+        def on_epoch_end(self, trainer, event) -> None:
+            snapshots.append({n: getattr(trainer.model, n).weight.detach().clone()
+                              for n in ("rbm", "rbm2")})
+
+    trainer = Trainer(stack(), callbacks=[Weights()])
+    trainer.fit()
+    changed = [[not torch.equal(before[n], after[n]) for n in ("rbm", "rbm2")]
+               for before, after in zip(snapshots, snapshots[1:])]
+    assert changed == [[True, False], [False, True], [False, True]]  # epochs 2, 3, 4
+    # the second half trains rbm2 on rbm's hidden probabilities: 100 features, not 64 pixels
+    pixels = next(c for c in trainer.callbacks if type(c).__name__ == "_Stages").data[0]
+    assert trainer.x.shape[1] == 100 and torch.equal(trainer.y, trainer.x)
+    with torch.no_grad():
+        torch.testing.assert_close(trainer.x, trainer.model.rbm(pixels))
+    assert trainer.history[-1].val_loss < trainer.history[2].val_loss  # rbm2 learns
+
+
+def test_a_stack_needs_an_epoch_per_rbm():
+    with pytest.raises(TrainingError, match="give it at least 2 epochs"):
+        Trainer(stack(epochs=1)).fit()
