@@ -19,10 +19,10 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
                                QWidget)
 
-from runtime.inference import InferenceError, Predictor
+from runtime.inference import InferenceError, Predictor, first_filters
 
 from .try_inputs import DrawingPad, FeatureEditor, PointPlot, ValuesEditor
-from .try_views import LayerStrip, ProbabilityBars
+from .try_views import LayerStrip, ProbabilityBars, filters_view
 
 NO_RUN = "Train the design to try it: the Try it panel uses the weights of the latest run."
 MAX_SPINS = 32  # tables wider than this are edited as one line of values
@@ -79,6 +79,13 @@ class TryPanel(QWidget):
         layout.addLayout(buttons)
         self.sample_label = QLabel(self)
         layout.addWidget(self.sample_label)
+        self.filters_title = QLabel(self)  # what the first layer's units look for
+        self.filters_title.setWordWrap(True)
+        layout.addWidget(self.filters_title)
+        self.filters = QLabel(self)
+        layout.addWidget(self.filters)
+        self.filters_title.hide()
+        self.filters.hide()
         strip_title = QLabel("<b>What each layer does</b> to this input", self)
         layout.addWidget(strip_title)
         self.strip = LayerStrip(self)
@@ -132,15 +139,32 @@ class TryPanel(QWidget):
         self._build_editor()
         self.strip.reset()
         self._show_working(True)
+        self._show_filters()
         self.header.setText(f"Trying <b>{_run_name(folder)}</b> ({dataset.name}, best weights)")
         self.pick_sample()
         return True
+
+    def _show_filters(self) -> None:
+        """The first layer's filters, when the input is a picture (a drawing pad)."""
+        found = first_filters(self.predictor.design, self.predictor.model) \
+            if isinstance(self.editor, DrawingPad) else None
+        self.filters_title.setVisible(found is not None)
+        self.filters.setVisible(found is not None)
+        if found is None:
+            self.filters.clear()
+            return
+        picture = filters_view(found.images, found.total, found.node)
+        self.filters_title.setText(f"<b>What the first layer looks for</b> — {picture.caption}")
+        self.filters.setPixmap(picture.pixmap)
+        self.filters.setToolTip(picture.tip)
 
     def show_message(self, text: str) -> None:
         had_prediction = self.prediction is not None
         self.predictor = self.prediction = None
         self._drop_editor()
         self.strip.reset()
+        self.filters_title.hide()
+        self.filters.hide()
         self.bars.show_probabilities([], [])
         self.answer.setText("")
         self.header.setText(text)

@@ -218,6 +218,20 @@ def probability_view(values: list[float], names: list[str], fit: Fit = CARD) -> 
                                                     for i in ranked))
 
 
+def filters_view(images: torch.Tensor, total: int, node: str, px: int = 32,
+                 columns: int = 8) -> LayerPicture:
+    """A layer's filters (n, height, width) as a grid of grayscale pictures, each scaled to its
+    own range, about `px` pixels a side."""
+    a = images.numpy().astype(np.float32)
+    side = max(a.shape[1], a.shape[2])
+    cell = max(1, px // side)
+    maps = [gray_pixmap(_normalise(m), cell) for m in a]
+    more = f"the first {len(a)} of {total}" if total > len(a) else f"all {total}"
+    return LayerPicture(f"{node}: {more} units, each drawn as the input it responds to most",
+                        _grid_of(maps, columns), "white: the weights that excite the unit, "
+                        "black: those that inhibit it (each picture scaled to its own range)")
+
+
 def _normalise(m: np.ndarray) -> np.ndarray:
     lo, hi = float(m.min()), float(m.max())
     return (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)

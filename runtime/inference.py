@@ -6,6 +6,7 @@ hooks so that a panel can show what each layer does to the input.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +183,62 @@ class Predictor:
                 probs = torch.cat([1 - probs, probs])
             return probs, int(probs.argmax())
         return None, None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the units of the first weighted layer respond to, as small pictures.
+
+    Attributes:
+        node: That layer's node id.
+        images: (n, height, width): a convolution's kernels (averaged over input channels), or
+            each unit's incoming weights laid out as the input picture (a Dense layer or an RBM
+            reading a flattened image).
+        total: How many units the layer has (`images` holds at most the `limit` asked for).
+    """
+
+    node: str
+    images: torch.Tensor
+    total: int
+
+
+def first_filters(design: GraphModel, model: nn.Module, limit: int = 32) -> Filters | None:
+    """The filters of the first weighted layer the Input feeds directly, when they are pictures:
+    a Conv2d's kernels, or the weight rows of a Linear or RBM whose input is a (flattened) image
+    or a square number of values in a picture-like layout. None otherwise."""
+    inputs = [n.id for n in design.nodes.values() if n.type == "Input"]
+    if len(inputs) != 1:
+        return None
+    shape = tuple(design.nodes[inputs[0]].params.get("shape") or ())
+    first = {e.dst for e in design.edges if e.src == inputs[0]}
+    seen = set()
+    for node in design.topological_order():  # skip a Flatten straight after the Input
+        if node in first and design.nodes[node].type == "Flatten":
+            first |= {e.dst for e in design.edges if e.src == node}
+        if node in first and node not in seen:
+            seen.add(node)
+            weight = getattr(getattr(model, node, None), "weight", None)
+            if weight is None:
+                continue
+            images = _pictures(design.nodes[node].type, weight.detach().float(), shape)
+            if images is None:
+                return None
+            return Filters(node, images[:limit].cpu(), int(images.shape[0]))
+    return None
+
+
+def _pictures(type_id: str, weight: torch.Tensor, shape: tuple) -> torch.Tensor | None:
+    if type_id == "Conv2d" and weight.dim() == 4:
+        return weight.mean(dim=1)
+    if type_id not in ("Linear", "RBM") or weight.dim() != 2:
+        return None
+    fan_in = weight.shape[1]
+    if len(shape) == 3 and shape[0] * shape[1] * shape[2] == fan_in:  # a flattened image
+        return weight.reshape(-1, *shape).mean(dim=1)
+    side = math.isqrt(fan_in)
+    if len(shape) == 1 and side >= 4 and side * side == fan_in:  # e.g. the flattened digits
+        return weight.reshape(-1, side, side)
+    return None
 
 
 def nodes_matching(trained: GraphModel, model: GraphModel) -> set[str]:

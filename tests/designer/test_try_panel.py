@@ -143,3 +143,19 @@ def test_a_run_selected_in_the_runs_list_is_tried(make_window, digits_run, spira
     runs.select_folders([spirals_run])
     assert win.try_panel.folder == str(spirals_run)
     assert isinstance(win.try_panel.editor, PointPlot)
+
+
+def test_the_first_layers_filters_are_shown_for_picture_inputs(qtbot, digits_run, spirals_run,
+                                                               tmp_path):
+    panel = _panel(qtbot, digits_run)  # LeNet: conv1's 16 kernels, 3x3 each
+    assert panel.filters.isVisible() and "conv1: all 16 units" in panel.filters_title.text()
+    picture = panel.filters.pixmap()
+    assert picture.width() > picture.height() > 0  # two rows of eight
+    rbm = _train(tmp_path, "rbm-digits", 1)  # an RBM on flattened digits: weight rows as 8x8
+    assert panel.load_run(rbm)
+    assert "rbm: the first 32 of 100 units" in panel.filters_title.text()
+    assert panel.filters.pixmap().cacheKey() != picture.cacheKey()
+    assert panel.load_run(spirals_run)  # 2-D points are no picture: nothing to draw
+    assert not panel.filters.isVisible() and not panel.filters_title.isVisible()
+    panel.show_message(NO_RUN)
+    assert not panel.filters.isVisible()

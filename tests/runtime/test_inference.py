@@ -121,3 +121,23 @@ def test_nodes_match_the_trained_design_until_they_or_their_inputs_change():
     assert nodes_matching(trained, model) == {"image", "conv1", "relu1"}
     other = document.load(PRESETS / "mlp-spirals.json")
     assert nodes_matching(trained, other) == set()
+
+
+def test_first_filters_are_kernels_or_weight_rows_laid_out_as_the_input():
+    from runtime.compile import compile_model
+    from runtime.document import load
+    from runtime.inference import first_filters
+
+    def filters(preset, limit=32):
+        design = load(f"presets/{preset}.json")
+        model = compile_model(design)
+        return model, first_filters(design, model, limit)
+
+    model, lenet = filters("lenet-digits")
+    assert (lenet.node, lenet.total) == ("conv1", 16)
+    assert torch.equal(lenet.images, model.conv1.weight.detach().mean(dim=1))
+    model, rbm = filters("rbm-digits", limit=5)
+    assert (rbm.node, rbm.total, tuple(rbm.images.shape)) == ("rbm", 100, (5, 8, 8))
+    assert torch.equal(rbm.images[2].reshape(-1), model.rbm.weight.detach()[2])
+    assert filters("mlp-spirals")[1] is None  # two numbers are no picture
+    assert filters("lstm-adding")[1] is None  # nor is a recurrent layer's weight
