@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QV
 from runtime.inference import InferenceError, Predictor, first_filters
 
 from .try_inputs import DrawingPad, FeatureEditor, PointPlot, ValuesEditor
-from .try_views import LayerStrip, ProbabilityBars, filters_view
+from .try_views import LayerStrip, ProbabilityBars, dream_view, filters_view
 
 NO_RUN = "Train the design to try it: the Try it panel uses the weights of the latest run."
 MAX_SPINS = 32  # tables wider than this are edited as one line of values
@@ -86,6 +86,13 @@ class TryPanel(QWidget):
         layout.addWidget(self.filters)
         self.filters_title.hide()
         self.filters.hide()
+        self.dream_title = QLabel(self)  # an RBM's Gibbs chain from the input
+        self.dream_title.setWordWrap(True)
+        layout.addWidget(self.dream_title)
+        self.dreams = QLabel(self)
+        layout.addWidget(self.dreams)
+        for label in (self.dream_title, self.dreams):
+            label.hide()
         strip_title = QLabel("<b>What each layer does</b> to this input", self)
         layout.addWidget(strip_title)
         self.strip = LayerStrip(self)
@@ -158,13 +165,26 @@ class TryPanel(QWidget):
         self.filters.setPixmap(picture.pixmap)
         self.filters.setToolTip(picture.tip)
 
+    def _show_dreams(self) -> None:
+        """For an RBM reading a picture: what it redraws and dreams from this input."""
+        shown = isinstance(self.editor, DrawingPad) and self.predictor.input_rbm() is not None
+        self.dream_title.setVisible(shown)
+        self.dreams.setVisible(shown)
+        if not shown:
+            return
+        picture = dream_view(self.predictor.dream(self._input()))
+        self.dream_title.setText(f"<b>What the RBM dreams</b> from this input — "
+                                 f"{picture.caption}")
+        self.dreams.setPixmap(picture.pixmap)
+        self.dreams.setToolTip(picture.tip)
+
     def show_message(self, text: str) -> None:
         had_prediction = self.prediction is not None
         self.predictor = self.prediction = None
         self._drop_editor()
         self.strip.reset()
-        self.filters_title.hide()
-        self.filters.hide()
+        for label in (self.filters_title, self.filters, self.dream_title, self.dreams):
+            label.hide()
         self.bars.show_probabilities([], [])
         self.answer.setText("")
         self.header.setText(text)
@@ -218,10 +238,15 @@ class TryPanel(QWidget):
         finally:
             self._picking = False
         target = self.dataset.y[index]
-        truth = (self.class_name(int(target)) if self.dataset.task == "classification"
-                 and target.numel() == 1 else _short(target))
+        if self.dataset.task == "classification" and target.numel() == 1:
+            truth = f": really {self.class_name(int(target))}"
+        elif target.shape == self.dataset.x[index].shape and torch.equal(
+                target, self.dataset.x[index]):
+            truth = " (its target is the input itself)"  # an autoencoder, an RBM
+        else:
+            truth = f": really {_short(target)}"
         self.sample_label.setText(f"Validation sample {self.sample_number + 1} of "
-                                  f"{len(self.val_idx)} (#{index}): really {truth}")
+                                  f"{len(self.val_idx)} (#{index}){truth}")
         self.run_prediction()
 
     def _edited(self) -> None:
@@ -254,6 +279,7 @@ class TryPanel(QWidget):
             self.bars.show_probabilities([], [])
             self.answer.setText(f"Output: {_short(prediction.output)}")
         self.strip.show_activations(prediction.activations, self._titles, prediction.attention)
+        self._show_dreams()
         self.predicted.emit(prediction)
 
     def _input(self) -> np.ndarray:

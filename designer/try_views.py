@@ -5,6 +5,7 @@ The pictures are made here once for both places that show them: the panel's stri
 the canvas, under each node card (`CARD`); a `Fit` says how much room they have."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -230,6 +231,33 @@ def filters_view(images: torch.Tensor, total: int, node: str, px: int = 32,
     return LayerPicture(f"{node}: {more} units, each drawn as the input it responds to most",
                         _grid_of(maps, columns), "white: the weights that excite the unit, "
                         "black: those that inhibit it (each picture scaled to its own range)")
+
+
+def dream_view(dreams: list[tuple[int, torch.Tensor]], px: int = 48) -> LayerPicture:
+    """An RBM's Gibbs chain from the input: one picture per number of steps, labelled."""
+    pictures = []
+    for steps, mean in dreams:
+        a = mean.numpy().astype(np.float32)
+        a = a.reshape(a.shape[-2], a.shape[-1]) if a.ndim >= 2 else a.reshape(
+            math.isqrt(a.size), -1)
+        cell = max(1, px // max(a.shape))
+        image = gray_pixmap(np.clip(a, 0, 1), cell)
+        labelled = QPixmap(image.width(), image.height() + LABEL_PX + 4)
+        labelled.fill(QColor(0, 0, 0, 0))
+        painter = QPainter(labelled)
+        painter.drawPixmap(0, 0, image)
+        font = QFont()
+        font.setPixelSize(LABEL_PX)
+        painter.setFont(font)
+        painter.setPen(QColor(110, 119, 129))  # mid grey: readable on light and dark panels
+        painter.drawText(QRectF(0, image.height() + 2, image.width(), LABEL_PX + 2),
+                         Qt.AlignmentFlag.AlignCenter, f"{steps} step" + "s" * (steps > 1))
+        painter.end()
+        pictures.append(labelled)
+    return LayerPicture("1 step is its reconstruction; longer chains drift towards what the "
+                        "model believes digits look like", _grid_of(pictures, len(pictures), 8),
+                        "block Gibbs sampling from the input: sample the hidden units, then the "
+                        "visible ones, again and again (the mean of the visible units shown)")
 
 
 def _normalise(m: np.ndarray) -> np.ndarray:

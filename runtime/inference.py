@@ -165,6 +165,40 @@ class Predictor:
         return Prediction(output, *self._probabilities(output), activations, attention,
                           sample[0].detach().cpu())
 
+    def input_rbm(self) -> str | None:
+        """The RBM that reads the Input directly, if there is one (it can redraw and dream)."""
+        if self.input_id is None:
+            return None
+        return next((e.dst for e in self.design.edges if e.src == self.input_id
+                     and self.design.nodes[e.dst].type == "RBM"), None)
+
+    @torch.no_grad()
+    def dream(self, x: Any, steps: tuple[int, ...] = (1, 5, 20, 100, 500),
+              seed: int = 0) -> list[tuple[int, torch.Tensor]]:
+        """What the Input's RBM makes of ONE sample: block Gibbs sampling started from it, the
+        visible units' means after each number of `steps` (1 step is its reconstruction, long
+        chains wander towards what the model believes data look like). Seeded: the same input
+        dreams the same. InferenceError when the Input feeds no RBM."""
+        node = self.input_rbm()
+        if node is None:
+            raise InferenceError("only an RBM reading the Input can dream: this design has none")
+        rbm = getattr(self.model, node)
+        v = self.as_input(x).reshape(1, -1).float()
+        state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            out, done = [], 0
+            for wanted in sorted(set(steps)):
+                if wanted > done + 1:
+                    v = rbm.gibbs(v, wanted - done - 1)
+                mean = rbm.visible_mean(torch.bernoulli(rbm(v)))  # the last step's mean
+                v = mean + torch.randn_like(mean) if rbm.gaussian_visible else torch.bernoulli(mean)
+                done = wanted
+                out.append((wanted, mean[0].reshape(self.sample_shape).cpu()))
+            return out
+        finally:
+            torch.random.set_rng_state(state)
+
     def _probabilities(self, output: torch.Tensor) -> tuple[torch.Tensor | None, int | None]:
         from .training.losses import LOSSES
 

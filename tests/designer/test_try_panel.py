@@ -3,6 +3,7 @@ click a 2-D point, and the message shown before any run."""
 from __future__ import annotations
 
 import pytest
+import torch
 from PySide6.QtCore import QPoint, Qt
 
 from designer.run_data import RunRecord
@@ -159,3 +160,24 @@ def test_the_first_layers_filters_are_shown_for_picture_inputs(qtbot, digits_run
     assert not panel.filters.isVisible() and not panel.filters_title.isVisible()
     panel.show_message(NO_RUN)
     assert not panel.filters.isVisible()
+
+
+def test_an_rbm_redraws_and_dreams_from_the_drawing(qtbot, tmp_path):
+    rbm = _train(tmp_path, "rbm-digits", 3)
+    panel = _panel(qtbot, rbm)
+    assert panel.dreams.isVisible() and "What the RBM dreams" in panel.dream_title.text()
+    assert "(its target is the input itself)" in panel.sample_label.text()
+    first = panel.dreams.pixmap().toImage()
+    pad = panel.editor
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=QPoint(pad.cell * 4, pad.cell))
+    for row in range(2, 8):
+        qtbot.mouseMove(pad, QPoint(pad.cell * 4, row * pad.cell))
+    qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=QPoint(pad.cell * 4, 7 * pad.cell))
+    qtbot.waitUntil(lambda: panel.dreams.pixmap().toImage() != first, timeout=3000)
+    dreams = panel.predictor.dream(panel._input())
+    assert [steps for steps, _ in dreams] == [1, 5, 20, 100, 500]
+    assert all(t.shape == (64,) and 0 <= float(t.min()) and float(t.max()) <= 1
+               for _, t in dreams)
+    again = panel.predictor.dream(panel._input())  # seeded: the same drawing dreams the same
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(dreams, again))

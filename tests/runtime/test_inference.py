@@ -141,3 +141,15 @@ def test_first_filters_are_kernels_or_weight_rows_laid_out_as_the_input():
     assert torch.equal(rbm.images[2].reshape(-1), model.rbm.weight.detach()[2])
     assert filters("mlp-spirals")[1] is None  # two numbers are no picture
     assert filters("lstm-adding")[1] is None  # nor is a recurrent layer's weight
+
+
+def test_only_an_rbm_reading_the_input_can_dream():
+    from runtime.compile import compile_model
+    from runtime.document import load
+    from runtime.inference import InferenceError, Predictor
+
+    lenet = load("presets/lenet-digits.json")
+    predictor = Predictor(lenet, compile_model(lenet).state_dict())
+    assert predictor.input_rbm() is None
+    with pytest.raises(InferenceError, match="only an RBM reading the Input can dream"):
+        predictor.dream(torch.rand(1, 8, 8))
