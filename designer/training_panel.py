@@ -126,7 +126,11 @@ class TrainingPanel(QWidget):
     def _sync_lr(self) -> None:
         if self.controller.busy:
             return
-        lr = self.form.effective()["optimizer"]["lr"]
+        try:
+            optimizer = self.form.effective().get("optimizer")
+        except (TypeError, AttributeError, ValueError):  # a hand-edited block the form flags
+            return
+        lr = optimizer.get("lr") if isinstance(optimizer, dict) else None  # "optimizer": 0.5
         if isinstance(lr, (int, float)) and not isinstance(lr, bool):  # else the form flags it
             self._show_lr(float(lr))
 

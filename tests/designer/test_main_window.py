@@ -370,3 +370,10 @@ def test_start_from_weights_previews_then_sets_init_from_as_one_undo_step(window
         mw.QMessageBox.warning = original
     assert warned and "bad.pt" in warned[0]
     assert "init_from" not in window.session.model.training
+
+
+def test_a_training_block_whose_optimizer_is_not_an_object_does_not_break_the_panel(window, qtbot):
+    """A fuzzed file's "optimizer": 0.5 crashed the learning-rate box's sync in the event loop."""
+    window.session.set_training({"optimizer": 0.5})
+    qtbot.wait(50)  # the sync runs from the event loop; pytest-qt fails the test on an exception
+    assert window.session.model.training == {"optimizer": 0.5}
