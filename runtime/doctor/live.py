@@ -311,8 +311,16 @@ class LiveDoctor(Callback):
         event = self._history[-1]
         accuracy = self._accuracy(event)
         chance = 1.0 / classes
-        if accuracy is None or accuracy > chance + CHANCE_MARGIN \
-                or event.train_loss < CHANCE_LOSS * math.log(classes):
+        # once published, it clears only past a wider margin: an accuracy wobbling around the
+        # threshold (a linear model on XOR) must not flash the finding on and off every epoch
+        held = any(k[0] == "stuck_at_chance" for k in self.active)
+        margin, loss_share = (2 * CHANCE_MARGIN, CHANCE_LOSS - 0.1) if held else (
+            CHANCE_MARGIN, CHANCE_LOSS)
+        if held and accuracy is not None:  # and it judges the last few epochs, not one
+            recent = [a for a in map(self._accuracy, self._history[-3:]) if a is not None]
+            accuracy = sum(recent) / len(recent)
+        if accuracy is None or accuracy > chance + margin \
+                or event.train_loss < loss_share * math.log(classes):
             return None
         cause = self._cause()
         config = facts.config
