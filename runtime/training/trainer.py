@@ -574,8 +574,9 @@ class Trainer:
         node = None
         if what == "gradients":
             order = [n for n in self.design.topological_order() if n in self.node_specs]
+            # a gradient whose norm overflows counts too: its values can all be finite
             bad = {name.split(".", 1)[0] for name, p in self.model.named_parameters()
-                   if p.grad is not None and not torch.isfinite(p.grad).all()}
+                   if p.grad is not None and not torch.isfinite(p.grad.float().norm())}
             node = next((n for n in reversed(order) if n in bad), None)
         else:
             node = first_non_finite_node(self.model, xb, self.design.topological_order())

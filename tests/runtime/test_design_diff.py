@@ -30,7 +30,7 @@ def test_lessons_are_all_covered():
     broken = {p.name.removeprefix("lesson-").removesuffix(".json")
               for p in PRESETS.glob("lesson-*.json") if not p.name.endswith("-fixed.json")}
     assert broken == {"dying-relu", "vanishing-gradients", "exploding-gradients", "zero-init",
-                      "overfitting"}
+                      "overfitting", "perceptron-xor"}
     assert all((PRESETS / f"lesson-{n}-fixed.json").exists() for n in broken)
 
 
@@ -92,6 +92,15 @@ def test_overfitting_adds_two_dropouts_weight_decay_and_early_stopping():
     assert d.labels() == ["+drop1 (Dropout)", "+drop2 (Dropout)", "weight decay 0 → 0.01",
                           "early stopping no → yes", "+1 more"]
     assert d.labels(limit=None)[-1] == "early_stopping.patience 5 → 30"
+
+
+def test_perceptron_xor_inserts_a_hidden_layer_before_the_perceptron():
+    d = lesson_diff("perceptron-xor")
+    assert d.added == ("hidden", "tanh") and d.types["hidden"] == "Linear"
+    assert not (d.removed or d.retyped or d.reparametrised or d.renamed_like or d.training)
+    assert d.edges_removed == (EdgeKey("x", "output", "perceptron", "input"),)
+    assert d.nodes_touched() == ["hidden", "tanh"]
+    assert d.labels() == ["+hidden (Linear)", "+tanh (Tanh)"]
 
 
 def test_fixed_against_broken_is_the_mirror():

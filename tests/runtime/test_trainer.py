@@ -420,3 +420,15 @@ def test_auto_monitoring_samples_a_short_run_often_enough_to_draw_curves():
     long_run = MonitorSchedule("auto", total_steps=100_000)
     assert long_run.max_every == 500 and long_run.every == 20  # long runs: as before
     assert MonitorSchedule("auto", total_steps=300).max_every == 10
+
+
+def test_gradients_whose_norm_overflows_name_their_node():
+    """Every gradient value finite but the norm past float range (sgd at lr 5 on a sine): the
+    failure names the layer, as a NaN gradient would."""
+    from runtime.errors import TrainingError
+
+    design = sine_mlp(loss="mse", metrics=[], optimizer={"name": "sgd", "lr": 5.0}, epochs=3,
+                      monitoring={"every": 1})
+    with pytest.raises(TrainingError, match="became NaN/Inf") as caught:
+        Trainer(design).fit()
+    assert caught.value.kind == "nan" and caught.value.node in design.nodes
