@@ -179,9 +179,11 @@ class MonitorSchedule:
     """
 
     MIN_PLAIN = 3
-    #: 'auto' samples a run of known length at least this many times, so even a short run's
-    #: plots draw curves rather than a dot (a short run is cheap however often it is sampled).
+    #: 'auto' samples a short run (under SHORT_RUN steps) at least MIN_SAMPLES times, so its
+    #: plots draw curves rather than a dot: its few steps take moments however often they are
+    #: sampled, while a longer run keeps the cost budget (a tiny MLP's sample costs several steps).
     MIN_SAMPLES = 30
+    SHORT_RUN = 400
 
     def __init__(self, every: int | str, budget: float = 0.03, max_every: int = 500,
                  min_every: int = 5, start_every: int = 20, reprobe: int = 0,
@@ -189,7 +191,7 @@ class MonitorSchedule:
         self.fixed = None if every in ("auto", "off") else int(every)
         self.off = every == "off"
         self.budget = budget
-        if total_steps:
+        if total_steps and total_steps < self.SHORT_RUN:
             max_every = max(1, min(max_every, total_steps // self.MIN_SAMPLES))
             start_every = min(start_every, max_every)
         self.max_every = max_every

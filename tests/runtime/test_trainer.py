@@ -417,8 +417,9 @@ def test_auto_monitoring_samples_a_short_run_often_enough_to_draw_curves():
     seen.steps = []
     Trainer(spiral_mlp(epochs=15, batch_size="full"), callbacks=[seen]).fit()  # 15 steps
     assert seen.steps == list(range(1, 16))  # a dot per step, not one dot for the run
-    long_run = MonitorSchedule("auto", total_steps=100_000)
-    assert long_run.max_every == 500 and long_run.every == 20  # long runs: as before
+    for steps in (MonitorSchedule.SHORT_RUN, 100_000):  # longer runs keep the cost budget
+        longer = MonitorSchedule("auto", total_steps=steps)
+        assert longer.max_every == 500 and longer.every == 20
     assert MonitorSchedule("auto", total_steps=300).max_every == 10
 
 
