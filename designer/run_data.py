@@ -79,6 +79,7 @@ class RunRecord:
         self.training_since = time.monotonic()  # reset when training begins (fit_start)
         self.info: dict[str, Any] = {}  # the fit_start event
         self.preparing: dict | None = None  # the latest preparing event, before fit_start
+        self.samples: dict | None = None  # the latest samples event (generative modes)
         self.progress: dict[str, Any] = {}  # the latest step or epoch_end event
         self.step_loss = Series()
         self.lr = Series(64)
@@ -198,6 +199,9 @@ class RunRecord:
     def _on_preparing(self, event: dict) -> None:
         self.preparing = event
 
+    def _on_samples(self, event: dict) -> None:
+        self.samples = event
+
     def _on_fit_start(self, event: dict) -> None:
         self.info = event
         self.training_since = time.monotonic()  # not counting the worker's start-up
@@ -281,7 +285,7 @@ class RunRecord:
 #: Which handler takes each event type (events the record does not keep are ignored).
 _HANDLERS = {
     ev.WorkerStarted: RunRecord._on_worker_started, ev.Preparing: RunRecord._on_preparing,
-    ev.FitStart: RunRecord._on_fit_start,
+    ev.FitStart: RunRecord._on_fit_start, ev.Samples: RunRecord._on_samples,
     ev.Step: RunRecord._on_step, ev.EpochEnd: RunRecord._on_epoch_end,
     ev.Monitor: RunRecord._on_monitor, ev.LrChanged: RunRecord._on_lr_changed,
     ev.Paused: RunRecord._on_paused, ev.Resumed: RunRecord._on_resumed,

@@ -23,6 +23,7 @@ from .plots import RUN_COLORS, NodePlots, OverviewPlots, WeightPlots, _pen, shor
 from .results_view import ResultsView
 from .run_data import RunRecord
 from .runs_panel import RunsPanel
+from .samples_view import SamplesView
 from .training_controller import TrainingController
 
 #: Milliseconds between plot refreshes during a run (about 12 per second).
@@ -43,6 +44,7 @@ class TrainingPlots(QWidget):
         self.overview = OverviewPlots(self.node_plots)
         self.weights = WeightPlots(self.node_plots)
         self.results = ResultsView()
+        self.samples = SamplesView()
         self.runs = RunsPanel(controller.session)
         self._metric_history: dict[int, object] = {}
         self._labels: dict[int, str] = {}  # overlaid run -> the name its curves carry
@@ -50,6 +52,7 @@ class TrainingPlots(QWidget):
         self.tabs.addTab(self.overview, "Live")
         self.tabs.addTab(self.weights, "Selected layer")
         self.tabs.addTab(self.results, "Results")
+        self.tabs.addTab(self.samples, "Samples")
         self.tabs.addTab(self.runs, "Runs")
 
         bar = QHBoxLayout()
@@ -161,6 +164,8 @@ class TrainingPlots(QWidget):
             self.draws += 1
         elif page is self.weights:
             self.node_plots.show_run(run)
+        elif page is self.samples:
+            self.samples.show_run(run)
         self.caption.setText(f"{run.label} — {run.status}")
 
     def _next_plot(self) -> None:

@@ -143,7 +143,7 @@ def attention_view(weights: torch.Tensor, fit: Fit = STRIP) -> LayerPicture:
         f"{a.shape[0]} heads" if a.shape[0] > 1 else "1 head")
     caption = (f"attention · {heads}" if fit.short
                else f"{heads}: row = position asking, column = position looked at")
-    return LayerPicture(caption, _grid_of(maps, fit.columns, 8 if not fit.short else 4),
+    return LayerPicture(caption, grid_of(maps, fit.columns, 8 if not fit.short else 4),
                         "white: where each position looks most (row = position asking, "
                         "column = position looked at)")
 
@@ -164,7 +164,7 @@ def activation_view(t: torch.Tensor, fit: Fit = STRIP) -> LayerPicture:
         else:
             caption = (f"{shape} — first {len(shown)} of {a.shape[0]} feature maps"
                        if more else f"{shape} — feature maps")
-        return LayerPicture(caption, _grid_of(maps, fit.columns, gap),
+        return LayerPicture(caption, grid_of(maps, fit.columns, gap),
                             "each map scaled to its own range: white is high")
     if a.ndim == 2:  # steps × features: a heat map, time across
         shown = a[:64, :64].T
@@ -229,7 +229,7 @@ def filters_view(images: torch.Tensor, total: int, node: str, px: int = 32,
     maps = [gray_pixmap(_normalise(m), cell) for m in a]
     more = f"the first {len(a)} of {total}" if total > len(a) else f"all {total}"
     return LayerPicture(f"{node}: {more} units, each drawn as the input it responds to most",
-                        _grid_of(maps, columns), "white: the weights that excite the unit, "
+                        grid_of(maps, columns), "white: the weights that excite the unit, "
                         "black: those that inhibit it (each picture scaled to its own range)")
 
 
@@ -255,7 +255,7 @@ def dream_view(dreams: list[tuple[int, torch.Tensor]], px: int = 48) -> LayerPic
         painter.end()
         pictures.append(labelled)
     return LayerPicture("1 step is its reconstruction; longer chains drift towards what the "
-                        "model believes digits look like", _grid_of(pictures, len(pictures), 8),
+                        "model believes digits look like", grid_of(pictures, len(pictures), 8),
                         "block Gibbs sampling from the input: sample the hidden units, then the "
                         "visible ones, again and again (the mean of the visible units shown)")
 
@@ -287,7 +287,7 @@ def heat_pixmap(values: np.ndarray, cell: int, height: int | None = None) -> QPi
     return QPixmap.fromImage(image).scaled(w * cell, height or h * cell)
 
 
-def _grid_of(pixmaps: list[QPixmap], columns: int, gap: int = 4) -> QPixmap:
+def grid_of(pixmaps: list[QPixmap], columns: int, gap: int = 4) -> QPixmap:
     """Pictures of one size in rows of `columns`, `gap` pixels apart."""
     w, h = pixmaps[0].width(), pixmaps[0].height()
     across, rows = min(columns, len(pixmaps)), -(-len(pixmaps) // columns)

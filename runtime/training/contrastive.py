@@ -13,6 +13,7 @@ the other (Hinton, Osindero and Teh 2006).
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Callable
 
 import torch
@@ -20,11 +21,15 @@ from torch.nn import functional as F
 
 from ..errors import TrainingError
 from .callbacks import Callback
+from .events import Samples
 
 if TYPE_CHECKING:
     from .trainer import Trainer
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
+#: Samples shown after each epoch: this many Gibbs chains of this many steps.
+DREAMS = 16
+DREAM_STEPS = 100
 
 
 def rbm_objective(trainer: "Trainer") -> tuple[Forward, Callable, Forward]:
@@ -98,6 +103,37 @@ class _Stages(Callback):
         x, x_eval = (self._features(trainer, t, stage) for t in self.data)
         trainer.x, trainer.y, trainer.x_eval = x, x, x_eval
         _check_range(self.chain[stage], self.rbm, x)
+
+    def on_epoch_end(self, trainer: "Trainer", event) -> None:
+        """What the stack dreams now, when its data are pictures (a square number of values
+        in [0, 1]): sent as a `samples` event for the plots."""
+        pixels = self.data[0]
+        side = math.isqrt(pixels.shape[1]) if pixels.dim() == 2 else 0
+        if side < 4 or side * side != pixels.shape[1] or self.rbms[0].gaussian_visible:
+            return
+        images = self.dream(trainer, pixels).reshape(-1, side, side).clamp(0, 1)
+        trainer.emit(Samples(trainer.step, event.epoch, f"{len(images)} Gibbs chains of "
+                             f"{DREAM_STEPS} steps from training samples, drawn down through "
+                             f"{'the RBM' if self.stage == 0 else f'{self.stage + 1} RBMs'}",
+                             [[[round(float(v), 3) for v in row] for row in image]
+                              for image in images]))
+
+    @torch.no_grad()
+    def dream(self, trainer: "Trainer", pixels: torch.Tensor) -> torch.Tensor:
+        """Gibbs chains in the RBM training now, started from the features of some training
+        samples, then passed down to the pixels through the RBMs below (a deep belief net
+        generating top-down). Seeded by the run's seed and epoch, so a run repeats."""
+        state = torch.random.get_rng_state()
+        torch.manual_seed(trainer.config["seed"] * 7919 + trainer.epoch)
+        try:
+            idx = trainer.train_idx[torch.randperm(len(trainer.train_idx))[:DREAMS]]
+            v = self._features(trainer, pixels[idx], self.stage)
+            v = self.rbm.visible_mean(torch.bernoulli(self.rbm(self.rbm.gibbs(v, DREAM_STEPS))))
+            for rbm in reversed(self.rbms[:self.stage]):
+                v = rbm.visible_mean(v)  # down through the lower RBMs, with mean values
+            return v.cpu()
+        finally:
+            torch.random.set_rng_state(state)
 
     @torch.no_grad()
     def _features(self, trainer: "Trainer", x: torch.Tensor, stage: int) -> torch.Tensor:

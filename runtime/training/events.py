@@ -189,6 +189,19 @@ class Preparing(Event):
     done: float = _f("The share done, 0 to 1.")
 
 
+@dataclass(frozen=True)
+class Samples(Event):
+    kind: ClassVar[str] = "samples"
+    doc: ClassVar[str] = ("After an epoch of a generative training mode: what the model "
+                          "produces now (contrastive divergence: pictures dreamt by Gibbs "
+                          "chains), so a view can show them as it learns.")
+    step: int = _f("The last step run.")
+    epoch: int = _f("The epoch just ended.")
+    title: str = _f("What the samples are, in a phrase.")
+    images: list = _f("The samples as pictures: a list of (height, width) rows of values in "
+                      "[0, 1].")
+
+
 #: What a diagnosis event says about its finding.
 DIAGNOSIS_STATUSES = ("new", "updated", "withdrawn")
 
@@ -292,8 +305,8 @@ class FitEnd(Event):
 
 #: Every event type by its JSON name.
 EVENTS: dict[str, type[Event]] = {cls.kind: cls for cls in (
-    WorkerStarted, Preparing, FitStart, Step, Monitor, EpochEnd, LrChanged, Paused, Resumed,
-    RunWarning, Diagnosis, Error, Report, FitEnd)}
+    WorkerStarted, Preparing, FitStart, Step, Monitor, EpochEnd, Samples, LrChanged, Paused,
+    Resumed, RunWarning, Diagnosis, Error, Report, FitEnd)}
 
 
 def from_json(data: dict) -> Event:

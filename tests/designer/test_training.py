@@ -263,3 +263,26 @@ def test_pre_training_a_preset_shows_what_it_does_before_the_first_step(window):
                         2, 0.01, False, "cross_entropy", ["accuracy"])])
     window.training_panel._on_run(run)  # training began: the usual epoch/step progress
     assert panel.progress.format().startswith("epoch 1/5")
+
+
+def test_a_generative_run_shows_its_samples_as_it_learns(window, qtbot):
+    """The RBM preset trained in the app: after each epoch the Samples tab shows what its Gibbs
+    chains dream (16 digits of 8x8)."""
+    from designer.main_window import PRESETS_DIR
+    from designer.samples_view import NO_SAMPLES
+
+    window.open_preset(PRESETS_DIR / "rbm-digits.json")
+    window.session.set_training(dict(window.session.model.training, epochs=2, threads=1))
+    plots = window.plots
+    plots.tabs.setCurrentWidget(plots.samples)
+    assert plots.samples.caption.text() == NO_SAMPLES
+    click(qtbot, window.training_panel.train_button)
+    run = wait_finished(qtbot, window)
+    assert run.status == "completed" and run.samples["epoch"] == 2
+    assert len(run.samples["images"]) == 16
+    bar = plots.tabs.tabBar()  # a run starts on the Live page: the learner opens Samples
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton,
+                     pos=bar.tabRect(plots.tabs.indexOf(plots.samples)).center())
+    qtbot.waitUntil(lambda: plots.samples.caption.text().startswith("Epoch 2: 16 Gibbs chains"))
+    picture = plots.samples.picture.pixmap()
+    assert picture.width() > 4 * picture.height() > 0  # two rows of eight
