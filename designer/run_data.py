@@ -79,7 +79,7 @@ class RunRecord:
         self.training_since = time.monotonic()  # reset when training begins (fit_start)
         self.info: dict[str, Any] = {}  # the fit_start event
         self.preparing: dict | None = None  # the latest preparing event, before fit_start
-        self.samples: dict | None = None  # the latest samples event (generative modes)
+        self.samples: dict[str, dict] = {}  # per group, the latest samples event
         self.progress: dict[str, Any] = {}  # the latest step or epoch_end event
         self.step_loss = Series()
         self.lr = Series(64)
@@ -200,7 +200,7 @@ class RunRecord:
         self.preparing = event
 
     def _on_samples(self, event: dict) -> None:
-        self.samples = event
+        self.samples[event.get("group", "dreams")] = event
 
     def _on_fit_start(self, event: dict) -> None:
         self.info = event

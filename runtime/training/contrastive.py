@@ -27,9 +27,12 @@ if TYPE_CHECKING:
     from .trainer import Trainer
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
-#: Samples shown after each epoch: this many Gibbs chains of this many steps.
+#: Samples shown after each epoch: this many Gibbs chains of this many steps, and filters.
 DREAMS = 16
 DREAM_STEPS = 100
+FILTERS = 32
+#: Training samples whose mean free energy is compared with the validation split's.
+FREE_ENERGY_SAMPLES = 1000
 
 
 def rbm_objective(trainer: "Trainer") -> tuple[Forward, Callable, Forward]:
@@ -104,9 +107,22 @@ class _Stages(Callback):
         trainer.x, trainer.y, trainer.x_eval = x, x, x_eval
         _check_range(self.chain[stage], self.rbm, x)
 
+    @torch.no_grad()
+    def on_validation_end(self, trainer: "Trainer", metrics: dict) -> None:
+        """The mean free energy of (up to 1,000) training and the validation samples under the
+        RBM training now: the gap between them opening up is how an RBM shows overfitting
+        (Hinton's practical guide), as the reconstruction error does not."""
+        rbm = self.rbm
+        rbm.eval()
+        for split, idx in (("train", trainer.train_idx[:FREE_ENERGY_SAMPLES]),
+                           ("val", trainer.val_idx)):
+            if len(idx):
+                trainer.epoch_extras[f"{split}_free_energy"] = float(
+                    rbm.free_energy(trainer.x[idx]).mean())
+
     def on_epoch_end(self, trainer: "Trainer", event) -> None:
-        """What the stack dreams now, when its data are pictures (a square number of values
-        in [0, 1]): sent as a `samples` event for the plots."""
+        """What the stack dreams now, and what the first RBM's units respond to, when its data
+        are pictures (a square number of values in [0, 1]): `samples` events for the plots."""
         pixels = self.data[0]
         side = math.isqrt(pixels.shape[1]) if pixels.dim() == 2 else 0
         if side < 4 or side * side != pixels.shape[1] or self.rbms[0].gaussian_visible:
@@ -115,8 +131,14 @@ class _Stages(Callback):
         trainer.emit(Samples(trainer.step, event.epoch, f"{len(images)} Gibbs chains of "
                              f"{DREAM_STEPS} steps from training samples, drawn down through "
                              f"{'the RBM' if self.stage == 0 else f'{self.stage + 1} RBMs'}",
-                             [[[round(float(v), 3) for v in row] for row in image]
-                              for image in images]))
+                             _pictures(images)))
+        weights = self.rbms[0].weight.detach()[:FILTERS].float().cpu().reshape(-1, side, side)
+        low = weights.amin(dim=(1, 2), keepdim=True)
+        span = (weights.amax(dim=(1, 2), keepdim=True) - low).clamp_min(1e-12)
+        trainer.emit(Samples(trainer.step, event.epoch, f"what {len(weights)} of "
+                             f"{self.chain[0]}'s {self.rbms[0].weight.shape[0]} hidden units "
+                             "respond to (each unit's weights as a picture, white exciting)",
+                             _pictures((weights - low) / span), "filters"))
 
     @torch.no_grad()
     def dream(self, trainer: "Trainer", pixels: torch.Tensor) -> torch.Tensor:
@@ -147,6 +169,10 @@ class _Stages(Callback):
                 h = rbm(h)
             out.append(h)
         return torch.cat(out)
+
+
+def _pictures(images: torch.Tensor) -> list:
+    return [[[round(float(v), 3) for v in row] for row in image] for image in images]
 
 
 def _check_range(node: str, rbm, x: torch.Tensor) -> None:

@@ -200,6 +200,9 @@ class Samples(Event):
     title: str = _f("What the samples are, in a phrase.")
     images: list = _f("The samples as pictures: a list of (height, width) rows of values in "
                       "[0, 1].")
+    group: str = _f("Which view they belong to: `dreams` (what the model produces) or "
+                    "`filters` (what its units respond to); a view keeps the latest of each.",
+                    "dreams")
 
 
 #: What a diagnosis event says about its finding.

@@ -119,6 +119,7 @@ class Trainer:
         self.transfer_report = None
         self.dataset = dataset
         self.history: list[EpochEnd] = []
+        self.epoch_extras: dict[str, float] = {}  # added to the next epoch_end's metrics
         self.step = 0
         self.epoch = 0
         self._stop = False
@@ -548,6 +549,9 @@ class Trainer:
             metrics[f"train_{name}"] = train[name]
             if val:
                 metrics[f"val_{name}"] = val[name]
+        # figures a training mode measures itself (an RBM's free energy), train_/val_ named
+        metrics.update(self.epoch_extras)
+        self.epoch_extras = {}
         return EpochEnd(epoch, self.config["epochs"], self.step, train["loss"],
                         val["loss"] if val else None, metrics,
                         base_lr(self.optimizer),

@@ -275,14 +275,19 @@ def test_a_generative_run_shows_its_samples_as_it_learns(window, qtbot):
     window.session.set_training(dict(window.session.model.training, epochs=2, threads=1))
     plots = window.plots
     plots.tabs.setCurrentWidget(plots.samples)
-    assert plots.samples.caption.text() == NO_SAMPLES
+    assert plots.samples.note.text() == NO_SAMPLES and plots.samples.note.isVisible()
     click(qtbot, window.training_panel.train_button)
     run = wait_finished(qtbot, window)
-    assert run.status == "completed" and run.samples["epoch"] == 2
-    assert len(run.samples["images"]) == 16
+    dreams, filters = run.samples["dreams"], run.samples["filters"]
+    assert run.status == "completed" and dreams["epoch"] == filters["epoch"] == 2
+    assert len(dreams["images"]) == 16 and len(filters["images"]) == 32
     bar = plots.tabs.tabBar()  # a run starts on the Live page: the learner opens Samples
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton,
                      pos=bar.tabRect(plots.tabs.indexOf(plots.samples)).center())
-    qtbot.waitUntil(lambda: plots.samples.caption.text().startswith("Epoch 2: 16 Gibbs chains"))
-    picture = plots.samples.picture.pixmap()
-    assert picture.width() > 4 * picture.height() > 0  # two rows of eight
+    view = plots.samples
+    qtbot.waitUntil(lambda: "epoch 2: 16 Gibbs chains" in view.captions["dreams"].text())
+    assert "hidden units respond to" in view.captions["filters"].text()
+    dreams, filters = view.pictures["dreams"].pixmap(), view.pictures["filters"].pixmap()
+    assert dreams.width() > dreams.height() > 0  # two rows of eight
+    assert filters.height() > dreams.height()  # four rows
+    assert view.energy.isVisible() and len(view.val_energy.getData()[0]) == 2  # an epoch each

@@ -165,18 +165,39 @@ def test_each_epoch_sends_what_the_model_dreams_when_its_data_are_pictures():
                 self.events.append(event)
 
     dreams = Dreams()
-    Trainer(stack(epochs=2), callbacks=[dreams]).fit()
-    assert [e.epoch for e in dreams.events] == [1, 2]
+    trainer = Trainer(stack(epochs=2), callbacks=[dreams])
+    trainer.fit()
+    assert [(e.epoch, e.group) for e in dreams.events] == [
+        (1, "dreams"), (1, "filters"), (2, "dreams"), (2, "filters")]
     for event in dreams.events:
         images = torch.tensor(event.images)
-        assert images.shape == (16, 8, 8) and 0 <= images.min() and images.max() <= 1
-    assert "through 2 RBMs" in dreams.events[1].title  # the stack dreams top-down
+        assert images.shape == ((16, 8, 8) if event.group == "dreams" else (32, 8, 8))
+        assert 0 <= images.min() and images.max() <= 1
+    assert "through 2 RBMs" in dreams.events[2].title  # the stack dreams top-down
+    filters = torch.tensor(dreams.events[3].images)  # rbm's first units' weights, rescaled
+    weights = trainer.model.rbm.weight.detach()[:32].reshape(32, 8, 8)
+    low = weights.amin(dim=(1, 2), keepdim=True)
+    rescaled = (weights - low) / (weights.amax(dim=(1, 2), keepdim=True) - low)
+    assert torch.allclose(filters, rescaled, atol=1e-3)  # rounded to 3 decimals
     again = Dreams()
     Trainer(stack(epochs=2), callbacks=[again]).fit()
-    assert again.events[1].images == dreams.events[1].images  # seeded: a run repeats
+    assert again.events[2].images == dreams.events[2].images  # seeded: a run repeats
     tables = Dreams()  # standardised wine is no picture: nothing to show
     design = rbm_design(dataset={"name": "wine", "validation_split": 0.2}, epochs=1)
     design.set_param("pixels", "shape", [13])
     design.set_param("rbm", "visible_units", "gaussian")
     Trainer(design, callbacks=[tables]).fit()
     assert tables.events == []
+
+
+def test_each_epoch_reports_the_free_energy_of_training_and_validation_data():
+    trainer = Trainer(stack(epochs=4))
+    end = trainer.fit()
+    for event in trainer.history:
+        assert {"train_free_energy", "val_free_energy"} <= set(event.metrics)
+    last = trainer.history[-1]  # rbm2's, on rbm's features of the same samples
+    rbm2 = trainer.model.rbm2
+    with torch.no_grad():
+        expected = float(rbm2.free_energy(trainer.x[trainer.val_idx]).mean())
+    assert last.metrics["val_free_energy"] == pytest.approx(expected, rel=1e-5)
+    assert end.final["val_free_energy"] == last.metrics["val_free_energy"]
