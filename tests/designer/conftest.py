@@ -3,7 +3,9 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
+from designer.canvas import CanvasView
 from designer.main_window import MainWindow
+from designer.session import DesignSession
 
 from .trained import train
 
@@ -23,6 +25,23 @@ def make_window(qtbot, tmp_path):
         win.ask_unsaved = lambda: QMessageBox.StandardButton.Discard
         return win
     return make
+
+
+@pytest.fixture
+def session(qtbot):
+    """An empty design session (some test modules make their own)."""
+    return DesignSession()
+
+
+@pytest.fixture
+def view(qtbot, session):
+    """A shown canvas on `session`."""
+    v = CanvasView(session)
+    qtbot.addWidget(v)
+    v.resize(900, 600)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
 
 
 @pytest.fixture(scope="session")

@@ -43,21 +43,6 @@ def small_cnn() -> GraphModel:
     return m
 
 
-@pytest.fixture
-def session(qtbot):
-    return DesignSession()
-
-
-@pytest.fixture
-def view(qtbot, session):
-    v = CanvasView(session)
-    qtbot.addWidget(v)
-    v.resize(900, 600)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
-
-
 def open_design(view: CanvasView, model: GraphModel, centre=(400.0, 60.0)) -> None:
     """Show `model` at 100% with `centre` in the middle of the view."""
     view.session.replace_model(model)

@@ -12,29 +12,11 @@ from designer.canvas.node_item import WIDTH
 from runtime.graph import GraphModel
 from tests.runtime.designs import gan
 
-from designer.canvas import CanvasView
-from designer.session import DesignSession
-
 from .test_canvas import at, drag, header_of, open_design, settle
 
 LEFT = Qt.MouseButton.LeftButton
 NO_MOD = Qt.KeyboardModifier.NoModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture
-def session(qtbot):
-    return DesignSession()
-
-
-@pytest.fixture
-def view(qtbot, session):
-    v = CanvasView(session)
-    qtbot.addWidget(v)
-    v.resize(900, 600)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
 
 
 def one_network(model: GraphModel) -> GraphModel:
