@@ -22,6 +22,7 @@ from torch.nn import functional as F
 from ..errors import TrainingError
 from .callbacks import Callback
 from .events import Samples
+from .schedules import SCHEDULES
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -58,25 +59,32 @@ def rbm_objective(trainer: "Trainer") -> tuple[Forward, Callable, Forward]:
         raise TrainingError(f"contrastive_divergence trains the {len(chain)} RBMs one after the "
                             f"other, each for a share of the epochs: give it at least "
                             f"{len(chain)} epochs (it has {config['epochs']})", "design")
+    plateau = config["early_stopping"]["enabled"] or SCHEDULES[config.schedule["name"]].plateau
+    if len(chain) > 1 and plateau:
+        raise TrainingError("early stopping and the reduce-on-plateau schedule compare the loss "
+                            "from epoch to epoch, but each RBM of a stack has a loss of its own "
+                            f"({', '.join(chain)}): turn them off to train the stack",
+                            "design", chain[0])
     rbms = [getattr(trainer.model, node) for node in chain]
     _check_range(chain[0], rbms[0], trainer.dataset.x)
     stages = _Stages(trainer, chain, rbms)
     trainer.callbacks.insert(0, stages)  # before the others hear that an epoch starts
     steps, persistent = int(config["mode"]["cd_steps"]), bool(config["mode"]["persistent"])
-    particles: list[torch.Tensor] = []  # persistent CD: the fantasy particles, batch by batch
 
     def reconstruct(v: torch.Tensor) -> torch.Tensor:
         rbm = stages.rbm
-        return rbm.visible_mean(rbm(v))
+        with torch.no_grad():  # its error is reported, never differentiated
+            return rbm.visible_mean(rbm(v))
 
     def loss(reconstruction: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         rbm = stages.rbm
-        if particles and (len(particles[0]) != len(v) or particles[0].shape != v.shape):
-            particles.clear()  # a smaller last batch, or the next RBM: start again at the data
-        start = particles[0] if persistent and particles else v
+        chains = stages.particles
+        if persistent and (chains is None or len(chains) < len(v)):
+            chains = stages.particles = v.detach().clone()  # the first batch seeds the chains
+        start = chains[:len(v)] if persistent else v  # a short last batch runs the first ones
         end = rbm.gibbs(start, steps)
         if persistent:
-            particles[:] = [end]
+            chains[:len(v)] = end
         surrogate = rbm.free_energy(v).mean() - rbm.free_energy(end).mean()
         error = F.mse_loss(reconstruction, v)
         # the value is the reconstruction error, the gradient the surrogate's (the CD update)
@@ -94,6 +102,8 @@ class _Stages(Callback):
         self.data = (trainer.x, trainer.x_eval)  # the data as it loads: the first RBM's
         self.stage = 0
         self.rbm = rbms[0]
+        self.particles: torch.Tensor | None = None  # persistent CD's chains, one per batch row
+        trainer.current_node = chain[0]
 
     def stage_of(self, epoch: int, epochs: int) -> int:
         return min(len(self.chain) - 1, (epoch - 1) * len(self.chain) // epochs)
@@ -103,9 +113,14 @@ class _Stages(Callback):
         if stage == self.stage:
             return
         self.stage, self.rbm = stage, self.rbms[stage]
+        trainer.current_node = self.chain[stage]
+        self.particles = None  # the next RBM's chains live in its own visible space
         x, x_eval = (self._features(trainer, t, stage) for t in self.data)
         trainer.x, trainer.y, trainer.x_eval = x, x, x_eval
         _check_range(self.chain[stage], self.rbm, x)
+        # the best epoch is judged within a stage: the loss before was another RBM's; any
+        # epoch of the last stage holds the whole stack trained
+        trainer.best = None
 
     @torch.no_grad()
     def on_validation_end(self, trainer: "Trainer", metrics: dict) -> None:
@@ -145,17 +160,16 @@ class _Stages(Callback):
         """Gibbs chains in the RBM training now, started from the features of some training
         samples, then passed down to the pixels through the RBMs below (a deep belief net
         generating top-down). Seeded by the run's seed and epoch, so a run repeats."""
-        state = torch.random.get_rng_state()
-        torch.manual_seed(trainer.config["seed"] * 7919 + trainer.epoch)
-        try:
-            idx = trainer.train_idx[torch.randperm(len(trainer.train_idx))[:DREAMS]]
+        device = trainer.x.device
+        # its own random stream (CPU and, on a GPU, that device's): training's is untouched
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(trainer.config["seed"] * 7919 + trainer.epoch)
+            idx = trainer.train_idx[torch.randperm(len(trainer.train_idx))[:DREAMS].to(device)]
             v = self._features(trainer, pixels[idx], self.stage)
             v = self.rbm.visible_mean(torch.bernoulli(self.rbm(self.rbm.gibbs(v, DREAM_STEPS))))
             for rbm in reversed(self.rbms[:self.stage]):
                 v = rbm.visible_mean(v)  # down through the lower RBMs, with mean values
             return v.cpu()
-        finally:
-            torch.random.set_rng_state(state)
 
     @torch.no_grad()
     def _features(self, trainer: "Trainer", x: torch.Tensor, stage: int) -> torch.Tensor:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+import torch
+
 from ..errors import LayerLabError, TrainingError
 from .callbacks import Callback
 from .events import EpochEnd, Event, FitStart, Preparing
@@ -78,14 +80,26 @@ def preset_weights(name: str, outer: "Trainer | None" = None, registry=None,
 
 def _pretrain(name: str, path: Path, design: "GraphModel", root: Path,
               outer: "Trainer | None", chain: tuple[str, ...]) -> Path:
-    from ..runs import RunWriter
-    from .trainer import Trainer
-
     start = design.training.get("init_from") if isinstance(design.training, dict) else None
     init_from = None
     if isinstance(start, str) and start.startswith(PRESET_PREFIX):  # a chain of presets
         init_from = preset_weights(start[len(PRESET_PREFIX):].strip(), outer, design.registry,
                                    chain)
+    # the pre-training draws from its own random streams: the run waiting for it draws the
+    # same numbers whether it pre-trained first or found the weights kept
+    with torch.random.fork_rng(devices=_cuda_devices()):
+        return _train_preset(name, path, design, root, outer, init_from)
+
+
+def _cuda_devices() -> list[int]:
+    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+
+
+def _train_preset(name: str, path: Path, design: "GraphModel", root: Path,
+                  outer: "Trainer | None", init_from) -> Path:
+    from ..runs import RunWriter
+    from .trainer import Trainer
+
     writer = RunWriter.create(design, root, str(path), name=f"{design.name} (pre-training)")
     relay = _Relay(name, outer.emit if outer is not None else None, outer)
     trainer = Trainer(design, design.training, [writer, relay], base_dir=path.parent,

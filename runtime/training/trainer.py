@@ -120,6 +120,7 @@ class Trainer:
         self.dataset = dataset
         self.history: list[EpochEnd] = []
         self.epoch_extras: dict[str, float] = {}  # added to the next epoch_end's metrics
+        self.current_node: str | None = None  # the node a mode with its own objective trains
         self.step = 0
         self.epoch = 0
         self._stop = False
@@ -198,7 +199,10 @@ class Trainer:
                                 "to train", "design")
         self.named_trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         from ..data import training_split
-        train_idx, val_idx = training_split(ds, cfg.dataset, cfg["seed"])
+        try:
+            train_idx, val_idx = training_split(ds, cfg.dataset, cfg["seed"])
+        except DatasetError as err:
+            raise TrainingError(str(err), "data") from None
         self.x = _to_device(ds.x, self.device)
         self.y = _to_device(ds.y, self.device)
         self._corrupting = self.mode.corrupts(cfg["mode"])
@@ -247,6 +251,11 @@ class Trainer:
             self._load_checkpoint(self.resume_path)
         if self.init_from is None and self.resume_path is None and cfg["init_from"]:
             self.init_from = cfg["init_from"]  # the design's own "start from weights" setting
+        unknown = [n for n in cfg["init_skip"] if n not in self.design.nodes]
+        if unknown and self.init_from is not None:  # before a preset may pre-train for minutes
+            raise TrainingError(f"training.init_skip names {', '.join(map(repr, unknown))}, "
+                                f"which {'is not a node' if len(unknown) == 1 else 'are not nodes'}"
+                                " of this design", "design")
         if isinstance(self.init_from, (str, Path)):
             # a path relative to the design's folder, or a preset (pre-trained here if need be)
             from .pretrained import resolve_start
@@ -576,6 +585,13 @@ class Trainer:
 
     def _nan_error(self, what: str, xb: torch.Tensor) -> TrainingError:
         node = None
+        if self.mode.objective is not None:
+            # a mode with its own forward (an RBM stage on features): the design's forward
+            # cannot re-run on its batch; the node it trains now is the one to name
+            node = self.current_node
+            return TrainingError(f"{what} became NaN/Inf at step {self.step} (epoch "
+                                 f"{self.epoch}) in node '{node}': lower the learning rate or "
+                                 "add gradient clipping", "nan", node)
         if what == "gradients":
             order = [n for n in self.design.topological_order() if n in self.node_specs]
             # a gradient whose norm overflows counts too: its values can all be finite

@@ -11,7 +11,7 @@ import torch
 from runtime.document import load, loads
 from runtime.errors import TrainingError
 from runtime.layers.modules import RBM
-from runtime.training import Callback, Trainer
+from runtime.training import Callback, Trainer, parse_training
 from runtime.training.contrastive import rbm_objective
 
 PRESET = "presets/rbm-digits.json"
@@ -38,7 +38,8 @@ def test_the_loss_gradient_is_the_cd_update():
                 {"id": "rbm", "type": "RBM", "params": {"hidden": 4}},
                 {"id": "out", "type": "Output", "params": {}}],
             "edges": [{"from": "x", "to": "rbm"}, {"from": "rbm", "to": "out"}]}))
-        config = {"mode": {"cd_steps": 2, "persistent": False}, "loss": "mse", "epochs": 1}
+        config = parse_training({"mode": {"name": "contrastive_divergence", "cd_steps": 2},
+                                 "loss": "mse", "metrics": ["mse"], "epochs": 1})
         model = torch.nn.Module()
         dataset = type("D", (), {"x": v})()
         x = x_eval = v
@@ -69,23 +70,29 @@ def test_training_lowers_the_reconstruction_error_below_the_average_digit():
     assert trainer.predict(trainer.x[:3]).shape == (3, 64)
 
 
-def test_persistent_cd_continues_its_chain_across_batches(monkeypatch):
-    starts = []
+def test_persistent_cd_continues_its_chains_across_batches_and_epochs(monkeypatch):
+    calls = []
     real = RBM.gibbs
 
     def recording(self, v, steps=1):
         end = real(self, v, steps)
-        starts.append((v, end))
+        if steps == 1:  # CD-1's chains, not the 100-step dreams sent after each epoch
+            calls.append((v.clone(), end.clone()))
         return end
     monkeypatch.setattr(RBM, "gibbs", recording)
-    Trainer(rbm_design(epochs=1, batch_size=64, mode={
-        "name": "contrastive_divergence", "persistent": True})).fit()
-    assert len(starts) > 3
-    (_, end1), (start2, _) = starts[0], starts[1]
-    assert start2 is end1  # batch 2 starts where batch 1's chain ended
-    starts.clear()
-    Trainer(rbm_design(epochs=1, batch_size=64)).fit()  # plain CD: restarts at the data
-    assert starts[1][0] is not starts[0][1]
+    trainer = Trainer(rbm_design(epochs=2, batch_size=64, mode={
+        "name": "contrastive_divergence", "persistent": True}))
+    trainer.fit()
+    per_epoch = trainer.steps_per_epoch
+    assert len(trainer.train_idx) % 64  # a short last batch in each epoch
+    train_calls = calls[:2 * per_epoch]
+    for (_, end), (start, _) in zip(train_calls, train_calls[1:]):
+        rows = min(len(end), len(start))  # each batch starts where the chains were left
+        assert torch.equal(start[:rows], end[:rows])
+    assert len(train_calls[per_epoch][0]) == 64  # epoch 2 goes on from the chains, all 64
+    calls.clear()
+    Trainer(rbm_design(epochs=1, batch_size=64)).fit()  # plain CD: each chain starts at data
+    assert not torch.equal(calls[1][0], calls[0][1])
 
 
 def test_data_outside_zero_one_needs_gaussian_visible_units():
@@ -201,3 +208,26 @@ def test_each_epoch_reports_the_free_energy_of_training_and_validation_data():
         expected = float(rbm2.free_energy(trainer.x[trainer.val_idx]).mean())
     assert last.metrics["val_free_energy"] == pytest.approx(expected, rel=1e-5)
     assert end.final["val_free_energy"] == last.metrics["val_free_energy"]
+
+
+def test_a_stack_judges_its_best_epoch_within_the_last_stage_and_refuses_plateaus():
+    trainer = Trainer(stack(epochs=4))
+    trainer.fit()
+    assert trainer.best["epoch"] in (3, 4)  # rbm2's epochs: the whole stack is trained then
+    error = trainer._nan_error("loss", trainer.x[:2])  # a NaN now names the RBM training
+    assert error.node == "rbm2" and error.kind == "nan"
+    for block in ({"early_stopping": {"enabled": True}},
+                  {"schedule": {"name": "reduce_on_plateau"}}):
+        with pytest.raises(TrainingError, match="each RBM of a stack has a loss of its own "
+                                                r"\(rbm, rbm2\)"):
+            Trainer(stack(epochs=4), {**stack(epochs=4).training, **block}).fit()
+
+
+def test_few_labels_per_class_need_labels():
+    design = load("presets/denoising-autoencoder.json")  # its targets are its inputs
+    design.training = {**design.training, "epochs": 1,
+                       "dataset": {**design.training["dataset"], "train_per_class": 10}}
+    with pytest.raises(TrainingError, match="train_per_class keeps a number of samples per "
+                                            "class") as caught:
+        Trainer(design).fit()
+    assert caught.value.kind == "data"

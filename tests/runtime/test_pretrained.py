@@ -185,3 +185,13 @@ def test_the_shipped_fine_tuning_presets_name_a_shipped_preset():
         training = load(preset_files.preset_path(name)).training
         source = training["init_from"].removeprefix("preset:")
         assert source in names and training["init_skip"]
+
+
+def test_a_wrong_init_skip_is_refused_before_any_pre_training(presets):
+    events = Events()
+    design = spiral_mlp(epochs=1, init_from="preset:tiny-source", init_skip=["fc9"])
+    with pytest.raises(TrainingError, match="training.init_skip names 'fc9', which is not a "
+                                            "node of this design"):
+        Trainer(design, callbacks=[events]).fit()
+    assert not [e for e in events.events if isinstance(e, Preparing)]
+    assert not list_runs(preset_runs_root("tiny-source"))[0]
