@@ -23,8 +23,9 @@ class SessionEditor:
     def model(self) -> GraphModel:
         return self.session.model
 
-    def add_node(self, type_id: str, params: dict[str, Any], pos: tuple[float, float]) -> str:
-        return self.session.add_node(type_id, pos, params)
+    def add_node(self, type_id: str, params: dict[str, Any], pos: tuple[float, float],
+                 network: str = "") -> str:
+        return self.session.add_node(type_id, pos, params, network)
 
     def remove_node(self, node_id: str) -> None:
         if node_id not in self.session.model.nodes:

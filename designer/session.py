@@ -89,13 +89,14 @@ class DesignSession(QObject):
 
     # --- edits (each one undoable) ---------------------------------------------------------
     def add_node(self, type_id: str, pos: tuple[float, float],
-                 params: dict[str, Any] | None = None) -> str:
-        """Add a layer; returns its new id. Raises GraphError/ParamError for a bad type or params."""
+                 params: dict[str, Any] | None = None, network: str = "") -> str:
+        """Add a layer (to `network`, the main one by default); returns its new id. Raises
+        GraphError/ParamError for a bad type or params."""
         spec = self.registry.get(type_id)
         values = self.model.validate_params(spec, params or {})
         node_id = self.model.new_id(spec.type_id)
         self.undo_stack.push(commands.AddNode(self.model, spec.type_id, values,
-                                              (float(pos[0]), float(pos[1])), node_id))
+                                              (float(pos[0]), float(pos[1])), node_id, network))
         return node_id
 
     def remove_nodes(self, node_ids: Iterable[str]) -> None:
@@ -138,7 +139,8 @@ class DesignSession(QObject):
         index = self.model.edges.index(edge)
         self.undo_stack.beginMacro(f"Insert {spec.title}")
         try:
-            node_id = self.add_node(type_id, pos)
+            # into the network the edge runs in: an edge can only join nodes of one network
+            node_id = self.add_node(type_id, pos, network=self.model.node(edge.src).network)
             self.undo_stack.push(commands.Disconnect(self.model, edge))
             self.undo_stack.push(commands.Connect(
                 self.model, Edge(edge.src, node_id, edge.src_port, spec.inputs[0].name)))

@@ -18,7 +18,8 @@ class Editor(Protocol):
     @property
     def model(self) -> GraphModel: ...
 
-    def add_node(self, type_id: str, params: dict[str, Any], pos: tuple[float, float]) -> str: ...
+    def add_node(self, type_id: str, params: dict[str, Any], pos: tuple[float, float],
+                 network: str = "") -> str: ...
 
     def remove_node(self, node_id: str) -> None: ...
 
@@ -41,8 +42,9 @@ class ModelEditor:
     def model(self) -> GraphModel:
         return self._model
 
-    def add_node(self, type_id: str, params: dict[str, Any], pos: tuple[float, float]) -> str:
-        return self._model.add_node(type_id, params, pos).id
+    def add_node(self, type_id: str, params: dict[str, Any], pos: tuple[float, float],
+                 network: str = "") -> str:
+        return self._model.add_node(type_id, params, pos, network=network).id
 
     def remove_node(self, node_id: str) -> None:
         self._model.remove_node(node_id)
@@ -97,7 +99,7 @@ def _replace(editor: Editor, node_id: str, type_id: str, params: dict[str, Any])
             any(e.src == node_id for e in edges) and not outs:
         raise GraphError(f"{spec.title} cannot take the place of '{node_id}' (ports differ)")
     editor.remove_node(node_id)
-    new_id = editor.add_node(spec.type_id, params, old.pos)
+    new_id = editor.add_node(spec.type_id, params, old.pos, old.network)
     for e in edges:
         if e.dst == node_id:
             editor.connect(e.src, new_id, e.src_port, _port(ins, e.dst_port))
@@ -114,7 +116,8 @@ def _insert_after(editor: Editor, node_id: str, type_id: str, params: dict[str, 
         raise GraphError(f"{spec.title} cannot be inserted after '{node_id}'")
     out_edges = [e for e in model.edges if e.src == node_id]
     x, y = model.node(node_id).pos
-    new_id = editor.add_node(spec.type_id, params, (x + 40.0, y + 40.0))
+    new_id = editor.add_node(spec.type_id, params, (x + 40.0, y + 40.0),
+                             model.node(node_id).network)  # in the network it joins
     port = out_edges[0].src_port if out_edges else model.spec(node_id).outputs[0].name
     for e in out_edges:
         editor.disconnect(e)

@@ -161,3 +161,13 @@ def test_paste_keeps_the_copied_nodes_network_and_frames_them(view, session):
     frames_wrap_their_cards(view)
     session.undo_stack.undo()
     assert session.model == gan()
+
+
+def test_a_layer_dropped_on_an_edge_joins_that_edges_network(view, session):
+    open_design(view, gan())
+    edge = next(e for e in session.model.edges if e.src == "d_fc1")
+    node = session.insert_on_edge("Dropout", edge, (300.0, 400.0))
+    assert session.model.nodes[node].network == "discriminator"
+    assert session.analysis.valid
+    session.undo_stack.undo()
+    assert node not in session.model.nodes

@@ -217,3 +217,17 @@ def test_export_refuses_several_networks_with_the_reason(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "export failed" in err and "2 networks ('generator', 'discriminator')" in err
     assert not (tmp_path / "gan.py").exists()
+
+
+def test_a_doctors_fix_adds_its_nodes_to_the_network_it_edits():
+    from runtime.doctor.apply import ModelEditor, apply_edits
+    from runtime.doctor.findings import Edit
+
+    design = gan()
+    renamed = apply_edits(ModelEditor(design), (
+        Edit("replace_node", "g_relu", type="LeakyReLU", params={}),
+        Edit("insert_after", "d_fc1", type="Dropout", params={"p": 0.2})))
+    assert design.nodes[renamed["g_relu"]].network == "generator"
+    dropout = next(n for n in design.nodes.values() if n.type == "Dropout")
+    assert dropout.network == "discriminator"
+    assert infer(design).valid  # no edge crosses networks
