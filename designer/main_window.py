@@ -319,9 +319,9 @@ class MainWindow(QMainWindow):
         self.plots.runs.restore_requested.connect(self.restore_run_design)
         self.try_panel.follow_selection(self.plots.runs)
         # other designs' runs the user added stay listed after a restart
-        self.plots.runs.set_roots(_as_list(self.settings.value("runs/extra_roots", [])))
         self.plots.runs.roots_changed.connect(
             lambda folders: self.settings.setValue("runs/extra_roots", folders))
+        self.plots.runs.set_roots(_as_list(self.settings.value("runs/extra_roots", [])))
 
     # --- reactions ------------------------------------------------------------------------
     def _on_analysis(self, analysis) -> None:

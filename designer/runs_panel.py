@@ -270,7 +270,10 @@ class RunsPanel(QWidget):
     def set_roots(self, folders) -> None:
         """List these runs folders besides the design's own (those remembered from the last
         session; folders that no longer exist are dropped)."""
+        folders = [str(f) for f in folders]
         self.extra_roots = [Path(f) for f in folders if Path(f).is_dir()]
+        if len(self.extra_roots) != len(folders):  # forget the vanished ones for good
+            self.roots_changed.emit([str(r) for r in self.extra_roots])
         self.refresh()
 
     def forget_roots(self) -> None:

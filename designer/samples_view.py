@@ -83,12 +83,14 @@ class SamplesView(QWidget):
             caption, picture = self.captions[group], self.pictures[group]
             caption.setVisible(event is not None)
             picture.setVisible(event is not None)
-            if event is None or not event.get("images"):
+            if event is None:
                 picture.clear()
                 continue
-            images = [np.asarray(image, dtype=np.float32) for image in event["images"]]
+            caption.setText(f"<b>{'Dreams' if group == 'dreams' else 'Filters'}</b>, epoch "
+                            f"{event.get('epoch')}: {event.get('title', '')}")
+            images = [np.asarray(image, dtype=np.float32) for image in event.get("images") or []]
+            if not images:
+                picture.clear()
+                continue
             cell = max(1, SAMPLE_PX // max(images[0].shape))
             picture.setPixmap(grid_of([gray_pixmap(m, cell) for m in images], 8, 6))
-            title = event.get("title", "")
-            caption.setText(f"<b>{'Dreams' if group == 'dreams' else 'Filters'}</b>, epoch "
-                            f"{event.get('epoch')}: {title}")

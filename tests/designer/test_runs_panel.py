@@ -372,3 +372,16 @@ def test_added_designs_stay_listed_after_a_restart_until_forgotten(window, desig
     again.trainer.shutdown()
     again.close()
     assert "fixed" not in names(make_window().plots.runs)  # forgotten for good
+
+
+def test_a_vanished_added_folder_is_forgotten_at_start(window, designs, make_window, tmp_path):
+    gone = tmp_path / "gone.runs"
+    gone.mkdir()
+    window.plots.runs.add_root(gone)
+    window.trainer.shutdown()
+    window.close()
+    gone.rmdir()
+    again = make_window((1500, 950))
+    assert again.plots.runs.extra_roots == []
+    assert again.settings.value("runs/extra_roots", []) in ([], None, "")
+    again.trainer.shutdown()
