@@ -104,6 +104,13 @@ class _Stages(Callback):
         self.rbm = rbms[0]
         self.particles: torch.Tensor | None = None  # persistent CD's chains, one per batch row
         trainer.current_node = chain[0]
+        self._train_only(0)
+
+    def _train_only(self, stage: int) -> None:
+        """Only the RBM of this stage takes gradients: an L1 penalty (or any term over every
+        weight) must not move the RBMs below, whose features this stage was computed from."""
+        for i, rbm in enumerate(self.rbms):
+            rbm.requires_grad_(i == stage)
 
     def stage_of(self, epoch: int, epochs: int) -> int:
         return min(len(self.chain) - 1, (epoch - 1) * len(self.chain) // epochs)
@@ -114,6 +121,7 @@ class _Stages(Callback):
             return
         self.stage, self.rbm = stage, self.rbms[stage]
         trainer.current_node = self.chain[stage]
+        self._train_only(stage)
         self.particles = None  # the next RBM's chains live in its own visible space
         x, x_eval = (self._features(trainer, t, stage) for t in self.data)
         trainer.x, trainer.y, trainer.x_eval = x, x, x_eval

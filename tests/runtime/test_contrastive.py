@@ -147,6 +147,12 @@ def test_a_stack_is_trained_greedily_one_rbm_after_the_other():
     changed = [[not torch.equal(before[n], after[n]) for n in ("rbm", "rbm2")]
                for before, after in zip(snapshots, snapshots[1:])]
     assert changed == [[True, False], [False, True], [False, True]]  # epochs 2, 3, 4
+    snapshots.clear()
+    design = stack()  # an L1 penalty reaches every weight: it must not move resting RBMs
+    design.training = {**design.training, "regularization": {"l1": 1e-4}}
+    Trainer(design, callbacks=[Weights()]).fit()
+    assert [not torch.equal(snapshots[i]["rbm"], snapshots[i + 1]["rbm"])
+            for i in range(3)] == [True, False, False]
     # the second half trains rbm2 on rbm's hidden probabilities: 100 features, not 64 pixels
     pixels = next(c for c in trainer.callbacks if type(c).__name__ == "_Stages").data[0]
     assert trainer.x.shape[1] == 100 and torch.equal(trainer.y, trainer.x)
