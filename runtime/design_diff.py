@@ -79,6 +79,14 @@ class Renamed(NamedTuple):
         return f"{self.old_id} {ARROW} {self.new_id} ({self.old_type} {ARROW} {self.new_type})"
 
 
+class Regrouped(NamedTuple):
+    """A node kept its id but moved to another network ("" is the main one)."""
+
+    id: str
+    old: str
+    new: str
+
+
 @dataclass(frozen=True)
 class DesignDiff:
     """The differences between two designs, `before` and `after`.
@@ -100,6 +108,7 @@ class DesignDiff:
     edges_removed: tuple[EdgeKey, ...] = ()
     training: tuple[TrainingChange, ...] = ()
     renamed_like: tuple[Renamed, ...] = ()
+    regrouped: tuple[Regrouped, ...] = ()
     types: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     order: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -107,13 +116,15 @@ class DesignDiff:
     def empty(self) -> bool:
         """No change at all (moves, name and description do not count)."""
         return not (self.added or self.removed or self.retyped or self.reparametrised
-                    or self.edges_added or self.edges_removed or self.training)
+                    or self.edges_added or self.edges_removed or self.training
+                    or self.regrouped)
 
     def nodes_touched(self) -> list[str]:
         """Ids in `after` to highlight: added (the new side of `renamed_like` included),
         retyped and re-parametrised nodes, in `after`'s file order."""
         touched = set(self.added) | {r.id for r in self.retyped} | {
-            p.id for p in self.reparametrised} | {r.new_id for r in self.renamed_like}
+            p.id for p in self.reparametrised} | {r.new_id for r in self.renamed_like} | {
+            g.id for g in self.regrouped}
         rank = {node_id: i for i, node_id in enumerate(self.order)}
         return sorted(touched, key=lambda n: (rank.get(n, len(rank)), n))
 
@@ -145,6 +156,7 @@ class DesignDiff:
             "training": [{"path": t.path, "old": _plain(t.old), "new": _plain(t.new)}
                          for t in self.training],
             "renamed_like": [r._asdict() for r in self.renamed_like],
+            "regrouped": [g._asdict() for g in self.regrouped],
             "labels": self.labels(limit=None),
         }
 
@@ -171,6 +183,11 @@ class DesignDiff:
         out += _grouped(removed, key=lambda n: self.types.get(n, "?"),
                         one=lambda n: f"{MINUS}{n}", many=lambda k, n: f"{MINUS}{n} {k}")
         out += self._rewired()
+        out += _grouped(list(self.regrouped), key=lambda g: (g.old, g.new),
+                        one=lambda g: f"{g.id}: network {_network(g.old)} {ARROW} "
+                                      f"{_network(g.new)}",
+                        many=lambda k, n: f"network {_network(k[0])} {ARROW} {_network(k[1])} "
+                                          f"×{n}")
         out += _grouped(list(self.reparametrised),
                         key=lambda p: (p.param, _fmt(p.old), _fmt(p.new)),
                         one=lambda p: f"{p.id}.{p.param} {_fmt(p.old)} {ARROW} {_fmt(p.new)}",
@@ -213,11 +230,13 @@ def diff(before: GraphModel, after: GraphModel) -> DesignDiff:
     old_nodes, new_nodes = before.nodes, after.nodes
     added = [n for n in new_nodes if n not in old_nodes]
     removed = [n for n in old_nodes if n not in new_nodes]
-    retyped, params = [], []
+    retyped, params, regrouped = [], [], []
     for node_id, node in new_nodes.items():
         old = old_nodes.get(node_id)
         if old is None:
             continue
+        if old.network != node.network:
+            regrouped.append(Regrouped(node_id, old.network, node.network))
         if old.type != node.type:
             retyped.append(Retyped(node_id, old.type, node.type))
             continue
@@ -237,7 +256,13 @@ def diff(before: GraphModel, after: GraphModel) -> DesignDiff:
         edges_removed=tuple(e for e in old_edges if e not in new_set),
         training=training_changes(before.training, after.training),
         renamed_like=_pair_renamed(before, after, removed, added),
-        types=types, order=tuple(new_nodes))
+        regrouped=tuple(regrouped), types=types, order=tuple(new_nodes))
+
+
+def _network(name: str) -> str:
+    from .networks import network_title
+
+    return network_title(name)
 
 
 def diff_documents(before: dict, after: dict) -> DesignDiff:

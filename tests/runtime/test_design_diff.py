@@ -294,3 +294,19 @@ def test_to_json_and_documents():
     assert renamed == {"old_id": "relu1", "new_id": "leakyrelu1", "old_type": "ReLU",
                        "new_type": "LeakyReLU"}
     assert diff(before, before).to_json()["empty"] is True
+
+
+def test_nodes_moved_between_networks_are_a_change():
+    from tests.runtime.designs import gan
+
+    before, after = gan(), gan()
+    after.set_network("g_fc1", "encoder")
+    d = diff(before, after)
+    assert not d.empty and d.regrouped == (("g_fc1", "generator", "encoder"),)
+    assert d.labels() == ["g_fc1: network generator → encoder"]
+    assert d.nodes_touched() == ["g_fc1"]
+    for node in ("d_fc1", "d_relu", "d_fc2"):
+        after.set_network(node, "")
+    assert "network discriminator → main ×3" in diff(before, after).labels()
+    assert diff(after, after).empty
+    assert d.to_json()["regrouped"] == [{"id": "g_fc1", "old": "generator", "new": "encoder"}]
