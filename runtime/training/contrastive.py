@@ -32,6 +32,8 @@ Forward = Callable[[torch.Tensor], torch.Tensor]
 DREAMS = 16
 DREAM_STEPS = 100
 FILTERS = 32
+#: At most this many epochs of a run send their samples (evenly spread, the last included).
+MAX_SAMPLE_EPOCHS = 50
 #: Training samples whose mean free energy is compared with the validation split's.
 FREE_ENERGY_SAMPLES = 1000
 
@@ -149,6 +151,10 @@ class _Stages(Callback):
         pixels = self.data[0]
         side = math.isqrt(pixels.shape[1]) if pixels.dim() == 2 else 0
         if side < 4 or side * side != pixels.shape[1] or self.rbms[0].gaussian_visible:
+            return
+        epochs = trainer.config["epochs"]
+        every = math.ceil(epochs / MAX_SAMPLE_EPOCHS)  # a long run's log stays small
+        if event.epoch % every and event.epoch != epochs:
             return
         images = self.dream(trainer, pixels).reshape(-1, side, side).clamp(0, 1)
         trainer.emit(Samples(trainer.step, event.epoch, f"{len(images)} Gibbs chains of "

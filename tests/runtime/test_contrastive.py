@@ -237,3 +237,19 @@ def test_few_labels_per_class_need_labels():
                                             "class") as caught:
         Trainer(design).fit()
     assert caught.value.kind == "data"
+
+
+def test_a_long_run_sends_samples_on_at_most_fifty_epochs(monkeypatch):
+    from runtime.training import contrastive
+    from runtime.training.events import Samples
+
+    monkeypatch.setattr(contrastive, "MAX_SAMPLE_EPOCHS", 2)
+    epochs = []
+
+    class Dreams(Callback):
+        def on_event(self, trainer, event) -> None:
+            if isinstance(event, Samples) and event.group == "dreams":
+                epochs.append(event.epoch)
+
+    Trainer(rbm_design(epochs=5), callbacks=[Dreams()]).fit()
+    assert epochs == [3, 5]  # every third epoch, and the last
