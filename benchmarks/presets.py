@@ -329,16 +329,14 @@ def print_tables(results: dict[str, dict]) -> None:
             for key in TARGETS[broken].extra:
                 rows.append(("", key, fmt(b.get(key)), fmt(f.get(key)), "", ""))
         _print_rows(rows)
-    transfer = [name for name in results if TARGETS[name].baseline in results]
-    if transfer:
+    pretrained = [name for name in results if TARGETS[name].baseline in results]
+    if pretrained:
         print()
-        base = TARGETS[transfer[0]].baseline
-        rows = [("pre-trained preset", "metric", "reached", "baseline", "gap")]
-        for name in transfer:
-            rows.append((name, TARGETS[name].checks[0].metric,
-                         fmt(results[name].get(TARGETS[name].checks[0].metric)),
-                         fmt(results[base].get(TARGETS[name].checks[0].metric)),
-                         fmt(results[name].get(GAP))))
+        rows = [("pre-trained preset", "metric", "reached", "baseline", "its value", "gap")]
+        for name in pretrained:
+            base, metric = TARGETS[name].baseline, TARGETS[name].checks[0].metric
+            rows.append((name, metric, fmt(results[name].get(metric)), base,
+                         fmt(results[base].get(metric)), fmt(results[name].get(GAP))))
         _print_rows(rows)
     for name, values in results.items():
         if values.get("error"):
