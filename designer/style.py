@@ -17,6 +17,7 @@ CATEGORY_COLORS = {
     "Recurrent": "#d1495b",
     "Attention": "#e07a1f",
     "Merge": "#4a6fa5",
+    "Generative": "#a8508f",
 }
 
 CANVAS_BACKGROUND = QColor("#1f2329")

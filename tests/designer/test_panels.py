@@ -443,3 +443,11 @@ def test_problems_panel(qtbot, session, shoot):
     assert problems.count() == 0
     assert problems.list.count() == 1 and problems.list.item(0).text() == "No problems"
     shoot(problems, "problems_empty")
+
+
+def test_every_palette_category_has_its_own_colour():
+    from designer import style
+    from runtime.specs import CATEGORIES
+
+    assert set(style.CATEGORY_COLORS) == set(CATEGORIES)
+    assert len(set(style.CATEGORY_COLORS.values())) == len(CATEGORIES)
