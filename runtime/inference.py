@@ -166,11 +166,14 @@ class Predictor:
                           sample[0].detach().cpu())
 
     def input_rbm(self) -> str | None:
-        """The RBM that reads the Input directly, if there is one (it can redraw and dream)."""
+        """The RBM that reads the Input, directly or through a Flatten, if there is one (it
+        can redraw and dream)."""
         if self.input_id is None:
             return None
-        return next((e.dst for e in self.design.edges if e.src == self.input_id
-                     and self.design.nodes[e.dst].type == "RBM"), None)
+        fed = [e.dst for e in self.design.edges if e.src == self.input_id]
+        fed += [e.dst for e in self.design.edges
+                if e.src in fed and self.design.nodes[e.src].type == "Flatten"]
+        return next((n for n in fed if self.design.nodes[n].type == "RBM"), None)
 
     @torch.no_grad()
     def dream(self, x: Any, steps: tuple[int, ...] = (1, 5, 20, 100, 500),

@@ -101,7 +101,10 @@ class _Stages(Callback):
 
     def __init__(self, trainer: "Trainer", chain: list[str], rbms: list):
         self.chain, self.rbms = chain, rbms
-        self.data = (trainer.x, trainer.x_eval)  # the data as it loads: the first RBM's
+        # the first RBM's data: the inputs as vectors (images through the design's Flatten)
+        x, x_eval = (t.flatten(1) for t in (trainer.x, trainer.x_eval))
+        trainer.x, trainer.y, trainer.x_eval = x, x, x_eval
+        self.data = (x, x_eval)
         self.stage = 0
         self.rbm = rbms[0]
         self.particles: torch.Tensor | None = None  # persistent CD's chains, one per batch row
@@ -230,11 +233,14 @@ def _rbm_chain(design) -> list[str]:
         if node == input_id or design.nodes[node].type != "RBM":
             break
         chain.insert(0, node)
+    if node != input_id and design.nodes[node].type == "Flatten" and [
+            e.src for e in design.in_edges(node)] == [input_id]:
+        node = input_id  # images flattened for the first RBM
     if not chain or node != input_id or len(chain) != len(rbms):
         found = f"its RBMs: {', '.join(rbms)}" if rbms else "it has no RBM"
         raise TrainingError(
-            "contrastive_divergence trains RBMs stacked from the Input to the Output (Input -> "
-            f"RBM -> ... -> RBM -> Output, nothing else); {found}. To fine-tune a stack as a "
-            "classifier, train it here, then start the classifier from its weights (init_from)",
-            "design", rbms[0] if rbms else None)
+            "contrastive_divergence trains RBMs stacked from the Input (or a Flatten of it) to "
+            "the Output (Input -> RBM -> ... -> RBM -> Output, nothing else); "
+            f"{found}. To fine-tune a stack as a classifier, train it here, then start the "
+            "classifier from its weights (init_from)", "design", rbms[0] if rbms else None)
     return chain

@@ -91,8 +91,9 @@ MODES: dict[str, ModeSpec] = {m.id: m for m in (
              "denoising autoencoder); validation uses one fixed damaged copy, so its loss "
              "measures denoising.", ("corruption", "noise"), _as_own_target, corrupt_inputs),
     ModeSpec("contrastive_divergence", "Contrastive divergence", "Trains restricted "
-             "Boltzmann machines to model their data, without labels: Input -> RBM -> Output, "
-             "or a stack Input -> RBM -> ... -> RBM -> Output trained greedily (a deep belief "
+             "Boltzmann machines to model their data, without labels: Input -> RBM -> Output "
+             "(a Flatten may follow an image Input), or a stack Input -> RBM -> ... -> RBM -> "
+             "Output trained greedily (a deep belief "
              "net's pre-training: each RBM in turn, for an equal share of the epochs, on the "
              "features of those below it). CD-k runs a Gibbs chain of `cd_steps` steps from "
              "each batch, persistent CD keeps one chain across batches. The loss reported is the "

@@ -112,9 +112,10 @@ def test_a_design_that_is_not_input_rbm_output_is_refused():
     design.disconnect(design.in_edges("out")[0])
     design.connect("rbm", "squash")
     design.connect("squash", "out")
-    with pytest.raises(TrainingError, match=r"trains RBMs stacked from the Input to the Output "
-                                            r"\(Input -> RBM -> ... -> RBM -> Output, nothing "
-                                            r"else\); its RBMs: rbm") as caught:
+    with pytest.raises(TrainingError, match=r"trains RBMs stacked from the Input \(or a "
+                                            r"Flatten of it\) to the Output \(Input -> RBM -> "
+                                            r"... -> RBM -> Output, nothing else\); its RBMs: "
+                                            r"rbm") as caught:
         Trainer(design).fit()
     assert caught.value.node == "rbm"
 
@@ -253,3 +254,29 @@ def test_a_long_run_sends_samples_on_at_most_fifty_epochs(monkeypatch):
 
     Trainer(rbm_design(epochs=5), callbacks=[Dreams()]).fit()
     assert epochs == [3, 5]  # every third epoch, and the last
+
+
+def test_images_reach_the_first_rbm_through_a_flatten():
+    from runtime.inference import Predictor
+    from runtime.training.events import Samples
+
+    design = rbm_design(dataset={"name": "digits", "validation_split": 0.2}, epochs=2)
+    design.set_param("pixels", "shape", [1, 8, 8])  # the digits as images, not 64 numbers
+    design.add_node("Flatten", node_id="flat")
+    design.disconnect(design.in_edges("rbm")[0])
+    design.connect("pixels", "flat")
+    design.connect("flat", "rbm")
+    groups = []
+
+    class Groups(Callback):
+        def on_event(self, trainer, event) -> None:
+            if isinstance(event, Samples):
+                groups.append(event.group)
+
+    trainer = Trainer(design, callbacks=[Groups()])
+    end = trainer.fit()
+    assert end.status == "completed" and trainer.x.shape[1:] == (64,)
+    assert groups == ["dreams", "filters"] * 2  # 8x8 pictures: the views work as before
+    predictor = Predictor(design, trainer.model.state_dict())
+    assert predictor.input_rbm() == "rbm"
+    assert predictor.dream(torch.rand(1, 8, 8))[0][1].shape == (1, 8, 8)
