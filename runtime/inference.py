@@ -187,9 +187,8 @@ class Predictor:
             raise InferenceError("only an RBM reading the Input can dream: this design has none")
         rbm = getattr(self.model, node)
         v = self.as_input(x).reshape(1, -1).float()
-        state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        try:
+        with torch.random.fork_rng(devices=[]):  # its own stream (the model is on the CPU)
+            torch.manual_seed(seed)
             out, done = [], 0
             for wanted in sorted(set(steps)):
                 if wanted > done + 1:
@@ -199,8 +198,6 @@ class Predictor:
                 done = wanted
                 out.append((wanted, mean[0].reshape(self.sample_shape).cpu()))
             return out
-        finally:
-            torch.random.set_rng_state(state)
 
     def _probabilities(self, output: torch.Tensor) -> tuple[torch.Tensor | None, int | None]:
         from .training.losses import LOSSES

@@ -164,12 +164,15 @@ class _Stages(Callback):
                              f"{DREAM_STEPS} steps from training samples, drawn down through "
                              f"{'the RBM' if self.stage == 0 else f'{self.stage + 1} RBMs'}",
                              _pictures(images)))
-        weights = self.rbms[0].weight.detach()[:FILTERS].float().cpu().reshape(-1, side, side)
+        from ..inference import first_filters  # the weight rows as pictures, as Try it draws
+
+        filters = first_filters(trainer.design, trainer.model, FILTERS)
+        weights = filters.images
         low = weights.amin(dim=(1, 2), keepdim=True)
         span = (weights.amax(dim=(1, 2), keepdim=True) - low).clamp_min(1e-12)
         trainer.emit(Samples(trainer.step, event.epoch, f"what {len(weights)} of "
-                             f"{self.chain[0]}'s {self.rbms[0].weight.shape[0]} hidden units "
-                             "respond to (each unit's weights as a picture, white exciting)",
+                             f"{filters.node}'s {filters.total} hidden units respond to (each "
+                             "unit's weights as a picture, white exciting)",
                              _pictures((weights - low) / span), "filters"))
 
     @torch.no_grad()
