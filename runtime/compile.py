@@ -168,6 +168,33 @@ def compile_networks(model: GraphModel) -> dict[str, fx.GraphModule]:
     return {name: compile_model(subgraph(model, name)) for name in model.networks()}
 
 
+class JoinedNetworks(nn.Module):
+    """The networks of one design as one module, for a training mode that joins them (a GAN's
+    generator and discriminator).
+
+    Its children are the design's layers, named by node id as in a single network's module, so
+    checkpoints, monitoring and weight transfer read it the same way; `networks` holds each
+    network's own module (sharing those layers), which the mode calls. It has no forward of its
+    own: how the networks meet is the mode's business.
+    """
+
+    def __init__(self, networks: dict[str, fx.GraphModule]):
+        super().__init__()
+        for module in networks.values():
+            for node_id, layer in module.named_children():
+                self.add_module(node_id, layer)
+        object.__setattr__(self, "networks", dict(networks))  # not registered twice
+
+    def forward(self, *args):  # noqa: D401 - documented above
+        raise TypeError("a design of several networks has no single forward: call one of "
+                        f"its networks ({', '.join(map(repr, self.networks))})")
+
+
+def compile_joined(model: GraphModel) -> JoinedNetworks:
+    """Every network of the design compiled (`compile_networks`) and held as one module."""
+    return JoinedNetworks(compile_networks(model))
+
+
 def _in_file_order(model: GraphModel, node_ids: list[str], type_id: str) -> list[str]:
     """The nodes of `type_id` among `node_ids`, in file order (forward's argument/result order)."""
     wanted = set(node_ids)

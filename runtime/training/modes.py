@@ -36,6 +36,12 @@ class ModeSpec:
             compiled model's forward and the `loss` setting, for modes that do not learn by
             backpropagating the loss setting through the design (contrastive divergence);
             None: the design's forward and loss. It also checks the design and data suit it.
+            It runs before the optimiser is built: it may narrow `trainer.named_trainable` to
+            the parameters the run's optimiser moves (a mode that steps others itself keeps
+            their optimiser in `trainer.extra_states`, so checkpoints hold it too).
+        joins_networks: The design may hold several networks, which this mode joins (the
+            trainer's model is then a `JoinedNetworks`); otherwise a design of several
+            networks is refused.
     """
 
     id: str
@@ -45,6 +51,7 @@ class ModeSpec:
     prepare: Callable[[Any], Any] = lambda dataset: dataset
     corrupt: Callable[[torch.Tensor, dict, torch.Generator], torch.Tensor] | None = None
     objective: Callable[[Any], tuple] | None = None
+    joins_networks: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.uses) - set(MODE_SETTINGS)

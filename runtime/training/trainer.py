@@ -15,10 +15,11 @@ from typing import Any, Iterable, Iterator
 
 import torch
 
-from ..compile import compile_model
+from ..compile import compile_joined, compile_model
 from ..document import to_dict
 from ..errors import DatasetError, TrainingConfigError, TrainingError
 from ..graph import GraphModel
+from ..networks import is_multi_network
 from ..shapes import infer
 from .augment import augment
 from .callbacks import Callback
@@ -121,6 +122,9 @@ class Trainer:
         self.history: list[EpochEnd] = []
         self.epoch_extras: dict[str, float] = {}  # added to the next epoch_end's metrics
         self.current_node: str | None = None  # the node a mode with its own objective trains
+        # state a mode keeps beside the model and optimiser (a second optimiser): objects with
+        # state_dict/load_state_dict, saved in checkpoints under their names
+        self.extra_states: dict[str, Any] = {}
         self.step = 0
         self.epoch = 0
         self._stop = False
@@ -171,10 +175,12 @@ class Trainer:
             raise TrainingError("the design has errors: " + "; ".join(
                 f"{p.node + ': ' if p.node else ''}{p.message}" for p in analysis.errors),
                 "design", first.node)
-        self.input_id, self.output_id = io_nodes(self.design)
+        self.mode = mode_of(cfg)
+        joined = self.mode.joins_networks and is_multi_network(self.design)
+        if not joined and self.mode.objective is None:
+            self.input_id, self.output_id = io_nodes(self.design)
         self.device = pick_device(cfg["device"])
         torch.manual_seed(cfg["seed"])
-        self.mode = mode_of(cfg)
         if self.dataset is None:
             try:
                 self.dataset = training_data(cfg, self.base_dir)
@@ -185,7 +191,8 @@ class Trainer:
         ds = self.dataset
         if self.mode.objective is None:  # a mode with its own objective checks its own fit
             check_data_fits(self.design, analysis, ds, cfg)
-        self.model = compile_model(self.design, analysis).to(self.device)
+        self.model = (compile_joined(self.design) if joined
+                      else compile_model(self.design, analysis)).to(self.device)
         # the training step calls the generated forward directly: GraphModule.__call__ wraps it
         # in error-message formatting and nn.Module's hook dispatch, which the trainer never
         # uses on the whole model (monitoring hooks sit on its layers), ~2 % of a tiny MLP step
@@ -219,6 +226,10 @@ class Trainer:
         check_fits(analysis, self.batch_size, self.device)  # before the first batch is made
         self._analysis = analysis
         self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self._loss_fn = LOSSES[cfg["loss"]].compute  # read on every step, looked up once
+        if self.mode.objective is not None:  # e.g. contrastive divergence for an RBM
+            # before the optimiser: the mode may narrow the parameters it moves
+            self._forward, self._loss_fn, self._eval_forward = self.mode.objective(self)
         groups = multiplier_groups(self.named_trainable, {
             n.id: n.params.get("lr_multiplier", 1.0) for n in self.design.nodes.values()})
         # in the optimiser's order (group by group): checkpoints name its state in this order
@@ -231,9 +242,6 @@ class Trainer:
             cfg.optimizer["lr"], cfg["epochs"], self.steps_per_epoch, self.monitor_mode))
         self.amp = bool(cfg["mixed_precision"]) and self.device.type == "cuda"
         # settings read on every step, looked up once
-        self._loss_fn = LOSSES[cfg["loss"]].compute
-        if self.mode.objective is not None:  # e.g. contrastive divergence for an RBM
-            self._forward, self._loss_fn, self._eval_forward = self.mode.objective(self)
         self._l1 = cfg["regularization"]["l1"]
         self._max_norm = cfg["regularization"]["max_norm"]
         self._clip = (cfg["gradient_clipping"]["mode"], cfg["gradient_clipping"]["value"])
@@ -309,7 +317,8 @@ class Trainer:
             loss=cfg["loss"], metrics=list(cfg.metrics))
         self._call("on_fit_start", start_event)
         self.emit(start_event)
-        warning = activation_warning(self.design, cfg["loss"])
+        warning = (activation_warning(self.design, cfg["loss"])
+                   if self.mode.objective is None else None)  # a mode's own loss is not read
         if warning is not None:
             self.emit(RunWarning(*warning))
         status = "completed"
@@ -625,7 +634,8 @@ class Trainer:
                 "trainable": [name for name, _ in self.named_trainable],
                 "schedule": self.schedule.state_dict(), "epoch": self.epoch, "step": self.step,
                 "best": self.best, "history": [event.to_json() for event in self.history],
-                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
+                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                "extra": {name: state.state_dict() for name, state in self.extra_states.items()}}
 
     def _save_checkpoints(self, improved: bool) -> None:
         if self.checkpoint_dir is None:
@@ -644,6 +654,11 @@ class Trainer:
             raise TrainingError(f"checkpoint {path} does not fit this design: {err}",
                                 "design") from None
         self._load_optimizer_state(state, path)
+        for name, held in self.extra_states.items():
+            if name not in state.get("extra", {}):
+                raise TrainingError(f"checkpoint {path} was not saved by a {self.mode.id} run "
+                                    f"(it has no {name} state): start a new run", "design")
+            held.load_state_dict(state["extra"][name])
         self.schedule.load_state_dict(state["schedule"], self.optimizer)
         self.step, self.epoch = state["step"], state["epoch"]
         self.best = state["best"]

@@ -6,7 +6,7 @@ import torch
 
 from runtime import document
 from runtime.cli import run, summary_json
-from runtime.compile import compile_model, compile_networks
+from runtime.compile import compile_joined, compile_model, compile_networks
 from runtime.document import dumps, loads, save
 from runtime.errors import CompileError, DesignFileError, GraphError, TrainingError
 from runtime.fragment import copy_fragment, plan_paste
@@ -171,6 +171,21 @@ def test_compile_networks_of_a_single_network_design_is_compile_model():
     modules = compile_networks(mlp())
     assert list(modules) == [""]
     assert modules[""].code == compile_model(mlp()).code
+
+
+def test_joined_networks_hold_every_layer_once_by_node_id():
+    joined = compile_joined(gan())
+    assert set(joined.networks) == {"generator", "discriminator"}
+    assert sorted(name for name, _ in joined.named_children()) == sorted(
+        ["g_fc1", "g_relu", "g_fc2", "d_fc1", "d_relu", "d_fc2"])
+    # one set of weights: the networks' modules call the joined module's layers
+    assert joined.networks["generator"].g_fc1 is joined.g_fc1
+    assert len(list(joined.parameters())) == 8
+    assert "d_fc2.weight" in joined.state_dict()
+    point = joined.networks["generator"](torch.randn(4, 8))
+    assert joined.networks["discriminator"](point).shape == (4, 1)
+    with pytest.raises(TypeError, match="several networks"):
+        joined(torch.randn(4, 8))
 
 
 def test_compile_model_refuses_several_networks_naming_them():
