@@ -10,6 +10,7 @@ Synthetic 2-D classification (x float32 (N, 2), y int64 (N,); all take n_samples
     circles      a circle inside a circle     noise, factor
     xor          quadrants labelled by sign   noise
     blobs        Gaussian clusters            centers, cluster_std, n_features, center_box
+    gaussian_mixture  ring of Gaussians       modes, radius, std
 Synthetic regression (x float32 (N, 1), y float32 (N, 1); n_samples, seed):
     sine         y = sin(frequency x)         noise, frequency, x_range
     polynomial   y = sum c_k x^k              noise, degree, coefficients, x_range
