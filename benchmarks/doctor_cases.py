@@ -1041,6 +1041,21 @@ CASES: list[Case] = [
          with_training(heavy_l1, drop=("regularization",)), 30,
          "An L1 penalty of 0.05 outweighs the data: loss ln 3, accuracy 1/3.",
          also=(("stuck_at_chance", ("training.regularization.l1", "training.regularization")),)),
+    # --- mode collapse (adversarial training) ------------------------------------------------
+    Case("lesson-gan-mode-collapse", "mode_collapse", "sample",
+         partial(preset, "lesson-gan-mode-collapse"),
+         partial(preset, "lesson-gan-mode-collapse-fixed"), 30,
+         "The GAN lesson: a discriminator learning 10x slower than its generator (0.0001 vs "
+         "0.001) lets the generator pile every sample onto one spot of the ring of 8 Gaussians "
+         "(val_diversity ~0.2, one mode covered); at the generator's rate it covers all 8.",
+         quick=True),
+    Case("gan-fast-generator", "mode_collapse", "sample",
+         with_training(partial(preset, "lesson-gan-mode-collapse-fixed"), ("optimizer.lr", 0.005),
+                       ("mode.discriminator_lr", 0.0005)),
+         partial(preset, "lesson-gan-mode-collapse-fixed"), 30,
+         "The generator's rate raised to 0.005 with the discriminator's at 0.0005: the "
+         "generator outruns it and collapses to a point off the ring (val_diversity ~0.05, no "
+         "mode covered); both at 0.001 cover the ring."),
 ]
 
 
@@ -1048,7 +1063,7 @@ CASES: list[Case] = [
 #: Presets that are faults of the suite (with their fixed version as counterpart), not controls.
 FAULT_PRESETS = ("lesson-dying-relu", "lesson-exploding-gradients", "lesson-overfitting",
                  "lesson-perceptron-xor", "lesson-vanishing-gradients", "lesson-zero-init",
-                 "rnn-adding")
+                 "rnn-adding", "lesson-gan-mode-collapse")
 
 
 def _preset_controls() -> list[Control]:

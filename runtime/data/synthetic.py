@@ -64,6 +64,15 @@ def _blobs(p: dict[str, Any], _: Path | None) -> Dataset:
     return _classes("blobs", x, y, k, centers=centres.tolist())
 
 
+def _gaussian_mixture(p: dict[str, Any], _: Path | None) -> Dataset:
+    gen, n, k = generator(p), p["n_samples"], p["modes"]
+    y = balanced_labels(n, k, gen)
+    angle = torch.arange(k) * (TAU / k)
+    centres = p["radius"] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    x = centres[y] + p["std"] * randn(gen, n, 2)
+    return _classes("gaussian_mixture", x, y, k, centers=centres.tolist(), std=p["std"])
+
+
 def _regression(name: str, x: torch.Tensor, y: torch.Tensor, **notes: Any) -> Dataset:
     return Dataset(name, x.float(), y.float(), "regression", kind="tabular", notes=notes)
 
@@ -153,6 +162,21 @@ SPECS = [
                    "[-center_box, center_box] in each dimension.", minimum=0.0, maximum=1000.0),
          SEED),
         _blobs),
+    DatasetSpec(
+        "gaussian_mixture", "Ring of Gaussians",
+        "Points from k Gaussians evenly spaced on a circle, the mixture GAN papers test mode "
+        "collapse on: a generator must put samples near every centre, and one that collapses "
+        "covers only a few. The label is the Gaussian a point came from (centres in the notes).",
+        "classification", "tabular",
+        (n_samples(2000, maximum=1_000_000),
+         ParamSpec("modes", "int", 8, "Number of Gaussians (k), one class each.", minimum=1,
+                   maximum=64),
+         ParamSpec("radius", "float", 2.0, "Radius of the circle the centres lie on.",
+                   minimum=0.0, maximum=100.0),
+         ParamSpec("std", "float", 0.05, "Standard deviation of each Gaussian.", minimum=0.0,
+                   maximum=100.0),
+         SEED),
+        _gaussian_mixture),
     DatasetSpec(
         "sine", "Sine wave",
         "Noisy samples of y = sin(frequency * x). The simplest curve-fitting task: watch a network "

@@ -51,6 +51,10 @@ SLOW_VARIANCE = 0.1
 UNDERFIT_LATE = 0.7
 #: Regression underfits when the training error stays above this share of the targets' variance.
 UNDERFIT_VARIANCE = 0.3
+#: Mode collapse: generated samples' spread below this share of the real data's, judged from
+#: this share of the run's epochs on (at least the third epoch).
+COLLAPSE_DIVERSITY = 0.5
+COLLAPSE_FROM = 0.1
 #: Findings that are causes in themselves; other findings (dead units, vanishing gradients...)
 #: can be symptoms of a design choice found by suspects.py, which is then named instead.
 ROOT_CAUSES = ("loss_output_mismatch", "symmetry")
@@ -198,6 +202,12 @@ class LiveDoctor(Callback):
         if self._first_loss is None:
             self._first_loss = self._history[0].train_loss
         facts = self._facts(trainer, self._last_nodes, event.step)
+        if self._adversarial(trainer):
+            # a GAN's generator loss is a game's score, not a loss that should fall: the loss
+            # rules would read its swings as divergence; the game has its own rule
+            collapse = self._collapse(trainer, facts)
+            self._judge("epochs", [collapse] if collapse else [], event.step)
+            return
         found = [f for f in (self._diverging(facts), self._chance(facts),
                              self._overfitting(facts), self._underfitting(facts),
                              self._too_slow(facts)) if f]
@@ -223,13 +233,61 @@ class LiveDoctor(Callback):
 
     @_guarded
     def on_fit_end(self, trainer, event: FitEnd) -> None:
-        if event.status == "completed" and self._history:
+        if event.status == "completed" and self._history and not self._adversarial(trainer):
             facts = self._facts(trainer, self._last_nodes, event.steps or 0)
             found = self._slow_at_end(facts)
             if found:
                 self._judge("end", [found], event.steps or 0, confirm=1)
 
     # --- epoch rules --------------------------------------------------------------------------
+    @staticmethod
+    def _adversarial(trainer) -> bool:
+        return trainer.config["mode"]["name"] == "adversarial"
+
+    def _collapse(self, trainer, facts) -> Finding | None:
+        """The generator's samples spread far less than the data: mode collapse."""
+        epoch = len(self._history)
+        epochs = trainer.config["epochs"]
+        diversity = self._history[-1].metrics.get("val_diversity")
+        if epoch < max(3, math.ceil(COLLAPSE_FROM * epochs)) or \
+                not isinstance(diversity, (int, float)) or diversity >= COLLAPSE_DIVERSITY:
+            return None
+        coverage = self._history[-1].metrics.get("val_coverage")
+        design, config = facts.design, facts.config
+        section = config["mode"]
+        output = next((n for n in design.networks().get("generator", [])
+                       if design.nodes[n].type == "Output"), None)
+        lr = signals.lr(config)
+        d_lr = section.get("discriminator_lr")
+        fixes = []
+        if d_lr is not None and d_lr < lr:
+            fixes.append(Fix(f"Train the discriminator at the generator's learning rate ({lr:g}, "
+                             f"not {d_lr:g})", (Edit("set_training", name="mode.discriminator_lr",
+                                                     value=None),)))
+        if section.get("generator_loss") == "minimax":
+            fixes.append(Fix("Use the non-saturating generator loss", (
+                Edit("set_training", name="mode.generator_loss", value="non_saturating"),)))
+        fixes.append(Fix(f"Halve the generator's learning rate (to {lr / 2:g})", (
+            Edit("set_training", name="optimizer.lr", value=lr / 2),
+            Edit("set_training", name="mode.discriminator_lr", value=d_lr if d_lr is not None
+                 else lr))))
+        covered = (f" and lie near only {coverage:.0%} of the real samples"
+                   if isinstance(coverage, (int, float)) and math.isfinite(coverage) else "")
+        slower = (f" Here the discriminator learns at {d_lr:g}, {lr / d_lr:.0f}x slower than the "
+                  "generator, so the generator jumps to wherever the discriminator is weakest "
+                  "before it can react, and all its noise lands there."
+                  if d_lr is not None and d_lr < lr else "")
+        return Finding(
+            "mode_collapse", "warning", "Mode collapse: the generator makes a few samples",
+            f"After {epoch} epochs the generator's samples from a fixed batch of noise spread "
+            f"over only {diversity:.0%} of the distance real samples do{covered}: whatever the "
+            "noise, it makes nearly the same few samples, which fool the discriminator for a "
+            "while, instead of the variety of the data." + slower, node=output,
+            field="training.mode",
+            evidence={"diversity": diversity, "coverage": coverage, "epochs": epoch,
+                      "limit": COLLAPSE_DIVERSITY},
+            fixes=tuple(fixes), step=facts.step, stage="live")
+
     def _lr_high(self, facts: signals.Facts, how: str) -> Finding:
         config = facts.config
         losses = [round(e.train_loss, 5) for e in self._history]

@@ -166,6 +166,8 @@ def _probe(trainer, result: Preflight, steps: int, params: dict[str, int],
         # zero-initialised layers pass back zero gradients: that is the symmetry, not vanishing
         causes = [f for f in causes if f.code != "vanishing_gradients"]
     result.findings += causes
+    if cfg["mode"]["name"] == "adversarial":
+        return  # the generator's loss is a game's score: on one batch it need not fall
     # can the network learn this one batch? (the first step above was its first step)
     losses = [result.initial_loss]
     ratios: list[float] = [signals.max_update(facts.nodes) or 0.0]

@@ -97,6 +97,12 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("underfitting", "Underfitting", "warning", ("live",),
          "Training and validation loss both high and flat: the network is too small or too "
          "constrained for the data.", "the narrowest hidden layer, or `training.regularization`"),
+    Rule("mode_collapse", "Mode collapse", "warning", ("live",),
+         "Adversarial training: the generator's samples (from a fixed batch of noise) spread "
+         "over less than half the distance real samples do (`val_diversity` below 0.5) after "
+         "the first tenth of the run, for two epochs running: it makes a few samples whatever "
+         "the noise, and covers only part of the data (`val_coverage`).",
+         "the generator's Output node; the fix is in `training.mode`"),
 )}
 
 

@@ -194,7 +194,8 @@ class Samples(Event):
     kind: ClassVar[str] = "samples"
     doc: ClassVar[str] = ("After an epoch of a generative training mode: what the model "
                           "produces now (contrastive divergence: pictures dreamt by Gibbs "
-                          "chains), so a view can show them as it learns.")
+                          "chains; adversarial: the generator's pictures or 2-D points), so a "
+                          "view can show them as it learns.")
     step: int = _f("The last step run.")
     epoch: int = _f("The epoch just ended.")
     title: str = _f("What the samples are, in a phrase.")
@@ -203,6 +204,9 @@ class Samples(Event):
     group: str = _f("Which view they belong to: `dreams` (what the model produces) or "
                     "`filters` (what its units respond to); a view keeps the latest of each.",
                     "dreams")
+    points: list = _f("Generated 2-D points, [x, y] each (adversarial training on 2-D data), "
+                      "drawn over `real`.", [])
+    real: list = _f("Real 2-D points, [x, y] each, that `points` are drawn over.", [])
 
 
 #: What a diagnosis event says about its finding.
@@ -275,6 +279,8 @@ class Report(Event):
     mae: float | None = _f("Regression: mean absolute error.", None, optional=True)
     baseline_mse: float | None = _f("Regression: the error of always predicting the training "
                                     "targets' mean.", None, optional=True)
+    output: str | None = _f("With several Outputs, the one judged (one report each).", None,
+                            optional=True)
     scatter: dict | None = _f("Regression: `target` and `prediction`, each sample's first "
                               "value, up to 500 points.", None, optional=True)
 

@@ -15,9 +15,12 @@ from typing import Any, Callable
 import torch
 
 #: Settings a mode may read from the `mode` section (each one a setting in the catalogue).
-MODE_SETTINGS = ("corruption", "noise", "cd_steps", "persistent")
+MODE_SETTINGS = ("corruption", "noise", "cd_steps", "persistent", "generator_loss",
+                 "discriminator_lr", "label_smoothing", "discriminator_steps")
 #: How `reconstruction` corrupts its inputs.
 CORRUPTIONS = ("none", "gaussian", "masking")
+#: How `adversarial` scores its generator (`mode.generator_loss`).
+GENERATOR_LOSSES = ("non_saturating", "minimax")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,18 @@ def _rbm_objective(trainer):
     return rbm_objective(trainer)
 
 
+def _gan_prepare(dataset):
+    from .adversarial import adversarial_prepare
+
+    return adversarial_prepare(dataset)
+
+
+def _gan_objective(trainer):
+    from .adversarial import adversarial_objective
+
+    return adversarial_objective(trainer)
+
+
 def corrupt_inputs(x: torch.Tensor, section: dict, generator: torch.Generator) -> torch.Tensor:
     """Gaussian noise of standard deviation `noise`, or masking: each input value set to zero
     with probability `noise` (Vincent et al.'s masking noise). Drawn on the CPU from `generator`
@@ -107,6 +122,18 @@ MODES: dict[str, ModeSpec] = {m.id: m for m in (
              "reconstruction error (set `loss` to mse); the weights follow the CD gradient, not "
              "that error's.", ("cd_steps", "persistent"),
              _as_own_target, objective=_rbm_objective),
+    ModeSpec("adversarial", "Adversarial (GAN)", "A generator and a discriminator trained "
+             "against each other: two networks named generator (noise of its Input's shape -> "
+             "a sample) and discriminator (a sample of the data's shape -> one logit), the loss "
+             "bce. Each step first updates the discriminator with its own optimiser "
+             "(`discriminator_steps` times, at `discriminator_lr`), real samples labelled "
+             "1 - `label_smoothing`, generated ones 0; then the run's optimiser updates the "
+             "generator by the `generator_loss`. The loss reported is -log D(G(z)); each "
+             "epoch also reports the discriminator's loss, D(x), D(G(z)) and the samples' "
+             "diversity and coverage of the real data, which fall when the generator "
+             "collapses onto a few modes.", ("generator_loss", "discriminator_lr",
+                                             "label_smoothing", "discriminator_steps"),
+             _gan_prepare, objective=_gan_objective, joins_networks=True),
 )}
 
 

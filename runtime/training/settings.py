@@ -17,7 +17,7 @@ from ..present import format_literal
 from ..specs import ParamSpec
 from .losses import LOSSES, TASKS
 from .metrics import metric_problem, task_problem
-from .modes import CORRUPTIONS, MODES
+from .modes import CORRUPTIONS, GENERATOR_LOSSES, MODES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
 
@@ -201,6 +201,27 @@ SETTINGS: tuple[Setting, ...] = (
             _p("persistent", "bool", False, "Persistent contrastive divergence: keep one Gibbs "
                "chain going across batches instead of restarting it at the data."),
             _users(MODES, "mode", "persistent"), short="PCD"),
+    Setting("mode.generator_loss", "Generator loss", "Objective",
+            _p("generator_loss", "choice", "non_saturating", "non_saturating: the generator "
+               "minimises -log D(G(z)), whose gradient is strongest while the discriminator "
+               "wins; minimax: it minimises log(1 - D(G(z))), the original game, whose gradient "
+               "vanishes then.", choices=GENERATOR_LOSSES),
+            _users(MODES, "mode", "generator_loss"), short="G loss"),
+    Setting("mode.discriminator_lr", "Discriminator LR", "Objective",
+            _p("discriminator_lr", "float", None, "The discriminator's learning rate (its own "
+               "optimiser, of the run's kind); empty for the run's learning rate. The schedule "
+               "acts on the generator's only.", minimum=0.0, exclusive_minimum=True,
+               maximum=10.0, nullable=True), _users(MODES, "mode", "discriminator_lr"),
+            short="D lr"),
+    Setting("mode.label_smoothing", "Label smoothing", "Objective",
+            _p("label_smoothing", "float", 0.0, "One-sided label smoothing: the discriminator's "
+               "target for real samples is 1 minus this (fakes stay 0), so it cannot grow "
+               "overconfident.", minimum=0.0, maximum=0.5),
+            _users(MODES, "mode", "label_smoothing"), short="smoothing"),
+    Setting("mode.discriminator_steps", "D steps per G step", "Objective",
+            _p("discriminator_steps", "int", 1, "Discriminator updates before each generator "
+               "update (the extra ones on other random training batches).", minimum=1,
+               maximum=10), _users(MODES, "mode", "discriminator_steps"), short="D steps"),
     Setting("loss", "Loss", "Objective",
             _p("loss", "choice", "cross_entropy", "What training minimises.",
                choices=tuple(LOSSES)), short="loss"),

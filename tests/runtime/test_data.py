@@ -31,6 +31,7 @@ def expected(name: str) -> tuple:
         "circles": ((2,), torch.float32, (), torch.int64),
         "xor": ((2,), torch.float32, (), torch.int64),
         "blobs": ((2,), torch.float32, (), torch.int64),
+        "gaussian_mixture": ((2,), torch.float32, (), torch.int64),
         "sine": ((1,), torch.float32, (1,), torch.float32),
         "polynomial": ((1,), torch.float32, (1,), torch.float32),
         "sine_forecast": ((20, 1), torch.float32, (1,), torch.float32),
@@ -64,7 +65,8 @@ def loaded() -> dict[str, Dataset]:
 
 # --- the catalogue --------------------------------------------------------------------------------
 def test_catalogue_holds_every_required_dataset():
-    required = """spirals moons circles xor blobs sine polynomial sine_forecast adding_problem
+    required = """spirals moons circles xor blobs gaussian_mixture sine polynomial sine_forecast
+    adding_problem
     parity copy reverse majority shapes digits iris wine breast_cancer csv npz idx
     image_folder""".split()
     assert list(DATASETS) == required
@@ -196,6 +198,10 @@ def test_two_d_classes_have_their_geometry():
     assert blobs.sample_shape == (3,) and blobs.num_classes == 4
     centres = torch.tensor(blobs.notes["centers"])
     assert (blobs.x - centres[blobs.y]).abs().max() < 0.1
+    ring = load_dataset(small("gaussian_mixture", modes=6, radius=3.0, std=0.01))
+    centres = torch.tensor(ring.notes["centers"])
+    assert ring.num_classes == 6 and torch.allclose(centres.norm(dim=1), torch.full((6,), 3.0))
+    assert (ring.x - centres[ring.y]).norm(dim=1).max() < 0.1
 
 
 def test_shapes_are_balanced_and_distinguishable():

@@ -30,7 +30,7 @@ def test_lessons_are_all_covered():
     broken = {p.name.removeprefix("lesson-").removesuffix(".json")
               for p in PRESETS.glob("lesson-*.json") if not p.name.endswith("-fixed.json")}
     assert broken == {"dying-relu", "vanishing-gradients", "exploding-gradients", "zero-init",
-                      "overfitting", "perceptron-xor"}
+                      "overfitting", "perceptron-xor", "gan-mode-collapse"}
     assert all((PRESETS / f"lesson-{n}-fixed.json").exists() for n in broken)
 
 
@@ -101,6 +101,14 @@ def test_perceptron_xor_inserts_a_hidden_layer_before_the_perceptron():
     assert d.edges_removed == (EdgeKey("x", "output", "perceptron", "input"),)
     assert d.nodes_touched() == ["hidden", "tanh"]
     assert d.labels() == ["+hidden (Linear)", "+tanh (Tanh)"]
+
+
+def test_gan_mode_collapse_gives_the_discriminator_the_generators_rate():
+    d = lesson_diff("gan-mode-collapse")
+    assert d.training == (("mode.discriminator_lr", 0.0001, None),)
+    assert not (d.added or d.removed or d.retyped or d.reparametrised or d.edges_added
+                or d.edges_removed or d.renamed_like)
+    assert d.nodes_touched() == []
 
 
 def test_fixed_against_broken_is_the_mirror():

@@ -409,6 +409,16 @@ def test_the_dying_relu_lesson_names_its_dead_relu_and_the_fix_trains():
     assert fixed.final["val_accuracy"] > 0.9
 
 
+def test_the_gan_collapse_lesson_is_mode_collapse_on_the_generators_output():
+    design = document.load(PRESETS / "lesson-gan-mode-collapse.json")
+    design.training = {**design.training, "epochs": 6, "monitoring": {"doctor": True}}
+    trainer = Trainer(design)
+    trainer.fit()
+    found = trainer.doctor.findings()
+    assert codes(found) == {"mode_collapse"}
+    assert found[0].node == "sample" and found[0].field == "training.mode"
+
+
 def test_train_streams_diagnosis_events_and_prints_them(tmp_path, capsys):
     out = tmp_path / "events.jsonl"
     assert cli(["train", str(PRESETS / "lesson-dying-relu.json"), "--metrics-out",
