@@ -31,6 +31,15 @@ The denoising autoencoder prints `damaged_mse`, the validation MSE of its damage
 against the clean targets (what copying the input would score), and `denoised_vs_damaged`, its
 own validation MSE over that.
 
+The GAN presets print what their generators make from 2,500 seeded noise vectors: on the ring of
+Gaussians `modes_covered` (modes with at least 1 % of the samples within 3 standard deviations)
+and `high_quality` (the share of samples that near a mode); on the digits `recognised`, the share
+of generated digits that a logistic-regression classifier trained on the real training digits
+gives one class with probability 0.9 or more, `classes_seen` (classes with at least 1 % of the
+samples recognised as them) and `real_recognised`, the same share for the real validation digits
+(the classifier's own confidence, the ceiling). Every adversarial run also ends with
+`val_diversity`: the generated samples' spread over the real ones'.
+
 Regression presets also print `baseline_mse`, the validation MSE of predicting the training
 targets' mean (per output), which is the line a model has to beat.
 
@@ -121,6 +130,10 @@ TARGETS: dict[str, Target] = {
     "transformer-majority": _t(("val_accuracy", ">=", 0.95)),
     "attention-reverse": _t(("val_accuracy", ">=", 0.99)),
     "regression-sine": _t(("val_mse", "<=", 0.015), stat="baseline_mse"),
+    "gan-2d": _t(("modes_covered", ">=", 7), ("high_quality", ">=", 0.7), stat="val_diversity",
+                 extra=("high_quality",)),
+    "dcgan-digits": _t(("recognised", ">=", 0.35), ("classes_seen", ">=", 9),
+                       stat="real_recognised", extra=("classes_seen",)),
     # --- transfer learning: pre-train, then three ways to learn new classes from 5 examples ----
     "transfer-shapes-pretrain": _t(("val_accuracy", ">=", 0.95)),
     "transfer-shapes-scratch": _t(("val_accuracy", ">=", 0.5)),
@@ -153,6 +166,11 @@ TARGETS: dict[str, Target] = {
                              extra=("val_accuracy", "val_loss_rise")),
     "lesson-overfitting-fixed": _t(("val_loss_rise", "<=", 1.5), ("train_val_gap", "<=", 0.05),
                                    stat="train_val_gap", extra=("val_accuracy",)),
+    "lesson-gan-mode-collapse": _t(("modes_covered", "<=", 2), ("val_diversity", "<=", 0.5),
+                                   stat="val_diversity", fix="lesson-gan-mode-collapse-fixed",
+                                   extra=("modes_covered", "high_quality")),
+    "lesson-gan-mode-collapse-fixed": _t(("modes_covered", ">=", 7), ("val_diversity", ">=", 0.8),
+                                         stat="val_diversity", extra=("high_quality",)),
 }
 
 
@@ -221,7 +239,9 @@ def train_one(name: str) -> dict:
         values["damaged_mse"] = float(((trainer.x_eval[val] - trainer.y[val]) ** 2).mean())
         if values.get("val_mse") is not None:
             values["denoised_vs_damaged"] = values["val_mse"] / values["damaged_mse"]
-    if linears:
+    if getattr(trainer, "mode", None) is not None and trainer.mode.id == "adversarial":
+        values.update(gan_scores(trainer))
+    if linears and hasattr(trainer.model, linears[0]):
         weight = getattr(trainer.model, linears[0]).weight.detach()
         values["distinct_rows"] = int(len(torch.unique(weight, dim=0)))
     if trainer.dataset.task == "classification" and recorder.epochs:
@@ -234,6 +254,69 @@ def train_one(name: str) -> dict:
         if losses:
             values["val_loss_rise"] = losses[-1] / max(min(losses), 1e-12)
     return values
+
+
+#: Generated samples the GAN presets are scored on (from one seeded batch of noise).
+GAN_SAMPLES = 2500
+#: A mode of the ring counts as covered with at least this share of the samples near it; a
+#: sample near a mode (high quality) lies within this many of the ring's standard deviations.
+MODE_SHARE = 0.01
+NEAR_STDS = 3.0
+#: A generated digit is recognised when the classifier gives one class this probability.
+CONFIDENT = 0.9
+
+
+def gan_scores(trainer) -> dict:
+    """What a trained GAN's generator makes, scored against the real data: for the ring of
+    Gaussians the modes covered and the share of samples near a mode; for digits the share a
+    classifier trained on the real digits recognises confidently, and how many classes those
+    cover (the real validation digits' share is printed beside it)."""
+    import torch
+
+    game = next(c for c in trainer.callbacks if type(c).__name__ == "_Game")
+    noise = torch.randn((GAN_SAMPLES, *game.parts.noise_shape),
+                        generator=torch.Generator().manual_seed(12345))
+    generator = game.parts.generator
+    generator.eval()
+    with torch.no_grad():
+        made = torch.cat([generator(noise[i:i + 500].to(trainer.device)).float().cpu()
+                          for i in range(0, len(noise), 500)])
+    notes = trainer.dataset.notes
+    if "centers" in notes:
+        centres, std = torch.tensor(notes["centers"]), float(notes["std"])
+        distance, nearest = torch.cdist(made, centres).min(dim=1)
+        near = distance <= NEAR_STDS * std
+        counts = torch.bincount(nearest[near], minlength=len(centres))
+        return {"modes_covered": int((counts >= MODE_SHARE * len(made)).sum()),
+                "modes": len(centres), "high_quality": float(near.float().mean())}
+    if trainer.dataset.name == "digits":
+        return _digit_scores(trainer, made)
+    return {}
+
+
+def _digit_scores(trainer, made) -> dict:
+    """A logistic-regression classifier trained on the real training digits judges the fakes."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    from runtime.data import load_dataset
+
+    real = load_dataset(trainer.config.dataset, seed=trainer.config["seed"])  # with labels
+    train, val = trainer.train_idx.cpu(), trainer.val_idx.cpu()
+    x, y = real.x.flatten(1).numpy(), real.y.numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        classifier = LogisticRegression(C=1.0, max_iter=2000).fit(x[train], y[train])
+    real_conf = classifier.predict_proba(x[val]).max(axis=1)
+    probs = classifier.predict_proba(made.flatten(1).numpy())
+    confident = probs.max(axis=1) >= CONFIDENT
+    classes = probs.argmax(axis=1)[confident]
+    counts = [int((classes == c).sum()) for c in range(probs.shape[1])]
+    return {"recognised": float(confident.mean()),
+            "classes_seen": int(sum(1 for n in counts if n >= MODE_SHARE * len(made))),
+            "real_recognised": float((real_conf >= CONFIDENT).mean()),
+            "classifier_val_accuracy": float(classifier.score(x[val], y[val]))}
 
 
 def _monitor_stats(samples: list[dict], linears: list[str], types: dict[str, str]) -> dict:

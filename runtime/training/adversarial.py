@@ -318,7 +318,7 @@ class _Game(Callback):
         if event.epoch % every and event.epoch != epochs:
             return
         made = self.generated()
-        title = f"the generator's samples from {{}} fixed noise vectors, epoch {event.epoch}"
+        title = "the generator's samples from {} fixed noise vectors"
         if self.parts.sample_shape == (2,):
             real = self.reference(trainer)
             trainer.emit(Samples(trainer.step, event.epoch, title.format(POINTS) + ", over "

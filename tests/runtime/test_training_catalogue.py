@@ -428,7 +428,7 @@ EVENT_EXAMPLES: dict[str, Event] = {e.kind: e for e in (
     WorkerStarted(pid=4321),
     Preparing(message="pre-training preset transfer-shapes-pretrain: epoch 3/15", done=0.2),
     Samples(step=90, epoch=2, title="16 Gibbs chains of 100 steps",
-            images=[[[0.0, 0.5], [1.0, 0.25]]]),
+            images=[[[0.0, 0.5], [1.0, 0.25]]], points=[[0.5, -1.25]], real=[[2.0, 0.0]]),
     FitStart(design="MLP", dataset="spirals", device="cpu", epochs=5, start_epoch=2,
              steps_per_epoch=10, batch_size=32, train_samples=320, val_samples=80, params=1234,
              trainable_params=1200, task="classification", num_classes=2, lr=0.01,
