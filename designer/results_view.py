@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPixmap
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QScrollArea, QTextBrowser,
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QTextBrowser,
                                QVBoxLayout, QWidget)
 
 from .plots import NODE_COLORS, Plot, shorten
@@ -160,6 +160,11 @@ class ResultsView(QWidget):
         super().__init__(parent)
         self.summary = QLabel("Results appear here when a run ends.")
         self.summary.setWordWrap(True)
+        # a design with several Outputs has a report for each: pick which one is shown
+        self.output = QComboBox()
+        self.output.setToolTip("The Output whose validation results are shown")
+        self.output.currentIndexChanged.connect(self._show_chosen)
+        self.reports: list[dict] = []
         self.confusion = ConfusionMatrix()
         self.scatter = PredictionScatter()
         self.regions = DecisionRegions()
@@ -167,12 +172,30 @@ class ResultsView(QWidget):
         self.sequences = QTextBrowser()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.summary)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.output)
+        self.output.hide()
+        layout.addLayout(top)
         row = QHBoxLayout()
         for widget in (self.confusion, self.scatter, self.regions, self.grid, self.sequences):
             row.addWidget(widget, 1)
             widget.hide()
         layout.addLayout(row, 1)
+
+    def show_reports(self, reports: list[dict]) -> None:
+        """The reports of one run (one per Output), with a chooser when there are several."""
+        self.reports = list(reports)
+        self.output.blockSignals(True)
+        self.output.clear()
+        self.output.addItems([f"Output {r.get('output')}" for r in self.reports])
+        self.output.blockSignals(False)
+        self.output.setVisible(len(self.reports) > 1)
+        self.show_report(self.reports[0] if self.reports else None)
+
+    def _show_chosen(self, index: int) -> None:
+        if 0 <= index < len(self.reports):
+            self.show_report(self.reports[index])
 
     def show_report(self, report: dict | None) -> None:
         for widget in (self.confusion, self.scatter, self.regions, self.grid, self.sequences):
@@ -183,7 +206,8 @@ class ResultsView(QWidget):
         samples = report.get("samples") or []
         if report.get("task") == "classification":
             names = report.get("class_names") or []
-            self.summary.setText(f"Validation accuracy {report.get('accuracy', 0):.1%} on "
+            self.summary.setText(f"{_of_output(report)}Validation accuracy "
+                                 f"{report.get('accuracy', 0):.1%} on "
                                  f"{report.get('val_samples')} samples of "
                                  f"{report.get('dataset')}.")
             self.confusion.show_matrix(report.get("confusion") or [], names)
@@ -199,7 +223,8 @@ class ResultsView(QWidget):
                 self.sequences.show()
             return
         self.summary.setText(
-            f"Validation MSE {report.get('mse', float('nan')):.4g} (predicting the mean: "
+            f"{_of_output(report)}Validation MSE {report.get('mse', float('nan')):.4g} "
+            f"(predicting the mean: "
             f"{report.get('baseline_mse', float('nan')):.4g}), MAE "
             f"{report.get('mae', float('nan')):.4g} on {report.get('val_samples')} samples of "
             f"{report.get('dataset')}.")
@@ -209,6 +234,11 @@ class ResultsView(QWidget):
         if samples and isinstance(samples[0].get("prediction"), list):
             self.sequences.setHtml(_sequence_html(samples, []))
             self.sequences.show()
+
+
+def _of_output(report: dict) -> str:
+    """"sum: " for a report of one Output of several, else nothing."""
+    return f"{report['output']}: " if report.get("output") else ""
 
 
 def _name(value, names: list[str]) -> str:

@@ -91,7 +91,8 @@ class RunRecord:
         self.errors: list[dict] = []
         self.warnings: list[str] = []
         self.lr_changes: list[dict] = []
-        self.report: dict | None = None
+        self.report: dict | None = None  # the first Output's (the only one's, usually)
+        self.reports: list[dict] = []  # one per Output, in the design's order
         self.end: dict | None = None
         #: The doctor's findings: per (code, node, field), the latest diagnosis event about it
         #: (status "new", "updated" or "withdrawn"), in the order they were first found.
@@ -262,7 +263,8 @@ class RunRecord:
         self.errors.append(event)
 
     def _on_report(self, event: dict) -> None:
-        self.report = event
+        self.reports.append(event)
+        self.report = self.reports[0]
 
     def _on_fit_end(self, event: dict) -> None:
         self.end = event

@@ -16,7 +16,7 @@ from runtime.document import to_dict
 from runtime.errors import TrainingConfigError, TrainingError
 from runtime.graph import GraphModel, MetaChanged, NodeMoved
 from runtime.training.config import parse_training
-from runtime.training.data_fit import io_nodes
+from runtime.training.data_fit import check_structure
 from runtime.runs import runs_root
 from runtime.worker import Stop, TrainingWorker
 
@@ -100,14 +100,14 @@ class TrainingController(QObject):
                     f"{where}{first.message}" + (f" (and {more} more)" if more else ""))
         model = self.session.model
         try:
-            io_nodes(model)
-        except TrainingError as err:
-            return str(err)
-        try:
-            parse_training(model.training)
+            config = parse_training(model.training)
         except TrainingConfigError as err:
             first = err.problems[0]
             return f"the training settings have a problem: {first.location}: {first.message}"
+        try:
+            check_structure(model, config)
+        except TrainingError as err:
+            return str(err)
         return None
 
     def start(self, design: GraphModel | None = None, resume: str | None = None,

@@ -26,6 +26,8 @@ from runtime.graph import MetaChanged
 from runtime.training.config import (effective_block, merged_with_defaults, parse_training,
                                      with_setting)
 from runtime.training.data_fit import activation_warning, check_data_fits, io_nodes
+from runtime.training.modes import mode_of
+from runtime.training.outputs import is_multi_io
 from runtime.training.settings import (BY_PATH, SECTIONS, SETTINGS, Setting, get_path,
                                        set_path)
 
@@ -343,10 +345,12 @@ class TrainingForm(QScrollArea):
         if isinstance(dataset, str):
             self._show_fit(f"⚠ {dataset}", False)
             return
-        shape = "(" + ", ".join(map(str, dataset.sample_shape)) + ")"
-        about = (f"Data: {len(dataset):,} samples of {shape} "
-                 f"{str(dataset.x.dtype).replace('torch.', '')}"
-                 + (f", {dataset.num_classes} classes" if dataset.num_classes else ", regression"))
+        about = f"Data: {dataset.describe()}"
+        mode = mode_of(config)
+        if mode.objective is not None:  # its own check runs when training starts
+            self._show_fit(f"{about}. {mode.title} checks the design against the data when "
+                           "training starts.", True)
+            return
         analysis = self.session.analysis
         if analysis.errors:
             self._show_fit(about + ". Fix the design's errors to check it against the Input.",
@@ -357,6 +361,9 @@ class TrainingForm(QScrollArea):
         except LayerLabError as err:
             where = f" ({err.node})" if getattr(err, "node", None) else ""
             self._show_fit(f"{about}.\n⚠ {err}{where}", False)
+            return
+        if is_multi_io(self.session.model, dataset):
+            self._show_fit(f"{about} ✓ fits the Inputs and Outputs", True)
             return
         input_id, _ = io_nodes(self.session.model)
         wanted = analysis.nodes[input_id].outputs["output"]

@@ -119,7 +119,7 @@ class TrainingPlots(QWidget):
     # --- drawing ----------------------------------------------------------------------------
     def _on_started(self, run: RunRecord) -> None:
         self.overview.gradients.clear_run()
-        self.results.show_report(None)
+        self.results.show_reports([])
         self.results.summary.setText("Results appear here when the run ends.")
         self.caption.setText(f"{run.label} — starting…")
         self._drawn_version = (-1, -1)
@@ -188,7 +188,7 @@ class TrainingPlots(QWidget):
         self.runs.refresh()
         self._draw_history()
         if run.report is not None:
-            self.results.show_report(run.report)
+            self.results.show_reports(run.reports)
         elif run.failure is not None:
             self.results.summary.setText(f"No results: the run failed — "
                                          f"{run.failure.get('message')}")

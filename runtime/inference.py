@@ -68,6 +68,13 @@ class Predictor:
         _load_strict(self.model, state)
         self.model.eval()
         inputs = getattr(self.model, INPUTS_ATTRIBUTE, None) or []
+        outputs = [n.id for n in design.nodes.values() if n.type == "Output"]
+        if len(inputs) > 1 or len(outputs) > 1:
+            raise InferenceError(
+                f"Try it draws one input and shows one answer; this design has "
+                f"{len(inputs)} Inputs ({', '.join(i for i, _ in inputs)}) and {len(outputs)} "
+                f"Outputs ({', '.join(outputs)}): the Results tab shows how each Output does "
+                "on the validation data")
         self.input_id = inputs[0][0] if inputs else None
         self.sample_shape: tuple[int, ...] = tuple(inputs[0][1].shape) if inputs else ()
         self.input_dtype = (torch.int64 if inputs and "int" in inputs[0][1].dtype

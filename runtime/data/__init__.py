@@ -26,6 +26,8 @@ Images (target "input" makes the image its own target, for autoencoders):
                                                                  target, seed
 Real data shipped with scikit-learn (no download):
     digits       8x8 handwritten digits (N, 1, 8, 8) or (N, 64)  flatten, target
+    digit_pairs  inputs left, right (N, 1, 8, 8) -> targets sum    n_samples, seed
+                 (19 classes), difference (N, 1): named data
     iris, wine, breast_cancer   standardised feature tables     (no params)
 User files (relative paths are resolved against the design file's folder):
     csv          a table with a label column   path, label_column, task, header, delimiter
@@ -122,7 +124,8 @@ def select_classes(dataset: Dataset, classes: list) -> Dataset:
         DatasetError: not a classification dataset with one label per sample, an unknown or
             repeated class, or a class without samples.
     """
-    if dataset.task != "classification" or dataset.y.dim() != 1 or not dataset.num_classes:
+    if dataset.named or dataset.task != "classification" or dataset.y.dim() != 1 \
+            or not dataset.num_classes:
         raise DatasetError(f"dataset '{dataset.name}': 'classes' picks classes of a "
                            "classification dataset with one label per sample")
     names = dataset.class_names or [str(i) for i in range(dataset.num_classes)]
@@ -197,7 +200,7 @@ def training_split(dataset: Dataset, block: dict, seed: int
     per_class = block.get("train_per_class")
     if per_class is None:
         return train_idx, val_idx
-    if dataset.task != "classification" or dataset.y.dim() != 1:
+    if dataset.named or dataset.task != "classification" or dataset.y.dim() != 1:
         raise DatasetError(f"dataset '{dataset.name}': train_per_class keeps a number of "
                            "samples per class, so it needs a classification dataset with one "
                            "label per sample")

@@ -15,6 +15,71 @@ TASKS = ("classification", "regression")
 KINDS = ("tabular", "image", "sequence")
 
 
+class NamedTensors:
+    """Several tensors with one sample per row, indexed together: the named inputs or targets of
+    a dataset for a design with several Inputs or Outputs (each named after its node).
+
+    `x[idx]` picks the same rows of every tensor, `x["name"]` gives one tensor, so a batch of
+    named data moves through the trainer like a single tensor.
+    """
+
+    def __init__(self, tensors: dict[str, torch.Tensor]):
+        if not tensors:
+            raise ValueError("NamedTensors needs at least one tensor")
+        sizes = {name: int(t.shape[0]) for name, t in tensors.items()}
+        if len(set(sizes.values())) != 1:
+            raise DatasetError("named data must have one row per sample in every tensor; got "
+                               + ", ".join(f"{name}: {n}" for name, n in sizes.items()))
+        self.tensors = dict(tensors)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self.tensors[key]
+        return NamedTensors({name: t[key] for name, t in self.tensors.items()})
+
+    def __len__(self) -> int:
+        return int(next(iter(self.tensors.values())).shape[0])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tensors
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.tensors)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """(samples,): the one dimension every tensor shares."""
+        return (len(self),)
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.tensors.values())).device
+
+    def to(self, device, non_blocking: bool = False) -> "NamedTensors":
+        return NamedTensors({name: t.to(device, non_blocking=non_blocking)
+                             for name, t in self.tensors.items()})
+
+    def pin_memory(self) -> "NamedTensors":
+        return NamedTensors({name: t.pin_memory() for name, t in self.tensors.items()})
+
+    def map(self, function) -> "NamedTensors":
+        """Every tensor through `function` (augmentation, corruption)."""
+        return NamedTensors({name: function(t) for name, t in self.tensors.items()})
+
+    def items(self):
+        return self.tensors.items()
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What one named target of a dataset is: its task, and its classes for classification."""
+
+    task: str
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+
+
 @dataclass
 class Dataset:
     """A whole dataset in memory (CPU tensors; the trainer moves them to the device once).
@@ -29,6 +94,8 @@ class Dataset:
         class_names: Optional readable labels for the classes.
         vocab_size: For int64 token inputs, the number of distinct token ids (for Embedding).
         kind: "tabular", "image" or "sequence": which augmentations make sense.
+        targets: For named targets (`y` a `NamedTensors`, one per Output node): each one's task
+            and classes; `task`, `num_classes` and `class_names` then describe the first.
     """
 
     name: str
@@ -40,17 +107,55 @@ class Dataset:
     vocab_size: int | None = None
     kind: str = "tabular"
     notes: dict[str, Any] = field(default_factory=dict)
+    targets: dict[str, TargetInfo] | None = None
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.x.shape[1:])
+        """One sample's shape (for named inputs, the first input's)."""
+        x = self.x if isinstance(self.x, torch.Tensor) else next(iter(self.x.tensors.values()))
+        return tuple(x.shape[1:])
 
     @property
     def target_shape(self) -> tuple[int, ...]:
-        return tuple(self.y.shape[1:])
+        y = self.y if isinstance(self.y, torch.Tensor) else next(iter(self.y.tensors.values()))
+        return tuple(y.shape[1:])
+
+    @property
+    def named(self) -> bool:
+        """Whether the inputs or the targets are named (a design with several Inputs/Outputs)."""
+        return isinstance(self.x, NamedTensors) or isinstance(self.y, NamedTensors)
+
+    def target(self, name: str) -> "Dataset":
+        """The dataset as one named target sees it: its targets, task and classes."""
+        info = (self.targets or {})[name]
+        return Dataset(f"{self.name}:{name}", self.x, self.y[name], info.task, info.num_classes,
+                       info.class_names, self.vocab_size, self.kind, self.notes)
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return len(self.x) if isinstance(self.x, NamedTensors) else int(self.x.shape[0])
+
+    def describe(self) -> str:
+        """"1,797 samples of (1, 8, 8) float32, 10 classes", naming each input and target when
+        they are named."""
+        def values(t: torch.Tensor) -> str:
+            shape = "(" + ", ".join(map(str, t.shape[1:])) + ")"
+            return f"{shape} {str(t.dtype).replace('torch.', '')}"
+
+        def target(task: str, classes: int | None) -> str:
+            return f"{classes} classes" if classes else task
+
+        if isinstance(self.x, NamedTensors):
+            inputs = "inputs " + ", ".join(f"{name} {values(t)}" for name, t in self.x.items())
+        else:
+            inputs = values(self.x)
+        if isinstance(self.y, NamedTensors):
+            info = self.targets or {}
+            targets = "; targets " + ", ".join(
+                f"{name} ({target(info[name].task, info[name].num_classes)})"
+                if name in info else name for name in self.y.names)
+        else:
+            targets = ", " + (f"{self.num_classes} classes" if self.num_classes else "regression")
+        return f"{len(self):,} samples of {inputs}{targets}"
 
 
 @dataclass(frozen=True)

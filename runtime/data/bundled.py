@@ -8,8 +8,8 @@ import torch
 
 from ..errors import DatasetError
 from ..specs import ParamSpec
-from .base import Dataset, DatasetSpec
-from .common import TARGET, standardise, with_target
+from .base import Dataset, DatasetSpec, NamedTensors, TargetInfo
+from .common import SEED, TARGET, generator, n_samples, standardise, with_target
 
 
 def _sklearn_loader(function: str) -> Callable[[], Any]:
@@ -30,6 +30,22 @@ def _digits(p: dict[str, Any], _: Path | None) -> Dataset:
                        num_classes=10, class_names=[str(d) for d in range(10)],
                        kind="tabular" if p["flatten"] else "image")
     return with_target(labelled, p["target"])
+
+
+def _digit_pairs(p: dict[str, Any], _: Path | None) -> Dataset:
+    bunch = _sklearn_loader("load_digits")()
+    images = torch.from_numpy(bunch.data).float().reshape(-1, 1, 8, 8) / 16.0
+    labels = torch.from_numpy(bunch.target).long()
+    gen = generator(p)
+    left = torch.randint(0, len(images), (p["n_samples"],), generator=gen)
+    right = torch.randint(0, len(images), (p["n_samples"],), generator=gen)
+    a, b = labels[left], labels[right]
+    sums = [str(k) for k in range(19)]
+    return Dataset("digit_pairs", NamedTensors({"left": images[left], "right": images[right]}),
+                   NamedTensors({"sum": a + b, "difference": (a - b).float()[:, None]}),
+                   "classification", 19, sums, kind="image",
+                   targets={"sum": TargetInfo("classification", 19, sums),
+                            "difference": TargetInfo("regression")})
 
 
 def _table(name: str, function: str) -> Callable[[dict[str, Any], Path | None], Dataset]:
@@ -53,6 +69,13 @@ SPECS = [
         (ParamSpec("flatten", "bool", False, "Give each digit as 64 numbers (N, 64) instead of an "
                    "8x8 image (N, 1, 8, 8)."), TARGET),
         _digits),
+    DatasetSpec(
+        "digit_pairs", "Pairs of handwritten digits",
+        "Two 8x8 digit scans as inputs named `left` and `right`, with two targets, `sum` (19 "
+        "classes) and `difference` (left minus right, a number), for designs with Inputs and "
+        "Outputs of those names. Pairs are drawn at random from the 1,797 scans, so a "
+        "validation pair is a new combination whose scans may also appear in training pairs.",
+        "classification", "image", (n_samples(6000, 100_000), SEED), _digit_pairs),
     DatasetSpec(
         "iris", "Iris flowers",
         "150 flowers of three species described by four measurements (standardised). The classic "

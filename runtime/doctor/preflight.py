@@ -142,8 +142,11 @@ def _probe(trainer, result: Preflight, steps: int, params: dict[str, int],
     finally:
         sample.remove_hooks()
     result.initial_loss = float(loss.detach())
+    # with several Outputs no one output and target tell what the first loss should be
+    single = isinstance(output, torch.Tensor) and isinstance(yb, torch.Tensor)
     facts = signals.Facts(design, cfg, trainer.dataset, {}, result.initial_loss,
-                          output.detach(), yb, stage="preflight")
+                          output.detach() if single else None, yb if single else None,
+                          stage="preflight")
     order = design.topological_order()
     if not math.isfinite(result.initial_loss):
         node = first_non_finite_node(model, xb, order)

@@ -7,12 +7,17 @@ from torch import nn
 
 from ..specs import (DTYPES, Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec,
                      PortSpec, TensorInfo, fail)
+from ..training.losses import LOSSES
 from . import modules
 from .rules import numel
 
 
 def _input_rule(ctx: LayerContext) -> Inference:
     return Inference({"output": TensorInfo(tuple(ctx["shape"]), ctx["dtype"])})
+
+
+#: An Output's `loss` when it uses the training settings' loss.
+TRAINING_LOSS = "training"
 
 
 def _output_rule(ctx: LayerContext) -> Inference:
@@ -121,8 +126,14 @@ SPECS = [
     LayerSpec(
         "Output", "Output", "Input/Output",
         "Marks a tensor as the network's prediction; the loss compares it with the targets. "
-        "A design needs at least one, and several make a model with several outputs.",
-        (), _output_rule, None, outputs=(), input_dtypes=DTYPES,
+        "A design needs at least one, and several make a model with several outputs: each "
+        "compared with the dataset's target of its name, by its own loss, weighted.",
+        (ParamSpec("loss", "choice", TRAINING_LOSS, "The loss comparing this output with its "
+                   f"targets; '{TRAINING_LOSS}' uses the training settings' loss.",
+                   choices=(TRAINING_LOSS, *LOSSES)),
+         ParamSpec("loss_weight", "float", 1.0, "How much this output's loss counts in the "
+                   "total that training lowers (with several outputs).", minimum=0.0)),
+        _output_rule, None, outputs=(), input_dtypes=DTYPES,
         inputs=(PortSpec("input", "The prediction."),)),
     LayerSpec(
         "Linear", "Dense (Linear)", "Core",

@@ -28,10 +28,31 @@ def io_nodes(design: GraphModel) -> tuple[str, str]:
     return inputs[0], outputs[0]
 
 
+def check_structure(design: GraphModel, config: TrainingConfig) -> None:
+    """Refuse (TrainingError) a design whose shape the training mode cannot train, before any
+    data are loaded: several networks for a mode that does not join them; no Input or Output
+    for supervised training. A mode with its own objective checks the rest when it starts."""
+    from ..networks import is_multi_network
+    from .modes import mode_of
+    from .outputs import io_lists
+
+    mode = mode_of(config)
+    if is_multi_network(design) and not mode.joins_networks:
+        io_lists(design)  # names the networks
+    elif mode.objective is None:
+        io_lists(design)
+
+
 def check_data_fits(design: GraphModel, analysis: Analysis, dataset, config: TrainingConfig) -> None:
     """Raise a TrainingError (naming the node to change) when the data cannot train the design:
     the sample shape or dtype differs from the Input's, or the targets do not suit the Output and
-    the loss."""
+    the loss. A design of several Inputs or Outputs, or named data, is checked input by input
+    and output by output (`outputs.check_named_data`)."""
+    from .outputs import check_named_data, is_multi_io, output_loss
+
+    if is_multi_io(design, dataset):
+        check_named_data(design, analysis, dataset, config)
+        return
     input_id, output_id = io_nodes(design)
     want = analysis.nodes[input_id].outputs["output"]
     if tuple(dataset.sample_shape) != tuple(want.shape):
@@ -46,7 +67,7 @@ def check_data_fits(design: GraphModel, analysis: Analysis, dataset, config: Tra
                             "data", input_id)
     out_info = analysis.nodes[output_id].outputs["output"]
     try:
-        check_compatible(config["loss"], config.metrics, out_info, dataset.target_shape,
+        check_compatible(output_loss(design, output_id, config), config.metrics, out_info, dataset.target_shape,
                          dataset.y.dtype, dataset.num_classes)
     except TrainingError as err:
         err.node = err.node or output_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -233,8 +233,10 @@ def _median(values: list[float]) -> float:
 
 
 @torch.no_grad()
-def first_non_finite_node(model: nn.Module, x: torch.Tensor, order: list[str]) -> str | None:
-    """Re-run the forward pass and name the first node (in graph order) with a NaN/Inf output."""
+def first_non_finite_node(model: nn.Module, x: Any, order: list[str],
+                          forward: Callable[[Any], Any] | None = None) -> str | None:
+    """Re-run the forward pass (`forward`, or the model's) and name the first node (in graph
+    order) with a NaN/Inf output."""
     bad: set[str] = set()
     handles = []
     for name, module in model.named_children():
@@ -244,7 +246,7 @@ def first_non_finite_node(model: nn.Module, x: torch.Tensor, order: list[str]) -
                 bad.add(name)
         handles.append(module.register_forward_hook(hook))
     try:
-        model(x)
+        (forward or model)(x)
     finally:
         for handle in handles:
             handle.remove()

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 
 from .events import Report
+from ..data.base import NamedTensors
 from .losses import LossSpec
 
 MAX_STEPS = 64  # sequences, per-step labels and long regression outputs are cut to this length
@@ -52,12 +53,15 @@ class EvaluationContext:
 
 
 @torch.no_grad()
-def validation_report(ctx: EvaluationContext, max_samples: int = 48) -> Report:
+def validation_report(ctx: EvaluationContext, max_samples: int = 48,
+                      output: str | None = None) -> Report:
     """The `report` event for a trained model, over the whole validation split.
 
     Args:
-        ctx: The model, data and loss to judge.
+        ctx: The model, data and loss to judge (for one Output of several: its targets, loss
+            and outputs alone).
         max_samples: How many validation samples (the first of the split) to include one by one.
+        output: The Output node judged, for a design with several (None: the only one).
 
     Raises:
         ValueError: the validation split is empty.
@@ -78,7 +82,7 @@ def validation_report(ctx: EvaluationContext, max_samples: int = 48) -> Report:
     for sample, shown_input in zip(fields["samples"], inputs or ()):
         sample["input"] = shown_input
     return Report(task=ds.task, data_kind=ds.kind, dataset=ds.name, val_samples=len(idx),
-                  **fields)
+                  output=output, **fields)
 
 
 # --- classification ---------------------------------------------------------------------------
@@ -165,7 +169,7 @@ def _regression(ctx: EvaluationContext, shown: torch.Tensor) -> dict:
 # --- the decision grid of 2-D points ------------------------------------------------------------
 def _is_2d_table(ctx: EvaluationContext) -> bool:
     x = ctx.x
-    return (ctx.dataset.kind == "tabular" and x.is_floating_point() and x.dim() == 2
+    return (isinstance(x, torch.Tensor) and ctx.dataset.kind == "tabular" and x.is_floating_point() and x.dim() == 2
             and x.shape[1] == 2)
 
 
@@ -188,6 +192,10 @@ def _decision_grid(ctx: EvaluationContext, k: int) -> dict:
 # --- sample inputs ------------------------------------------------------------------------------
 def _inputs(x: torch.Tensor, kind: str) -> list | None:
     """The shown samples' inputs in a drawable form, or None when there is nothing worth drawing."""
+    if isinstance(x, NamedTensors):  # several Inputs: pictures side by side, else the first
+        parts = [x[name] for name in x.names]
+        pictures = all(t.dim() == 4 and t.shape[1:3] == parts[0].shape[1:3] for t in parts)
+        x = torch.cat(parts, dim=-1) if pictures and kind == "image" else parts[0]
     x = x.cpu()
     if kind == "image" and x.is_floating_point() and x.dim() in (3, 4):
         if x.dim() == 3:

@@ -19,19 +19,24 @@ from ..compile import compile_joined, compile_model
 from ..document import to_dict
 from ..errors import DatasetError, TrainingConfigError, TrainingError
 from ..graph import GraphModel
+from ..data.base import NamedTensors
+from ..names import INPUTS_ATTRIBUTE
 from ..networks import is_multi_network
 from ..shapes import infer
 from .augment import augment
 from .callbacks import Callback
 from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
-from .data_fit import activation_warning, check_data_fits, io_nodes
+from .data_fit import activation_warning, check_data_fits
 from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, RunWarning,
                      from_json)
 from .losses import LOSSES, compute_loss
 from .memory import check_fits, device_memory, fitting_batch
 from .metrics import MetricAccumulator, higher_is_better
 from .modes import mode_of, training_data
+from .outputs import (HeadsAccumulator, heads_forward, heads_loss, io_lists, is_multi_io,
+                      output_heads,
+                      own_loss_config)
 from .monitor import MonitorSample, MonitorSchedule, first_non_finite_node
 from .optimizers import base_lr, load_state_by_name, make_optimizer, multiplier_groups
 from .regularizers import apply_max_norm, l1_penalty
@@ -178,7 +183,7 @@ class Trainer:
         self.mode = mode_of(cfg)
         joined = self.mode.joins_networks and is_multi_network(self.design)
         if not joined and self.mode.objective is None:
-            self.input_id, self.output_id = io_nodes(self.design)
+            io_lists(self.design)  # one network, with an Input and an Output
         self.device = pick_device(cfg["device"])
         torch.manual_seed(cfg["seed"])
         if self.dataset is None:
@@ -189,7 +194,12 @@ class Trainer:
         else:  # a dataset given as it loads: as this mode sees it (idempotent)
             self.dataset = self.mode.prepare(self.dataset)
         ds = self.dataset
+        self.heads = None  # several Outputs (or named data): each its own loss and metrics
         if self.mode.objective is None:  # a mode with its own objective checks its own fit
+            if is_multi_io(self.design, ds):
+                self.heads = output_heads(self.design, cfg)
+            else:
+                self.config = cfg = own_loss_config(self.design, cfg)
             check_data_fits(self.design, analysis, ds, cfg)
         self.model = (compile_joined(self.design) if joined
                       else compile_model(self.design, analysis)).to(self.device)
@@ -198,6 +208,10 @@ class Trainer:
         # uses on the whole model (monitoring hooks sit on its layers), ~2 % of a tiny MLP step
         self._forward = self.model.forward
         self._eval_forward = self.model  # validation and the report (a mode may replace both)
+        if self.heads is not None:
+            names = ([name for name, _ in getattr(self.model, INPUTS_ATTRIBUTE)]
+                     if isinstance(ds.x, NamedTensors) else None)
+            self._forward = self._eval_forward = heads_forward(self.model, names)
         self.node_specs = {n.id: self.design.registry.get(n.type)
                            for n in self.design.nodes.values()}
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -226,7 +240,9 @@ class Trainer:
         check_fits(analysis, self.batch_size, self.device)  # before the first batch is made
         self._analysis = analysis
         self.steps_per_epoch = math.ceil(n / self.batch_size)
-        self._loss_fn = LOSSES[cfg["loss"]].compute  # read on every step, looked up once
+        # read on every step, looked up once
+        self._loss_fn = (LOSSES[cfg["loss"]].compute if self.heads is None
+                         else heads_loss(self.heads))
         if self.mode.objective is not None:  # e.g. contrastive divergence for an RBM
             # before the optimiser: the mode may narrow the parameters it moves
             self._forward, self._loss_fn, self._eval_forward = self.mode.objective(self)
@@ -361,7 +377,7 @@ class Trainer:
         """One pass over the training split; None when a stop arrived before any batch ran."""
         cfg = self.config
         self.model.train()
-        acc = MetricAccumulator(cfg.metrics, cfg["loss"])
+        acc = self._accumulator()
         order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.generator)
                                .to(self.device)]
         last_emit = 0.0
@@ -382,7 +398,9 @@ class Trainer:
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             xb, yb = self.x[idx], self.y[idx]
             if augmenting:
-                xb = augment(xb, aug, self.dataset.kind, self.generator)
+                xb = (xb.map(lambda t: augment(t, aug, self.dataset.kind, self.generator))
+                      if isinstance(xb, NamedTensors)
+                      else augment(xb, aug, self.dataset.kind, self.generator))
             if self._corrupting:
                 xb = self.mode.corrupt(xb, cfg["mode"], self.generator)
             sampled = self.monitor_schedule.due(self.step)
@@ -477,12 +495,19 @@ class Trainer:
     def _evaluate(self) -> dict:
         cfg = self.config
         self.model.eval()
-        acc = MetricAccumulator(cfg.metrics, cfg["loss"])
+        acc = self._accumulator()
         for output, target in self.evaluation_batches(self.val_idx):
             with self._autocast():
-                loss = compute_loss(cfg["loss"], output, target)
+                loss = (compute_loss(cfg["loss"], output, target) if self.heads is None
+                        else self._loss_fn(output, target))
             acc.update(output, target, loss)
         return acc.result()
+
+    def _accumulator(self) -> MetricAccumulator | HeadsAccumulator:
+        """Sums the loss and metrics of an epoch (per Output, with several)."""
+        if self.heads is not None:
+            return HeadsAccumulator(self.heads)
+        return MetricAccumulator(self.config.metrics, self.config["loss"])
 
     def evaluation_batches(self, idx: torch.Tensor,
                            batch: int = EVAL_BATCH) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -495,24 +520,39 @@ class Trainer:
                 output = self._eval_forward(self.x_eval[chosen])
             yield output, self.y[chosen]
 
-    def evaluation_context(self) -> EvaluationContext:
-        """The trained model with its data and loss, as the end-of-run report reads them."""
+    def evaluation_context(self, output: str | None = None) -> EvaluationContext:
+        """The trained model with its data and loss, as the end-of-run report reads them; with
+        several Outputs, those of `output` alone."""
         def forward(x: torch.Tensor) -> torch.Tensor:
             self.model.eval()
             with self._autocast():
                 return self._eval_forward(x)
-        return EvaluationContext(self.dataset, LOSSES[self.config["loss"]], self.x_eval, self.y,
-                                 self.train_idx, self.val_idx, self.evaluation_batches, forward)
+        if output is None:
+            return EvaluationContext(self.dataset, LOSSES[self.config["loss"]], self.x_eval,
+                                     self.y, self.train_idx, self.val_idx,
+                                     self.evaluation_batches, forward)
+        index = [head.node for head in self.heads].index(output)
+        y = self.y[output] if isinstance(self.y, NamedTensors) else self.y
+
+        def batches(idx: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for outputs, targets in self.evaluation_batches(idx):
+                yield _nth(outputs, index), targets[output]
+        return EvaluationContext(self.dataset.target(output), self.heads[index].spec,
+                                 self.x_eval, y, self.train_idx, self.val_idx, batches,
+                                 lambda x: _nth(forward(x), index))
 
     def _emit_report(self) -> None:
-        """The end-of-run validation report; a failure here is a warning, never a failed run."""
-        try:
-            report = validation_report(self.evaluation_context())
-        except Exception as err:  # the weights are trained: keep the run
-            self.emit(RunWarning("could not compute the validation report: "
-                              f"{type(err).__name__}: {err}"))
-            return
-        self.emit(report)
+        """The end-of-run validation report (one per Output); a failure here is a warning, never
+        a failed run."""
+        for output in ([None] if self.heads is None else [h.node for h in self.heads]):
+            try:
+                report = validation_report(self.evaluation_context(output), output=output)
+            except Exception as err:  # the weights are trained: keep the run
+                self.emit(RunWarning("could not compute the validation report"
+                                     f"{f' of {output}' if output else ''}: "
+                                     f"{type(err).__name__}: {err}"))
+                continue
+            self.emit(report)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
@@ -563,7 +603,9 @@ class Trainer:
     def _epoch_event(self, epoch: int, train: dict, val: dict) -> EpochEnd:
         elapsed = time.perf_counter() - self._train_started
         metrics = {}
-        for name in self.config.metrics:
+        for name in train:  # the configured metrics (and with several Outputs, each one's)
+            if name == "loss":
+                continue
             metrics[f"train_{name}"] = train[name]
             if val:
                 metrics[f"val_{name}"] = val[name]
@@ -608,7 +650,8 @@ class Trainer:
                    if p.grad is not None and not torch.isfinite(p.grad.float().norm())}
             node = next((n for n in reversed(order) if n in bad), None)
         else:
-            node = first_non_finite_node(self.model, xb, self.design.topological_order())
+            node = first_non_finite_node(self.model, xb, self.design.topological_order(),
+                                         self._forward)
         where = f" in node '{node}'" if node else ""
         hint = ("lower the learning rate, add gradient clipping, or normalise the inputs"
                 if node or what == "gradients" else self._finite_output_hint(xb))
@@ -618,8 +661,9 @@ class Trainer:
     @torch.no_grad()
     def _finite_output_hint(self, xb: torch.Tensor) -> str:
         """Why the loss is not finite when every output is: huge outputs, or the targets."""
-        output = self.model(xb)
-        largest = float(output.abs().max()) if output.numel() else 0.0
+        outputs = self._forward(xb)
+        largest = max((float(o.abs().max()) for o in (
+            outputs if isinstance(outputs, tuple) else (outputs,)) if o.numel()), default=0.0)
         if largest > OVERFLOW_HINT:
             return (f"the outputs grew so large (up to {largest:.1e}) that the loss overflowed: "
                     "lower the learning rate or add gradient clipping")
@@ -698,6 +742,11 @@ class Trainer:
             return
         load_state_by_name(self.optimizer, [name for name, _ in self.named_trainable], saved,
                            names)
+
+
+def _nth(outputs: Any, index: int) -> torch.Tensor:
+    """Output `index` of a forward that returns one tensor per Output."""
+    return outputs[index] if isinstance(outputs, tuple) else outputs
 
 
 def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
