@@ -55,7 +55,7 @@ class SamplesView(QWidget):
             inner.addWidget(self.captions[group])
             inner.addWidget(self.pictures[group])
         inner.addStretch(1)
-        scroll = self.scroll = QScrollArea(self)
+        scroll = self.pictures_area = QScrollArea(self)
         scroll.setWidget(page)
         scroll.setWidgetResizable(True)
         self.energy = Plot("Free energy: training vs validation data", legend=True)
@@ -120,7 +120,7 @@ class SamplesView(QWidget):
         has_points = bool(dreams.get("points"))
         self.points.setVisible(has_points)
         # points have only a caption beside the plot: the pictures' column gives it the room
-        self.scroll.setMaximumWidth(POINTS_CAPTION_PX if has_points else QWIDGETSIZE_MAX)
+        self.pictures_area.setMaximumWidth(POINTS_CAPTION_PX if has_points else QWIDGETSIZE_MAX)
         for group in GROUPS:
             event = samples.get(group)
             if event is self.shown.get(group):

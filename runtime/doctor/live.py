@@ -267,10 +267,11 @@ class LiveDoctor(Callback):
         if section.get("generator_loss") == "minimax":
             fixes.append(Fix("Use the non-saturating generator loss", (
                 Edit("set_training", name="mode.generator_loss", value="non_saturating"),)))
-        fixes.append(Fix(f"Halve the generator's learning rate (to {lr / 2:g})", (
-            Edit("set_training", name="optimizer.lr", value=lr / 2),
-            Edit("set_training", name="mode.discriminator_lr", value=d_lr if d_lr is not None
-                 else lr))))
+        if not fixes:  # no setting known to cause it: slow the generator down against D
+            fixes.append(Fix(f"Halve the generator's learning rate (to {lr / 2:g})", (
+                Edit("set_training", name="optimizer.lr", value=lr / 2),
+                Edit("set_training", name="mode.discriminator_lr", value=d_lr if d_lr is not None
+                     else lr))))
         covered = (f" and lie near only {coverage:.0%} of the real samples"
                    if isinstance(coverage, (int, float)) and math.isfinite(coverage) else "")
         slower = (f" Here the discriminator learns at {d_lr:g}, {lr / d_lr:.0f}x slower than the "

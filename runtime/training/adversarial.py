@@ -169,21 +169,24 @@ def _networks(trainer: "Trainer") -> _Networks:
 
 
 class _Noise:
-    """The noise the generator draws from: a seeded CPU stream (so runs repeat), whose state
-    checkpoints keep (so a resumed run draws what the uninterrupted one would)."""
+    """The noise the generator draws from, and the training rows the extra discriminator steps
+    take: seeded CPU streams (so runs repeat), whose states checkpoints keep (so a resumed run
+    draws what the uninterrupted one would)."""
 
     def __init__(self, shape: tuple[int, ...], seed: int):
         self.shape = shape
         self.generator = torch.Generator().manual_seed(seed * 7919 + 17)
+        self.rows = torch.Generator().manual_seed(seed * 7919 + 202)
 
     def draw(self, n: int, device: torch.device) -> torch.Tensor:
         return torch.randn((n, *self.shape), generator=self.generator).to(device)
 
     def state_dict(self) -> dict:
-        return {"state": self.generator.get_state()}
+        return {"state": self.generator.get_state(), "rows": self.rows.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["state"])
+        self.rows.set_state(state["rows"])
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
@@ -224,7 +227,6 @@ class _Game(Callback):
         self.probe_z = torch.randn((PROBE, *parts.noise_shape),
                                    generator=torch.Generator().manual_seed(seed + 101))
         self.eval_noise = torch.Generator()
-        self.extra_rows = torch.Generator().manual_seed(seed + 202)
         self._sums = torch.zeros(4, device=self.device)  # d_loss, D(x), D(G(z)), steps
 
     # --- the step -------------------------------------------------------------------------
@@ -266,7 +268,7 @@ class _Game(Callback):
 
     def _another_batch(self, n: int) -> torch.Tensor:
         idx = self.trainer.train_idx
-        pick = torch.randint(len(idx), (n,), generator=self.extra_rows).to(idx.device)
+        pick = torch.randint(len(idx), (n,), generator=self.noise.rows).to(idx.device)
         return self.trainer.x[idx[pick]]
 
     def evaluate(self, real: torch.Tensor) -> torch.Tensor:

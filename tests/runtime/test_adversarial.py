@@ -121,6 +121,15 @@ def test_each_network_has_its_own_optimiser():
     assert 0 < end.get("val_d_real") < 1 and 0 < end.get("val_d_fake") < 1
 
 
+@pytest.mark.parametrize("d_steps", [1, 3])
+def test_the_discriminator_steps_per_generator_step(d_steps):
+    trainer, _ = fit(gan_design(mode={"discriminator_steps": d_steps}))
+    d_opt = trainer.extra_states["discriminator_optimizer"]
+    g_steps = {float(trainer.optimizer.state[p]["step"]) for p in trainer.trainable}
+    d_counts = {float(d_opt.state[p]["step"]) for g in d_opt.param_groups for p in g["params"]}
+    assert g_steps == {float(trainer.step)} and d_counts == {float(d_steps * trainer.step)}
+
+
 def test_a_tiny_gan_learns_where_the_data_is():
     # one blob moved to (1.5, -1); the untrained generator's samples sit near the origin
     from runtime.data import load_dataset
@@ -152,14 +161,16 @@ def test_seeded_runs_repeat_and_seeds_differ():
         [e.to_json() for e in b.history][-1]["val_d_loss"]
 
 
-def test_checkpoints_keep_both_optimisers_and_a_resumed_run_matches(tmp_path):
-    whole, _ = fit(gan_design(epochs=3))
-    first, _ = fit(gan_design(epochs=2), checkpoint_dir=tmp_path)
+@pytest.mark.parametrize("d_steps", [1, 2])
+def test_checkpoints_keep_both_optimisers_and_a_resumed_run_matches(tmp_path, d_steps):
+    mode = {"discriminator_steps": d_steps}
+    whole, _ = fit(gan_design(epochs=3, mode=mode))
+    first, _ = fit(gan_design(epochs=2, mode=mode), checkpoint_dir=tmp_path)
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     assert set(state["extra"]) == {"discriminator_optimizer", "noise"}
     assert state["extra"]["discriminator_optimizer"]["state"]  # Adam's moments for D
     assert len(state["trainable"]) == 4  # the generator's two weights and biases
-    resumed, _ = fit(gan_design(epochs=3), resume=tmp_path / "last.pt")
+    resumed, _ = fit(gan_design(epochs=3, mode=mode), resume=tmp_path / "last.pt")
     assert resumed.start_epoch == 3
     for key, value in whole.model.state_dict().items():
         assert torch.allclose(resumed.model.state_dict()[key], value), key
