@@ -20,7 +20,10 @@ SMOOTHING = 0.8
 
 def sweep(trainer, steps: int = SWEEP_STEPS) -> tuple[list[tuple[float, float]], float | None]:
     """[(lr, smoothed loss)] and the suggested learning rate (None when the loss never fell).
-    The trainer's own model is left untouched."""
+    The trainer's own model is left untouched. A GAN gets no sweep: its generator's loss is a
+    game's score against a discriminator that learns too, with no minimum to find."""
+    if trainer.config["mode"]["name"] == "adversarial":
+        return [], None
     model = copy.deepcopy(trainer.model)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]

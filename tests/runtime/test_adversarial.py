@@ -275,3 +275,11 @@ def test_the_doctor_is_quiet_on_a_healthy_gan():
     _, events = fit(lesson("lesson-gan-mode-collapse-fixed", 6))
     assert [d.finding["code"] for d in events.of(Diagnosis)] == []
     assert copy.copy(events.of(EpochEnd)[-1].get("val_diversity")) > 0.5
+
+
+def test_the_pre_flight_check_of_a_gan_sweeps_no_learning_rate():
+    from runtime.doctor.preflight import preflight
+
+    result = preflight(gan_design(), lr_finder=True)
+    assert result.lr_curve == [] and result.suggested_lr is None
+    assert [f.code for f in result.findings if f.severity != "info"] == []
