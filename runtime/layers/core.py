@@ -53,6 +53,14 @@ def _flatten_rule(ctx: LayerContext) -> Inference:
     return Inference({"output": TensorInfo((numel(ctx.x),), ctx.x.dtype)})
 
 
+def _repeat_rule(ctx: LayerContext) -> Inference:
+    x = ctx.x
+    if len(x.shape) != 1:
+        fail(f"RepeatVector repeats one vector per sample (batch, features) but got "
+             f"{x.describe()}: add a Flatten before it, or take one step of the sequence")
+    return Inference({"output": TensorInfo((ctx["n"], x.shape[0]), x.dtype)})
+
+
 def _reshape_rule(ctx: LayerContext) -> Inference:
     x, shape = ctx.x, list(ctx["shape"])
     if shape.count(-1) > 1:
@@ -165,6 +173,14 @@ SPECS = [
                    "may be -1 to infer it.", minimum=-1, min_items=1, max_items=4),),
         _reshape_rule, lambda ctx: ModuleRecipe(modules.Reshape, {"shape": list(ctx["shape"])}),
         key_params=("shape",), input_dtypes=DTYPES),
+    LayerSpec(
+        "RepeatVector", "Repeat Vector", "Reshape",
+        "Repeats each sample's vector n times into a sequence (batch, n, features). Use it to "
+        "hand one summary (an encoder's last state) to every step of a decoder, as the "
+        "encoder-decoder networks without attention do.",
+        (ParamSpec("n", "int", 8, "How many steps the sequence has.", minimum=1),),
+        _repeat_rule, lambda ctx: ModuleRecipe(modules.RepeatVector, {"n": ctx["n"]}),
+        key_params=("n",), aliases=("Repeat", "RepeatVector1d"), input_dtypes=DTYPES),
     LayerSpec(
         "Permute", "Permute", "Reshape",
         "Reorders the dimensions of each sample, e.g. (channels, time) into (time, channels). "

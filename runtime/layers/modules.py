@@ -33,6 +33,17 @@ class Reshape(nn.Module):
         return x.reshape(x.shape[0], *self.shape)
 
 
+class RepeatVector(nn.Module):
+    """(batch, features) -> (batch, n, features): the same vector at every step."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n = n
+
+    def forward(self, x):
+        return x.unsqueeze(1).expand(-1, self.n, -1)
+
+
 class Permute(nn.Module):
     """Reorder the non-batch dimensions; `dims` uses PyTorch numbering, so the batch is 0."""
 
@@ -104,11 +115,19 @@ class MultiheadAttention(nn.MultiheadAttention):
                          batch_first=True)
         self.causal = causal
 
+    #: Set to keep the next calls' attention weights (batch, query steps, key steps), averaged
+    #: over the heads, in `last_weights`: views draw them (a seq2seq run's attention map).
+    keep_weights = False
+    last_weights = None
+
     def forward(self, query, key=None, value=None):
         key = query if key is None else key
         value = key if value is None else value
         mask = causal_mask(query.shape[1], key.shape[1], query.device) if self.causal else None
-        out, _ = super().forward(query, key, value, attn_mask=mask, need_weights=False)
+        out, weights = super().forward(query, key, value, attn_mask=mask,
+                                       need_weights=self.keep_weights)
+        if self.keep_weights:
+            self.last_weights = weights.detach()
         return out
 
 

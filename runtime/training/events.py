@@ -209,6 +209,23 @@ class Samples(Event):
     real: list = _f("Real 2-D points, [x, y] each, that `points` are drawn over.", [])
 
 
+@dataclass(frozen=True)
+class Translations(Event):
+    kind: ClassVar[str] = "translations"
+    doc: ClassVar[str] = ("After an epoch of a seq2seq run: a few validation sources with "
+                          "their targets and what the model decodes from them (greedily), and "
+                          "where its attention looked, so a view can show it learning.")
+    step: int = _f("The last step run.")
+    epoch: int = _f("The epoch just ended.")
+    pairs: list = _f("Up to 8 validation samples: `source`, `target` and `output` token id "
+                     "lists.")
+    attention: list | None = _f("For a decoder with attention over the encoder's states: the "
+                                "first pair's weights, one row per target step, one column per "
+                                "source step (each row sums to 1).", None, optional=True)
+    attention_node: str | None = _f("The MultiheadAttention node those weights are from.", None,
+                                    optional=True)
+
+
 #: What a diagnosis event says about its finding.
 DIAGNOSIS_STATUSES = ("new", "updated", "withdrawn")
 
@@ -314,7 +331,7 @@ class FitEnd(Event):
 
 #: Every event type by its JSON name.
 EVENTS: dict[str, type[Event]] = {cls.kind: cls for cls in (
-    WorkerStarted, Preparing, FitStart, Step, Monitor, EpochEnd, Samples, LrChanged, Paused,
+    WorkerStarted, Preparing, FitStart, Step, Monitor, EpochEnd, Samples, Translations, LrChanged, Paused,
     Resumed, RunWarning, Diagnosis, Error, Report, FitEnd)}
 
 

@@ -91,6 +91,18 @@ def _gan_objective(trainer):
     return adversarial_objective(trainer)
 
 
+def _seq2seq_prepare(dataset):
+    from .seq2seq import seq2seq_prepare
+
+    return seq2seq_prepare(dataset)
+
+
+def _seq2seq_objective(trainer):
+    from .seq2seq import seq2seq_objective
+
+    return seq2seq_objective(trainer)
+
+
 def corrupt_inputs(x: torch.Tensor, section: dict, generator: torch.Generator) -> torch.Tensor:
     """Gaussian noise of standard deviation `noise`, or masking: each input value set to zero
     with probability `noise` (Vincent et al.'s masking noise). Drawn on the CPU from `generator`
@@ -134,6 +146,17 @@ MODES: dict[str, ModeSpec] = {m.id: m for m in (
              "collapses onto a few modes.", ("generator_loss", "discriminator_lr",
                                              "label_smoothing", "discriminator_steps"),
              _gan_prepare, objective=_gan_objective, joins_networks=True),
+    ModeSpec("seq2seq", "Sequence to sequence", "An encoder-decoder over token sequences: "
+             "two networks named encoder (source tokens -> what it hands on: its last state, or "
+             "every step's state for attention) and decoder (the target tokens so far and the "
+             "encoder's hand-over -> one score per token for every target step), the loss "
+             "cross_entropy. Training feeds the decoder the true target shifted right after a "
+             "start token (teacher forcing; the start token is the id after the vocabulary, so "
+             "the decoder's Embedding needs one more entry), and so does the validation loss; "
+             "each epoch also decodes greedily from the decoder's own predictions: "
+             "generated_accuracy (tokens) and sequence_accuracy (whole sequences) measure what "
+             "it generates, and the report shows it. The decoder must be causal.",
+             prepare=_seq2seq_prepare, objective=_seq2seq_objective, joins_networks=True),
 )}
 
 

@@ -130,6 +130,9 @@ class Trainer:
         # state a mode keeps beside the model and optimiser (a second optimiser): objects with
         # state_dict/load_state_dict, saved in checkpoints under their names
         self.extra_states: dict[str, Any] = {}
+        # how the end-of-run report makes outputs, when a mode validates one way and uses the
+        # model another (seq2seq: teacher-forced validation, greedy decoding in use)
+        self.report_forward: Any = None
         self.step = 0
         self.epoch = 0
         self._stop = False
@@ -509,28 +512,33 @@ class Trainer:
             return HeadsAccumulator(self.heads)
         return MetricAccumulator(self.config.metrics, self.config["loss"])
 
-    def evaluation_batches(self, idx: torch.Tensor,
-                           batch: int = EVAL_BATCH) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def evaluation_batches(self, idx: torch.Tensor, batch: int = EVAL_BATCH,
+                           forward: Any = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(output, target) for `idx` in order, batch by batch, as validation computes them
-        (the model is put in evaluation mode; call under torch.no_grad)."""
+        (or as `forward` does; the model is put in evaluation mode; call under
+        torch.no_grad)."""
         self.model.eval()
+        forward = forward or self._eval_forward
         for start in range(0, len(idx), batch):
             chosen = idx[start:start + batch]
             with self._autocast():
-                output = self._eval_forward(self.x_eval[chosen])
+                output = forward(self.x_eval[chosen])
             yield output, self.y[chosen]
 
     def evaluation_context(self, output: str | None = None) -> EvaluationContext:
         """The trained model with its data and loss, as the end-of-run report reads them; with
         several Outputs, those of `output` alone."""
+        used = self.report_forward or self._eval_forward
+
         def forward(x: torch.Tensor) -> torch.Tensor:
             self.model.eval()
             with self._autocast():
-                return self._eval_forward(x)
+                return used(x)
         if output is None:
             return EvaluationContext(self.dataset, LOSSES[self.config["loss"]], self.x_eval,
                                      self.y, self.train_idx, self.val_idx,
-                                     self.evaluation_batches, forward)
+                                     lambda idx: self.evaluation_batches(idx, forward=used),
+                                     forward)
         index = [head.node for head in self.heads].index(output)
         y = self.y[output] if isinstance(self.y, NamedTensors) else self.y
 

@@ -62,6 +62,8 @@ EXAMPLES: list[Example] = [
     E("Reshape", "image", {"shape": [1, 3, 4]}, {"input": f(12)}),
     E("Reshape", "int64", {"shape": [3, 4]}, {"input": ids(12)}),
     E("Reshape", "flat-minus-one", {"shape": [-1]}, {"input": f(2, 3)}),
+    E("RepeatVector", "vector", {"n": 4}, {"input": f(6)}),
+    E("RepeatVector", "int64", {"n": 2}, {"input": ids(3)}),
     E("Permute", "swap", {"dims": [2, 1]}, {"input": f(3, 5)}),
     E("Permute", "rotate-3d", {"dims": [3, 1, 2]}, {"input": f(2, 3, 4)}),
     E("Permute", "int64", {"dims": [2, 1]}, {"input": ids(2, 3)}),

@@ -110,7 +110,7 @@ def test_the_doctor_reads_the_task_of_the_mode():
 
 def test_an_unknown_mode_is_refused_with_the_choices():
     with pytest.raises(Exception, match="'name' must be one of 'supervised', 'reconstruction', "
-                                        "'contrastive_divergence' or 'adversarial'"):
+                                        "'contrastive_divergence', 'adversarial' or 'seq2seq'"):
         parse_training({"mode": {"name": "gan"}})
     with pytest.raises(Exception, match="'noise' must be at most 1"):
         parse_training({"mode": {"name": "reconstruction", "noise": 2}})

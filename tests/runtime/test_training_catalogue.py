@@ -24,7 +24,7 @@ from runtime.training import DEFAULTS, Callback, Trainer, parse_training
 from runtime.training.events import (EVENTS, Diagnosis, EpochEnd, Error, Event, FitEnd, FitStart,
                                      LrChanged,
                                      Monitor, Paused, Preparing, Report, Resumed, Samples,
-                                     Step, RunWarning, WorkerStarted, from_json)
+                                     Step, RunWarning, Translations, WorkerStarted, from_json)
 from runtime.training.losses import LOSSES, TASKS, check_compatible, compute_loss, losses_for
 from runtime.training.metrics import METRICS, MetricAccumulator
 from runtime.training.optimizers import HYPERPARAMETERS, OPTIMIZERS, make_optimizer
@@ -429,6 +429,9 @@ EVENT_EXAMPLES: dict[str, Event] = {e.kind: e for e in (
     Preparing(message="pre-training preset transfer-shapes-pretrain: epoch 3/15", done=0.2),
     Samples(step=90, epoch=2, title="16 Gibbs chains of 100 steps",
             images=[[[0.0, 0.5], [1.0, 0.25]]], points=[[0.5, -1.25]], real=[[2.0, 0.0]]),
+    Translations(step=90, epoch=2, pairs=[{"source": [1, 2], "target": [2, 1],
+                                           "output": [2, 2]}],
+                 attention=[[0.25, 0.75], [0.5, 0.5]], attention_node="attend"),
     FitStart(design="MLP", dataset="spirals", device="cpu", epochs=5, start_epoch=2,
              steps_per_epoch=10, batch_size=32, train_samples=320, val_samples=80, params=1234,
              trainable_params=1200, task="classification", num_classes=2, lr=0.01,
