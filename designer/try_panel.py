@@ -6,6 +6,9 @@ click for 2-D points, spin boxes for other tables, a line of values for sequence
 runs the one sample through `runtime.inference.Predictor` in this process (one small sample on
 the CPU takes a millisecond or two) and shows the class probabilities and, layer by layer, what
 the network made of the input: feature maps of convolutions, activation strips of dense layers.
+A GAN's run has no input to answer: its generator makes new samples from random noise
+(`runtime.inference.SampleGenerator`), shown as pictures, or for 2-D data as a density picture
+of the points over the real data's, with a button for new noise.
 """
 from __future__ import annotations
 
@@ -16,17 +19,25 @@ from pathlib import Path
 import numpy as np
 import torch
 from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
                                QWidget)
 
-from runtime.inference import InferenceError, Predictor, first_filters
+from runtime.inference import (InferenceError, Predictor, SampleGenerator, first_filters,
+                               is_adversarial)
+from runtime.runs import RunError, read_run
+from runtime.training.adversarial import as_pictures
 
 from .try_inputs import DrawingPad, FeatureEditor, PointPlot, ValuesEditor
-from .try_views import LayerStrip, ProbabilityBars, dream_view, filters_view
+from .try_views import LayerStrip, ProbabilityBars, dream_view, filters_view, gray_pixmap, grid_of
 
 NO_RUN = "Train the design to try it: the Try it panel uses the weights of the latest run."
 MAX_SPINS = 32  # tables wider than this are edited as one line of values
 PREDICT_DELAY_MS = 15  # coalesces a burst of mouse moves into one forward pass
+#: A GAN's samples per click: pictures in rows of 8, or 2-D points drawn as a density picture.
+GAN_PICTURES = 32
+GAN_POINTS = 2000
+DENSITY_BINS = 64
 
 
 class TryPanel(QWidget):
@@ -71,10 +82,18 @@ class TryPanel(QWidget):
         buttons = QHBoxLayout()
         self.pick_button = QPushButton("Pick a validation sample", self)
         self.pick_button.clicked.connect(self.pick_sample)
+        self.generator: SampleGenerator | None = None  # a GAN's run: no input, new samples
+        self.noise_seed = 0
+        self.generate_button = QPushButton("New samples", self)
+        self.generate_button.setToolTip("Draw new random noise and let the generator turn it "
+                                        "into samples")
+        self.generate_button.clicked.connect(self.new_samples)
+        self.generate_button.hide()
         self.clear_button = QPushButton("Clear", self)
         self.clear_button.clicked.connect(self._clear_drawing)
         buttons.addWidget(self.pick_button)
         buttons.addWidget(self.clear_button)
+        buttons.addWidget(self.generate_button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.sample_label = QLabel(self)
@@ -130,8 +149,11 @@ class TryPanel(QWidget):
 
     def load_run(self, folder) -> bool:
         """Load a run folder's best weights and its data; False (with a message) if it cannot."""
-        if self.predictor is not None and self.shown == _weights_stamp(folder):
+        if (self.predictor or self.generator) is not None and \
+                self.shown == _weights_stamp(folder):
             return True  # these very weights are shown: keep the drawing
+        if _is_gan_run(folder):
+            return self._load_generator(folder)
         try:
             predictor = Predictor.from_run(folder)
             dataset, val_idx = predictor.validation_data()
@@ -140,6 +162,8 @@ class TryPanel(QWidget):
             return False
         self.predictor, self.dataset, self.val_idx = predictor, dataset, val_idx
         self.folder, self.shown = str(folder), _weights_stamp(folder)
+        self.generator = None
+        self.generate_button.hide()
         self.sample_number = -1
         self._titles = {n.id: predictor.design.registry.get(n.type).title
                         for n in predictor.design.nodes.values()}
@@ -178,8 +202,59 @@ class TryPanel(QWidget):
         self.dreams.setPixmap(picture.pixmap)
         self.dreams.setToolTip(picture.tip)
 
+    def _load_generator(self, folder) -> bool:
+        """A GAN's run: its generator's samples from random noise, and New samples."""
+        try:
+            # the last weights: "best" is the lowest generator loss, which a GAN reaches early,
+            # while its discriminator is still naive, not when its samples are best
+            generator = SampleGenerator.from_run(folder, "last")
+            dataset, val_idx = generator.validation_data()
+        except InferenceError as err:
+            self.show_message(f"Cannot try this run: {err}")
+            return False
+        self.show_message(f"Trying <b>{_run_name(folder)}</b> ({dataset.name}, last weights): "
+                          "a GAN's generator has no input to answer; it turns random noise "
+                          f"({'x'.join(map(str, generator.noise_shape))} values) into new "
+                          "samples.")
+        self.generator, self.dataset, self.val_idx = generator, dataset, val_idx
+        self.folder, self.shown = str(folder), _weights_stamp(folder)
+        self.noise_seed = 0
+        self.generate_button.show()
+        self.new_samples()
+        return True
+
+    def new_samples(self) -> None:
+        """Fresh noise through the generator: pictures, or 2-D points over the real data."""
+        if self.generator is None:
+            return
+        self.noise_seed += 1
+        real = self.dataset.x[self.val_idx].float()
+        shape = self.generator.noise_shape
+        if tuple(real.shape[1:]) == (2,):
+            made = self.generator.generate(GAN_POINTS, self.noise_seed)
+            picture = _density(made, real)
+            what = (f"{GAN_POINTS} generated points (white) over the {len(real)} validation "
+                    "points (grey)")
+        else:
+            images = as_pictures(self.generator.generate(GAN_PICTURES, self.noise_seed), real)
+            if images is None:
+                self.dream_title.setText("The generator's samples are not pictures or 2-D "
+                                         "points, so there is nothing to draw")
+                self.dream_title.show()
+                return
+            cell = max(1, 40 // max(images.shape[1:]))
+            picture = grid_of([gray_pixmap(m.numpy(), cell) for m in images], 8, 6)
+            what = f"{len(images)} generated samples"
+        self.dream_title.setText(f"<b>What the generator makes</b>: {what}, from noise vectors "
+                                 f"of {'x'.join(map(str, shape))} values (draw {self.noise_seed})")
+        self.dreams.setPixmap(picture)
+        self.dream_title.show()
+        self.dreams.show()
+
     def show_message(self, text: str) -> None:
         had_prediction = self.prediction is not None
+        self.generator = None
+        self.generate_button.hide()
         self.predictor = self.prediction = None
         self._drop_editor()
         self.strip.reset()
@@ -322,3 +397,29 @@ def _short(t) -> str:
     values = torch.as_tensor(t).reshape(-1).tolist()
     text = ", ".join(f"{v:.3g}" for v in values[:6])
     return text + (" …" if len(values) > 6 else "")
+
+
+def _is_gan_run(folder) -> bool:
+    """Whether a run folder holds a GAN's run (training mode adversarial)."""
+    try:
+        return is_adversarial(read_run(folder).design())
+    except (RunError, Exception):  # noqa: BLE001 - unreadable: the Predictor's load says why
+        return False
+
+
+def _density(made: torch.Tensor, real: torch.Tensor) -> QPixmap:
+    """Generated 2-D points (white) over the real ones (grey) as a picture of counts, in the
+    real data's box (y up)."""
+    low = real.min(dim=0).values
+    span = (real.max(dim=0).values - low).clamp_min(1e-9)
+    margin = 0.1 * span
+
+    def counts(points: torch.Tensor) -> np.ndarray:
+        at = ((points - low + margin) / (span + 2 * margin) * DENSITY_BINS).long()
+        inside = ((at >= 0) & (at < DENSITY_BINS)).all(dim=1)
+        grid = np.zeros((DENSITY_BINS, DENSITY_BINS), dtype=np.float32)
+        np.add.at(grid, (DENSITY_BINS - 1 - at[inside, 1].numpy(), at[inside, 0].numpy()), 1.0)
+        return grid / max(float(grid.max()), 1.0)
+
+    picture = np.maximum(0.35 * (counts(real) > 0), np.sqrt(counts(made)))
+    return gray_pixmap(picture, 4)

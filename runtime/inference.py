@@ -2,7 +2,8 @@
 
 `Predictor` compiles a design, loads a checkpoint's weights into it (every tensor must fit) and
 runs single samples on the CPU in evaluation mode, catching each layer's output with forward
-hooks so that a panel can show what each layer does to the input.
+hooks so that a panel can show what each layer does to the input. `SampleGenerator` does the
+same for a GAN's generator, which has no input to answer: it makes new samples from noise.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import networkx as nx
 import torch
@@ -51,40 +52,16 @@ class Prediction:
     sample: torch.Tensor | None = None
 
 
-class Predictor:
-    """A trained design ready to answer single samples (CPU, evaluation mode).
+class _Trained:
+    """A trained design's loading from a checkpoint or a run folder, and its validation data
+    (`Predictor` and `SampleGenerator`). Subclasses take (design, state) and set `design` and
+    `folder`."""
 
-    Args:
-        design: The design exactly as trained.
-        state: The model's state_dict (keys ``node_id.param``).
-    """
-
-    def __init__(self, design: GraphModel, state: dict[str, torch.Tensor]):
-        self.design = design
-        try:
-            self.model = compile_model(design)
-        except CompileError as err:
-            raise InferenceError(f"the design cannot be compiled: {err}") from None
-        _load_strict(self.model, state)
-        self.model.eval()
-        inputs = getattr(self.model, INPUTS_ATTRIBUTE, None) or []
-        outputs = [n.id for n in design.nodes.values() if n.type == "Output"]
-        if len(inputs) > 1 or len(outputs) > 1:
-            raise InferenceError(
-                f"Try it draws one input and shows one answer; this design has "
-                f"{len(inputs)} Inputs ({', '.join(i for i, _ in inputs)}) and {len(outputs)} "
-                f"Outputs ({', '.join(outputs)}): the Results tab shows how each Output does "
-                "on the validation data")
-        self.input_id = inputs[0][0] if inputs else None
-        self.sample_shape: tuple[int, ...] = tuple(inputs[0][1].shape) if inputs else ()
-        self.input_dtype = (torch.int64 if inputs and "int" in inputs[0][1].dtype
-                            else torch.float32)
-        training = design.training if isinstance(design.training, dict) else {}
-        self.loss: str = training.get("loss", "cross_entropy")
-        self.folder: Path | None = None
+    design: GraphModel
+    folder: Path | None = None
 
     @classmethod
-    def from_checkpoint(cls, design: GraphModel, path: str | os.PathLike) -> "Predictor":
+    def from_checkpoint(cls, design: GraphModel, path: str | os.PathLike) -> Self:
         """The design with a checkpoint's weights; `InferenceError` when they do not fit."""
         try:
             state = load_checkpoint(path)
@@ -96,7 +73,7 @@ class Predictor:
         return cls(design, weights)
 
     @classmethod
-    def from_run(cls, folder: str | os.PathLike, which: str = "best") -> "Predictor":
+    def from_run(cls, folder: str | os.PathLike, which: str = "best") -> Self:
         """The run folder's design as trained with its best (else last) checkpoint."""
         from .runs import RunError, read_run
 
@@ -141,6 +118,39 @@ class Predictor:
         if len(val_idx) == 0:
             val_idx = torch.arange(len(dataset))
         return dataset, val_idx
+
+
+class Predictor(_Trained):
+    """A trained design ready to answer single samples (CPU, evaluation mode).
+
+    Args:
+        design: The design exactly as trained.
+        state: The model's state_dict (keys ``node_id.param``).
+    """
+
+    def __init__(self, design: GraphModel, state: dict[str, torch.Tensor]):
+        self.design = design
+        try:
+            self.model = compile_model(design)
+        except CompileError as err:
+            raise InferenceError(f"the design cannot be compiled: {err}") from None
+        _load_strict(self.model, state)
+        self.model.eval()
+        inputs = getattr(self.model, INPUTS_ATTRIBUTE, None) or []
+        outputs = [n.id for n in design.nodes.values() if n.type == "Output"]
+        if len(inputs) > 1 or len(outputs) > 1:
+            raise InferenceError(
+                f"Try it draws one input and shows one answer; this design has "
+                f"{len(inputs)} Inputs ({', '.join(i for i, _ in inputs)}) and {len(outputs)} "
+                f"Outputs ({', '.join(outputs)}): the Results tab shows how each Output does "
+                "on the validation data")
+        self.input_id = inputs[0][0] if inputs else None
+        self.sample_shape: tuple[int, ...] = tuple(inputs[0][1].shape) if inputs else ()
+        self.input_dtype = (torch.int64 if inputs and "int" in inputs[0][1].dtype
+                            else torch.float32)
+        training = design.training if isinstance(design.training, dict) else {}
+        self.loss: str = training.get("loss", "cross_entropy")
+        self.folder: Path | None = None
 
     # --- answering ------------------------------------------------------------------------
     def as_input(self, x: Any) -> torch.Tensor:
@@ -224,6 +234,48 @@ class Predictor:
                 probs = torch.cat([1 - probs, probs])
             return probs, int(probs.argmax())
         return None, None
+
+
+class SampleGenerator(_Trained):
+    """A trained GAN's generator, ready to make new samples from noise (CPU, evaluation mode).
+
+    Args:
+        design: The design as trained (networks `generator` and `discriminator`).
+        state: The joined networks' state_dict (keys ``node_id.param``).
+    """
+
+    def __init__(self, design: GraphModel, state: dict[str, torch.Tensor]):
+        from .compile import compile_joined
+
+        self.design = design
+        if "generator" not in design.networks():
+            raise InferenceError("this design has no network named generator to make samples")
+        try:
+            model = compile_joined(design)
+        except CompileError as err:
+            raise InferenceError(f"the design cannot be compiled: {err}") from None
+        _load_strict(model, state)
+        model.eval()
+        self.model = model
+        self.generator = model.networks["generator"]
+        inputs = getattr(self.generator, INPUTS_ATTRIBUTE)
+        self.input_id = inputs[0][0]
+        self.noise_shape: tuple[int, ...] = tuple(inputs[0][1].shape)
+        self.folder = None
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int = 0) -> torch.Tensor:
+        """`n` samples from `n` noise vectors drawn with `seed` (the same seed, the same
+        samples), on the CPU."""
+        z = torch.randn((n, *self.noise_shape), generator=torch.Generator().manual_seed(seed))
+        return self.generator(z).float()
+
+
+def is_adversarial(design: GraphModel) -> bool:
+    """Whether the design trains as a GAN (training mode adversarial)."""
+    training = design.training if isinstance(design.training, dict) else {}
+    mode = training.get("mode")
+    return isinstance(mode, dict) and mode.get("name") == "adversarial"
 
 
 @dataclass(frozen=True)

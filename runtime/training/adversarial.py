@@ -111,6 +111,10 @@ def adversarial_objective(trainer: "Trainer") -> tuple[Callable, Callable, Calla
     game = _Game(trainer, parts, d_opt, noise, [p for _, p in d_named])
     trainer.callbacks.insert(0, game)
     trainer.current_node = parts.g_output
+    # the end-of-run report pairs each validation sample with an output: the discriminator's
+    # logit on that real sample (which real samples it finds least real), not a verdict on an
+    # unrelated fake
+    trainer.report_forward = parts.discriminator
     return game.forward, game.loss, game.evaluate
 
 

@@ -181,3 +181,30 @@ def test_an_rbm_redraws_and_dreams_from_the_drawing(qtbot, tmp_path):
                for _, t in dreams)
     again = panel.predictor.dream(panel._input())  # seeded: the same drawing dreams the same
     assert all(torch.equal(a, b) for (_, a), (_, b) in zip(dreams, again))
+
+
+def test_a_gan_run_shows_what_its_generator_makes_and_new_noise_redraws(qtbot, tmp_path):
+    gan = _train(tmp_path, "lesson-gan-mode-collapse-fixed", 2, n_samples=600)
+    panel = _panel(qtbot, gan)
+    assert panel.generator is not None and panel.predictor is None and panel.editor is None
+    assert "turns random noise (8 values)" in panel.header.text()
+    assert panel.generate_button.isVisible() and not panel.pick_button.isVisible()
+    assert "2000 generated points" in panel.dream_title.text() and panel.dreams.isVisible()
+    first = panel.dreams.pixmap().toImage()
+    assert first.width() == first.height() == 256  # 64 bins of 4 pixels
+    qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    assert "(draw 2)" in panel.dream_title.text() and panel.dreams.pixmap().toImage() != first
+    made = panel.generator.generate(5, seed=7)
+    assert made.shape == (5, 2) and torch.equal(made, panel.generator.generate(5, seed=7))
+
+
+def test_a_gan_of_pictures_shows_a_grid_and_an_ordinary_run_hides_the_button(qtbot, tmp_path,
+                                                                             spirals_run):
+    dcgan = _train(tmp_path, "dcgan-digits", 1)
+    panel = _panel(qtbot, dcgan)
+    assert "32 generated samples" in panel.dream_title.text()
+    grid = panel.dreams.pixmap()
+    assert grid.width() == 8 * 40 + 7 * 6 and grid.height() == 4 * 40 + 3 * 6
+    assert panel.load_run(spirals_run)
+    assert panel.generator is None and not panel.generate_button.isVisible()
+    assert panel.editor is not None

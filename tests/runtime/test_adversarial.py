@@ -283,3 +283,15 @@ def test_the_pre_flight_check_of_a_gan_sweeps_no_learning_rate():
     result = preflight(gan_design(), lr_finder=True)
     assert result.lr_curve == [] and result.suggested_lr is None
     assert [f.code for f in result.findings if f.severity != "info"] == []
+
+
+def test_the_report_shows_the_discriminators_verdict_on_each_real_sample():
+    from runtime.training.events import Report
+
+    trainer, events = fit(gan_design())
+    report = events.of(Report)[-1]
+    first = report.samples[0]
+    x = trainer.x[first["index"]][None]
+    with torch.no_grad():
+        logit = float(trainer.model.networks["discriminator"](x))
+    assert first["target"] == 1.0 and first["prediction"] == pytest.approx(logit, abs=1e-3)
