@@ -80,6 +80,7 @@ class RunRecord:
         self.info: dict[str, Any] = {}  # the fit_start event
         self.preparing: dict | None = None  # the latest preparing event, before fit_start
         self.samples: dict[str, dict] = {}  # per group, the latest samples event
+        self.translations: dict | None = None  # a seq2seq run's latest decoded pairs
         self.progress: dict[str, Any] = {}  # the latest step or epoch_end event
         self.step_loss = Series()
         self.lr = Series(64)
@@ -203,6 +204,9 @@ class RunRecord:
     def _on_samples(self, event: dict) -> None:
         self.samples[event.get("group", "dreams")] = event
 
+    def _on_translations(self, event: dict) -> None:
+        self.translations = event
+
     def _on_fit_start(self, event: dict) -> None:
         self.info = event
         self.training_since = time.monotonic()  # not counting the worker's start-up
@@ -288,6 +292,7 @@ class RunRecord:
 _HANDLERS = {
     ev.WorkerStarted: RunRecord._on_worker_started, ev.Preparing: RunRecord._on_preparing,
     ev.FitStart: RunRecord._on_fit_start, ev.Samples: RunRecord._on_samples,
+    ev.Translations: RunRecord._on_translations,
     ev.Step: RunRecord._on_step, ev.EpochEnd: RunRecord._on_epoch_end,
     ev.Monitor: RunRecord._on_monitor, ev.LrChanged: RunRecord._on_lr_changed,
     ev.Paused: RunRecord._on_paused, ev.Resumed: RunRecord._on_resumed,

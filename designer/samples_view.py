@@ -19,10 +19,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWi
 
 from .plots import TRAIN, VAL, Plot
 from .run_data import RunRecord
+from .translations_view import TranslationsView
 from .try_views import gray_pixmap, grid_of
 
 NO_SAMPLES = ("No samples yet. A generative training mode (contrastive divergence, "
-              "adversarial) shows here what the model produces after each epoch.")
+              "adversarial, seq2seq) shows here what the model produces after each epoch.")
 #: The real points (grey) under the generated ones (orange), and the diversity curve.
 REAL_POINTS = QColor("#8b949e")
 DIVERSITY = QColor("#7ee787")
@@ -84,6 +85,7 @@ class SamplesView(QWidget):
         self.d_real = self.game.epoch_curve("D(x)", TRAIN)
         self.d_fake = self.game.epoch_curve("D(G(z))", VAL)
         self.diversity = self.game.epoch_curve("diversity", DIVERSITY)
+        self.translations = TranslationsView(self)  # a seq2seq run's decoded pairs
         body = QHBoxLayout()  # the dock is wide and short: pictures beside the plot
         body.addWidget(scroll, 3)
         body.addWidget(self.points, 3)
@@ -92,6 +94,7 @@ class SamplesView(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addLayout(body, 1)
+        layout.addWidget(self.translations, 1)
         self.shown: dict[str, dict | None] = {}
         self._show_groups({})
         self.energy.hide()
@@ -100,6 +103,11 @@ class SamplesView(QWidget):
     def show_run(self, run: RunRecord | None) -> None:
         samples = dict(run.samples) if run is not None else {}
         self._show_groups(samples)
+        if self.translations.show_run(run):
+            self.note.hide()
+            self.pictures_area.hide()
+        else:
+            self.pictures_area.show()
         series = run.epoch_series if run is not None else {}
         has_energy = "train_free_energy" in series
         self.energy.setVisible(has_energy)
