@@ -564,11 +564,15 @@ class Trainer:
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
-        """Outputs of the trained model for `x` (evaluation mode), on the CPU."""
+        """Outputs of the trained model for `x` (evaluation mode), on the CPU; a tuple, one per
+        Output, for a design with several."""
         self.model.eval()
-        outs = [self._eval_forward(x[i:i + batch].to(self.device)).float().cpu()
+        outs = [self._eval_forward(x[i:i + batch].to(self.device))
                 for i in range(0, len(x), batch)]
-        return torch.cat(outs)
+        if outs and isinstance(outs[0], tuple):
+            return tuple(torch.cat([o[k].float().cpu() for o in outs])
+                         for k in range(len(outs[0])))
+        return torch.cat([o.float().cpu() for o in outs])
 
     # --- helpers --------------------------------------------------------------------------
     def _fitting_batch(self) -> int | None:

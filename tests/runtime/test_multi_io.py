@@ -101,6 +101,8 @@ def test_each_output_has_its_loss_weight_metrics_and_report():
                                                      ("difference", "regression")]
     assert len(reports[0].class_names) == 19 and reports[1].mse == pytest.approx(
         last.metrics["val_difference_loss"], rel=1e-3)
+    sums, differences = trainer.predict(trainer.x[trainer.val_idx[:10]])
+    assert sums.shape == (10, 19) and differences.shape == (10, 1)
     # the samples show both digits of a pair side by side
     assert torch.tensor(reports[0].samples[0]["input"]).shape == (1, 8, 16)
 
