@@ -9,7 +9,6 @@ import math
 
 import torch
 
-from ..training.losses import LOSSES
 from ..training.optimizers import make_optimizer
 
 START_LR, END_LR, SWEEP_STEPS = 1e-6, 1.0, 60
@@ -24,12 +23,24 @@ def sweep(trainer, steps: int = SWEEP_STEPS) -> tuple[list[tuple[float, float]],
     game's score against a discriminator that learns too, with no minimum to find."""
     if trainer.config["mode"]["name"] == "adversarial":
         return [], None
-    model = copy.deepcopy(trainer.model)
+    # the run's own forward and loss (several Outputs, a seq2seq decoder fed the targets), on
+    # the trainer's model, whose weights and buffers are put back afterwards
+    model = trainer.model
+    saved = copy.deepcopy(model.state_dict())
+    try:
+        return _sweep(trainer, model, steps)
+    finally:
+        model.load_state_dict(saved)
+        for p in model.parameters():
+            p.grad = None
+
+
+def _sweep(trainer, model, steps: int) -> tuple[list[tuple[float, float]], float | None]:
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     settings = dict(trainer.config.optimizer, lr=START_LR)
     optimizer = make_optimizer(params, settings)
-    compute = LOSSES[trainer.config["loss"]].compute
+    forward, compute = trainer._forward, trainer._loss_fn
     factor = (END_LR / START_LR) ** (1 / max(steps - 1, 1))
     generator = torch.Generator().manual_seed(trainer.config["seed"])
     n = len(trainer.train_idx)
@@ -42,7 +53,7 @@ def sweep(trainer, steps: int = SWEEP_STEPS) -> tuple[list[tuple[float, float]],
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
-        loss = compute(model(trainer.x[idx]), trainer.y[idx])
+        loss = compute(forward(trainer.x[idx]), trainer.y[idx])
         value = float(loss.detach())
         if not math.isfinite(value):
             break

@@ -167,3 +167,15 @@ def test_a_multi_output_run_resumes_from_its_checkpoint(tmp_path):
     resumed = Trainer(pairs_design(epochs=2), resume=tmp_path / "last.pt")
     end = resumed.fit()
     assert end.status == "completed" and [e.epoch for e in resumed.history] == [1, 2]
+
+
+def test_the_learning_rate_finder_sweeps_the_weighted_total_and_restores_the_weights():
+    from runtime.doctor.lr_finder import sweep
+
+    trainer = Trainer(pairs_design())
+    trainer._setup()
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    curve, _ = sweep(trainer, steps=10)
+    assert len(curve) >= 5 and all(loss > 0 for _, loss in curve)
+    after = trainer.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

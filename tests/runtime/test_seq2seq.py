@@ -202,3 +202,15 @@ def test_parts_are_found_by_network_and_dtype():
     parts = _Parts(trainer)
     assert (parts.tokens, parts.memory, parts.handed, parts.output) == (
         "previous", "memory", "handed", "next_tokens")
+
+
+def test_the_learning_rate_finder_sweeps_the_teacher_forced_loss_and_restores_the_weights():
+    from runtime.doctor.lr_finder import sweep
+
+    trainer = Trainer(seq2seq())
+    trainer._setup()
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    curve, _ = sweep(trainer, steps=10)
+    assert len(curve) >= 5
+    after = trainer.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
