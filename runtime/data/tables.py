@@ -13,7 +13,7 @@ import torch
 from ..errors import DatasetError
 from ..names import did_you_mean
 from ..specs import ParamSpec
-from .base import Dataset, DatasetSpec
+from .base import Dataset, DatasetSpec, NamedTensors, TargetInfo
 from .common import TASK, resolve, standardise
 
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t"}
@@ -167,47 +167,84 @@ def _npz(p: dict[str, Any], base_dir: Path | None) -> Dataset:
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DatasetError(f"'{shown}' is a single .npy array; save an .npz archive with arrays "
                            "named 'x' and 'y' (numpy.savez(path, x=..., y=...))")
+    inputs, targets = list(p["inputs"]), list(p["targets"])
+    repeated = sorted(set(inputs) & set(targets))
+    if repeated:
+        raise DatasetError(f"NPZ file '{shown}': {', '.join(map(repr, repeated))} is named both "
+                           "an input and a target")
     with archive:
-        missing = [key for key in ("x", "y") if key not in archive.files]
+        missing = [key for key in (*inputs, *targets) if key not in archive.files]
         if missing:
             raise DatasetError(f"NPZ file '{shown}' has no array named "
                                f"{' or '.join(repr(k) for k in missing)} (it holds: "
                                f"{', '.join(archive.files) or 'nothing'}); save it with "
-                               "numpy.savez(path, x=inputs, y=targets)")
-        x, y = _array(archive, "x", shown), _array(archive, "y", shown)
+                               "numpy.savez(path, x=inputs, y=targets), or name its arrays in "
+                               "the inputs and targets params")
+        xs = {key: _array(archive, key, shown) for key in inputs}
+        ys = {key: _array(archive, key, shown) for key in targets}
         names = ([str(n) for n in archive["class_names"].tolist()]
                  if "class_names" in archive.files else None)
-    if len(x) != len(y):
-        raise DatasetError(f"NPZ file '{shown}': 'x' has {len(x)} samples but 'y' has {len(y)}; "
-                           "their first dimensions must match")
-    kind = {3: "sequence", 4: "image"}.get(x.ndim, "tabular")
-    vocab = None
-    if p["tokens"]:
-        if x.dtype.kind not in "biu" or x.min() < 0:
-            raise DatasetError(f"NPZ file '{shown}': with tokens on, 'x' must hold non-negative "
-                               f"integer token ids (it has dtype {x.dtype})")
-        x_t, vocab, kind = torch.from_numpy(x.astype(np.int64)), int(x.max()) + 1, "sequence"
-    else:
-        x_t = torch.from_numpy(x.astype(np.float32))
-        if x_t.dim() == 1:
-            x_t = x_t[:, None]
-    if p["task"] == "regression":
-        y_t = torch.from_numpy(y.astype(np.float32))
-        return Dataset("npz", x_t, y_t[:, None] if y_t.dim() == 1 else y_t, "regression",
+    sizes = {key: len(a) for key, a in (*xs.items(), *ys.items())}
+    if len(set(sizes.values())) > 1:
+        first = next(iter(sizes))
+        other = next(k for k in sizes if sizes[k] != sizes[first])
+        raise DatasetError(f"NPZ file '{shown}': '{first}' has {sizes[first]} samples but "
+                           f"'{other}' has {sizes[other]}; their first dimensions must match")
+    x_tensors, vocab, kind = {}, None, "tabular"
+    for key, x in xs.items():
+        x_tensors[key], key_vocab, key_kind = _npz_input(x, key, p["tokens"], len(xs) == 1,
+                                                         shown)
+        vocab = max(vocab or 0, key_vocab or 0) or None
+        kind = key_kind if kind == "tabular" else kind
+    if len(targets) == 1:  # one target: `task` says what it is
+        y_t, info = _npz_target(ys[targets[0]], targets[0], p["task"], names, shown)
+        x_data = x_tensors[inputs[0]] if len(inputs) == 1 else NamedTensors(x_tensors)
+        return Dataset("npz", x_data, y_t, info.task, info.num_classes, info.class_names,
                        vocab_size=vocab, kind=kind)
+    # several targets: integer arrays are classes, real-valued ones values to fit
+    parts = {key: _npz_target(y, key, "classification" if y.dtype.kind in "biu"
+                              else "regression", None, shown) for key, y in ys.items()}
+    first = parts[targets[0]][1]
+    return Dataset("npz", x_tensors[inputs[0]] if len(inputs) == 1 else NamedTensors(x_tensors),
+                   NamedTensors({key: t for key, (t, _) in parts.items()}), first.task,
+                   first.num_classes, first.class_names, vocab, kind,
+                   targets={key: info for key, (_, info) in parts.items()})
+
+
+def _npz_input(x: np.ndarray, key: str, tokens: bool, single: bool, shown: str
+               ) -> tuple[torch.Tensor, int | None, str]:
+    """(tensor, vocabulary size for token ids, data kind) of one input array. With `tokens`,
+    integer arrays are kept as token ids; the only input must be one."""
+    kind = {3: "sequence", 4: "image"}.get(x.ndim, "tabular")
+    if tokens and (x.dtype.kind in "biu" or single):
+        if x.dtype.kind not in "biu" or x.min() < 0:
+            raise DatasetError(f"NPZ file '{shown}': with tokens on, '{key}' must hold "
+                               f"non-negative integer token ids (it has dtype {x.dtype}"
+                               f"{', smallest ' + str(x.min()) if x.dtype.kind in 'biu' else ''})")
+        return torch.from_numpy(x.astype(np.int64)), int(x.max()) + 1, "sequence"
+    x_t = torch.from_numpy(x.astype(np.float32))
+    return (x_t[:, None] if x_t.dim() == 1 else x_t), None, kind
+
+
+def _npz_target(y: np.ndarray, key: str, task: str, names: list[str] | None, shown: str
+                ) -> tuple[torch.Tensor, TargetInfo]:
+    """The tensor of one target array and what it is (`task`: classes or values)."""
+    if task == "regression":
+        y_t = torch.from_numpy(y.astype(np.float32))
+        return (y_t[:, None] if y_t.dim() == 1 else y_t), TargetInfo("regression")
     if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
-        raise DatasetError(f"NPZ file '{shown}': 'y' holds fractional values, but classification "
-                           "needs integer class indices (or set task to regression)")
+        raise DatasetError(f"NPZ file '{shown}': '{key}' holds fractional values, but "
+                           "classification needs integer class indices (or set task to "
+                           "regression)")
     if y.min() < 0:
-        raise DatasetError(f"NPZ file '{shown}': 'y' holds negative class indices ({y.min()}); "
-                           "classes are numbered from 0")
+        raise DatasetError(f"NPZ file '{shown}': '{key}' holds negative class indices "
+                           f"({y.min()}); classes are numbered from 0")
     k = int(y.max()) + 1
     if names is not None and len(names) < k:
-        raise DatasetError(f"NPZ file '{shown}': 'class_names' has {len(names)} entries but 'y' "
-                           f"uses class indices up to {k - 1}")
-    return Dataset("npz", x_t, torch.from_numpy(y.astype(np.int64)), "classification",
-                   num_classes=max(k, len(names or [])), class_names=names, vocab_size=vocab,
-                   kind=kind)
+        raise DatasetError(f"NPZ file '{shown}': 'class_names' has {len(names)} entries but "
+                           f"'{key}' uses class indices up to {k - 1}")
+    return torch.from_numpy(y.astype(np.int64)), TargetInfo(
+        "classification", max(k, len(names or [])), names)
 
 
 _PATH_DOC = "File to read; a relative path is taken from the design file's folder."
@@ -234,6 +271,11 @@ SPECS = [
         (ParamSpec("path", "path", "data.npz", _PATH_DOC),
          TASK,
          ParamSpec("tokens", "bool", False, "'x' holds integer token ids for an Embedding layer "
-                   "(kept as int64) instead of numbers.")),
+                   "(kept as int64) instead of numbers."),
+         ParamSpec("inputs", "str_list", ["x"], "The arrays the network reads; several make "
+                   "named inputs, one per Input node of that name.", min_items=1),
+         ParamSpec("targets", "str_list", ["y"], "The arrays it predicts; several make named "
+                   "targets, one per Output node of that name (integer arrays are classes, "
+                   "real-valued ones values; task applies to a single target).", min_items=1)),
         _npz),
 ]

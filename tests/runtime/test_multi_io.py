@@ -179,3 +179,40 @@ def test_the_learning_rate_finder_sweeps_the_weighted_total_and_restores_the_wei
     assert len(curve) >= 5 and all(loss > 0 for _, loss in curve)
     after = trainer.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_an_npz_file_names_several_inputs_and_targets(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    features, extra = rng.normal(size=(120, 4)), rng.normal(size=(120, 2))
+    label = (features[:, 0] > 0).astype(np.int64)
+    value = extra.sum(axis=1)
+    np.savez(tmp_path / "data.npz", features=features, extra=extra, label=label, value=value)
+    block = {"name": "npz", "params": {"path": "data.npz", "inputs": ["features", "extra"],
+                                       "targets": ["label", "value"]}}
+    ds = load_dataset(block, tmp_path)
+    assert ds.x.names == ["features", "extra"] and ds.y["value"].shape == (120, 1)
+    assert ds.targets["label"].num_classes == 2 and ds.targets["value"].task == "regression"
+    m = GraphModel(name="two tables")
+    m.add_node("Input", {"shape": [4]}, node_id="features")
+    m.add_node("Input", {"shape": [2]}, node_id="extra")
+    m.add_node("Concat", node_id="both")
+    m.add_node("Linear", {"out_features": 2}, node_id="label_scores")
+    m.add_node("Output", node_id="label")
+    m.add_node("Linear", {"out_features": 1}, node_id="value_fit")
+    m.add_node("Output", {"loss": "mse"}, node_id="value")
+    m.connect("features", "both")
+    m.connect("extra", "both")
+    chain(m, "both", "label_scores", "label")
+    chain(m, "both", "value_fit", "value")
+    m.training = {"dataset": block, "loss": "cross_entropy", "metrics": ["accuracy"],
+                  "epochs": 40, "optimizer": {"name": "adam", "lr": 0.05}}
+    trainer = Trainer(m, base_dir=tmp_path)
+    assert trainer.fit().status == "completed"
+    last = trainer.history[-1].metrics
+    assert last["val_label_accuracy"] > 0.7 and last["val_value_loss"] < 1.0
+    missing = dict(block, params=dict(block["params"], targets=["label", "size"]))
+    with pytest.raises(DatasetError, match="no array named 'size' \\(it holds: features, extra, "
+                                           "label, value\\)"):
+        load_dataset(missing, tmp_path)
