@@ -6,7 +6,6 @@ import torch
 
 from ..errors import TrainingError
 from ..graph import GraphModel
-from ..networks import network_title
 from ..shapes import Analysis
 from .config import TrainingConfig
 from .losses import LOSSES, check_compatible
@@ -14,14 +13,9 @@ from .losses import LOSSES, check_compatible
 
 def io_nodes(design: GraphModel) -> tuple[str, str]:
     """The ids of the design's single Input and single Output; TrainingError otherwise."""
-    networks = design.networks()
-    if len(networks) > 1:
-        names = ", ".join(f"'{network_title(name)}'" for name in networks)
-        raise TrainingError(f"supervised training needs one network; this design has "
-                            f"{len(networks)} ({names}): a mode that trains them together "
-                            "joins them", "design")
-    inputs = [n.id for n in design.nodes.values() if n.type == "Input"]
-    outputs = [n.id for n in design.nodes.values() if n.type == "Output"]
+    from .outputs import io_lists
+
+    inputs, outputs = io_lists(design)
     if len(inputs) != 1 or len(outputs) != 1:
         raise TrainingError(f"training needs exactly one Input and one Output; this design has "
                             f"{len(inputs)} and {len(outputs)}", "design")
