@@ -69,13 +69,20 @@ def check_data_fits(design: GraphModel, analysis: Analysis, dataset, config: Tra
 
 
 def activation_warning(design: GraphModel, loss: str) -> tuple[str, str | None] | None:
-    """(message, node) when the layer feeding the Output does not suit the loss (Softmax before
-    cross_entropy, raw scores into nll), else None. Legal, but it trains badly or silently wrong."""
-    spec = LOSSES.get(loss)
-    outputs = [n.id for n in design.nodes.values() if n.type == "Output"]
-    if spec is None or len(outputs) != 1:
-        return None
-    feeding = [e.src for e in design.edges if e.dst == outputs[0]]
-    last = design.spec(feeding[0]) if feeding else None
-    problem = spec.activation_problem(last)
-    return (problem, feeding[0] if feeding else outputs[0]) if problem else None
+    """(message, node) when the layer feeding an Output does not suit that Output's loss (its
+    own, or `loss`, the settings'): Softmax before cross_entropy, raw scores into nll. Legal,
+    but it trains badly or silently wrong. The first such Output, else None."""
+    from ..layers.core import TRAINING_LOSS
+
+    for output in (n for n in design.nodes.values() if n.type == "Output"):
+        own = output.params.get("loss", TRAINING_LOSS)
+        spec = LOSSES.get(loss if own == TRAINING_LOSS else own)
+        if spec is None:
+            continue
+        feeding = [e.src for e in design.edges if e.dst == output.id]
+        last = design.spec(feeding[0]) if feeding else None
+        problem = spec.activation_problem(last)
+        if problem:
+            return (problem if own == TRAINING_LOSS else f"Output '{output.id}': {problem}",
+                    feeding[0] if feeding else output.id)
+    return None

@@ -216,3 +216,18 @@ def test_an_npz_file_names_several_inputs_and_targets(tmp_path):
     with pytest.raises(DatasetError, match="no array named 'size' \\(it holds: features, extra, "
                                            "label, value\\)"):
         load_dataset(missing, tmp_path)
+
+
+def test_an_output_whose_own_loss_does_not_suit_its_last_layer_is_warned_about():
+    from runtime.training.data_fit import activation_warning
+
+    design = pairs_design()
+    assert activation_warning(design, "cross_entropy") is None
+    design.add_node("Softmax", node_id="squash")
+    design.disconnect(next(e for e in design.edges if e.dst == "sum"))
+    chain(design, "sum_scores", "squash", "sum")
+    message, node = activation_warning(design, "cross_entropy")
+    assert node == "squash" and "Softmax" in message
+    design.set_param("sum", "loss", "nll")  # log-probabilities wanted: Softmax is wrong too
+    message, node = activation_warning(design, "cross_entropy")
+    assert node == "squash" and message.startswith("Output 'sum': ")
