@@ -218,6 +218,9 @@ class Trainer:
         self.node_specs = {n.id: self.design.registry.get(n.type)
                            for n in self.design.nodes.values()}
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        # every network's (a GAN's discriminator too, though the run's optimiser moves only
+        # the generator's)
+        self.trainable_params = sum(p.numel() for p in self.trainable)
         if not self.trainable:
             raise TrainingError("every layer is frozen (trainable: false), so there is nothing "
                                 "to train", "design")
@@ -330,7 +333,7 @@ class Trainer:
             steps_per_epoch=self.steps_per_epoch, batch_size=self.batch_size,
             train_samples=len(self.train_idx), val_samples=len(self.val_idx),
             params=sum(p.numel() for p in self.model.parameters()),
-            trainable_params=sum(p.numel() for p in self.trainable),
+            trainable_params=self.trainable_params,
             task=self.dataset.task, num_classes=self.dataset.num_classes,
             lr=base_lr(self.optimizer), mixed_precision=self.amp,
             loss=cfg["loss"], metrics=list(cfg.metrics))

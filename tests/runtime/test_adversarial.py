@@ -15,7 +15,7 @@ from runtime.errors import TrainingError
 from runtime.training import Callback, Trainer
 from runtime.training.adversarial import (coverage, discriminator_loss, diversity,
                                           generator_loss)
-from runtime.training.events import Diagnosis, EpochEnd, Samples, from_json
+from runtime.training.events import Diagnosis, EpochEnd, FitStart, Samples, from_json
 from tests.runtime.designs import gan
 
 BLOB = {"name": "blobs", "params": {"n_samples": 600, "centers": 2, "cluster_std": 0.3,
@@ -119,6 +119,10 @@ def test_each_network_has_its_own_optimiser():
                 "val_d_fake", "val_diversity", "val_coverage"):
         assert isinstance(end.get(key), float), key
     assert 0 < end.get("val_d_real") < 1 and 0 < end.get("val_d_fake") < 1
+    # fit_start counts both networks' weights as trainable, not only the run optimiser's
+    start = events.of(FitStart)[0]
+    assert start.trainable_params == start.params == sum(
+        p.numel() for p in trainer.model.parameters())
 
 
 @pytest.mark.parametrize("d_steps", [1, 3])
