@@ -74,3 +74,18 @@ def test_the_samples_tab_shows_decoded_pairs_and_the_attention_map(window_on, qt
     assert view.attention.isVisible() and view.map.image.shape == (10, 10)
     assert "Where attend looks" in view.attention.item.titleLabel.text
     assert len(view.sequences.getData()[0]) == 2  # a point per epoch
+
+
+def test_a_gan_trained_in_the_app_shows_its_points_and_the_game(window_on, qtbot):
+    window = window_on("gan-2d", 1000)
+    run = train(window, qtbot)
+    assert run.samples["dreams"]["epoch"] == 2 and run.samples["dreams"]["points"]
+    plots = window.plots
+    bar = plots.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton,
+                     pos=bar.tabRect(plots.tabs.indexOf(plots.samples)).center())
+    view = plots.samples
+    qtbot.waitUntil(lambda: view.points.isVisible() and view.game.isVisible())
+    assert len(view.fake_dots.getData()[0]) == len(run.samples["dreams"]["points"])
+    assert len(view.d_real.getData()[0]) == 2  # D(x) per epoch
+    assert not view.translations.isVisible()
