@@ -18,6 +18,10 @@ from runtime.specs import ParamSpec
 
 _INT_LIMIT = 2**31 - 1
 _LIST_SPLIT = re.compile(r"[,\s]+")
+#: Integer lists also take the "x" and "×" of sizes as people type them (1x28x28), between
+#: two numbers only (so "1, x" is still refused).
+_TIMES = re.compile(r"(?<=\d)\s*[×xX*]\s*(?=[-+]?\d)")
+INTS_FORMAT = "integers separated by commas, spaces or x, e.g. 1, 28, 28 or 1x28x28"
 
 
 class ParseError(ValueError):
@@ -45,9 +49,13 @@ def parse_float(text: str) -> float:
 
 
 def parse_ints(text: str) -> list[int]:
-    """ "1, 28, 28", "1 28 28" or "[1, 28, 28]" -> [1, 28, 28]."""
+    """ "1, 28, 28", "1 28 28", "[1, 28, 28]", "1x28x28" or "1×28×28" -> [1, 28, 28]."""
     inner = text.strip().strip("[]()").strip()
-    return [parse_int(part) for part in _LIST_SPLIT.split(inner) if part] if inner else []
+    try:
+        parts = _LIST_SPLIT.split(_TIMES.sub(",", inner)) if inner else []
+        return [parse_int(part) for part in parts if part]
+    except ParseError as err:
+        raise ParseError(f"{err}: type {INTS_FORMAT}") from None
 
 
 def parse_floats(text: str) -> list[float]:
@@ -102,7 +110,7 @@ def describe_bounds(spec: ParamSpec) -> str:
     elif spec.kind == "int_list":
         count = (f"{spec.min_items} to {spec.max_items}" if spec.max_items is not None
                  else f"at least {spec.min_items}")
-        text = f"{count} integers, e.g. 1, 28, 28" + (f"; each {rng}" if rng else "")
+        text = f"{count} {INTS_FORMAT}" + (f"; each {rng}" if rng else "")
     elif spec.kind == "float_list":
         text = f"{spec.length} numbers separated by commas" + (f"; each {rng}" if rng else "")
     elif spec.kind == "str_list":
@@ -277,7 +285,7 @@ class FloatEditor(TextEditor):
 
 
 class IntListEditor(TextEditor):
-    """int_list: "1, 28, 28" or "[1, 28, 28]"."""
+    """int_list: "1, 28, 28", "[1, 28, 28]" or "1x28x28"."""
 
     def parse(self, text: str) -> Any:
         return parse_ints(text)

@@ -221,9 +221,16 @@ def test_int_list(panel, session, qtbot, shoot):
     assert session.model.nodes["input_1"].params["shape"] == [3, 32, 32]
     assert line.text() == "3, 32, 32"
     _type(line, "1, x")
-    assert panel.message("shape") == "'x' is not an integer"
+    assert panel.message("shape") == ("'x' is not an integer: type integers separated by "
+                                      "commas, spaces or x, e.g. 1, 28, 28 or 1x28x28")
     assert session.model.nodes["input_1"].params["shape"] == [3, 32, 32]
     assert line.text() == "3, 32, 32"
+    for typed in ("1x8x8", "1×8×8", "1 x 8 x 8"):  # sizes as people type them
+        _type(line, "3, 32, 32")
+        _type(line, typed)
+        assert session.model.nodes["input_1"].params["shape"] == [1, 8, 8], typed
+        assert panel.message("shape") == ""
+    _type(line, "3, 32, 32")
     qtbot.waitUntil(lambda: "(batch, 3, 32, 32)" in panel.status_lines())
     shoot(panel, "properties_input_refused")
     _type(line, "1, 2, 3, 4, 5")
