@@ -274,6 +274,9 @@ def _train(args: argparse.Namespace) -> int:
         if metrics_file:
             metrics_file.close()
     final = end.final or {}
+    # the JSON alone on standard output (for scripts); its label with the progress lines
+    print(f"{args.file}: the last epoch's metrics (JSON, on standard output):", file=sys.stderr,
+          flush=True)
     print(json.dumps({k: v for k, v in final.items() if k != "event"}, indent=2))
     return EXIT_OK
 

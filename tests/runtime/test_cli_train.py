@@ -22,6 +22,7 @@ def test_train_writes_json_lines_and_checkpoints(tmp_path, capsys):
     assert code == 0
     out, err = capsys.readouterr()
     assert "epoch 2/2" in err and "completed after 2 epoch(s)" in err
+    assert err.rstrip().endswith("the last epoch's metrics (JSON, on standard output):")
     assert json.loads(out)["epoch"] == 2
     events = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert [from_json(e).to_json() for e in events] == events  # exactly the events' JSON
