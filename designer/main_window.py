@@ -6,6 +6,7 @@ questions (through small methods that tests replace).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
@@ -755,8 +756,17 @@ class MainWindow(QMainWindow):
     def ask_open_path(self) -> str:
         return QFileDialog.getOpenFileName(self, "Open design", "", FILE_FILTER)[0]
 
+    def suggested_path(self, suffix: str) -> str:
+        """Where a save or export dialog starts: the design's own file with `suffix`, else a
+        file named after the design in the current folder ("LeNet-5" -> lenet_5.py)."""
+        if self.session.path:
+            return str(Path(self.session.path).with_suffix(suffix))
+        stem = re.sub(r"[^0-9A-Za-z]+", "_", self.session.model.name).strip("_").lower()
+        return str(Path.cwd() / f"{stem or 'design'}{suffix}")
+
     def ask_save_path(self, title: str, file_filter: str, suffix: str) -> str:
-        path = QFileDialog.getSaveFileName(self, title, "", file_filter)[0]
+        path = QFileDialog.getSaveFileName(self, title, self.suggested_path(suffix),
+                                           file_filter)[0]
         if path and not Path(path).suffix:
             path += suffix
         return path

@@ -159,6 +159,22 @@ def test_auto_layout_is_one_undo_step(window):
     assert window.session.model.snapshot() == before
 
 
+def test_save_and_export_dialogs_propose_a_file_named_after_the_design(window, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    window.session.model.name = "LeNet-5 (small)"
+    assert window.suggested_path(".py") == str(tmp_path / "lenet_5_small.py")
+    asked = []
+    monkeypatch.setattr("designer.main_window.QFileDialog.getSaveFileName",
+                        lambda parent, title, start, file_filter: asked.append(start) or ("", ""))
+    window.export_python()
+    assert asked == [str(tmp_path / "lenet_5_small.py")]
+    target = tmp_path / "mine.json"
+    window.ask_save_path = lambda *args: str(target)
+    assert window.save()
+    assert window.suggested_path(".py") == str(tmp_path / "mine.py")  # beside the saved file
+
+
 def test_export_to_python(window, tmp_path):
     _build_small_cnn(window.session)
     target = tmp_path / "net.py"
