@@ -130,6 +130,20 @@ class SetTraining(QUndoCommand):
         self.model.training = self.old
 
 
+class SetMeta(QUndoCommand):
+    """Rename the design or change its description (`field`: "name" or "description")."""
+
+    def __init__(self, model: GraphModel, field: str, old: str, new: str):
+        super().__init__(f"{'Rename design' if field == 'name' else 'Edit description'}")
+        self.model, self.field, self.old, self.new = model, field, old, new
+
+    def redo(self) -> None:
+        setattr(self.model, self.field, self.new)
+
+    def undo(self) -> None:
+        setattr(self.model, self.field, self.old)
+
+
 class SetNetwork(QUndoCommand):
     """Move nodes into networks (each node: old network, new network) as one step."""
 

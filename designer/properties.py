@@ -12,9 +12,10 @@ import html
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import (QFrame, QGridLayout, QLabel, QScrollArea, QStackedWidget,
+from PySide6.QtWidgets import (QFrame, QGridLayout, QLabel, QLineEdit, QPlainTextEdit,
+                               QScrollArea, QStackedWidget,
                                QVBoxLayout, QWidget)
 
 from runtime.errors import ParamError
@@ -169,24 +170,43 @@ class PropertiesPanel(QWidget):
         layout.setSpacing(8)
         self._hint = _muted(_label("Select a layer to edit its parameters", wrap=True))
         self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._design_name = _label(wrap=True)
+        # the design's name and description, edited in place (each edit one undo step)
+        self._design_name = QLineEdit()
+        self._design_name.setPlaceholderText("Name of the design")
+        self._design_name.setToolTip("The design's name: the window title, the file's name "
+                                     "field and the exported module's class")
         font = self._design_name.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self._design_name.setFont(font)
-        self._design_description = _muted(_label(wrap=True, selectable=True))
+        self._design_name.editingFinished.connect(self._rename_design)
+        self._design_description = QPlainTextEdit()
+        self._design_description.setPlaceholderText("What the design is for, what it teaches")
+        self._design_description.setToolTip("Saved with the design (File ▸ Open Preset shows "
+                                            "presets' descriptions); kept when you click away")
+        self._design_description.installEventFilter(self)
         layout.addWidget(self._hint)
         layout.addSpacing(12)
         layout.addWidget(_section("Design"))
         layout.addWidget(self._design_name)
-        layout.addWidget(self._design_description)
-        layout.addStretch(1)
+        layout.addWidget(self._design_description, 1)
         return page
+
+    def _rename_design(self) -> None:
+        self.session.set_meta("name", self._design_name.text())
+        self._refresh_empty_page()  # a refused (blank) name shows the design's name again
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self._design_description and event.type() == QEvent.Type.FocusOut:
+            self.session.set_meta("description", self._design_description.toPlainText())
+        return super().eventFilter(watched, event)
 
     def _refresh_empty_page(self) -> None:
         model = self.session.model
-        self._design_name.setText(model.name)
-        self._design_description.setText(model.description or "No description.")
+        if self._design_name.text() != model.name:
+            self._design_name.setText(model.name)
+        if self._design_description.toPlainText() != model.description:
+            self._design_description.setPlainText(model.description)
 
     def _drop_node_page(self) -> None:
         page, self._node_page = self._node_page, None

@@ -223,6 +223,14 @@ class DesignSession(QObject):
         return [n for n in self.model.topological_order() if n in wanted
                 and "trainable" in self.model.nodes[n].params]
 
+    def set_meta(self, field: str, value: str) -> None:
+        """Rename the design (`field` "name"; blank names are refused by being ignored) or set
+        its description, as one undo step."""
+        value = value.strip() if field == "name" else value
+        old = getattr(self.model, field)
+        if value != old and (value or field != "name"):
+            self.undo_stack.push(commands.SetMeta(self.model, field, old, value))
+
     def set_training(self, training: dict, text: str = "Edit training") -> None:
         old = self.model.training
         if old != training:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QLineEdit, QSpinBox
 
 from designer import param_editors
 from designer.dnd import layer_type_from_mime
@@ -158,6 +158,27 @@ def test_empty_selection_shows_hint_and_design(panel, session, shoot):
     assert panel._hint.isVisible() and "Select a layer" in panel._hint.text()
     assert panel._design_name.text() == "Tiny CNN"
     shoot(panel, "properties_empty")
+
+
+def test_the_design_is_named_and_described_in_place_with_undo(panel, session, qtbot):
+    panel.show_node(None)
+    panel.show()
+    panel.activateWindow()  # focus moves (and leaves the description) in the active window
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is panel)
+    name, description = panel._design_name, panel._design_description
+    _type(name, "Digit reader")
+    assert session.model.name == "Digit reader"
+    _type(name, "   ")  # a blank name is not a name: the old one comes back
+    assert session.model.name == "Digit reader" and name.text() == "Digit reader"
+    description.setFocus()
+    assert description.hasFocus(), QApplication.focusWidget()
+    QTest.keyClicks(description, "Reads 8x8 digits.")
+    name.setFocus()  # clicking away keeps the description
+    qtbot.waitUntil(lambda: session.model.description == "Reads 8x8 digits.")
+    session.undo_stack.undo()
+    assert session.model.description == "" and description.toPlainText() == ""
+    session.undo_stack.undo()
+    assert session.model.name != "Digit reader" and name.text() == session.model.name
 
 
 def test_int_spin_box_commits_steps_refuses_out_of_range_and_follows_undo(panel, session, shoot):
