@@ -275,7 +275,7 @@ class NodeItem(QGraphicsItem):
                 lines.append(f"{format_exact(result.params)} parameters")
         elif result is not None and result.status == UNKNOWN:
             lines.append("output unknown: fix the layers before this one first")
-        lines += [f"⛔ {m}" for m in errors]
+        lines += [f"✖ {m}" for m in errors]
         lines += [f"⚠ {m}" for m in warnings]
         lines += [f"✚ Doctor ({severity}): {title}"
                   for severity, title in self._canvas.findings(self.node_id)]
