@@ -11,7 +11,13 @@ from PySide6.QtWidgets import QApplication
 def run(path: str | None = None) -> int:
     """Open the main window on `path`, or on the default preset; returns the exit code."""
     from .main_window import DEFAULT_PRESET, MainWindow
+    from .platform_check import xcb_problem
 
+    if QApplication.instance() is None:
+        problem = xcb_problem()  # Qt would abort, blaming the wrong library
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("LayerLab")
     app.setOrganizationName("LayerLab")
