@@ -24,6 +24,7 @@ from runtime.graph import MetaChanged
 from .autosave import Autosaver, find_recoverable
 from .canvas.view import CanvasView
 from .doctor_panel import DoctorPanel
+from .help_menu import add_help_menu
 from .palette import PaletteWidget
 from .properties import PropertiesPanel
 from .session import DesignSession
@@ -274,6 +275,7 @@ class MainWindow(QMainWindow):
         train_menu.addAction(self.act_load_weights)
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
+        self.help_menu = add_help_menu(self)
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("MainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
