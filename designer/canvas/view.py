@@ -41,6 +41,11 @@ FIT_MARGIN = 40.0
 READABLE_SCALE = 0.75
 
 
+#: Drawn on an empty canvas.
+EMPTY_HINT = ("Drag a layer from the Layers panel and drop it here, or open a ready-made "
+              "design with File ▸ Open Preset. Press F1 for the keyboard shortcuts.")
+
+
 class CanvasView(QGraphicsView):
     """The canvas: shows `session.model` and edits it through the session.
 
@@ -194,6 +199,25 @@ class CanvasView(QGraphicsView):
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._place_legend()
+
+    def empty_hint(self) -> str:
+        """What an empty canvas says to do first ("" once the design has a node)."""
+        return "" if self.canvas.node_items else EMPTY_HINT
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        super().drawForeground(painter, rect)
+        hint = self.empty_hint()
+        if not hint:
+            return
+        painter.save()
+        painter.resetTransform()  # in the viewport's pixels, wherever the scene scrolled
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        painter.setFont(font)
+        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        area = QRectF(self.viewport().rect()).adjusted(40, 40, -40, -40)
+        painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), hint)
+        painter.restore()
 
     def set_snap_to_grid(self, on: bool) -> None:
         """Snap dragged nodes to the grid when they are released."""

@@ -635,3 +635,19 @@ def test_a_long_design_opens_readable_at_its_start(view, session):
     assert visible.contains(view.canvas.node_items["x"].sceneBoundingRect())
     view.fit_all()  # Fit still shows everything, however small
     assert view.zoom() < READABLE_SCALE
+
+
+def test_an_empty_canvas_says_how_to_start_and_the_hint_goes_with_the_first_node(view, session,
+                                                                                  monkeypatch):
+    assert "Drag a layer" in view.empty_hint()
+    with_hint = view.viewport().grab().toImage()
+    monkeypatch.setattr(view, "empty_hint", lambda: "")
+    view.viewport().update()
+    without = view.viewport().grab().toImage()
+    w, h = with_hint.width(), with_hint.height()
+    drawn = sum(with_hint.pixelColor(x, y) != without.pixelColor(x, y)
+                for x in range(w // 4, 3 * w // 4, 3) for y in range(h // 2 - 30, h // 2 + 30, 2))
+    assert drawn > 50  # the hint's words, in the middle of the canvas
+    monkeypatch.undo()
+    session.add_node("Input", (0, 0))
+    assert view.empty_hint() == ""
