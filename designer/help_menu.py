@@ -3,6 +3,7 @@ cannot drift from them, and the documentation that ships with LayerLab."""
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
@@ -34,13 +35,20 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
             if action.menu() is not None:
                 walk(action.menu(), f"{where} ▸ {_plain(action.text())}")
             elif not action.isSeparator() and action.shortcuts():
-                keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText)
-                                 for k in action.shortcuts())
-                rows.append((where, _plain(action.text()), keys))
+                keys = [k.toString(QKeySequence.SequenceFormat.NativeText)
+                        for k in action.shortcuts()]
+                shown = [keys[0], *(k for k in keys[1:] if _typeable(k))]
+                rows.append((where, _plain(action.text()), ", ".join(shown)))
     for top in window.menuBar().actions():
         if top.menu() is not None:
             walk(top.menu(), _plain(top.text()))
     return rows
+
+
+def _typeable(keys: str) -> bool:
+    """Whether a platform's extra binding is one a keyboard has (Ctrl+Ins, not F14 or a
+    multimedia "Copy" key)."""
+    return "+" in keys or re.fullmatch(r"F([1-9]|1[0-2])|Del|Ins|Esc|Backspace", keys) is not None
 
 
 def _plain(text: str) -> str:

@@ -48,6 +48,17 @@ def _keys(standard: QKeySequence.StandardKey, fallback: str) -> list[QKeySequenc
     return keys if keys else [QKeySequence(fallback)]
 
 
+def _drop_clashing_keys(actions: list[QAction]) -> None:
+    """A platform's extra bindings for a standard action give way to another action's own key:
+    on Linux, Delete's Ctrl+D would make Duplicate's Ctrl+D ambiguous, so neither would fire."""
+    primary = {action.shortcuts()[0].toString() for action in actions if action.shortcuts()}
+    for action in actions:
+        keys = action.shortcuts()
+        if len(keys) > 1:
+            action.setShortcuts([keys[0], *(k for k in keys[1:]
+                                            if k.toString() not in primary)])
+
+
 def _as_list(value) -> list[str]:
     """A list kept in QSettings as it reads back (an INI file gives one item as a string)."""
     return [value] if isinstance(value, str) else [str(v) for v in value or []]
@@ -227,6 +238,7 @@ class MainWindow(QMainWindow):
         self.act_check = self._action("&Check Design", self.check_design, "F7",
                                       "Find what would make training fail: one batch through "
                                       "the network, in a separate process")
+        _drop_clashing_keys(self.findChildren(QAction))
         # Delete and the clipboard keys belong to text fields while one has focus
         for action in (self.act_delete, self.act_cut, self.act_copy, self.act_paste,
                        self.act_select_all, self.act_duplicate):
@@ -303,6 +315,7 @@ class MainWindow(QMainWindow):
         self.problems.node_activated.connect(self.focus_node)
         self.trainer.run_started.connect(self._on_run_started)
         self.trainer.state_changed.connect(self._on_training_state)
+        self._on_training_state(self.trainer.state)  # no run yet: Pause and Stop disabled
         self.training_panel.problem_node.connect(self.focus_node)
         self.doctor.node_activated.connect(self.focus_node)
         self.doctor.field_activated.connect(self.focus_setting)

@@ -214,7 +214,7 @@ class CanvasView(QGraphicsView):
         font = painter.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
         painter.setFont(font)
-        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        painter.setPen(style.EDGE_LABEL)  # light on the dark canvas, like the edge labels
         area = QRectF(self.viewport().rect()).adjusted(40, 40, -40, -40)
         painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), hint)
         painter.restore()

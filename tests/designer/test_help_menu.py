@@ -1,6 +1,7 @@
 """Help: F1 lists every command's shortcut (read from the menus), and the documentation opens
 from the Help menu."""
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 
 from designer import help_menu
@@ -31,3 +32,16 @@ def test_the_documentation_opens_in_the_desktop_viewer(make_window, monkeypatch)
     assert any("training.md" in t for t in titles) and any("README.md" in t for t in titles)
     next(a for a in docs.actions() if "training.md" in a.text()).trigger()
     assert opened == [str(help_menu.DOCS / "training.md")]
+
+
+def test_no_two_commands_share_a_key(make_window):
+    """Two actions on one key make it ambiguous and neither fires (Linux binds Delete to Ctrl+D
+    too, Duplicate's key)."""
+    window = make_window((1200, 800))
+    seen = {}
+    for action in window.findChildren(QAction):
+        for key in action.shortcuts():
+            assert seen.setdefault(key.toString(), action.text()) == action.text(), key.toString()
+    assert window.act_duplicate.shortcut().toString() == "Ctrl+D"
+    rows = {row[1]: row[2] for row in help_menu.shortcut_rows(window)}
+    assert rows["Undo"].startswith("Ctrl+Z") and "F14" not in rows["Undo"]

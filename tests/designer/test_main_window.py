@@ -393,3 +393,9 @@ def test_a_training_block_whose_optimizer_is_not_an_object_does_not_break_the_pa
     window.session.set_training({"optimizer": 0.5})
     qtbot.wait(50)  # the sync runs from the event loop; pytest-qt fails the test on an exception
     assert window.session.model.training == {"optimizer": 0.5}
+
+
+def test_pause_and_stop_are_disabled_before_any_run(window):
+    """Nothing to pause or stop yet: only Train is offered (#15)."""
+    assert window.act_train.isEnabled()
+    assert not window.act_pause.isEnabled() and not window.act_stop.isEnabled()
