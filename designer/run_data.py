@@ -243,6 +243,9 @@ class RunRecord:
     def _on_lr_changed(self, event: dict) -> None:
         self.lr_changes.append(event)
         x = self.epoch_of(event["step"])
+        old = self.lr.last()
+        if old is not None:  # a change by hand is a jump: drawn as a step, not a ramp
+            self.lr.append(x, old)
         self.lr.append(x, event["lr"])
 
     def _on_paused(self, event: dict) -> None:

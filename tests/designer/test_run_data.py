@@ -43,7 +43,9 @@ def test_events_become_series():
         ev.Paused(10),
     ])
     assert run.status == "paused" and not run.ended
-    assert list(run.step_loss.x) == [0.5] and list(run.lr.y) == [0.01, 0.1]
+    assert list(run.step_loss.x) == [0.5]
+    # fit_start's rate, then the change by hand at step 6 drawn as a step: old and new there
+    assert list(run.lr.y) == [0.01, 0.01, 0.1] and list(run.lr.x) == [0.0, 0.6, 0.6]
     assert run.stat("fc1", "grad_norm").last() == 0.5 and run.current("fc1", "act_std") == 1.0
     assert run.current("fc1", "dead_fraction") is None
     assert list(run.epoch_series["val_loss"].y) == [0.7] and run.metric_names() == ["accuracy"]
