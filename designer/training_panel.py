@@ -4,6 +4,7 @@ It shows the controller's state and sends the user's commands to it; it keeps no
 """
 from __future__ import annotations
 
+import html
 import time
 
 from PySide6.QtCore import Qt, Signal
@@ -140,9 +141,13 @@ class TrainingPanel(QWidget):
         self.lr_box.blockSignals(False)
 
     # --- showing ----------------------------------------------------------------------------
-    def show_message(self, text: str, error: bool = False) -> None:
+    def show_message(self, text: str, error: bool = False, result: bool = False) -> None:
+        """A note under the progress bar: an error in red, a run's result in the text colour
+        (with its headline in bold, as HTML), anything else muted."""
+        self.message.setTextFormat(Qt.TextFormat.RichText if result else Qt.TextFormat.PlainText)
         self.message.setText(text)
-        self.message.setStyleSheet(f"color: {(style.ERROR if error else style.NODE_SUBTEXT).name()};")
+        color = style.ERROR if error else None if result else style.NODE_SUBTEXT
+        self.message.setStyleSheet(f"color: {color.name()};" if color else "")
         self.message.setVisible(bool(text))
 
     def _on_state(self, state: str) -> None:
@@ -208,16 +213,22 @@ class TrainingPanel(QWidget):
         else:
             final = end.get("final") or {}
             best = end.get("best") or {}
-            summary = ", ".join(f"{k} {v:.4g}" for k, v in final.items()
-                                if k.startswith("val_") and isinstance(v, (int, float)))
+            shown = [(k, v) for k, v in final.items()
+                     if k.startswith("val_") and isinstance(v, (int, float))]
+            # the headline first and in bold: the first metric, else the loss
+            shown.sort(key=lambda kv: kv[0] == "val_loss")
+            summary = ", ".join((f"<b>{html.escape(k)} {v:.4g}</b>" if i == 0
+                                 else f"{html.escape(k)} {v:.4g}")
+                                for i, (k, v) in enumerate(shown))
             words = {"completed": "Finished", "stopped": "Stopped",
                      "early_stopped": "Stopped early (no more improvement)"}
             text = (f"{words.get(run.status, run.status)} after {end.get('epochs_run') or 0} "
                     f"epoch(s) in {format_duration(end.get('elapsed_s'))}"
                     + (f": {summary}" if summary else "") + ".")
             if best.get("epoch"):
-                text += f" Best {best['monitor']} {best['value']:.4g} at epoch {best['epoch']}."
-            self.show_message(text)
+                text += (f" Best {html.escape(best['monitor'])} {best['value']:.4g} at epoch "
+                         f"{best['epoch']}.")
+            self.show_message(text, result=True)
             if run.status == "completed":
                 self.progress.setValue(1000)
             self.progress.setFormat(words.get(run.status, run.status).split(" (")[0].lower())

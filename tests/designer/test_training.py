@@ -58,8 +58,11 @@ def test_train_button_runs_to_the_end_and_fills_every_view(window, qtbot, tmp_pa
     run = wait_finished(qtbot, window)
     assert run.status == "completed" and len(run.epochs) == 4
 
-    # progress bar at the end, curves fed with what the run reported
+    # progress bar at the end, the result in the text's colour with its headline in bold
+    # (it read as grey, disabled-looking text), curves fed with what the run reported
     assert panel.progress.value() == panel.progress.maximum()
+    assert panel.message.text().startswith("Finished after 4 epoch(s)")
+    assert "<b>val_accuracy " in panel.message.text() and panel.message.styleSheet() == ""
     overview = plots.overview
     x, y = overview.loss.val.getData()
     assert len(x) == 4 and y[-1] < y[0]
