@@ -356,8 +356,9 @@ class MainWindow(QMainWindow):
     def train(self) -> bool:
         """Start a run (F5); the reason is shown in the training dock when refused."""
         started = self.training_panel.train()
-        if not started:
-            self.show_side_tab(self.training_panel)
+        # the Training tab comes forward either way: the run's progress (the plots come forward
+        # when the run starts), or why it was refused
+        self.show_side_tab(self.training_panel)
         return started
 
     def load_weights(self) -> None:

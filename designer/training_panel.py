@@ -20,6 +20,11 @@ from .training_controller import TrainingController
 from .training_form import TrainingForm
 
 
+#: What the panel says while the training process starts (before its first event of the run).
+STARTING = ("Starting the training process: loading PyTorch and the data, building the "
+            "network…")
+
+
 class TrainingPanel(QWidget):
     """Controls and settings of training.
 
@@ -158,9 +163,9 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(busy and state != "stopping")
         self.lr_button.setText("Apply to run" if busy else "Apply")
         if state == "starting":
-            self.progress.setValue(0)
+            self.progress.setRange(0, 0)  # busy: how long start-up takes is not known
             self.progress.setFormat("starting the training process…")
-            self.status.setText("Starting…")
+            self.status.setText(STARTING)
         elif state == "stopping":
             self.status.setText("Stopping after the current batch…")
         elif state == "paused":
@@ -175,6 +180,12 @@ class TrainingPanel(QWidget):
             self.progress.setFormat("preparing…")
             self.status.setText(run.preparing.get("message", ""))
             return
+        if not info:  # the worker is starting: no epoch or step to show yet
+            self.progress.setRange(0, 0)
+            self.progress.setFormat("starting the training process…")
+            self.status.setText(STARTING)
+            return
+        self.progress.setRange(0, 1000)
         epochs = info.get("epochs") or progress.get("epochs") or 1
         start = info.get("start_epoch", 1)
         spe = run.steps_per_epoch
@@ -200,6 +211,7 @@ class TrainingPanel(QWidget):
             self.show_message(run.warnings[-1])
 
     def _on_finished(self, run: RunRecord) -> None:
+        self.progress.setRange(0, 1000)
         end = run.end or {}
         failure = run.failure
         if failure is not None:

@@ -243,12 +243,20 @@ def test_editing_during_a_run_marks_it_stale(window, qtbot):
     assert window.training_panel.stale.isHidden()
 
 
-def test_f5_trains(window, qtbot):
+def test_f5_trains_with_the_training_tab_forward_and_honest_progress(window, qtbot):
     small_run(window, epochs=1)
+    window.show_side_tab(window.properties)
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_F5)
     assert window.trainer.current is not None
+    panel = window.training_panel
+    assert window.side_tabs.currentWidget() is panel  # the Training tab came forward
+    # before the run's first event: a busy bar that says what is happening, no made-up step
+    assert panel.progress.maximum() == 0 and "starting" in panel.progress.format()
+    assert "loading PyTorch and the data" in panel.status.text()
+    assert "step 0/1" not in panel.progress.format()
     assert wait_finished(qtbot, window).status == "completed"
+    assert panel.progress.maximum() == 1000 and panel.progress.value() == 1000
 
 
 def test_pre_training_a_preset_shows_what_it_does_before_the_first_step(window):
