@@ -62,11 +62,23 @@ class ConfusionMatrix(Plot):
                     text.setPos(j + 0.5, i + 0.5)
                     self.item.addItem(text)
                     self.texts.append(text)
-        ticks = [[(i + 0.5, shorten(names[i] if i < len(names) else str(i), 10))
-                  for i in range(n)]] if n <= 20 else None
-        for axis in ("bottom", "left"):
+        for axis, ticks in zip(("bottom", "left"), confusion_ticks(names, n)):
             self.item.getAxis(axis).setTicks(ticks)
         self.item.setRange(xRange=(0, n), yRange=(0, n), padding=0.02)
+
+
+def confusion_ticks(names: list[str], n: int) -> tuple[list | None, list | None]:
+    """(bottom, left) tick labels of an n-class confusion matrix. Names side by side under the
+    columns run together once there are more than a few (ResNet's 8 shapes), so then the columns
+    are numbered and the rows say "0 circle": the numbers map columns to names."""
+    if n > 20:
+        return None, None
+    name = [shorten(names[i] if i < len(names) else str(i), 10) for i in range(n)]
+    if n <= 4 or all(len(label) <= 3 for label in name):
+        both = [[(i + 0.5, name[i]) for i in range(n)]]
+        return both, both
+    numbered = [[(i + 0.5, f"{i} {name[i]}") for i in range(n)]]
+    return [[(i + 0.5, str(i)) for i in range(n)]], numbered
 
 
 class PredictionScatter(Plot):

@@ -89,3 +89,20 @@ def test_a_gan_trained_in_the_app_shows_its_points_and_the_game(window_on, qtbot
     assert len(view.fake_dots.getData()[0]) == len(run.samples["dreams"]["points"])
     assert len(view.d_real.getData()[0]) == 2  # D(x) per epoch
     assert not view.translations.isVisible()
+
+
+def test_confusion_matrix_labels_stay_apart_with_many_long_class_names(qtbot):
+    """ResNet's 8 shape names ran together under the columns: the columns are numbered and the
+    rows name the classes; a few short names stay as they are."""
+    from designer.results_view import ConfusionMatrix, confusion_ticks
+
+    names = ["circle", "square", "triangle", "cross", "ring", "star", "diamond", "plus"]
+    bottom, left = confusion_ticks(names, 8)
+    assert [label for _, label in bottom[0]] == [str(i) for i in range(8)]
+    assert left[0][2] == (2.5, "2 triangle")
+    assert confusion_ticks(["cat", "dog"], 2) == ([[(0.5, "cat"), (1.5, "dog")]],) * 2
+    assert confusion_ticks([str(d) for d in range(10)], 10)[0][0][9] == (9.5, "9")
+    view = ConfusionMatrix()
+    qtbot.addWidget(view)
+    view.show_matrix([[1 if i == j else 0 for j in range(8)] for i in range(8)], names)
+    assert view.item.getAxis("bottom")._tickLevels[0][3] == (3.5, "3")
