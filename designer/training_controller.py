@@ -49,6 +49,8 @@ class TrainingController(QObject):
     run_finished = Signal(object)
     state_changed = Signal(str)
     stale_changed = Signal(bool)
+    #: Another design was opened and no run goes on: views drop what the last run showed.
+    runs_cleared = Signal()
 
     def __init__(self, session: DesignSession, parent: QObject | None = None):
         super().__init__(parent)
@@ -253,6 +255,8 @@ class TrainingController(QObject):
         self.runs = [r for r in self.runs if not r.ended]
         if self.busy:
             self._set_stale(True)
+        else:
+            self.runs_cleared.emit()
 
     def _set_stale(self, stale: bool) -> None:
         if stale != self.stale:

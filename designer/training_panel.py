@@ -97,6 +97,7 @@ class TrainingPanel(QWidget):
         controller.state_changed.connect(self._on_state)
         controller.run_updated.connect(self._on_run)
         controller.run_finished.connect(self._on_finished)
+        controller.runs_cleared.connect(self._reset)
         controller.stale_changed.connect(self.stale.setVisible)
         controller.session.model_event.connect(
             lambda event: isinstance(event, MetaChanged) and event.field == "training"
@@ -209,6 +210,14 @@ class TrainingPanel(QWidget):
             self._show_lr(run.lr_changes[-1]["lr"])
         if run.warnings:
             self.show_message(run.warnings[-1])
+
+    def _reset(self) -> None:
+        """Another design is on screen: nothing here describes it yet."""
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("not started")
+        self.status.setText("Press Train to start.")
+        self.show_message("")
 
     def _on_finished(self, run: RunRecord) -> None:
         self.progress.setRange(0, 1000)

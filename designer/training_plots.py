@@ -92,6 +92,7 @@ class TrainingPlots(QWidget):
         controller.run_started.connect(self._on_started)
         controller.run_updated.connect(self._on_updated)
         controller.run_finished.connect(self._on_finished)
+        controller.runs_cleared.connect(self._clear)
         self.runs.selection_changed.connect(self._draw_history)
         self.runs.resume_requested.connect(self.continue_run)
         self.tabs.currentChanged.connect(lambda _: self.draw(self.controller.current,
@@ -133,6 +134,28 @@ class TrainingPlots(QWidget):
             self.set_node(_first_layer(run))
         self.tabs.setCurrentWidget(self.overview)
         self.draw(run, force=True)
+
+    def _clear(self) -> None:
+        """Another design is on screen: the plots, results and samples of the last run go (an
+        empty record drawn everywhere), and the time axes follow the next run's data."""
+        self._refresh.stop()
+        self._stagger.stop()
+        self._staggered = []
+        empty = RunRecord(0, {"nodes": [], "edges": []})
+        o = self.overview
+        for show in (o.loss.show_run, o.metric_plot.show_run, o.lr.show_run,
+                     o.gradients.show_run, self.node_plots.show_run, self.samples.show_run):
+            show(empty)
+        o.gradients.clear_run()
+        for plot in (o.loss, o.metric_plot, o.lr, o.gradients,
+                     *self.node_plots.stat_plots.values()):
+            plot.item.enableAutoRange(axis="x")
+        self._x_fixed_for = -1
+        self._drawn_version = (-1, -1)
+        self.set_node(None)
+        self.results.show_reports([])
+        self.results.summary.setText("Results appear here when a run ends.")
+        self.caption.setText("No run of this design yet")
 
     def draw(self, run: RunRecord | None, force: bool = False) -> None:
         """Feed the visible page's curves from `run` (skipped when nothing changed)."""

@@ -302,3 +302,26 @@ def test_a_generative_run_shows_its_samples_as_it_learns(window, qtbot):
     assert dreams.width() > dreams.height() > 0  # two rows of eight
     assert filters.height() > dreams.height()  # four rows
     assert view.energy.isVisible() and len(view.val_energy.getData()[0]) == 2  # an epoch each
+
+
+def test_opening_another_design_clears_what_the_last_run_showed(window, qtbot):
+    """Results belong to their run and design (#15): after training the spirals MLP and
+    opening LeNet, nothing on screen still describes the spirals run."""
+    from designer.main_window import PRESETS_DIR
+
+    small_run(window, epochs=2)
+    click(qtbot, window.training_panel.train_button)
+    wait_finished(qtbot, window)
+    panel, plots = window.training_panel, window.plots
+    assert "Finished" in panel.message.text()
+    assert len(plots.overview.loss.val.getData()[0]) == 2
+    window.open_preset(PRESETS_DIR / "lenet-digits.json")
+    assert window.trainer.current is None
+    assert panel.status.text() == "Press Train to start." and not panel.message.isVisible()
+    assert panel.progress.format() == "not started" and panel.progress.value() == 0
+    for curve in (plots.overview.loss.val, plots.overview.metric_plot.val):
+        x = curve.getData()[0]
+        assert x is None or len(x) == 0
+    assert not plots.overview.gradients.curves and plots.overview.metric_plot.metric_name == ""
+    assert plots.results.summary.text().startswith("Results appear here")
+    assert plots.caption.text() == "No run of this design yet"
