@@ -167,6 +167,8 @@ class HeadsAccumulator:
     def __init__(self, heads: list[OutputHead]):
         self.heads = heads
         self._each = [MetricAccumulator(list(head.metrics), head.loss) for head in heads]
+        # how many values each head's partials hold: its loss and its metrics' parts
+        self._widths = [1 + sum(metric_spec(m).width for m in head.metrics) for head in heads]
         self._loss = 0.0
         self._samples = 0
 
@@ -185,8 +187,7 @@ class HeadsAccumulator:
 
     def add(self, values: list[float], targets: NamedTensors) -> None:
         position = 0
-        for head, acc in zip(self.heads, self._each):
-            width = 1 + sum(metric_spec(m).width for m in head.metrics)
+        for head, acc, width in zip(self.heads, self._each, self._widths):
             taken = values[position:position + width]
             position += width
             target = targets[head.node]
