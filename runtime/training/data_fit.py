@@ -31,10 +31,8 @@ def check_structure(design: GraphModel, config: TrainingConfig) -> None:
     from .outputs import io_lists
 
     mode = mode_of(config)
-    if is_multi_network(design) and not mode.joins_networks:
-        io_lists(design)  # names the networks
-    elif mode.objective is None:
-        io_lists(design)
+    if mode.objective is None or (is_multi_network(design) and not mode.joins_networks):
+        io_lists(design)  # names the networks, or the missing Input or Output
 
 
 def check_data_fits(design: GraphModel, analysis: Analysis, dataset, config: TrainingConfig) -> None:

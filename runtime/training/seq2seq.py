@@ -216,7 +216,7 @@ def seq2seq_objective(trainer: "Trainer") -> tuple[Callable, Callable, Callable]
                             f"cross_entropy (it is {trainer.config['loss']})", "design")
     parts = _Parts(trainer)
     parts.check_causal(trainer.device)
-    trainer.callbacks.insert(0, _Views(parts))
+    trainer.callbacks.insert(0, _Views(parts, _attention_node(trainer, parts)))
     trainer.report_forward = parts.greedy  # the report shows what the model generates
     return parts.teacher_forced, LOSSES["cross_entropy"].compute, parts.teacher_forced
 
@@ -225,8 +225,9 @@ class _Views(Callback):
     """Per epoch: the share of whole sequences decoded right, and a few source -> output pairs
     with the attention map of the first one."""
 
-    def __init__(self, parts: _Parts):
+    def __init__(self, parts: _Parts, attention_node: str | None):
         self.parts = parts
+        self.attention_node = attention_node  # the design does not change during a run
 
     @torch.no_grad()
     def _decoded(self, trainer: "Trainer", idx: torch.Tensor) -> torch.Tensor:
@@ -253,7 +254,8 @@ class _Views(Callback):
         if event.epoch % every and event.epoch != epochs:
             return
         idx = (trainer.val_idx if len(trainer.val_idx) else trainer.train_idx)[:PAIRS]
-        attention = _attention_layer(trainer, self.parts)
+        node = self.attention_node
+        attention = getattr(trainer.model, node) if node else None
         if attention is not None:
             attention.keep_weights = True
         try:
@@ -265,7 +267,6 @@ class _Views(Callback):
         batch = trainer.x[idx]
         pairs = [{"source": s.tolist(), "target": t.tolist(), "output": o.tolist()}
                  for s, t, o in zip(batch["source"].cpu(), batch["target"].cpu(), decoded.cpu())]
-        node = _attention_node(trainer, self.parts)
         trainer.emit(Translations(
             trainer.step, event.epoch, pairs,
             [[round(float(v), 3) for v in row] for row in weights[0].cpu()]
@@ -289,7 +290,3 @@ def _attention_node(trainer: "Trainer", parts: _Parts) -> str | None:
                 frontier.append(edge.dst)
     return None
 
-
-def _attention_layer(trainer: "Trainer", parts: _Parts):
-    node = _attention_node(trainer, parts)
-    return getattr(trainer.model, node) if node else None

@@ -27,14 +27,14 @@ from .augment import augment
 from .callbacks import Callback
 from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
-from .data_fit import activation_warning, check_data_fits
+from .data_fit import activation_warning, check_data_fits, check_structure
 from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, RunWarning,
                      from_json)
 from .losses import LOSSES, compute_loss
 from .memory import check_fits, device_memory, fitting_batch
 from .metrics import MetricAccumulator, higher_is_better
 from .modes import mode_of, training_data
-from .outputs import (HeadsAccumulator, heads_forward, heads_loss, io_lists, is_multi_io,
+from .outputs import (HeadsAccumulator, heads_forward, heads_loss, is_multi_io,
                       output_heads,
                       own_loss_config)
 from .monitor import MonitorSample, MonitorSchedule, first_non_finite_node
@@ -184,9 +184,8 @@ class Trainer:
                 f"{p.node + ': ' if p.node else ''}{p.message}" for p in analysis.errors),
                 "design", first.node)
         self.mode = mode_of(cfg)
+        check_structure(self.design, cfg)  # the one check the designer's Train button makes
         joined = self.mode.joins_networks and is_multi_network(self.design)
-        if not joined and self.mode.objective is None:
-            io_lists(self.design)  # one network, with an Input and an Output
         self.device = pick_device(cfg["device"])
         torch.manual_seed(cfg["seed"])
         if self.dataset is None:
