@@ -9,9 +9,10 @@ from runtime.cli import run
 from runtime.document import save
 from runtime.errors import TrainingError
 from runtime.graph import GraphModel
-from runtime.training import Callback, Trainer
+from runtime.training import Trainer
 from runtime.training.events import Report, Translations
 from runtime.training.seq2seq import _Parts
+from tests.runtime.test_multi_io import Events
 
 
 def seq2seq(attention: bool = True, length: int = 4, vocab: int = 5, hidden: int = 16,
@@ -63,14 +64,6 @@ def seq2seq(attention: bool = True, length: int = 4, vocab: int = 5, hidden: int
                   "loss": "cross_entropy", "metrics": ["accuracy"], "epochs": epochs,
                   "batch_size": 32, "optimizer": {"name": "adam", "lr": 0.01}, "threads": 1}
     return m
-
-
-class Events(Callback):
-    def __init__(self):
-        self.events = []
-
-    def on_event(self, trainer, event):
-        self.events.append(event)
 
 
 def test_it_learns_to_reverse_and_shows_pairs_attention_and_a_greedy_report():
