@@ -55,7 +55,7 @@ def _v2_networks(data: dict) -> dict:
 #: Upgrade steps: MIGRATIONS[n] turns a version-n document into a version n+1 document.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_weight_init, 2: _v2_networks}
 
-_TOP_KEYS = ("format", "version", "name", "description", "nodes", "edges", "training")
+_TOP_KEYS = ("format", "version", "name", "description", "summary", "nodes", "edges", "training")
 _NODE_KEYS = ("id", "type", "params", "pos", "network")
 _EDGE_KEYS = ("from", "to", "from_port", "to_port")
 
@@ -184,9 +184,13 @@ def to_dict(model: GraphModel) -> dict:
         if len(model.spec(e.dst).inputs) > 1:
             item["to_port"] = e.dst_port
         edges.append(item)
-    return {"format": FORMAT, "version": written_version(model.nodes.values()), "name": model.name,
-            "description": model.description, "nodes": nodes, "edges": edges,
-            "training": model.training}
+    data = {"format": FORMAT, "version": written_version(model.nodes.values()), "name": model.name,
+            "description": model.description}
+    # only when set: a design without one keeps its bytes, and older LayerLabs (which refuse
+    # unknown keys) keep opening it
+    if model.summary:
+        data["summary"] = model.summary
+    return {**data, "nodes": nodes, "edges": edges, "training": model.training}
 
 
 def node_dict(node: Node) -> dict:
@@ -311,18 +315,21 @@ def _from_data(data: Any, registry: LayerRegistry, problems: _Problems) -> Graph
             problems.add((key,), f"unknown key '{key}'{did_you_mean(key, list(_TOP_KEYS))}")
     meta = {}
     for key, default, kind in (("name", "Untitled", str), ("description", "", str),
-                               ("training", {}, dict)):
+                               ("summary", "", str), ("training", {}, dict)):
         value = data.get(key, default)
         if not isinstance(value, kind):
             problems.add((key,), f"'{key}' must be {'a string' if kind is str else 'an object'}, "
                          f"not {_json_type(value)}")
         meta[key] = value
+    if isinstance(meta["summary"], str) and "\n" in meta["summary"]:
+        problems.add(("summary",), "'summary' must be one line (the description holds the rest)")
     declared: dict[str, LayerSpec | None] = {}
     nodes = _check_nodes(data.get("nodes"), registry, problems, declared)
     edges = _check_edges(data.get("edges", []), declared, problems)
     if problems.items:
         return None
-    model = GraphModel(registry, meta["name"], meta["description"], meta["training"])
+    model = GraphModel(registry, meta["name"], meta["description"], meta["training"],
+                       meta["summary"])
     model._bulk_load(list(nodes.values()), [edge for _, edge in edges])
     return model
 

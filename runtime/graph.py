@@ -90,7 +90,7 @@ class NetworkChanged:
 
 @dataclass(frozen=True)
 class MetaChanged:
-    """`name`, `description` or `training` changed."""
+    """`name`, `description`, `summary` or `training` changed."""
 
     field: str
 
@@ -110,13 +110,15 @@ class RemovedNode:
 
 
 class GraphModel:
-    """A network design: nodes, ordered edges, and the design's name, description and training."""
+    """A network design: nodes, ordered edges, and the design's name, description, one-line
+    summary and training."""
 
     def __init__(self, registry: LayerRegistry = REGISTRY, name: str = "Untitled",
-                 description: str = "", training: dict | None = None):
+                 description: str = "", training: dict | None = None, summary: str = ""):
         self.registry = registry
         self._name = name
         self._description = description
+        self._summary = summary
         self._training: dict = dict(training or {})
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
@@ -161,6 +163,16 @@ class GraphModel:
     def description(self, value: str) -> None:
         self._description = value
         self._emit(MetaChanged("description"))
+
+    @property
+    def summary(self) -> str:
+        """One line saying what the design shows or teaches (the welcome view's card text)."""
+        return self._summary
+
+    @summary.setter
+    def summary(self, value: str) -> None:
+        self._summary = value
+        self._emit(MetaChanged("summary"))
 
     @property
     def training(self) -> dict:
@@ -391,7 +403,7 @@ class GraphModel:
     # --- comparison -----------------------------------------------------------------------
     def snapshot(self) -> dict:
         """Plain-data copy of everything in the design (compares equal iff the designs are equal)."""
-        return {"name": self._name, "description": self._description,
+        return {"name": self._name, "description": self._description, "summary": self._summary,
                 "training": copy.deepcopy(self._training),
                 "nodes": [(n.id, n.type, copy.deepcopy(n.params), n.pos, n.network)
                           for n in self._nodes.values()],

@@ -51,6 +51,8 @@ def test_names_are_unique_and_descriptions_teach():
     for path, model in zip(PRESET_FILES, models):
         assert model.name and model.name != "Untitled", path.name
         assert len(model.description) >= 150, f"{path.name}: say what the preset teaches"
+        # the welcome view's card shows the summary on one line beside the picture
+        assert 20 <= len(model.summary) <= 90, f"{path.name}: a one-line summary, at most 90"
 
 
 @pytest.mark.parametrize("path", PRESET_FILES, ids=IDS)

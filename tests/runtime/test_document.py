@@ -33,6 +33,8 @@ def test_minimal_file_loads_with_defaults():
     assert model.nodes["fc"].params["bias"] is True
     assert model.nodes["x"].pos == (0.0, 0.0)
     assert model.training == {}
+    assert model.summary == ""
+    assert "summary" not in json.loads(dumps(model))  # an unset summary keeps the file as it was
 
 
 @pytest.mark.parametrize("design", [lenet, mlp, residual, attention])
@@ -40,6 +42,7 @@ def test_save_load_round_trip(tmp_path, design):
     model = design()
     model.training = {"epochs": 3, "optimizer": {"name": "adam"}}
     model.description = "a design\nwith two lines"
+    model.summary = "One line on what it shows."
     path = tmp_path / "d.json"
     save(model, path)
     assert load(path) == model
@@ -173,6 +176,19 @@ def test_unknown_keys_and_bad_types_of_sections():
     messages = " | ".join(p.message for p in problems)
     assert "unknown key 'nodez': did you mean 'nodes'?" in messages
     assert "'training' must be an object" in messages
+
+
+@pytest.mark.parametrize("summary, words", [(3, "'summary' must be a string, not a number"),
+                                            ("two\nlines", "'summary' must be one line")])
+def test_a_bad_summary_is_named(summary, words):
+    (p,) = _problems(_doc(BASE_NODES, BASE_EDGES, summary=summary))
+    assert p.location == "summary" and words in p.message
+
+
+def test_summary_is_written_after_the_description():
+    model = loads(json.dumps(_doc(BASE_NODES, BASE_EDGES, description="d", summary="s")))
+    assert model.summary == "s"
+    assert list(json.loads(dumps(model)))[3:5] == ["description", "summary"]
 
 
 def test_missing_input_and_output_still_load_but_fail_validation():
