@@ -181,3 +181,79 @@ def test_a_thousand_nodes_are_fast():
     assert all(pos[e.src][0] < pos[e.dst][0] for e in m.edges)
     assert len(set(pos.values())) == len(pos)
     assert elapsed < 1.0  # about 0.07 s on a laptop-class CPU; generous for loaded CI machines
+
+
+# --- wrapping into bands that fit a window ------------------------------------------------------
+
+def long_chain(length: int = 30) -> GraphModel:
+    m = GraphModel()
+    prev = m.add_node("Input", {"shape": [8]}).id
+    for _ in range(length - 1):
+        node = m.add_node("ReLU").id
+        m.connect(prev, node)
+        prev = node
+    return m
+
+
+def shown_scale(pos: dict, fit: tuple[float, float]) -> float:
+    """The zoom at which the laid-out cells (X_GAP by Y_GAP each) fill `fit`."""
+    width = max(x for x, _ in pos.values()) - min(x for x, _ in pos.values()) + X_GAP
+    height = max(y for _, y in pos.values()) - min(y for _, y in pos.values()) + Y_GAP
+    return min(fit[0] / width, fit[1] / height)
+
+
+def test_a_long_chain_wraps_into_bands_that_fit_a_wide_window():
+    m, fit = long_chain(30), (1600.0, 900.0)
+    pos = auto_layout(m, fit=fit)
+    rows = sorted({y for _, y in pos.values()})
+    assert 3 <= len(rows) <= 8  # bands, not one 30-layer row nor one node per row
+    order = list(m.topological_order())
+    for a, b in zip(order, order[1:]):  # reading order: along a band, then the next band down
+        (xa, ya), (xb, yb) = pos[a], pos[b]
+        assert (ya == yb and xb == xa + X_GAP) or (yb > ya and xb == min(x for x, _ in
+                                                                          pos.values()))
+    assert shown_scale(pos, fit) > 2 * shown_scale(auto_layout(m), fit)
+    assert_no_overlap(pos)
+
+
+def test_a_design_that_fits_unwrapped_is_not_wrapped():
+    for design in DESIGNS:
+        m = design()
+        wide, plain = auto_layout(m, fit=(20_000.0, 10_000.0)), auto_layout(m)
+        assert {n: x for n, (x, _) in wide.items()} == {n: x for n, (x, _) in plain.items()}
+        rows = sorted({y for _, y in plain.values()})  # the same rows, components further apart
+        assert [sorted({y for _, y in wide.values()}).index(wide[n][1]) for n in wide] == [
+            rows.index(plain[n][1]) for n in wide], design.__name__
+
+
+def test_a_tall_narrow_window_gets_more_bands_than_a_wide_one():
+    m = long_chain(40)
+    bands = {fit: len({y for _, y in auto_layout(m, fit=fit).values()})
+             for fit in ((1800.0, 600.0), (600.0, 1800.0))}
+    assert bands[(600.0, 1800.0)] > bands[(1800.0, 600.0)]
+
+
+def test_bands_end_after_a_merge_rather_than_inside_a_residual_block():
+    m = GraphModel()
+    prev = m.add_node("Input", {"shape": [4, 8, 8]}).id
+    for _ in range(8):  # blocks of conv -> relu -> add, the add also fed by the block's input
+        conv, relu, add = (m.add_node(t).id for t in ("Conv2d", "ReLU", "Add"))
+        chain(m, prev, conv, relu, add)
+        m.connect(prev, add)
+        prev = add
+    pos = auto_layout(m, x_gap=X_GAP, y_gap=Y_GAP, fit=(1500.0, 1400.0))
+    lefts = min(x for x, _ in pos.values())
+    starts = [n for n in m.nodes if pos[n][0] == lefts and m.nodes[n].type != "Input"]
+    assert starts  # it wrapped
+    # each later band starts with a block's conv: the edges a cut crosses are the Add's one
+    # output (twice: into the conv and the next skip), never a skip plus the main path inside
+    assert {m.nodes[n].type for n in starts} == {"Conv2d"}
+    assert_no_overlap(pos)
+
+
+def test_wrapping_keeps_components_stacked_and_the_origin():
+    m = two_components()
+    pos = auto_layout(m, origin=(10.0, 20.0), fit=(450.0, 2000.0))
+    assert min(x for x, _ in pos.values()) == 10.0 and min(y for _, y in pos.values()) == 20.0
+    assert max(pos[n][1] for n in ("x", "fc1", "relu1", "fc2", "out")) < pos["y"][1]
+    assert_no_overlap(pos)
