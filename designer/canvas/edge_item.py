@@ -36,15 +36,38 @@ def label_width(text: str) -> float:
     return fonts().label_metrics.horizontalAdvance(text) + 2 * LABEL_PAD_X
 
 
+#: A wrapped edge (to the next band of a wrapped layout) runs along the gap this far above its
+#: input port (the port sits 40 below its card's top), with corners of this radius.
+WRAP_RISE, WRAP_CORNER = 64.0, 20.0
+
+
 def bezier(start: QPointF, end: QPointF) -> QPainterPath:
     """The curve from an output at `start` to an input at `end`: it leaves and arrives horizontally,
-    and bows out further when it has to run backwards."""
+    and bows out further when it has to run backwards. An edge into a band further down and to
+    the left (a wrapped layout's next line) is routed like a line break instead: down beside its
+    output, left along the gap above its input's row, and down into the input."""
     dx, dy = end.x() - start.x(), end.y() - start.y()
+    if dx < -2 * WRAP_CORNER and dy >= WRAP_RISE + 2 * WRAP_CORNER:
+        return _wrapped(start, end)
     reach = max(abs(dx) * 0.5, 40.0)
     if dx < 20.0:  # the input is left of the output: swing wide so the curve stays readable
         reach = max(reach, 60.0 + abs(dy) * 0.25)
     path = QPainterPath(start)
     path.cubicTo(QPointF(start.x() + reach, start.y()), QPointF(end.x() - reach, end.y()), end)
+    return path
+
+
+def _wrapped(start: QPointF, end: QPointF) -> QPainterPath:
+    r, run = WRAP_CORNER, end.y() - WRAP_RISE
+    right, left = start.x() + r, end.x() - r
+    path = QPainterPath(start)
+    path.quadTo(QPointF(right, start.y()), QPointF(right, start.y() + r))
+    path.lineTo(right, run - r)
+    path.quadTo(QPointF(right, run), QPointF(right - r, run))
+    path.lineTo(left + r, run)
+    path.quadTo(QPointF(left, run), QPointF(left, run + r))
+    path.lineTo(left, end.y() - r)
+    path.quadTo(QPointF(left, end.y()), end)
     return path
 
 

@@ -40,8 +40,13 @@ LIVE_TAG_H = 15.0
 DOCTOR_R = 10.0
 DOCTOR_CENTRE = QPointF(-2.0, -2.0)
 DOCTOR_COLORS = {"error": style.ERROR, "warning": style.WARNING, "info": style.INFO}
-#: Below this zoom the cards are drawn without text (11 px text would be under 5.5 px).
+#: Below this zoom the badges are drawn large (seen from afar, the badge is what matters).
 TEXT_LOD = 0.5
+#: Below this zoom the card's own texts would be under 9 px: it is drawn as an overview card
+#: instead, its type and shape in screen-sized text as large as the card allows.
+DETAIL_LOD = 0.8
+#: An overview card's texts, in screen pixels whatever the zoom, and the padding around them.
+OVERVIEW_TITLE_PX, OVERVIEW_TEXT_PX, OVERVIEW_PAD = 12, 11, 2.0
 
 
 class Fonts:
@@ -56,6 +61,13 @@ class Fonts:
         self.label = QFont()
         self.label.setPixelSize(style.CANVAS_LABEL_PX)
         self.badge = QFont(self.title)
+        self.overview_title = QFont()
+        self.overview_title.setPixelSize(OVERVIEW_TITLE_PX)
+        self.overview_title.setBold(True)
+        self.overview_text = QFont()
+        self.overview_text.setPixelSize(OVERVIEW_TEXT_PX)
+        self.overview_title_metrics = QFontMetricsF(self.overview_title)
+        self.overview_text_metrics = QFontMetricsF(self.overview_text)
         self.title_metrics = QFontMetricsF(self.title)
         self.text_metrics = QFontMetricsF(self.text)
         self.label_metrics = QFontMetricsF(self.label)
@@ -91,6 +103,15 @@ def _header_texts(title: str, type_id: str, node_id: str, badge: bool) -> tuple[
             and f.title_metrics.horizontalAdvance(type_id) <= title_room):
         title = type_id  # "Batch Normalization" does not fit; "BatchNorm" does
     return elide("title", title, title_room), id_text
+
+
+def overview_shape(shape: str) -> str:
+    """The shape as a zoomed-out card shows it: "16×24×24" for "(batch, 16, 24, 24)" (the
+    batch dimension goes without saying), anything else as it is."""
+    if shape.startswith("(batch, ") and ")" in shape:
+        dims, _, rest = shape[len("(batch, "):].partition(")")
+        return "×".join(d.strip() for d in dims.split(",")) + rest
+    return shape
 
 
 class Paint:
@@ -200,12 +221,13 @@ class NodeItem(QGraphicsItem):
                                                        self.geometry.outputs[port.name])
         # paint cache, rebuilt by refresh()
         self._title = self._id_text = self._params_text = self._shape_text = ""
-        self._count_text = ""
+        self._count_text = self._overview_shape = ""
         self._shape_color = style.SHAPE_TEXT
         self._status = ""
         self._badge: QColor | None = None
         self._drawn: tuple = ()
         self._texts: list | None = None
+        self._overview_texts: tuple | None = None  # (zoom, layout) -> texts, for that zoom
         self._port_paths: tuple[QPainterPath, QPainterPath] | None = None
         self._live: tuple[QColor, str] | None = None  # training statistic: colour and value
         self._doctor = ""  # the worst severity of the doctor's findings on this node, or ""
@@ -250,13 +272,15 @@ class NodeItem(QGraphicsItem):
         drawn = (*header_texts(spec, self.node_id, badge is not None),
                  elide("text", params_text, geo.text_right - geo.text_left),
                  elide("text", shape, geo.text_right - geo.text_left),
-                 count, shape_color.rgba(), status, None if badge is None else badge.rgba())
+                 count, shape_color.rgba(), status, None if badge is None else badge.rgba(),
+                 overview_shape(shape))
         if drawn != self._drawn:
             self._drawn = drawn
             (self._title, self._id_text, self._params_text, self._shape_text,
              self._count_text) = drawn[:5]
             self._shape_color, self._status, self._badge = shape_color, status, badge
-            self._texts = None
+            self._overview_shape = drawn[-1]
+            self._texts = self._overview_texts = None
             self.update()
 
     def tooltip_text(self) -> str:
@@ -355,12 +379,20 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
         geo, p = self.geometry, paints()
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         painter.fillPath(geo.body, p.body)
         if self._live is not None:
             wash = QColor(self._live[0])
             wash.setAlpha(70)
             painter.fillPath(geo.body, wash)
-        painter.fillPath(header_path(), p.header(self.spec.category))
+        overview = self._overview_layout(lod) if lod < DETAIL_LOD else None
+        if overview is not None:
+            painter.save()
+            painter.setClipPath(geo.body)
+            painter.fillRect(QRectF(0, 0, WIDTH, overview[0]), p.header(self.spec.category))
+            painter.restore()
+        else:
+            painter.fillPath(header_path(), p.header(self.spec.category))
         if self._live is not None:
             self._paint_live_tag(painter)
         painter.strokePath(geo.outline, p.selected if self.isSelected()
@@ -373,7 +405,8 @@ class NodeItem(QGraphicsItem):
         painter.drawPath(connected)
         painter.setBrush(p.body)
         painter.drawPath(free)
-        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if overview is not None:
+            self._paint_overview(painter, lod, *overview)
         if self._badge is not None:
             big = lod < TEXT_LOD  # seen from afar the badge is what matters
             centre = QPointF(WIDTH - PAD_X + 2 - BADGE_R, HEADER_H / 2)
@@ -389,7 +422,7 @@ class NodeItem(QGraphicsItem):
                                  Qt.AlignmentFlag.AlignCenter, "!")
         if self._doctor:
             self._paint_doctor_badge(painter, big=lod < TEXT_LOD)
-        if lod < TEXT_LOD:
+        if overview is not None:
             return
         if self._texts is None:
             self._texts = self._layout_texts()
@@ -401,6 +434,58 @@ class NodeItem(QGraphicsItem):
                 current = font
             painter.setPen(color)
             painter.drawStaticText(at, text)
+
+    def _overview_layout(self, lod: float) -> tuple[float, bool, bool] | None:
+        """How a zoomed-out card is drawn: the height (scene units) of its coloured top, which
+        carries the type name in screen-sized text, and whether the name and the shape line
+        below it fit; the whole card is the coloured top when the shape has no room."""
+        f = fonts()
+        title_h = f.overview_title_metrics.height() + 2 * OVERVIEW_PAD
+        text_h = f.overview_text_metrics.height() + 2 * OVERVIEW_PAD
+        height_px, width_px = self.geometry.height * lod, WIDTH * lod
+        title = width_px >= 3 * OVERVIEW_TITLE_PX and height_px >= title_h
+        shape = title and height_px >= title_h + text_h and bool(self._overview_shape)
+        top = title_h / lod if shape else self.geometry.height
+        return top, title, shape
+
+    def _paint_overview(self, painter: QPainter, lod: float, top: float, title: bool,
+                        shape: bool) -> None:
+        """The zoomed-out card's texts, drawn in screen pixels (the painter scaled by 1/lod)."""
+        if not title:
+            return
+        key = (lod, top, shape)
+        if self._overview_texts is None or self._overview_texts[0] != key:
+            self._overview_texts = key, self._layout_overview(lod, top, shape)
+        f = fonts()
+        painter.save()
+        painter.scale(1 / lod, 1 / lod)
+        for font, color, at, text in self._overview_texts[1]:
+            painter.setFont(getattr(f, font))
+            painter.setPen(color)
+            painter.drawStaticText(at, text)
+        painter.restore()
+
+    def _layout_overview(self, lod: float, top: float,
+                         shape: bool) -> list[tuple[str, QColor, QPointF, QStaticText]]:
+        """Where a zoomed-out card's texts go, in screen pixels from the card's corner."""
+        f = fonts()
+        room = WIDTH * lod - 2 * OVERVIEW_PAD
+        title = self.spec.title
+        if f.overview_title_metrics.horizontalAdvance(title) > room:
+            title = self.spec.type_id  # "Batch Normalization" does not fit; "BatchNorm" does
+        lines = [("overview_title", style.NODE_HEADER_TEXT, 0.0, top * lod, title)]
+        if shape:
+            lines.append(("overview_text", QColor.fromRgba(self._shape_color.rgba()), top * lod,
+                          f.overview_text_metrics.height() + 2 * OVERVIEW_PAD,
+                          self._overview_shape))
+        texts = []
+        for font, color, y, height, text in lines:
+            metrics = getattr(f, f"{font}_metrics")
+            static = QStaticText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, room))
+            static.setTextFormat(Qt.TextFormat.PlainText)
+            texts.append((font, color, QPointF(OVERVIEW_PAD, y + (height - metrics.height()) / 2),
+                          static))
+        return texts
 
     def _paint_doctor_badge(self, painter: QPainter, big: bool) -> None:
         """A white cross on the severity's colour (the doctor's mark; shape errors use "!")."""

@@ -22,6 +22,7 @@ from designer.live_stats import LiveStat
 
 from .interactions import ConnectMode, MouseMode, PanMode, commit_moves
 from .node_item import NodeItem
+from .overview_map import OverviewMap
 from .port_item import PortItem
 from .quick_add import QuickAddPopup
 from .scene import CanvasScene
@@ -37,7 +38,10 @@ DROP_TOLERANCE_PX = 8.0
 FIT_MARGIN = 40.0
 
 
-#: Smallest zoom at which a newly opened design is shown: card text stays legible.
+#: Smallest zoom at which a newly opened design is shown whole: its cards, drawn zoomed out,
+#: still carry their type and shape in legible text (node_item.DETAIL_LOD). A design that needs
+#: less is shown from its start at READABLE_SCALE, with the overview map for the rest.
+OVERVIEW_SCALE = 0.45
 READABLE_SCALE = 0.75
 
 
@@ -76,6 +80,8 @@ class CanvasView(QGraphicsView):
         self._quick_add_pos = QPointF()
         self._fitted_once = False
         self._legend: LiveLegend | None = None
+        self.overview_map = OverviewMap(self)
+        self._map_key: tuple | None = None  # the view's transform and scroll when last checked
 
         self.setRenderHints(QPainter.RenderHint.Antialiasing
                             | QPainter.RenderHint.TextAntialiasing)
@@ -125,11 +131,12 @@ class CanvasView(QGraphicsView):
         self.centerOn(rect.center())
 
     def show_design(self) -> None:
-        """The view for a freshly opened design: all of it if it fits at a readable size,
-        otherwise its start (where the Input is) at the smallest zoom whose text is readable."""
+        """The view for a freshly opened design: all of it if it fits at a legible size,
+        otherwise its start (where the Input is) at a readable zoom (the overview map shows
+        the rest)."""
         self.fit_all()
         rect = self.canvas.itemsBoundingRect()
-        if rect.isEmpty() or self.zoom() >= READABLE_SCALE:
+        if rect.isEmpty() or self.zoom() >= OVERVIEW_SCALE:
             return
         self.setTransform(QTransform.fromScale(READABLE_SCALE, READABLE_SCALE))
         visible = self.mapToScene(self.viewport().rect()).boundingRect()
@@ -199,6 +206,23 @@ class CanvasView(QGraphicsView):
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._place_legend()
+        self.overview_map.place()
+
+    def set_overview_map(self, on: bool) -> None:
+        """Show the overview map whenever part of the design is out of view (or never)."""
+        self.overview_map.enabled_by_user = bool(on)
+        self.overview_map.view_moved()
+
+    def layout_design(self, node_ids: list[str] | None = None) -> None:
+        """Auto-layout as one undo step: the whole design (node_ids None) wrapped into bands that
+        fit this view's shape, then shown whole; or just these nodes, tidied in place."""
+        fit = None
+        if node_ids is None:
+            fit = (max(self.viewport().width() - 2 * FIT_MARGIN, 1.0),
+                   max(self.viewport().height() - 2 * FIT_MARGIN, 1.0))
+        self.session.auto_layout(node_ids, fit=fit)
+        if node_ids is None:
+            self.fit_all()
 
     def empty_hint(self) -> str:
         """What an empty canvas says to do first ("" once the design has a node)."""
@@ -206,6 +230,13 @@ class CanvasView(QGraphicsView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         super().drawForeground(painter, rect)
+        # every scroll and zoom repaints: the overview map's frame follows (checked only when
+        # the view moved, not on each repaint of a changed card)
+        key = (self.transform(), self.horizontalScrollBar().value(),
+               self.verticalScrollBar().value(), self.viewport().size())
+        if key != self._map_key:
+            self._map_key = key
+            self.overview_map.view_moved()
         hint = self.empty_hint()
         if not hint:
             return
