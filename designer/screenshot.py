@@ -17,11 +17,14 @@ import time
 from pathlib import Path
 
 
-def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
-           select: str | None = None, zoom: float = 0.9, train: float = 0.0,
+def render(preset: Path, out: Path, size: tuple[int, int] | None = None,
+           select: str | None = None, zoom: float = 0.0, train: float = 0.0,
            doctor: bool = False, lr_finder: bool = False, try_epochs: int = 0,
            compare: list[Path] | None = None) -> Path:
     """Open `preset` in a fresh window (no saved settings) and save a screenshot to `out`.
+
+    The window has its default size unless `size` is given, and shows the design as a user who
+    opens it sees it; a `zoom` above that zoom shows part of it larger, around the selected node.
 
     With `train` > 0, press Train and take the picture after that many seconds of training
     (or when the run ends, if sooner), with the training dock and the live plots shown.
@@ -36,7 +39,8 @@ def render(preset: Path, out: Path, size: tuple[int, int] = (1800, 1050),
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setStyle("Fusion")
     window = scratch_window()
-    window.resize(*size)
+    if size is not None:
+        window.resize(*size)
     window.show()
     window.open_preset(preset)
     app.processEvents()
@@ -200,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", help="node id to select (its properties are shown)")
     parser.add_argument("--train", type=float, default=0.0, metavar="SECONDS",
                         help="press Train and take the picture after this many seconds")
-    parser.add_argument("--zoom", type=float, default=0.9,
-                        help="smallest zoom (a design too long to fit is shown in part)")
+    parser.add_argument("--zoom", type=float, default=0.0,
+                        help="smallest zoom (a design shown smaller is shown in part, larger)")
     parser.add_argument("--doctor", action="store_true",
                         help="run Check design and show its first finding in the Doctor panel")
     parser.add_argument("--lr-finder", action="store_true",
@@ -210,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="train this many epochs here, then draw a 7 in the Try it tab")
     parser.add_argument("--compare", nargs="+", type=Path, default=[], metavar="PRESET",
                         help="train the preset and these headless and overlay their runs")
-    parser.add_argument("--size", type=_size, default=(1800, 1050), metavar="WIDTHxHEIGHT",
-                        help="window size in pixels (default 1800x1050)")
+    parser.add_argument("--size", type=_size, default=None, metavar="WIDTHxHEIGHT",
+                        help="window size in pixels (default: the window's own, 1400x860)")
     args = parser.parse_args(argv)
     print(render(Path(args.preset), Path(args.output), size=args.size, select=args.select,
                  zoom=args.zoom, train=args.train, doctor=args.doctor,

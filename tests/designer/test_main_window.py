@@ -227,8 +227,10 @@ def test_window_layout_is_restored(qtbot, tmp_path):
 def test_screenshot_script(tmp_path):
     from designer.screenshot import render
     from designer.main_window import DEFAULT_PRESET
+    from PySide6.QtGui import QImage
     out = render(DEFAULT_PRESET, tmp_path / "shot.png")
     assert out.stat().st_size > 10_000
+    assert QImage(str(out)).size().toTuple() == (1400, 860)  # what a user first sees
 
 
 def test_the_designer_opens_a_fifo_with_a_message_and_keeps_its_design(make_window, tmp_path,
