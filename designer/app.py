@@ -29,6 +29,7 @@ def run(path: str | None = None) -> int:
             window.open_path(Path(path))
         elif DEFAULT_PRESET.exists():
             window.open_preset(DEFAULT_PRESET)
+            window.show_welcome(first_start=True)  # over the default preset, once per user
     # Objects alive at start-up never become garbage: freezing them keeps full collections
     # (which otherwise stall an edit now and then on large designs) short.
     gc.collect()

@@ -131,10 +131,13 @@ class SetTraining(QUndoCommand):
 
 
 class SetMeta(QUndoCommand):
-    """Rename the design or change its description (`field`: "name" or "description")."""
+    """Rename the design or change its description or summary (`field`: "name", "description"
+    or "summary")."""
+
+    TEXTS = {"name": "Rename design", "description": "Edit description", "summary": "Edit summary"}
 
     def __init__(self, model: GraphModel, field: str, old: str, new: str):
-        super().__init__(f"{'Rename design' if field == 'name' else 'Edit description'}")
+        super().__init__(self.TEXTS[field])
         self.model, self.field, self.old, self.new = model, field, old, new
 
     def redo(self) -> None:

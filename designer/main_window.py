@@ -35,6 +35,7 @@ from .training_panel import TrainingPanel
 from .training_plots import TrainingPlots
 from .try_canvas import TryOnCanvas
 from .try_panel import TryPanel
+from .welcome import WelcomeDialog
 
 DEFAULT_PRESET = PRESETS_DIR / "mlp-spirals.json"
 MAX_RECENT = 10
@@ -250,6 +251,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.act_new, self.act_open])
+        file_menu.addAction("New from Pre&set…", lambda: self.show_welcome()).setStatusTip(
+            "Choose a preset from pictures and one-line summaries (Help ▸ Welcome)")
         self.preset_menu = file_menu.addMenu("Open &Preset")
         self.preset_menu.setToolTipsVisible(True)
         for path, name, description in preset_files():
@@ -288,6 +291,10 @@ class MainWindow(QMainWindow):
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
         self.help_menu = add_help_menu(self)
+        welcome = QAction("&Welcome…", self)
+        welcome.setStatusTip("The start page: every preset with its picture and summary")
+        welcome.triggered.connect(lambda: self.show_welcome())
+        self.help_menu.insertAction(self.help_menu.actions()[0], welcome)
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("MainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -653,6 +660,20 @@ class MainWindow(QMainWindow):
         except DesignFileError as err:
             self.show_problems("Cannot open preset", f"{path.name} could not be opened.",
                                err.problems)
+
+    def show_welcome(self, first_start: bool = False) -> WelcomeDialog | None:
+        """Help ▸ Welcome: the presets as cards; the chosen one opens (the blank card is File ▸
+        New). With `first_start`, only the first time these settings see it (None otherwise)."""
+        if first_start:
+            if self.settings.value("welcome/shown", False, type=bool):
+                return None
+            self.settings.setValue("welcome/shown", True)
+        dialog = WelcomeDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.chosen.connect(
+            lambda path: self.new_design() if path is None else self.open_preset(path))
+        dialog.open()  # window-modal and returns at once: the event loop keeps running
+        return dialog
 
     def restore_run_design(self, design_path: str | Path) -> bool:
         """Open a kept run's design.json as a new, unsaved design (asking to save first, like

@@ -180,6 +180,12 @@ class PropertiesPanel(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self._design_name.setFont(font)
         self._design_name.editingFinished.connect(self._rename_design)
+        self._design_summary = QLineEdit()
+        self._design_summary.setPlaceholderText("One line: what it shows or teaches")
+        self._design_summary.setToolTip("The design's one-line summary, shown on its card in "
+                                        "Help ▸ Welcome")
+        self._design_summary.editingFinished.connect(
+            lambda: self.session.set_meta("summary", self._design_summary.text()))
         self._design_description = QPlainTextEdit()
         self._design_description.setPlaceholderText("What the design is for, what it teaches")
         self._design_description.setToolTip("Saved with the design (File ▸ Open Preset shows "
@@ -189,6 +195,7 @@ class PropertiesPanel(QWidget):
         layout.addSpacing(12)
         layout.addWidget(_section("Design"))
         layout.addWidget(self._design_name)
+        layout.addWidget(self._design_summary)
         layout.addWidget(self._design_description, 1)
         return page
 
@@ -205,6 +212,9 @@ class PropertiesPanel(QWidget):
         model = self.session.model
         if self._design_name.text() != model.name:
             self._design_name.setText(model.name)
+        if self._design_summary.text() != model.summary:
+            self._design_summary.setText(model.summary)
+            self._design_summary.setCursorPosition(0)  # a long line shows its start
         if self._design_description.toPlainText() != model.description:
             self._design_description.setPlainText(model.description)
 

@@ -225,7 +225,9 @@ class DesignSession(QObject):
 
     def set_meta(self, field: str, value: str) -> None:
         """Rename the design (`field` "name"; blank names are refused by being ignored) or set
-        its description, as one undo step."""
+        its description or one-line summary, as one undo step."""
+        # a summary is one line: a pasted line break would make the file unloadable
+        value = " ".join(value.split()) if field == "summary" else value
         value = value.strip() if field == "name" else value
         old = getattr(self.model, field)
         if value != old and (value or field != "name"):
