@@ -7,6 +7,7 @@ folder) is listed under "More". The pictures are drawn from the designs themselv
 from __future__ import annotations
 
 import fnmatch
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -276,7 +277,8 @@ class PresetCard(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setAttribute(Qt.WidgetAttribute.WA_Hover)
-        self.setToolTip(tooltip)
+        # as rich text, which Qt wraps: a plain description would be one screen-wide line
+        self.setToolTip(f"<p>{html.escape(tooltip)}</p>" if tooltip else "")
         self.setAccessibleName(name)
         self.setAccessibleDescription(summary)
         self.name_font = QFont(self.font())
