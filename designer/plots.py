@@ -3,23 +3,30 @@ selected layer's activations and weights; kept runs selected in the Runs tab are
 loss and the gradients here (and on the metric by training_plots.py).
 
 Every curve is created once and then only fed with `setData`; a plot redraws only when its run's
-`version` moved since it last drew. Legends live in their own column beside the data, never over it.
+`version` moved since it last drew. Nothing is drawn over the data: curves are named in the title
+(train, validation, statistics), in a legend under the plot (kept runs), or, in the gradient
+plot, at their right ends (plot_labels.py), so the plots keep their axes at the default window
+size.
 """
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPen
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout,
+                               QWidget)
 
 from runtime.errors import TrainingError
 from runtime.training.metrics import metric_spec
 from runtime.training.statistics import HISTOGRAMS, STAT_GROUPS, STATISTICS
 
+from .live_stats import format_stat
+from .plot_labels import CurveName, EndLabels, Sample, nearest_sample
 from .run_data import RunRecord, Series
 
 # no antialiasing: plots repaint many times a second during training
@@ -48,9 +55,35 @@ def _pen(color: QColor | str, width: float = 1.6, dashed: bool = False,
     return pen
 
 
+#: Tick labels: smaller than the text around them, so short panels keep room for their data.
+TICK_FONT = QFont()
+TICK_FONT.setPointSizeF(8)
+#: Plots shorter than this (pixels) drop the x axis's title ("epoch"): the ticks say enough, and
+#: the title's line is a fifth of such a plot.
+COMPACT_HEIGHT = 170
+
+
 class LogAxis(pg.AxisItem):
-    """A log axis that labels only decades, or 1-2-5 steps when less than a decade is shown
-    (pyqtgraph labels every minor tick then, and the labels overlap)."""
+    """An axis whose labels never overlap: a vertical one keeps a tick label only a text line
+    away from the last (a short panel drew 0.001 over 0.002), and a log axis labels only
+    decades, or 1-2-5 steps when less than a decade is shown (pyqtgraph labels every minor
+    tick then, and the labels overlap)."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802,N803 (pyqtgraph's)
+        ticks = super().tickValues(minVal, maxVal, size)
+        if self.orientation not in ("left", "right") or not ticks or maxVal == minVal:
+            return ticks
+        gap = QFontMetricsF(self.style.get("tickFont") or QFont()).height() + 2
+        per_unit = size / abs(maxVal - minVal)
+        spacing, values = ticks[0]
+        kept: list[float] = []
+        dropped: list[float] = []
+        for value in sorted(values):
+            (kept if not kept or (value - kept[-1]) * per_unit >= gap else dropped).append(value)
+        if not dropped:
+            return ticks
+        # the dropped values stay as unlabelled ticks (and grid lines) one level down
+        return [(spacing, kept), (spacing, dropped), *ticks[1:]]
 
     def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802,N803 (pyqtgraph's)
         ticks = super().logTickValues(minVal, maxVal, size, stdTicks)
@@ -63,16 +96,23 @@ class LogAxis(pg.AxisItem):
 
 
 class Plot(pg.PlotWidget):
-    """A plot with a title, axis labels and an optional legend beside (not over) the data."""
+    """A plot with a title, axis labels and an optional legend beside (not over) the data:
+    `legend=True` in a column right of it, `legend="below"` under the x axis; either is hidden
+    while empty."""
 
     def __init__(self, title: str, x_label: str = "epoch", y_label: str = "",
-                 legend: bool = False, log_y: bool = False, parent: QWidget | None = None):
+                 legend: bool | str = False, log_y: bool = False,
+                 parent: QWidget | None = None):
         super().__init__(parent=parent, axisItems={"left": LogAxis("left")})
         self.item = self.getPlotItem()
         self.item.getAxis("left").setStyle(maxTextLevel=0)  # see LogAxis
+        for side in ("left", "bottom"):
+            self.item.getAxis(side).setStyle(tickFont=TICK_FONT)
         if log_y:
             self.item.setLogMode(y=True)
-        self.item.setTitle(title, size="10pt")
+        #: (name, colour) of curves named in the title instead of a legend (`curve(key=True)`).
+        self.title_key: list[tuple[str, str]] = []
+        self.set_title(title)
         self.item.setLabel("bottom", x_label)
         if y_label:
             self.item.setLabel("left", y_label)
@@ -81,13 +121,40 @@ class Plot(pg.PlotWidget):
         self.setMinimumSize(100, 50)
         self.legend: pg.LegendItem | None = None
         self._fed: dict[int, tuple] = {}  # per curve: which series and how many points it has
-        if legend:
+        if legend == "below":  # under the x axis, one name a row: long names cost no width
+            self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", labelTextColor="#c9d1d9",
+                                        verSpacing=-6, frame=False)
+            self.legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+            self.item.layout.addItem(self.legend, 4, 1, alignment=Qt.AlignmentFlag.AlignHCenter)
+        elif legend:
             self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", labelTextColor="#c9d1d9",
                                         brush=pg.mkBrush(22, 26, 31, 200))
             # fixed size, so the legend keeps its natural height instead of spreading its rows
             self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             self.item.layout.addItem(self.legend, 2, 3, alignment=Qt.AlignmentFlag.AlignTop)
             self.item.layout.setColumnStretchFactor(1, 10)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's)
+        super().resizeEvent(event)
+        if "item" not in self.__dict__ or self.closed:
+            return  # pyqtgraph resizes while it builds the widget and after it emptied it
+        bottom = self.item.getAxis("bottom")
+        wanted = bool(bottom.labelText) and self.height() >= COMPACT_HEIGHT
+        if bottom.label.isVisible() != wanted:
+            bottom.showLabel(wanted)
+
+    def set_title(self, text: str) -> None:
+        """Title the plot; curves named in the title follow the text, each in its colour."""
+        self.title_text = text
+        words = " · ".join(f"<span style='color: {color}'>{html.escape(word)}</span>"
+                           for word, color in self.title_key)
+        self.item.setTitle(html.escape(text) + (f"&nbsp;&nbsp;{words}" if words else ""),
+                           size="10pt")
+
+    def _fit_legend(self) -> None:
+        """An empty legend is hidden, so it leaves its column to the data."""
+        if self.legend is not None:
+            self.legend.setVisible(bool(self.legend.items))
 
     def feed(self, curve: pg.PlotDataItem, series: Series | None, log: bool = False) -> None:
         """Give `curve` the series' points, unless it already has all of them (no repaint)."""
@@ -100,18 +167,23 @@ class Plot(pg.PlotWidget):
         else:
             curve.setData(series.x, _positive(series.y) if log else series.y)
 
-    def curve(self, name: str | None, pen, **opts) -> pg.PlotDataItem:
+    def curve(self, name: str | None, pen, key: bool = False, **opts) -> pg.PlotDataItem:
+        """A curve named `name` in the legend, or with `key` in the title (no room taken)."""
         item = self.item.plot([], [], pen=pen, **opts)
         item.setClipToView(True)
         item.setDownsampling(auto=True, method="peak")
-        if name and self.legend is not None:
+        if name and key:
+            self.title_key.append((name, QColor(pen.color()).name()))
+            self.set_title(self.title_text)
+        elif name and self.legend is not None:
             self.legend.addItem(item, name)
+        self._fit_legend()
         return item
 
-    def epoch_curve(self, name: str, color: QColor) -> pg.PlotDataItem:
+    def epoch_curve(self, name: str, color: QColor, key: bool = False) -> pg.PlotDataItem:
         """A per-epoch curve: a line with a dot at each epoch."""
-        return self.curve(name, _pen(color, 2.0), symbol="o", symbolSize=4, symbolBrush=color,
-                          symbolPen=None)
+        return self.curve(name, _pen(color, 2.0), key=key, symbol="o", symbolSize=4,
+                          symbolBrush=color, symbolPen=None)
 
     def drop(self, curve: pg.PlotDataItem) -> None:
         """Remove a curve from the plot and its legend."""
@@ -119,16 +191,18 @@ class Plot(pg.PlotWidget):
             self.legend.removeItem(curve)
         self.item.removeItem(curve)
         self._fed.pop(id(curve), None)  # a later curve may get the same id
+        self._fit_legend()
 
 
 class LossPlot(Plot):
     """Train (per step and per epoch) and validation loss, with earlier runs overlaid."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Loss", legend=True, parent=parent)
+        super().__init__("Loss", legend="below", parent=parent)
         self.steps = self.curve(None, _pen(TRAIN, 1.0, alpha=70))
-        self.train = self.epoch_curve("train", TRAIN)
-        self.val = self.epoch_curve("validation", VAL)
+        # named in the title: the legend beside the plot is for kept runs, and hidden without
+        self.train = self.epoch_curve("train", TRAIN, key=True)
+        self.val = self.epoch_curve("validation", VAL, key=True)
         self.history: dict[int, pg.PlotDataItem] = {}
 
     def set_log(self, on: bool) -> None:
@@ -163,9 +237,9 @@ class MetricPlot(Plot):
     """One metric (accuracy, mse, ...) for train and validation per epoch."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Metric", legend=True, parent=parent)
-        self.train = self.epoch_curve("train", TRAIN)
-        self.val = self.epoch_curve("validation", VAL)
+        super().__init__("Metric", legend="below", parent=parent)
+        self.train = self.epoch_curve("train", TRAIN, key=True)
+        self.val = self.epoch_curve("validation", VAL, key=True)
         self.metric_name = ""  # not "metric": that would hide QPaintDevice.metric()
 
     def show_run(self, run: RunRecord) -> None:
@@ -173,7 +247,7 @@ class MetricPlot(Plot):
         metric = names[0] if names else ""
         if metric != self.metric_name:
             self.metric_name = metric
-            self.item.setTitle(_metric_title(metric), size="10pt")
+            self.set_title(_metric_title(metric))
         for curve, split in ((self.train, "train"), (self.val, "val")):
             self.feed(curve, run.epoch_series.get(f"{split}_{metric}"))
 
@@ -194,24 +268,28 @@ class LearningRatePlot(Plot):
             self.item.setYRange(0, float(finite.max()) * 1.15, padding=0)
 
 
-#: Colours of layers by depth, first layer to last: a ramp that reads on the dark background and
-#: stays apart from the blue and red bands.
-DEPTH_STOPS = ("#39c5cf", "#7ee787", "#e3b341", "#f778ba")
+#: Colours of layers by depth, first layer to last: a perceptually uniform rainbow (colorcet's
+#: CET-R1, blue-green-yellow-red-pink), so neighbouring layers differ as much as the map allows,
+#: from a light enough blue that the first layer reads on the dark background.
+DEPTH_MAP = pg.colormap.get("CET-R1")
+DEPTH_RANGE = (0.08, 1.0)
 #: Line styles telling the overlaid runs apart in the gradient plot, where colour tells layers.
 RUN_DASHES = (Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine,
               Qt.PenStyle.DashDotDotLine)
 #: Most layers of one overlaid run drawn in the gradient plot, spread from the first to the last.
 MAX_OVERLAID_LAYERS = 6
+#: Pen widths of the live run's layer curves: as drawn, the chosen layer's, the others' then.
+LAYER_WIDTH, CHOSEN_WIDTH, DIMMED_ALPHA = 1.8, 3.4, 80
+#: How near (pixels) a click must be to a curve to choose its layer.
+CLICK_DISTANCE = 12.0
 
 
 def depth_color(position: int, count: int) -> QColor:
     """The colour of layer `position` of `count` (0 nearest the input). It depends on the
     relative depth only, so the first and last layers of a shallow and a deep design match."""
-    t = (position / (count - 1) if count > 1 else 0.0) * (len(DEPTH_STOPS) - 1)
-    i = min(int(t), len(DEPTH_STOPS) - 2)
-    a, b = QColor(DEPTH_STOPS[i]), QColor(DEPTH_STOPS[i + 1])
-    mix = t - i
-    return QColor.fromRgbF(*(x + (y - x) * mix for x, y in zip(a.getRgbF()[:3], b.getRgbF()[:3])))
+    t = position / (count - 1) if count > 1 else 0.0
+    low, high = DEPTH_RANGE
+    return DEPTH_MAP.map(low + (high - low) * t, mode="qcolor")
 
 
 def spread(count: int, most: int) -> list[int]:
@@ -238,46 +316,93 @@ class GradientPlot(Plot):
     """Per-layer gradient norm over time on a log scale, with vanishing/exploding bands.
 
     The live run draws one solid curve per node with weights, coloured by its depth
-    (`depth_color`); clicking a legend entry hides or shows that layer. Kept runs selected in
-    the Runs tab are overlaid thinner, one dash style per run, each layer in the colour of its
-    depth, at most MAX_OVERLAID_LAYERS of each; hovering a curve names its run and layer.
+    (`depth_color`) and named at its right end (`EndLabels`, names that would overlap left out);
+    hovering the plot names the nearest curve and its value at that epoch; clicking a curve or
+    its name emits `layer_clicked`; `set_chosen` draws one layer's curve thick, the rest dimmed.
+    Kept runs selected in the Runs tab are overlaid thinner, one dash style per run (named in a
+    legend under the plot), each layer in the colour of its depth, at most MAX_OVERLAID_LAYERS of
+    each.
+
+    Signals:
+        layer_clicked(str): the node id of the curve (or curve name) clicked.
     """
 
+    layer_clicked = Signal(str)
+
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Gradient norm per layer", legend=True, log_y=True, parent=parent)
+        super().__init__("Gradient norm per layer", legend="below", log_y=True, parent=parent)
         stat = STATISTICS["grad_norm"]
+        self.stat = stat
         low_band, high_band = stat.healthy
         self.setToolTip(f"Blue band: {stat.too_low} gradients (below {low_band:g}). Red "
                         f"band: {stat.too_high} (above {high_band:g}). A layer's colour is its "
-                        "depth, first layer teal to last pink. Dashed: runs selected in the Runs "
-                        "tab, one dash per run. Click a legend entry to hide or show it.")
+                        "depth, first layer blue, then green, yellow, red, last pink. Hover for "
+                        "a layer's name and value; click a curve to select its layer. Dashed: "
+                        "runs selected in the Runs tab, one dash per run.")
         add_bands(self, low_band, high_band, log=True)
         self.curves: dict[str, pg.PlotDataItem] = {}  # the live run's, by node id
+        self.colors: dict[str, QColor] = {}  # the live run's layers' depth colours
         self.history: dict[int, RunOverlay] = {}  # overlaid kept runs, by run number
-        self.key: list[tuple[pg.PlotDataItem, str]] = []  # legend-only layer colours
+        self.chosen: str | None = None
+        self.labels = EndLabels(self.item.vb, on_click=self.layer_clicked.emit)
+        self.item.layout.addItem(self.labels, 2, 3)
+        self._fit_legend()  # only with overlaid runs
+        # what the mouse is over: a dot on the nearest curve's sample and its name and value
+        self.hover_dot = pg.ScatterPlotItem(size=7, pen=pg.mkPen("#0d1117", width=1))
+        self.hover_text = pg.TextItem(anchor=(0, 1), fill=pg.mkBrush(22, 26, 31, 225))
+        for item in (self.hover_dot, self.hover_text):
+            item.setZValue(20)
+            item.setVisible(False)
+            self.item.vb.addItem(item, ignoreBounds=True)  # not a data item: drawn in log10 units
+        self.scene().sigMouseMoved.connect(self._hover)
+        self.scene().sigMouseClicked.connect(self._clicked)
 
     def show_run(self, run: RunRecord) -> None:
         layers = run.gradient_layers()
         added = False
         for node_id in layers:
             if node_id not in self.curves:
-                self.curves[node_id] = self.curve(node_id, _pen(QColor(), 1.8))
+                self.curves[node_id] = self.curve(None, _pen(QColor(), LAYER_WIDTH))
                 added = True
             self.feed(self.curves[node_id], run.stat(node_id, "grad_norm"), log=True)
         if added:  # the depth colours depend on how many layers there are
-            for position, node_id in enumerate(layers):
-                self.curves[node_id].setPen(_pen(depth_color(position, len(layers)), 1.8))
-                self.curves[node_id].curve.setToolTip(
-                    f"{node_id} (layer {position + 1} of {len(layers)}), this run")
-            if self.history:
-                self._relegend()
+            self.colors = {node_id: depth_color(position, len(layers))
+                           for position, node_id in enumerate(layers)}
+            self.curves = {node_id: self.curves[node_id] for node_id in layers}  # depth order
+            self._restyle()
+            self._relabel()
+        self.labels.update()
 
     def clear_run(self) -> None:
         for curve in self.curves.values():
             self.drop(curve)
         self.curves.clear()
-        if self.history:
-            self._relegend()
+        self.colors.clear()
+        self._relabel()
+
+    def set_chosen(self, node_id: str | None) -> None:
+        """Draw this node's gradient curves thick and the other layers' dimmed (None, or a node
+        without a curve: all as usual)."""
+        self.chosen = node_id
+        self._restyle()
+        self.labels.set_chosen(node_id)
+
+    def _restyle(self) -> None:
+        chosen = self.chosen if self.chosen in self.curves else None
+        for node_id, curve in self.curves.items():
+            color = self.colors.get(node_id, QColor("#c9d1d9"))
+            if chosen is None:
+                curve.setPen(_pen(color, LAYER_WIDTH))
+            elif node_id == chosen:
+                curve.setPen(_pen(color, CHOSEN_WIDTH))
+            else:
+                curve.setPen(_pen(color, LAYER_WIDTH * 0.8, alpha=DIMMED_ALPHA))
+            curve.setZValue(2 if node_id == chosen else 0)
+        for overlay in self.history.values():
+            for node_id, curve in overlay.curves.items():
+                pen = QPen(curve.opts["pen"])
+                pen.setWidthF(2.6 if node_id == self.chosen else 1.2)
+                curve.setPen(pen)
 
     def show_history(self, runs: list[RunRecord]) -> None:
         """Overlay these kept runs' per-layer gradient norms (curves of runs no longer listed
@@ -299,7 +424,9 @@ class GradientPlot(Plot):
             for node_id, curve in self.history[number].curves.items():
                 self.feed(curve, run.stat(node_id, "grad_norm"), log=True)
         self.history = {n: self.history[n] for n in wanted}  # the Runs tab's order
+        self._restyle()
         self._relegend()
+        self._relabel()
 
     def _overlay(self, run: RunRecord, layers: tuple[str, ...], dash: Qt.PenStyle) -> RunOverlay:
         shown = spread(len(layers), MAX_OVERLAID_LAYERS)
@@ -311,7 +438,7 @@ class GradientPlot(Plot):
             curve.setZValue(-1)  # under the live run
             curve.curve.setToolTip(f"{run.label}: {node_id} "
                                    f"(layer {position + 1} of {len(layers)})")
-        name = shorten(run.label, 30) + ("" if len(shown) == len(layers)
+        name = shorten(run.label, 34) + ("" if len(shown) == len(layers)
                                          else f" ({len(shown)} of {len(layers)} layers)")
         sample = pg.PlotDataItem(pen=_pen("#c9d1d9", 1.4, style=dash))
         # clicking the run's legend entry hides or shows all its curves
@@ -320,24 +447,84 @@ class GradientPlot(Plot):
         return RunOverlay(run.label, dash, layers, shown, curves, sample, name)
 
     def _relegend(self) -> None:
-        """The legend again: the live run's layers; without them, the depth colours of the
-        first overlaid run's layers; then one entry per overlaid run, drawn in its dash."""
+        """The legend under the plot: one entry per overlaid run, drawn in its dash."""
         self.legend.clear()
-        for node_id, curve in self.curves.items():
-            self.legend.addItem(curve, node_id)
-        self.key = []
-        if not self.curves and self.history:
-            first = next(iter(self.history.values()))
-            self.key = [(pg.PlotDataItem(pen=_pen(depth_color(p, len(first.layers)), 1.8)),
-                         first.layers[p]) for p in first.shown]
-        for k, (sample, name) in enumerate(self.key):
-            self.legend.addItem(sample, name)
-            # clicking it hides or shows the k-th drawn layer (this depth) of every run
-            sample.visibleChanged.connect(lambda k=k, s=sample: [
-                list(o.curves.values())[k].setVisible(s.isVisible())
-                for o in self.history.values() if k < len(o.curves)])
         for overlay in self.history.values():
             self.legend.addItem(overlay.sample, overlay.legend_name)
+        self._fit_legend()
+
+    def _relabel(self) -> None:
+        """Name the live run's curves at their ends; without a live run, the first overlaid
+        run's (its layers' depth colours are every run's)."""
+        if self.curves:
+            entries = [CurveName(n, self.colors[n], c) for n, c in self.curves.items()]
+        elif self.history:
+            first = next(iter(self.history.values()))
+            entries = [CurveName(first.layers[p], depth_color(p, len(first.layers)),
+                                 first.curves[first.layers[p]]) for p in first.shown]
+        else:
+            entries = []
+        self.labels.set_entries(entries)
+
+    def _named_curves(self) -> dict[pg.PlotDataItem, str]:
+        """Every curve drawn with what hovering it says: the layer, and the run if kept."""
+        named = {curve: node_id for node_id, curve in self.curves.items()}
+        for overlay in self.history.values():
+            named.update({c: f"{overlay.label}: {n}" for n, c in overlay.curves.items()})
+        return named
+
+    def _node_of(self, curve: pg.PlotDataItem) -> str | None:
+        for node_id, c in self.curves.items():
+            if c is curve:
+                return node_id
+        return next((n for o in self.history.values() for n, c in o.curves.items()
+                     if c is curve), None)
+
+    def sample_at(self, scene_pos: QPointF) -> Sample | None:
+        """The sample of the curve drawn nearest `scene_pos` (scene coordinates)."""
+        return nearest_sample(self.item.vb, self._named_curves(), scene_pos)
+
+    def _hover(self, scene_pos: QPointF) -> None:
+        sample = self.sample_at(scene_pos)
+        if sample is None:
+            self.hover_dot.setVisible(False)
+            self.hover_text.setVisible(False)
+            return
+        name = self._named_curves()[sample.curve]
+        color = sample.curve.opts["pen"].color()
+        color.setAlpha(255)
+        y = math.log10(sample.y) if sample.y > 0 else float("nan")
+        self.hover_dot.setData([sample.x], [y], brush=pg.mkBrush(color))
+        self.hover_text.setText(f"{name}\nepoch {sample.x:.2f} · {format_stat(self.stat, sample.y)}",
+                                color=color)
+        (x0, x1), (y0, y1) = self.item.vb.viewRange()
+        # the text on the side of the point with room for it
+        self.hover_text.setAnchor((1 if sample.x > (x0 + x1) / 2 else 0,
+                                   0 if y > (y0 + y1) / 2 else 1))
+        self.hover_text.setPos(sample.x, y)
+        self.hover_dot.setVisible(True)
+        self.hover_text.setVisible(True)
+
+    def close(self) -> bool:
+        # pyqtgraph empties the scene here; nothing may call into its deleted items after
+        self.scene().sigMouseMoved.disconnect(self._hover)
+        self.scene().sigMouseClicked.disconnect(self._clicked)
+        self.labels.detach()
+        return super().close()
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 (Qt's)
+        super().leaveEvent(event)
+        self.hover_dot.setVisible(False)
+        self.hover_text.setVisible(False)
+
+    def _clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        sample = self.sample_at(event.scenePos())
+        if sample is not None and sample.distance <= CLICK_DISTANCE:
+            node_id = self._node_of(sample.curve)
+            if node_id is not None:
+                self.layer_clicked.emit(node_id)
 
 
 class HistogramPlot(Plot):
@@ -391,19 +578,31 @@ STAT_COLORS = ("#58a6ff", "#3fb950", "#e5534b", "#e3b341", "#d2a8ff", "#f0883e")
 class StatsPlot(Plot):
     """A node's statistics over time: the catalogue's statistics of one group on one axis.
 
-    A group with a single statistic shades its healthy range.
+    The title is the key: the node's name, then each statistic's short name in its curve's
+    colour (a legend took a third of this short panel and covered its x axis). A group with a
+    single statistic says its title instead and shades its healthy range.
     """
 
     def __init__(self, group: str, parent: QWidget | None = None):
         spec = STAT_GROUPS[group]
-        super().__init__(spec.title, legend=True, log_y=spec.log, parent=parent)
+        super().__init__(spec.title, log_y=spec.log, parent=parent)
         self.group = group
         self.log = spec.log
         stats = [s for s in STATISTICS.values() if s.group == group]
-        self.curves = {s.key: self.curve(s.short or s.title, _pen(STAT_COLORS[i % 6], 1.8))
+        # several statistics are named in the title (one is the title)
+        self.curves = {s.key: self.curve(s.short or s.title, _pen(STAT_COLORS[i % 6], 1.8),
+                                         key=len(stats) > 1)
                        for i, s in enumerate(stats)}
+        self.setToolTip(f"{spec.title}: " + ", ".join(s.title for s in stats))
         if len(stats) == 1 and stats[0].healthy != (None, None):
             add_bands(self, *stats[0].healthy, log=spec.log)
+        self.set_subject(None)
+
+    def set_subject(self, name: str | None) -> None:
+        """Title the plot for this node (None: no layer selected)."""
+        name = shorten(name or "no layer selected", 18)
+        self.set_title(f"{name}:" if self.title_key else
+                       f"{name}: {STAT_GROUPS[self.group].title.lower()}")
 
     def show_node(self, run: RunRecord | None, node_id: str | None) -> None:
         for key, curve in self.curves.items():
@@ -434,8 +633,8 @@ class NodePlots(QWidget):
         name = node_id or "no layer selected"
         for key, plot in self.histograms.items():
             plot.item.setTitle(f"{HISTOGRAMS[key].title} of {name}", size="10pt")
-        for key, plot in self.stat_plots.items():
-            plot.item.setTitle(f"{name}: {STAT_GROUPS[key].title.lower()}", size="10pt")
+        for plot in self.stat_plots.values():
+            plot.set_subject(node_id)
 
     def show_run(self, run: RunRecord | None) -> None:
         entry = run.latest.get(self.node_id, {}) if run is not None and self.node_id else {}
@@ -457,20 +656,20 @@ class OverviewPlots(QWidget):
         self.metric_plot = MetricPlot()
         self.lr = LearningRatePlot()
         self.gradients = GradientPlot()
-        grid = QGridLayout(self)
-        grid.setContentsMargins(2, 2, 2, 2)
-        grid.setSpacing(4)
-        grid.addWidget(self.loss, 0, 0, 2, 1)
-        grid.addWidget(self.metric_plot, 0, 1)
-        grid.addWidget(self.lr, 1, 1)
-        grid.addWidget(self.gradients, 0, 2, 2, 1)
-        grid.addWidget(node_plots.activations, 0, 3)
-        grid.addWidget(node_plots.act_stats, 1, 3)
+        # four columns, each split in its own proportions: the metric needs more height than
+        # the learning rate, the activation statistics as much as their histogram
+        row = QHBoxLayout(self)
+        row.setContentsMargins(2, 2, 2, 2)
+        row.setSpacing(4)
+        columns = ([(self.loss, 1)], [(self.metric_plot, 3), (self.lr, 2)],
+                   [(self.gradients, 1)], [(node_plots.activations, 1), (node_plots.act_stats, 1)])
+        for stretch, plots in zip((5, 4, 5, 4), columns):
+            column = QVBoxLayout()
+            column.setSpacing(4)
+            for plot, share in plots:
+                column.addWidget(plot, share)
+            row.addLayout(column, stretch)
         self.node_plots = node_plots
-        for column, stretch in enumerate((5, 4, 5, 4)):
-            grid.setColumnStretch(column, stretch)
-        grid.setRowStretch(0, 3)
-        grid.setRowStretch(1, 2)
 
     def fix_epochs(self, epochs: int) -> None:
         """Show the whole run's length on the time axes from the start: the axes then stay put

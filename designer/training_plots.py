@@ -33,15 +33,19 @@ class TrainingPlots(QWidget):
 
     Signals:
         exported(str): a file was written (its path), for the status bar.
+        node_chosen(str): the user clicked a layer's curve (or its name) in the gradient plot;
+            the node id, for the canvas to select.
     """
 
     exported = Signal(str)
+    node_chosen = Signal(str)
 
     def __init__(self, controller: TrainingController, parent: QWidget | None = None):
         super().__init__(parent)
         self.controller = controller
         self.node_plots = NodePlots()
         self.overview = OverviewPlots(self.node_plots)
+        self.overview.gradients.layer_clicked.connect(self.node_chosen)
         self.weights = WeightPlots(self.node_plots)
         self.results = ResultsView()
         self.samples = SamplesView()
@@ -105,8 +109,10 @@ class TrainingPlots(QWidget):
         return self.node_plots.node_id
 
     def set_node(self, node_id: str | None) -> None:
-        """Show this node's activations and weights (the canvas selection)."""
+        """Show this node's activations and weights, and draw its gradient curve thick (the
+        canvas selection)."""
         self.node_plots.set_node(node_id)
+        self.overview.gradients.set_chosen(node_id)
         self.weights.hint.setVisible(node_id is None)
         run = self.controller.current
         if run is not None:
@@ -259,7 +265,7 @@ class TrainingPlots(QWidget):
         plot = self.overview.metric_plot
         metric = plot.metric_name or next((m for r in records for m in r.metric_names()), "")
         if metric and not plot.metric_name:
-            plot.item.setTitle(metric.replace("_", " ").capitalize(), size="10pt")
+            plot.set_title(metric.replace("_", " ").capitalize())
         wanted = {r.number: r for r in records}
         for number in list(self._metric_history):
             if number not in wanted:

@@ -74,14 +74,15 @@ def test_train_button_runs_to_the_end_and_fills_every_view(window, qtbot, tmp_pa
     assert all(len(c.getData()[0]) >= 2 for c in overview.gradients.curves.values())
     assert plots.draws >= 2
 
-    # clicking a layer's entry in the gradient legend hides its curve, clicking again shows it
+    # a layer clicked in the gradient plot is offered to the canvas; the selected layer's
+    # gradient curve is drawn thick (test_plots_legible.py clicks and hovers curves)
     gradients = overview.gradients
-    sample = next(s for s, label in gradients.legend.items if label.text == "fc2")
-    where = gradients.mapFromScene(sample.sceneBoundingRect().center())
-    qtbot.mouseClick(gradients.viewport(), Qt.MouseButton.LeftButton, pos=where)
-    assert not gradients.curves["fc2"].isVisible() and gradients.curves["fc1"].isVisible()
-    qtbot.mouseClick(gradients.viewport(), Qt.MouseButton.LeftButton, pos=where)
-    assert gradients.curves["fc2"].isVisible()
+    with qtbot.waitSignal(plots.node_chosen) as chosen:
+        gradients.layer_clicked.emit("fc2")
+    assert chosen.args == ["fc2"]
+    plots.set_node("fc2")
+    assert gradients.curves["fc2"].opts["pen"].widthF() > gradients.curves["fc1"].opts[
+        "pen"].widthF()
 
     # the canvas is tinted by gradient norm, with its value on every layer with weights
     items = window.canvas.canvas.node_items
