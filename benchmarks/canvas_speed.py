@@ -13,13 +13,20 @@ run until the frame is painted:
     param edit     session.set_param + events until the analysis is shown        target < 50 ms
     open 1,000     session.replace_model of a 1,000-node design + first paint    target < 2 s
 
+Then, at scale (`--scale`, default 5,000 nodes), for three shapes — a plain chain, the skip chain
+and a wide design of 50-input Adds (each fed by 50 parallel branches) — it times opening the
+design with its first paint (target < 2 s) and the steps of dragging a node (the first branch
+into a 50-input Add for the wide design, a middle node otherwise; target < 16 ms a step, one
+frame at 60 Hz).
+
 Like the app should at start-up, it calls `gc.freeze()` once the design is open: otherwise a full
 collection of the (torch-sized) heap, about every thousand edits, adds 100-150 ms to one event
 (`--no-freeze` shows it).
 
 This is a report, not a test: it prints PASS/FAIL per target and always exits 0.
 
-Usage: python benchmarks/canvas_speed.py [--nodes 500] [--repeat 30] [--no-freeze]
+Usage: python benchmarks/canvas_speed.py [--nodes 500] [--repeat 30] [--scale 5000] [--fan 50]
+                                         [--no-freeze]
 """
 from __future__ import annotations
 
@@ -46,6 +53,43 @@ from runtime.graph import GraphModel  # noqa: E402
 
 EVENT_TARGET_MS = 50.0
 OPEN_TARGET_MS = 2000.0
+#: One frame at 60 Hz: a drag step at scale.
+FRAME_TARGET_MS = 16.0
+
+
+def plain_chain(n_nodes: int) -> GraphModel:
+    """Input -> (Linear -> ReLU) * k -> Output."""
+    m = GraphModel(name=f"{n_nodes}-node chain")
+    prev = m.add_node("Input", {"shape": [64]}, node_id="x").id
+    while len(m.nodes) < n_nodes - 1:
+        linear = len(m.nodes) % 2 == 1
+        node = m.add_node("Linear" if linear else "ReLU", {"out_features": 64} if linear else {},
+                          node_id=f"n{len(m.nodes)}").id
+        m.connect(prev, node)
+        prev = node
+    m.add_node("Output", {}, node_id="out")
+    m.connect(prev, "out")
+    lay_out(m)
+    return m
+
+
+def wide(n_nodes: int, fan: int = 50) -> GraphModel:
+    """Input -> [`fan` parallel ReLUs -> one Add of all of them] * k -> Output."""
+    m = GraphModel(name=f"{n_nodes}-node design of {fan}-input Adds")
+    prev = m.add_node("Input", {"shape": [64]}, node_id="x").id
+    block = 0
+    while len(m.nodes) + fan + 2 <= n_nodes:
+        block += 1
+        add = m.add_node("Add", {}, node_id=f"add{block}").id
+        for j in range(fan):
+            branch = m.add_node("ReLU", {}, node_id=f"b{block}_{j}").id
+            m.connect(prev, branch)
+            m.connect(branch, add)
+        prev = add
+    m.add_node("Output", {}, node_id="out")
+    m.connect(prev, "out")
+    lay_out(m)
+    return m
 
 
 def skip_chain(n_nodes: int) -> GraphModel:
@@ -117,6 +161,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--scale", type=int, default=5000,
+                        help="nodes of the chain, skip and wide designs timed at scale (0: skip)")
+    parser.add_argument("--fan", type=int, default=50, help="inputs of each Add, wide design")
     parser.add_argument("--no-freeze", action="store_true",
                         help="leave the cyclic garbage collector's full passes in the timings")
     args = parser.parse_args()
@@ -235,7 +282,59 @@ def main() -> int:
         big_view.deleteLater()
         flush(app)
     report(f"open {2 * args.nodes:,}-node design + first paint", big_samples, OPEN_TARGET_MS)
+    if args.scale:
+        print()
+        at_scale(app, args.scale, args.fan)
     return 0
+
+
+def open_and_paint(app: QApplication, model: GraphModel) -> tuple[CanvasView, float]:
+    session = DesignSession()
+    view = CanvasView(session)
+    view.resize(1400, 900)
+    view.show()
+    QTest.qWaitForWindowExposed(view)
+    flush(app)
+    t = time.perf_counter()
+    session.replace_model(model)
+    view.viewport().repaint()
+    flush(app)
+    return view, ms_since(t)
+
+
+def drag_steps(app: QApplication, view: CanvasView, node_id: str, steps: int = 20) -> list[float]:
+    view.setTransform(QTransform())
+    view.center_on_node(node_id)
+    flush(app)
+    viewport = view.viewport()
+    start = view.mapFromScene(view.canvas.node_items[node_id].pos() + QPointF(60, 12))
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    flush(app)
+    samples = []
+    for i in range(1, steps + 1):
+        t = time.perf_counter()
+        QTest.mouseMove(viewport, start + QPoint(3 * i, 2 * i))
+        flush(app)
+        samples.append(ms_since(t))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       start + QPoint(3 * steps, 2 * steps))
+    flush(app)
+    return samples
+
+
+def at_scale(app: QApplication, nodes: int, fan: int) -> None:
+    """Open and drag on chain, skip and wide designs of `nodes` nodes."""
+    for name, build, dragged in (("chain", plain_chain, None), ("skip", skip_chain, None),
+                                 (f"wide ({fan}-input Adds)", lambda n: wide(n, fan), "b1_0")):
+        model = build(nodes)
+        view, opened = open_and_paint(app, model)
+        node_id = dragged or list(model.nodes)[len(model.nodes) // 2]
+        report(f"{name}: open {len(model.nodes):,} nodes + first paint", [opened],
+               OPEN_TARGET_MS)
+        report(f"{name}: drag step", drag_steps(app, view, node_id), FRAME_TARGET_MS)
+        view.close()
+        view.deleteLater()
+        flush(app)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from runtime.graph import (Edge, EdgeAdded, EdgeRemoved, GraphModel, NetworkChan
 from runtime.present import format_shape
 from runtime.shapes import OK, Analysis, NodeResult
 
-from .edge_item import EdgeItem
+from .edge_item import EdgeItem, fit_crowd
 from .labels import compact_shape
 from .network_frame import NetworkFrames
 from .node_item import WIDTH as NODE_WIDTH, NodeItem, card_geometry
@@ -56,6 +56,9 @@ class CanvasScene(QGraphicsScene):
         self._diff_marks: dict[str, QGraphicsPathItem] = {}  # the Runs panel's diff outlines
         self._outputs: dict[str, LayerOutputItem] = {}  # the Try it panel's layer outputs
         self.frames = NetworkFrames(self)  # the named networks' frames
+        #: Merge inputs whose edges' curves or labels changed: their labels are checked against
+        #: each other's curves once, when the change is complete (`_settle_labels`).
+        self._crowds_to_fit: set[tuple[str, str]] = set()
         session.model_event.connect(self._on_model_event)
         session.model_replaced.connect(self.rebuild)
         session.analysis_changed.connect(self.apply_analysis)
@@ -178,6 +181,7 @@ class CanvasScene(QGraphicsScene):
         for item in self.node_items.values():
             item.refresh()
         self._refresh_all_edges()
+        self._settle_labels()
 
     def _add_node(self, node_id: str, refresh: bool = True) -> NodeItem:
         item = NodeItem(self, node_id)
@@ -208,6 +212,7 @@ class CanvasScene(QGraphicsScene):
         self._update_ports(edge)
         if refresh:
             self._refresh_edge(item)
+            self._settle_labels()
             self._choose_label_owner(edge.src, edge.src_port)
         return item
 
@@ -224,6 +229,8 @@ class CanvasScene(QGraphicsScene):
                 attached.remove(item)
         self.removeItem(item)
         self._update_ports(edge)
+        self._crowds_to_fit.add((edge.dst, edge.dst_port))  # the others may have room now
+        self._settle_labels()
         self._choose_label_owner(edge.src, edge.src_port)
 
     def _update_ports(self, edge: Edge) -> None:
@@ -277,19 +284,27 @@ class CanvasScene(QGraphicsScene):
         """A node item moved (a drag in progress, or a NodeMoved event): its edges and its
         network's frame follow."""
         self.frames.node_moved(node_id)
-        groups, inputs = set(), set()
+        groups = set()
         moved = self._edges_of.get(node_id, ())
         for item in moved:
             item.update_path()
             groups.add((item.edge.src, item.edge.src_port))
-            inputs.add((item.edge.dst, item.edge.dst_port))
-        for dst, port in inputs:
-            into = self.edges_into(dst, port)
-            if len(into) > 1:
-                for item in into:
-                    item.refit_label()
+        self._settle_labels()
         for src, port in groups:
             self._choose_label_owner(src, port)
+
+    def label_moved(self, item: EdgeItem) -> None:
+        """An edge's curve or label changed: the labels at its input need checking again."""
+        self._crowds_to_fit.add((item.edge.dst, item.edge.dst_port))
+
+    def _settle_labels(self) -> None:
+        """Check the labels of every merge input whose edges changed against each other's
+        curves (once per input, however many of its edges changed)."""
+        crowds, self._crowds_to_fit = self._crowds_to_fit, set()
+        for dst, port in crowds:
+            into = self.edges_into(dst, port)
+            if len(into) > 1:
+                fit_crowd(into)
 
     def edges_into(self, node_id: str, port: str) -> list[EdgeItem]:
         """The edge items ending at one input port (several for a merge input)."""
@@ -334,6 +349,7 @@ class CanvasScene(QGraphicsScene):
             for item in items:
                 if self._refresh_edge(item):
                     groups.add((item.edge.src, item.edge.src_port))
+        self._settle_labels()
         for src, port in groups:
             self._choose_label_owner(src, port)
 

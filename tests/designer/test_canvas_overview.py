@@ -158,3 +158,51 @@ def test_the_overview_map_drags_the_view_along(view, session, qtbot):
     qtbot.mouseRelease(overview, LEFT, pos=middle + QPoint(40, 0))
     moved = view.mapToScene(view.viewport().rect().center())
     assert moved.x() > start.x() + 100
+
+
+# --- labels at a merge input -----------------------------------------------------------------
+def fan_in(branches: int) -> GraphModel:
+    """x -> `branches` ReLUs stacked in a column -> one Add -> out."""
+    m = GraphModel(name="fan in")
+    m.add_node("Input", {"shape": [8]}, (0, 0), "x")
+    m.add_node("Add", {}, (600, 0), "add")
+    for j in range(branches):
+        m.add_node("ReLU", {}, (300, 60 * j), f"b{j}")
+        m.connect("x", f"b{j}")
+        m.connect(f"b{j}", "add")
+    m.add_node("Output", {}, (900, 0), "out")
+    m.connect("add", "out")
+    return m
+
+
+def test_a_label_crossed_by_another_curve_into_the_same_input_is_hidden_until_it_clears(view,
+                                                                                        session):
+    from runtime.graph import Edge
+    m = GraphModel(name="two into one")
+    m.add_node("Input", {"shape": [8]}, (0, 0), "x")
+    m.add_node("ReLU", {}, (300, 0), "a")
+    m.add_node("ReLU", {}, (300, 16), "b")  # its curve runs right along a's
+    m.add_node("Add", {}, (900, 300), "add")
+    for src, dst in (("x", "a"), ("x", "b"), ("a", "add"), ("b", "add")):
+        m.connect(src, dst)
+    session.replace_model(m)
+    QApplication.processEvents()
+    into_a = view.canvas.edge_items[Edge("a", "add")][0]
+    assert into_a.label and into_a.label_clear
+    assert not into_a.label_visible  # b's curve crosses it
+    session.move_nodes({"b": ((300, 16), (300, 700))})  # b's curve now arrives from below
+    assert into_a.label_visible
+    session.undo_stack.undo()
+    assert not into_a.label_visible
+
+
+def test_moving_one_branch_of_a_wide_merge_checks_that_input_once(view, session, monkeypatch):
+    import designer.canvas.scene as scene_module
+    session.replace_model(fan_in(120))
+    QApplication.processEvents()
+    checked = []
+    real = scene_module.fit_crowd
+    monkeypatch.setattr(scene_module, "fit_crowd", lambda items: (checked.append(len(items)),
+                                                                  real(items)))
+    view.canvas.node_items["b7"].setPos(QPointF(320, 430))  # as a drag step does
+    assert checked == [120]  # one vectorised check of the 120 edges into the Add, not 120
