@@ -20,6 +20,8 @@ from PySide6.QtWidgets import QSizePolicy
 
 #: Widest the label column gets, in pixels (longer names are elided).
 MAX_LABEL_WIDTH = 84
+#: How many lines a name may move away from its curve's end to make room for another.
+MAX_SHIFT = 2.5
 #: The gap between the view box and a name, where a short line leads to the curve's end.
 LEADER = 7.0
 
@@ -74,11 +76,13 @@ def priority(count: int, first: int | None = None) -> list[int]:
 
 def place(wanted: list[float], order: Iterable[int], height: float, line: float) -> dict[int, float]:
     """Heights for the names at `wanted` (their curves' ends), tried in `order`: each may move by
-    up to one line to stay clear of the ones placed before it, else it is left out."""
+    up to MAX_SHIFT lines (its leader line still points at its curve) to stay clear of the ones
+    placed before it, else it is left out."""
     placed: dict[int, float] = {}
+    shifts = [line * k / 4 * s for k in range(1, int(MAX_SHIFT * 4) + 1) for s in (-1, 1)]
     for i in order:
         y0 = min(max(wanted[i], line / 2), height - line / 2)
-        for y in (y0, *(y0 + s * line * k / 4 for k in (1, 2, 3, 4) for s in (-1, 1))):
+        for y in (y0, *(y0 + shift for shift in shifts)):
             if line / 2 <= y <= height - line / 2 and all(abs(y - p) >= line
                                                           for p in placed.values()):
                 placed[i] = y
