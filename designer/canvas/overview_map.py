@@ -53,7 +53,7 @@ class OverviewMap(QWidget):
         self.setToolTip("Overview of the whole design: click or drag to look elsewhere")
         # the model's events, not the scene's `changed` (connecting to that slows every repaint)
         view.session.model_event.connect(self._design_changed)
-        view.session.model_replaced.connect(self._design_changed)
+        view.session.model_replaced.connect(self._design_replaced)
         self.hide()
 
     # --- what the view calls -----------------------------------------------------------------
@@ -151,6 +151,12 @@ class OverviewMap(QWidget):
             painter.drawRect(frame)
 
     # --- helpers -----------------------------------------------------------------------------
+    def _design_replaced(self) -> None:
+        """Another design: nothing of the last one is shown while this one is measured."""
+        self._picture, self._extent = None, QRectF()
+        self.hide()
+        self._design_changed()
+
     def _design_changed(self, _event: object = None) -> None:
         self._stale = True
         if self.enabled_by_user:

@@ -11,6 +11,7 @@ from designer.canvas.edge_item import WRAP_CORNER, WRAP_RISE, bezier
 from designer.canvas.node_item import DETAIL_LOD, NodeItem, overview_shape
 from designer.canvas.view import OVERVIEW_SCALE, READABLE_SCALE
 from runtime.graph import GraphModel
+from runtime.preset_files import preset_names, preset_path
 
 LEFT = Qt.MouseButton.LeftButton
 
@@ -206,3 +207,24 @@ def test_moving_one_branch_of_a_wide_merge_checks_that_input_once(view, session,
                                                                   real(items)))
     view.canvas.node_items["b7"].setPos(QPointF(320, 430))  # as a drag step does
     assert checked == [120]  # one vectorised check of the 120 edges into the Add, not 120
+
+
+def test_opening_another_design_never_shows_the_last_one_s_map(view, session, qtbot):
+    session.replace_model(long_chain(24))
+    QApplication.processEvents()
+    qtbot.waitUntil(view.overview_map.isVisible)
+    session.replace_model(long_chain(2))  # fits: no map, and none of the long chain's
+    assert not view.overview_map.isVisible()
+    qtbot.wait(400)
+    assert not view.overview_map.isVisible()
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_opens_whole_and_legible_in_the_default_window(make_window, name):
+    window = make_window()  # the window's own default size
+    window.open_preset(preset_path(name))
+    QApplication.processEvents()
+    view = window.canvas
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert view.zoom() >= OVERVIEW_SCALE
+    assert visible.contains(view.canvas.itemsBoundingRect()), name
