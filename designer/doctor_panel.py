@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidg
                                QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from runtime.doctor.lr_finder import END_LR, START_LR
-from runtime.graph import MetaChanged, NodeMoved
+from runtime.graph import MetaChanged, is_cosmetic
 from runtime.training.config import effective_block, with_setting
 
 from . import style
@@ -676,8 +676,7 @@ class DoctorPanel(QWidget):
         self.show_note("")
 
     def _on_model_event(self, event) -> None:
-        cosmetic = isinstance(event, NodeMoved) or (
-            isinstance(event, MetaChanged) and event.field in ("name", "description"))
+        cosmetic = is_cosmetic(event)
         if isinstance(event, MetaChanged) and event.field == "training":
             self.lr_view.set_current(design_lr(self.session.model.training))
         if self.preflight_result is not None and not cosmetic and not self.runner.running:

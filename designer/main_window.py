@@ -205,8 +205,16 @@ class MainWindow(QMainWindow):
             "Show Layer &Outputs on Canvas", self.try_canvas.set_enabled, checkable=True,
             tip="Under each node, what it makes of the input in the Try it tab")
         self.act_layer_outputs.setChecked(True)
+        self.act_overview_map = self._action(
+            "Overview &Map", self._set_overview_map, checkable=True,
+            tip="A small map of the whole design in the canvas's corner while part of it is "
+                "out of view: click or drag in it to look elsewhere")
+        self.act_overview_map.setChecked(
+            str(self.settings.value("view/overview_map", "true")).lower() != "false")
+        self.canvas.set_overview_map(self.act_overview_map.isChecked())
         self.act_layout = self._action("Auto-&layout", self.auto_layout, "Ctrl+L",
-                                       "Arrange the nodes left to right")
+                                       "Arrange the nodes left to right in rows that fit the "
+                                       "canvas (the selected nodes only, when several are)")
         self.act_train = self._action("&Train", self.train, "F5",
                                       "Train the design and watch it learn")
         self.act_pause = self._action("&Pause / Resume", self.training_panel.toggle_pause, "F6",
@@ -281,7 +289,8 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addActions([self.act_zoom_in, self.act_zoom_out, self.act_fit])
         view_menu.addSeparator()
-        view_menu.addActions([self.act_snap, self.act_layer_outputs, self.act_layout])
+        view_menu.addActions([self.act_snap, self.act_layer_outputs, self.act_overview_map,
+                              self.act_layout])
         view_menu.addSeparator()
         train_menu = bar.addMenu("&Training")
         train_menu.addActions([self.act_train, self.act_pause, self.act_stop])
@@ -295,7 +304,7 @@ class MainWindow(QMainWindow):
         welcome.setStatusTip("The start page: every preset with its picture and summary")
         welcome.triggered.connect(lambda: self.show_welcome())
         self.help_menu.insertAction(self.help_menu.actions()[0], welcome)
-        toolbar = QToolBar("Main", self)
+        toolbar = self.toolbar = QToolBar("Main", self)
         toolbar.setObjectName("MainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         toolbar.addActions([self.act_new, self.act_open, self.act_save])
@@ -338,6 +347,7 @@ class MainWindow(QMainWindow):
         self.canvas.canvas.set_findings(self.doctor.findings.by_node())
         self.plots.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}",
                                                                              4000))
+        self.plots.node_chosen.connect(self.focus_node)  # a gradient curve clicked
         self.plots.runs.highlight.connect(self.canvas.canvas.set_highlight)
         self.plots.runs.restore_requested.connect(self.restore_run_design)
         self.try_panel.follow_selection(self.plots.runs)
@@ -623,9 +633,11 @@ class MainWindow(QMainWindow):
 
     def auto_layout(self) -> None:
         selected = self.canvas.selected_node_ids()
-        self.session.auto_layout(selected if len(selected) > 1 else None)
-        if len(selected) <= 1:
-            QTimer.singleShot(0, self.canvas.fit_all)
+        self.canvas.layout_design(selected if len(selected) > 1 else None)
+
+    def _set_overview_map(self, on: bool) -> None:
+        self.canvas.set_overview_map(on)
+        self.settings.setValue("view/overview_map", bool(on))
 
     # --- files ----------------------------------------------------------------------------
     def new_design(self) -> None:

@@ -169,11 +169,14 @@ class DesignSession(QObject):
             self.undo_stack.endMacro()
         return [node.id for node in plan.nodes]
 
-    def auto_layout(self, node_ids: Iterable[str] | None = None) -> None:
+    def auto_layout(self, node_ids: Iterable[str] | None = None,
+                    fit: tuple[float, float] | None = None) -> None:
+        """Lay out these nodes (None: all) as one undo step; `fit` (a window's width and height)
+        wraps a long design into bands that fit it (runtime.layout.auto_layout)."""
         from runtime.layout import auto_layout
 
         positions = auto_layout(self.model, node_ids, x_gap=style.LAYOUT_X_GAP,
-                                y_gap=style.LAYOUT_Y_GAP)
+                                y_gap=style.LAYOUT_Y_GAP, fit=fit)
         self.move_nodes({n: (self.model.nodes[n].pos, pos) for n, pos in positions.items()},
                         "Auto-layout")
 

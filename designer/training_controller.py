@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from runtime.document import to_dict
 from runtime.errors import TrainingConfigError, TrainingError
-from runtime.graph import GraphModel, MetaChanged, NodeMoved
+from runtime.graph import GraphModel, is_cosmetic
 from runtime.training.config import parse_training
 from runtime.training.data_fit import check_structure
 from runtime.runs import runs_root
@@ -245,8 +245,7 @@ class TrainingController(QObject):
             self._reaper.stop()
 
     def _on_design_edited(self, event: object) -> None:
-        cosmetic = isinstance(event, NodeMoved) or (
-            isinstance(event, MetaChanged) and event.field in ("name", "description"))
+        cosmetic = is_cosmetic(event)
         if self.busy and not cosmetic:
             self._set_stale(True)
 

@@ -98,6 +98,15 @@ class MetaChanged:
 Event = (NodeAdded | NodeRemoved | EdgeAdded | EdgeRemoved | ParamChanged | NodeMoved
          | NetworkChanged | MetaChanged)
 Listener = Callable[[Event], None]
+#: The design's words: editing them changes nothing a network computes or trains.
+WORDS = ("name", "description", "summary")
+
+
+def is_cosmetic(event: Event) -> bool:
+    """Whether an edit leaves what the design computes and trains as it was (a move, or its
+    name, description or summary): a check or a run of it is still current."""
+    return isinstance(event, NodeMoved) or (isinstance(event, MetaChanged)
+                                            and event.field in WORDS)
 
 
 @dataclass

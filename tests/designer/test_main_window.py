@@ -153,10 +153,42 @@ def test_auto_layout_is_one_undo_step(window):
                                              (0.0, i * 7.0))})
     before = window.session.model.snapshot()
     window.auto_layout()
-    xs = [window.session.model.nodes[n].pos[0] for n in ids]
-    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+    pos = [window.session.model.nodes[n].pos for n in ids]
+    # wrapped to the canvas like lines of text: reading order is the chain's order
+    assert sorted(pos, key=lambda p: (p[1], p[0])) == pos and len(set(pos)) == len(pos)
     window.session.undo_stack.undo()
     assert window.session.model.snapshot() == before
+
+
+def test_the_toolbar_s_auto_layout_fits_the_design_to_the_canvas(window, qtbot):
+    from designer.canvas.view import OVERVIEW_SCALE
+    ids = _build_small_cnn(window.session)
+    for _ in range(2):  # a longer chain: 13 nodes
+        ids += _build_small_cnn(window.session)[1:]
+    window.session.connect(ids[6], ids[7])
+    button = window.toolbar.widgetForAction(window.act_layout)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    view = window.canvas
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(view.canvas.itemsBoundingRect()) and view.zoom() >= OVERVIEW_SCALE
+    assert len({window.session.model.nodes[n].pos[1] for n in ids}) > 1  # in rows
+
+
+def test_the_overview_map_setting_is_kept(make_window, qtbot):
+    window = make_window()
+    assert window.act_overview_map.isChecked()  # on by default
+    window.act_overview_map.trigger()
+    assert not window.canvas.overview_map.enabled_by_user
+    again = make_window()  # the same settings file
+    assert not again.act_overview_map.isChecked()
+    assert not again.canvas.overview_map.enabled_by_user
+
+
+def test_clicking_a_layer_s_gradient_curve_selects_its_node(window):
+    ids = _build_small_cnn(window.session)
+    window.plots.node_chosen.emit(ids[1])
+    assert window.canvas.selected_node_ids() == [ids[1]]
+    assert window.properties.node_id == ids[1]
 
 
 def test_save_and_export_dialogs_propose_a_file_named_after_the_design(window, tmp_path,

@@ -115,3 +115,23 @@ def test_a_merge_may_take_the_same_tensor_twice_and_lose_one_copy():
     assert m.graph.number_of_edges("stem", "add") == 1  # the mirror kept the other copy
     with pytest.raises(GraphError, match="cycle"):
         m.resolve_edge("head", "stem")
+
+
+def test_moves_and_the_design_s_words_are_cosmetic_other_edits_are_not():
+    from runtime.graph import (EdgeAdded, MetaChanged, NodeMoved, ParamChanged, WORDS,
+                               is_cosmetic)
+    m = GraphModel()
+    seen = []
+    m.subscribe(seen.append)
+    m.add_node("Input", {"shape": [4]}, (0, 0), "x")
+    m.add_node("ReLU", {}, (200, 0), "r")
+    m.connect("x", "r")
+    m.move("r", (300, 0))
+    m.name, m.description, m.summary = "n", "d", "s"
+    m.set_param("x", "shape", [5])
+    m.training = {"epochs": 2}
+    cosmetic = [e for e in seen if is_cosmetic(e)]
+    assert {type(e) for e in cosmetic} == {NodeMoved, MetaChanged}
+    assert {e.field for e in cosmetic if isinstance(e, MetaChanged)} == set(WORDS)
+    assert not any(is_cosmetic(e) for e in seen if isinstance(e, (EdgeAdded, ParamChanged)))
+    assert not is_cosmetic(MetaChanged("training"))
