@@ -79,6 +79,10 @@ class CanvasView(QGraphicsView):
         self._quick_add: QuickAddPopup | None = None
         self._quick_add_pos = QPointF()
         self._fitted_once = False
+        #: The whole design is in view because Fit or opening it put it there: a resize (a dock
+        #: growing when training starts) keeps it whole; a zoom, scroll or pan by the user ends it.
+        self._whole = False
+        self._framing = False  # inside fit_all: its own scrolling does not end `_whole`
         self._legend: LiveLegend | None = None
         self.overview_map = OverviewMap(self)
         self._map_key: tuple | None = None  # the view's transform and scroll when last checked
@@ -117,18 +121,24 @@ class CanvasView(QGraphicsView):
 
     def fit_all(self) -> None:
         """Show the whole design (never magnified beyond 100%)."""
-        rect = self.canvas.itemsBoundingRect()
-        if rect.isEmpty():
-            self.setTransform(QTransform())
-            self.centerOn(0, 0)
-            return
-        rect.adjust(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        scale = self.zoom()
-        clamped = min(max(scale, MIN_SCALE), 1.0)
-        if clamped != scale:
-            self.setTransform(QTransform.fromScale(clamped, clamped))
-        self.centerOn(rect.center())
+        self._framing = True
+        try:
+            rect = self.canvas.itemsBoundingRect()
+            if rect.isEmpty():
+                self.setTransform(QTransform())
+                self.centerOn(0, 0)
+                self._whole = False
+                return
+            rect.adjust(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
+            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+            scale = self.zoom()
+            clamped = min(max(scale, MIN_SCALE), 1.0)
+            if clamped != scale:
+                self.setTransform(QTransform.fromScale(clamped, clamped))
+            self.centerOn(rect.center())
+            self._whole = True
+        finally:
+            self._framing = False
 
     def show_design(self) -> None:
         """The view for a freshly opened design: all of it if it fits at a legible size,
@@ -138,9 +148,14 @@ class CanvasView(QGraphicsView):
         rect = self.canvas.itemsBoundingRect()
         if rect.isEmpty() or self.zoom() >= OVERVIEW_SCALE:
             return
-        self.setTransform(QTransform.fromScale(READABLE_SCALE, READABLE_SCALE))
-        visible = self.mapToScene(self.viewport().rect()).boundingRect()
-        self.centerOn(rect.left() - FIT_MARGIN + visible.width() / 2, rect.center().y())
+        self._framing = True
+        try:
+            self.setTransform(QTransform.fromScale(READABLE_SCALE, READABLE_SCALE))
+            visible = self.mapToScene(self.viewport().rect()).boundingRect()
+            self.centerOn(rect.left() - FIT_MARGIN + visible.width() / 2, rect.center().y())
+            self._whole = False
+        finally:
+            self._framing = False
 
     def zoom_in(self) -> None:
         self._zoom_about(ZOOM_STEP, QPointF(self.viewport().rect().center()))
@@ -204,9 +219,25 @@ class CanvasView(QGraphicsView):
             self._legend.move(12, self.height() - self._legend.height() - 12)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
+        self._framing = True  # Qt keeps the centre in view by scrolling: not the user's doing
+        try:
+            super().resizeEvent(event)
+        finally:
+            self._framing = False
         self._place_legend()
         self.overview_map.place()
+        if self._whole:
+            self.fit_all()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
+        super().scrollContentsBy(dx, dy)
+        if not self._framing:
+            self._whole = False  # the user looked elsewhere
+
+    def showing_whole_design(self) -> bool:
+        """Whether Fit (or opening the design) showed all of it and the user has not zoomed,
+        scrolled or panned since: a resize then keeps it whole."""
+        return self._whole
 
     def set_overview_map(self, on: bool) -> None:
         """Show the overview map whenever part of the design is out of view (or never)."""
@@ -359,6 +390,7 @@ class CanvasView(QGraphicsView):
             self.setSceneRect(wanted)
 
     def _zoom_about(self, factor: float, view_pos: QPointF) -> None:
+        self._whole = False
         current = self.zoom()
         target = min(max(current * factor, MIN_SCALE), MAX_SCALE)
         if abs(target - current) < 1e-9:

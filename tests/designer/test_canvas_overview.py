@@ -228,3 +228,26 @@ def test_every_preset_opens_whole_and_legible_in_the_default_window(make_window,
     visible = view.mapToScene(view.viewport().rect()).boundingRect()
     assert view.zoom() >= OVERVIEW_SCALE
     assert visible.contains(view.canvas.itemsBoundingRect()), name
+
+
+def test_a_design_shown_whole_stays_whole_when_the_canvas_shrinks_until_the_user_moves(view,
+                                                                                       session,
+                                                                                       qtbot):
+    session.replace_model(long_chain(6))
+    QApplication.processEvents()
+    view.fit_all()
+
+    def whole() -> bool:
+        visible = view.mapToScene(view.viewport().rect()).boundingRect()
+        return visible.contains(view.canvas.itemsBoundingRect())
+
+    assert whole() and view.showing_whole_design()
+    view.resize(view.width(), view.height() // 2)  # e.g. the plots dock grows on Train
+    QApplication.processEvents()
+    assert whole()
+    view.zoom_in()  # the user's own zoom: left as they set it
+    assert not view.showing_whole_design()
+    zoom = view.zoom()
+    view.resize(view.width(), view.height() + 100)
+    QApplication.processEvents()
+    assert view.zoom() == pytest.approx(zoom)
