@@ -532,6 +532,8 @@ class HistogramPlot(Plot):
 
     def __init__(self, title: str, color: QColor, parent: QWidget | None = None):
         super().__init__(title, x_label="value", y_label="count", parent=parent)
+        # counts are whole numbers: "4000", not "4" under a rotated "count (x0.001)" cut off
+        self.item.getAxis("left").enableAutoSIPrefix(False)
         fill = QColor(color)
         fill.setAlpha(110)
         self.bars = self.item.plot([0, 1], [0], stepMode="center", fillLevel=0,
@@ -599,10 +601,13 @@ class StatsPlot(Plot):
         self.set_subject(None)
 
     def set_subject(self, name: str | None) -> None:
-        """Title the plot for this node (None: no layer selected)."""
-        name = shorten(name or "no layer selected", 18)
-        self.set_title(f"{name}:" if self.title_key else
-                       f"{name}: {STAT_GROUPS[self.group].title.lower()}")
+        """Title the plot for this node (None: no layer selected, the statistics' names only)."""
+        title = STAT_GROUPS[self.group].title
+        if name is None:  # the key alone: "no layer selected" would push it out of a short plot
+            self.set_title("" if self.title_key else title)
+            return
+        name = shorten(name, 18)
+        self.set_title(f"{name}:" if self.title_key else f"{name}: {title.lower()}")
 
     def show_node(self, run: RunRecord | None, node_id: str | None) -> None:
         for key, curve in self.curves.items():

@@ -41,7 +41,7 @@ FIT_MARGIN = 40.0
 #: Smallest zoom at which a newly opened design is shown whole: its cards, drawn zoomed out,
 #: still carry their type and shape in legible text (node_item.DETAIL_LOD). A design that needs
 #: less is shown from its start at READABLE_SCALE, with the overview map for the rest.
-OVERVIEW_SCALE = 0.45
+OVERVIEW_SCALE = 0.4
 READABLE_SCALE = 0.75
 
 
@@ -142,8 +142,8 @@ class CanvasView(QGraphicsView):
 
     def show_design(self) -> None:
         """The view for a freshly opened design: all of it if it fits at a legible size,
-        otherwise its start (where the Input is) at a readable zoom (the overview map shows
-        the rest)."""
+        otherwise its start (its top-left, where the Input is) at a readable zoom (the overview
+        map shows the rest)."""
         self.fit_all()
         rect = self.canvas.itemsBoundingRect()
         if rect.isEmpty() or self.zoom() >= OVERVIEW_SCALE:
@@ -152,7 +152,10 @@ class CanvasView(QGraphicsView):
         try:
             self.setTransform(QTransform.fromScale(READABLE_SCALE, READABLE_SCALE))
             visible = self.mapToScene(self.viewport().rect()).boundingRect()
-            self.centerOn(rect.left() - FIT_MARGIN + visible.width() / 2, rect.center().y())
+            # the start: the left end of a row, the top-left of a design wrapped into rows
+            y = (rect.center().y() if rect.height() + 2 * FIT_MARGIN <= visible.height()
+                 else rect.top() - FIT_MARGIN + visible.height() / 2)
+            self.centerOn(rect.left() - FIT_MARGIN + visible.width() / 2, y)
             self._whole = False
         finally:
             self._framing = False
@@ -387,7 +390,11 @@ class CanvasView(QGraphicsView):
         wanted = self.sceneRect().united(items_rect.adjusted(-SCENE_HALF / 2, -SCENE_HALF / 2,
                                                              SCENE_HALF / 2, SCENE_HALF / 2))
         if wanted != self.sceneRect():
-            self.setSceneRect(wanted)
+            framing, self._framing = self._framing, True  # Qt's scrolling, not the user's
+            try:
+                self.setSceneRect(wanted)
+            finally:
+                self._framing = framing
 
     def _zoom_about(self, factor: float, view_pos: QPointF) -> None:
         self._whole = False

@@ -251,3 +251,17 @@ def test_a_design_shown_whole_stays_whole_when_the_canvas_shrinks_until_the_user
     view.resize(view.width(), view.height() + 100)
     QApplication.processEvents()
     assert view.zoom() == pytest.approx(zoom)
+
+
+def test_a_wrapped_design_too_big_to_show_legibly_opens_at_its_top_left(view, session):
+    m = long_chain(60)
+    from designer import style
+    from runtime.layout import auto_layout
+    for node_id, pos in auto_layout(m, x_gap=style.LAYOUT_X_GAP, y_gap=style.LAYOUT_Y_GAP,
+                                    fit=(1600.0, 900.0)).items():
+        m.move(node_id, pos)
+    session.replace_model(m)
+    QApplication.processEvents()
+    assert view.zoom() == pytest.approx(READABLE_SCALE)
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(view.canvas.node_items["x"].sceneBoundingRect())  # the Input

@@ -376,3 +376,15 @@ def test_clicking_a_live_finding_turns_the_plots_to_it(window, qtbot):
     window.show_doctor()
     click_finding(qtbot, panel, ("loss_output_mismatch", "probs", None))
     assert panel.plot_button.isHidden()  # a finding from the design has no run to plot
+
+
+def test_opening_another_design_leaves_no_count_or_badge_of_the_last_one(window, qtbot):
+    panel = window.doctor
+    key = ("loss_output_mismatch", "probs", None)
+    qtbot.waitUntil(lambda: panel.item_of(key) is not None)
+    assert window.doctor_dock.windowTitle() == "Doctor (1)"
+    window.open_preset(PRESETS / "lenet-digits.json")  # a design the doctor has nothing on
+    qtbot.waitUntil(lambda: window.doctor_dock.windowTitle() == "Doctor")
+    assert panel.item_of(key) is None
+    assert all(item.doctor_badge == "" for item in window.canvas.canvas.node_items.values())
+    assert window.bottom_tabs.tabText(1) == "Problems"
