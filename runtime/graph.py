@@ -131,6 +131,10 @@ class GraphModel:
         self._training: dict = dict(training or {})
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
+        # each node's edges in and out, in file order: in_edges and the occupied-port check
+        # read these instead of scanning every edge (compile and pasting were O(nodes x edges))
+        self._in: dict[str, list[Edge]] = {}
+        self._out: dict[str, list[Edge]] = {}
         self._graph = nx.MultiDiGraph()
         self._listeners: list[Listener] = []
         self._order: list[str] | None = None  # cached topological order; None after a structural edit
@@ -220,7 +224,11 @@ class GraphModel:
 
     def in_edges(self, node_id: str) -> list[Edge]:
         """Edges into `node_id`, in file order (the argument order of merge nodes)."""
-        return [e for e in self._edges if e.dst == node_id]
+        return list(self._in.get(node_id, ()))
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        """Edges out of `node_id`, in file order."""
+        return list(self._out.get(node_id, ()))
 
     def topological_order(self) -> list[str]:
         """Node ids so that every edge goes forward; ties keep file order. Requires no cycle."""
@@ -289,10 +297,13 @@ class GraphModel:
         """Remove a node and its edges; returns what was removed so it can be restored."""
         node = self.node(node_id)
         removed = RemovedNode(node, list(self._nodes).index(node_id))
-        for edge in reversed([e for e in self._edges if node_id in (e.src, e.dst)]):
+        touching = set(self._in.get(node_id, ())) | set(self._out.get(node_id, ()))
+        for edge in reversed([e for e in self._edges if e in touching]):
             removed.edges.insert(0, (self._edges.index(edge), edge))
             self.disconnect(edge)
         del self._nodes[node_id]
+        self._in.pop(node_id, None)
+        self._out.pop(node_id, None)
         self._graph.remove_node(node_id)
         self._emit(NodeRemoved(node))
         return removed
@@ -309,8 +320,15 @@ class GraphModel:
                 dst_port: str | None = None, index: int | None = None) -> Edge:
         """Add an edge; ports may be omitted where the node has one. Raises GraphError."""
         edge = self.resolve_edge(src, dst, src_port, dst_port)
+        at_end = index is None or index >= len(self._edges)
         index = len(self._edges) if index is None else index
         self._edges.insert(index, edge)
+        for table, key in ((self._in, edge.dst), (self._out, edge.src)):
+            if at_end:
+                table.setdefault(key, []).append(edge)
+            else:  # an undo putting an edge back in the middle: the slow, rare way
+                table[key] = [e for e in self._edges if (e.dst if table is self._in
+                                                          else e.src) == key]
         # the mirror only answers reachability and order questions, so it keeps one anonymous
         # parallel edge per occurrence (a merge node may take the same tensor twice)
         self._graph.add_edge(edge.src, edge.dst)
@@ -324,6 +342,8 @@ class GraphModel:
         except ValueError:
             raise GraphError(f"there is no edge {edge.src} -> {edge.dst}") from None
         del self._edges[index]
+        self._in[edge.dst].remove(edge)  # equal edges are interchangeable: any one goes
+        self._out[edge.src].remove(edge)
         self._graph.remove_edge(edge.src, edge.dst)
         self._emit(EdgeRemoved(edge, index))
         return index
@@ -394,8 +414,7 @@ class GraphModel:
         src_spec, dst_spec = self.spec(src), self.spec(dst)
         src_port = resolve_port(src, src_spec, "output", src_port)
         dst_port = resolve_port(dst, dst_spec, "input", dst_port)
-        occupant = next((e.src for e in self._edges if e.dst == dst and e.dst_port == dst_port),
-                        None)
+        occupant = next((e.src for e in self._in.get(dst, ()) if e.dst_port == dst_port), None)
         problem = edge_problem(self._graph, src, dst, dst_spec.input_port(dst_port), occupant)
         if problem:
             raise GraphError(problem)
@@ -406,6 +425,9 @@ class GraphModel:
         assert not self._nodes, "bulk load is only for a fresh model"
         self._nodes = {n.id: n for n in nodes}
         self._edges = list(edges)
+        for edge in self._edges:
+            self._in.setdefault(edge.dst, []).append(edge)
+            self._out.setdefault(edge.src, []).append(edge)
         self._graph.add_nodes_from(self._nodes)
         self._graph.add_edges_from((e.src, e.dst) for e in edges)
 
