@@ -135,6 +135,9 @@ class GraphModel:
         # read these instead of scanning every edge (compile and pasting were O(nodes x edges))
         self._in: dict[str, list[Edge]] = {}
         self._out: dict[str, list[Edge]] = {}
+        #: For each id stem ("conv2d"), a number below which every `stem_N` is taken, so adding
+        #: the 5,000th node does not try the 4,999 before it (lowered when one is removed).
+        self._id_floor: dict[str, int] = {}
         self._graph = nx.MultiDiGraph()
         self._listeners: list[Listener] = []
         self._order: list[str] | None = None  # cached topological order; None after a structural edit
@@ -259,9 +262,10 @@ class GraphModel:
     def new_id(self, type_id: str) -> str:
         """A fresh, valid node id for a node of `type_id` (e.g. ``conv2d_3``)."""
         stem = slug(type_id)
-        n = 1
+        n = self._id_floor.get(stem, 1)
         while f"{stem}_{n}" in self._nodes or identifier_problem(f"{stem}_{n}"):
             n += 1
+        self._id_floor[stem] = n  # every number below is taken: the next search starts here
         return f"{stem}_{n}"
 
     # --- edits ----------------------------------------------------------------------------
@@ -304,6 +308,9 @@ class GraphModel:
         del self._nodes[node_id]
         self._in.pop(node_id, None)
         self._out.pop(node_id, None)
+        stem, _, number = node_id.rpartition("_")
+        if number.isdigit() and int(number) < self._id_floor.get(stem, 1):
+            self._id_floor[stem] = int(number)  # free again: new_id hands it out next
         self._graph.remove_node(node_id)
         self._emit(NodeRemoved(node))
         return removed

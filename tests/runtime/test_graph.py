@@ -135,3 +135,16 @@ def test_moves_and_the_design_s_words_are_cosmetic_other_edits_are_not():
     assert {e.field for e in cosmetic if isinstance(e, MetaChanged)} == set(WORDS)
     assert not any(is_cosmetic(e) for e in seen if isinstance(e, (EdgeAdded, ParamChanged)))
     assert not is_cosmetic(MetaChanged("training"))
+
+
+def test_new_ids_take_the_lowest_free_number_even_after_removals():
+    m = GraphModel()
+    ids = [m.add_node("ReLU").id for _ in range(5)]
+    assert ids == [f"relu_{i}" for i in range(1, 6)]
+    m.remove_node("relu_2")
+    m.remove_node("relu_4")
+    assert m.add_node("ReLU").id == "relu_2"
+    assert m.add_node("ReLU").id == "relu_4"
+    assert m.add_node("ReLU").id == "relu_6"
+    m.add_node("ReLU", node_id="relu_7")  # taken by hand: skipped
+    assert m.add_node("ReLU").id == "relu_8"
