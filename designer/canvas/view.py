@@ -6,7 +6,7 @@ feedback only, and the drag becomes one `session.move_nodes` on release.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QCursor, QPainter, QPalette, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsView, QToolTip, QWidget
 
@@ -130,11 +130,16 @@ class CanvasView(QGraphicsView):
                 self._whole = False
                 return
             rect.adjust(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
-            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-            scale = self.zoom()
-            clamped = min(max(scale, MIN_SCALE), 1.0)
-            if clamped != scale:
-                self.setTransform(QTransform.fromScale(clamped, clamped))
+            for _ in range(2):  # again with room below for the colour legend, at that zoom
+                self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+                scale = self.zoom()
+                clamped = min(max(scale, MIN_SCALE), 1.0)
+                if clamped != scale:
+                    self.setTransform(QTransform.fromScale(clamped, clamped))
+                legend = self._legend
+                if legend is None or legend.isHidden():
+                    break
+                rect.setBottom(rect.bottom() + (legend.height() + 12 - FIT_MARGIN) / clamped)
             self.centerOn(rect.center())
             self._whole = True
         finally:
@@ -215,6 +220,8 @@ class CanvasView(QGraphicsView):
         if self.legend.isHidden():
             self.legend.show()
             self._place_legend()
+            if self._whole:  # make room for it under the design
+                self.fit_all()
 
     def _place_legend(self) -> None:
         if self._legend is not None:
@@ -395,6 +402,16 @@ class CanvasView(QGraphicsView):
                 self.setSceneRect(wanted)
             finally:
                 self._framing = framing
+        if self._whole and not self._framing:
+            # the design grew out of view by itself (pictures under the cards during a run):
+            # still whole once the growing is done
+            visible = self.mapToScene(self.viewport().rect()).boundingRect()
+            if not visible.contains(items_rect):
+                QTimer.singleShot(0, self._refit_if_whole)
+
+    def _refit_if_whole(self) -> None:
+        if self._whole and self._mode is None:  # never under a node the user is dragging
+            self.fit_all()
 
     def _zoom_about(self, factor: float, view_pos: QPointF) -> None:
         self._whole = False

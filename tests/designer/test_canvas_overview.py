@@ -265,3 +265,20 @@ def test_a_wrapped_design_too_big_to_show_legibly_opens_at_its_top_left(view, se
     assert view.zoom() == pytest.approx(READABLE_SCALE)
     visible = view.mapToScene(view.viewport().rect()).boundingRect()
     assert visible.contains(view.canvas.node_items["x"].sceneBoundingRect())  # the Input
+
+
+def test_a_whole_design_stays_whole_when_pictures_grow_under_its_cards(view, session, qtbot):
+    from PySide6.QtGui import QPixmap
+    session.replace_model(long_chain(6))
+    QApplication.processEvents()
+    view.fit_all()
+    picture = QPixmap(160, 3000)  # taller than the view shows: it must zoom out for it
+    picture.fill()
+    view.canvas.set_layer_outputs({"y": ("caption", picture, "tip")})
+
+    def whole() -> bool:
+        visible = view.mapToScene(view.viewport().rect()).boundingRect()
+        return visible.contains(view.canvas.itemsBoundingRect())
+
+    qtbot.waitUntil(whole)
+    assert view.showing_whole_design()
