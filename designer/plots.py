@@ -63,11 +63,23 @@ TICK_FONT.setPointSizeF(8)
 COMPACT_HEIGHT = 170
 
 
+#: How far (pixels) a vertical axis's tick label may reach past the plot's top or bottom.
+LABEL_OVERHANG = 8
+
+
 class LogAxis(pg.AxisItem):
     """An axis whose labels never overlap: a vertical one keeps a tick label only a text line
     away from the last (a short panel drew 0.001 over 0.002), and a log axis labels only
     decades, or 1-2-5 steps when less than a decade is shown (pyqtgraph labels every minor
     tick then, and the labels overlap)."""
+
+    def boundingRect(self):  # noqa: N802 (Qt's)
+        # with the grid on, pyqtgraph drops a label reaching past the plot's top or bottom by a
+        # pixel: a 32 px learning-rate plot lost both of its labels, 0 and 0.02
+        rect = super().boundingRect()
+        if self.orientation in ("left", "right"):
+            return rect.adjusted(0, -LABEL_OVERHANG, 0, LABEL_OVERHANG)
+        return rect
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802,N803 (pyqtgraph's)
         ticks = super().tickValues(minVal, maxVal, size)
@@ -105,7 +117,9 @@ class Plot(pg.PlotWidget):
                  parent: QWidget | None = None):
         super().__init__(parent=parent, axisItems={"left": LogAxis("left")})
         self.item = self.getPlotItem()
-        self.item.getAxis("left").setStyle(maxTextLevel=0)  # see LogAxis
+        # labels of the first level only, and as many as LogAxis keeps a line apart: pyqtgraph's
+        # own limit (labels may fill 80 % of the axis) left a 32 px learning-rate plot none
+        self.item.getAxis("left").setStyle(maxTextLevel=0, textFillLimits=[(0, 1.0)])
         for side in ("left", "bottom"):
             self.item.getAxis(side).setStyle(tickFont=TICK_FONT)
         if log_y:

@@ -190,8 +190,13 @@ class CanvasView(QGraphicsView):
         self._emit_selection()
 
     def center_on_node(self, node_id: str) -> None:
+        """Bring a node into view: centred, unless it is in view already (then nothing moves,
+        so a design shown whole stays whole when one of its nodes is chosen)."""
         item = self.canvas.node_items.get(node_id)
-        if item is not None:
+        if item is None:
+            return
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        if not visible.contains(item.sceneBoundingRect()):
             self.centerOn(item.sceneBoundingRect().center())
 
     # --- live training statistics -----------------------------------------------------------

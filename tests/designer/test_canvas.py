@@ -262,10 +262,15 @@ def test_select_nodes_and_center_on_node(view, session):
     view.select_nodes(["fc", "conv", "nope"])
     assert view.selected_node_ids() == ["conv", "fc"]
     assert seen == [["conv", "fc"]]
-    view.center_on_node("out")
+    view.center_on_node("out")  # out of view at (1350, 0): centred
     centre = view.mapToScene(view.viewport().rect().center())
     expected = view.canvas.node_items["out"].sceneBoundingRect().center()
     assert abs(centre.x() - expected.x()) < 2 and abs(centre.y() - expected.y()) < 2
+    view.fit_all()
+    before = view.mapToScene(view.viewport().rect()).boundingRect()
+    view.center_on_node("conv")  # in view already: nothing moves, the design stays whole
+    assert view.mapToScene(view.viewport().rect()).boundingRect() == before
+    assert view.showing_whole_design()
 
 
 # --- moving --------------------------------------------------------------------------------

@@ -188,3 +188,23 @@ def test_short_activation_statistics_keep_their_x_axis_and_name_their_curves(sho
     bottom = plot.item.getAxis("bottom")
     assert bottom.mapRectToScene(bottom.boundingRect()).bottom() <= plot.height() + 1
     assert plot.item.vb.height() >= 0.35 * plot.height()
+
+
+def test_a_flat_learning_rate_in_a_short_plot_still_has_its_value_labelled(shown, qtbot):
+    plot = shown(LearningRatePlot(), (300, 80))  # the view box is ~30 px tall
+    run = RunRecord(1, {"nodes": [], "edges": []})
+    run.lr.append(0.0, 0.02)
+    run.lr.append(30.0, 0.02)
+    plot.show_run(run)
+    axis = plot.item.getAxis("left")
+
+    def labels() -> set[str]:
+        image = QImage(10, 10, QImage.Format.Format_ARGB32)
+        painter = QPainter(image)
+        texts = {text for _, _, text in axis.generateDrawSpecs(painter)[2]}
+        painter.end()
+        return texts
+
+    # pyqtgraph dropped both labels: each reached a pixel past the 28 px plot's top or bottom
+    qtbot.waitUntil(lambda: plot.item.vb.height() < 40 and labels() >= {"0", "0.02"},
+                    timeout=2000)

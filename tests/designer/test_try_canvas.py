@@ -166,7 +166,7 @@ def test_the_pictures_are_left_out_when_zoomed_far_out(make_window, qtbot, digit
     def brightest(zoom: float) -> int:
         canvas.resetTransform()
         canvas.scale(zoom, zoom)
-        canvas.center_on_node("conv1")
+        canvas.centerOn(canvas.canvas.node_items["conv1"].sceneBoundingRect().center())
         rect = canvas.mapFromScene(view.sceneBoundingRect()).boundingRect()
         image = canvas.viewport().grab(rect).toImage()
         return max(QColor(image.pixel(x, y)).lightness()
