@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QSizePolicy, QVBoxLayout, QWidget)
 
 from runtime.inference import (InferenceError, Predictor, SampleGenerator, first_filters,
                                is_adversarial)
@@ -38,6 +38,8 @@ PREDICT_DELAY_MS = 15  # coalesces a burst of mouse moves into one forward pass
 GAN_PICTURES = 32
 GAN_POINTS = 2000
 DENSITY_BINS = 64
+#: The layer strip's least height: one layer's row of feature maps and its caption, readable.
+STRIP_MIN_HEIGHT = 170
 
 
 class TryPanel(QWidget):
@@ -62,7 +64,19 @@ class TryPanel(QWidget):
         self.prediction = None
         self.predict_ms = 0.0
         self._picking = False
-        layout = QVBoxLayout(self)
+        # in a scroll area: at the default window size the pad, the bars, the first layer's
+        # filters and the layer strip need more height than the side dock has, and squeezed
+        # they overlapped (and the window grew past its default height)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        self.scroll.setWidget(body)
+        outer.addWidget(self.scroll)
+        layout = QVBoxLayout(body)
         self.header = QLabel(NO_RUN, self)
         self.header.setWordWrap(True)
         layout.addWidget(self.header)
@@ -116,6 +130,7 @@ class TryPanel(QWidget):
         layout.addWidget(strip_title)
         self.strip = LayerStrip(self)
         self.strip.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.strip.setMinimumHeight(STRIP_MIN_HEIGHT)
         layout.addWidget(self.strip, 1)
         self._working = [self.pick_button, self.clear_button, strip_title, self.strip,
                          self.sample_label]
@@ -146,6 +161,12 @@ class TryPanel(QWidget):
             self.load_run(run.folder)
         else:
             self.show_message(NO_RUN)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's)
+        """As wide as its content needs (the dock widens for it, as before the scroll area), as
+        short as the dock likes: the content scrolls up and down."""
+        body = self.scroll.widget().minimumSizeHint()
+        return QSize(body.width() + self.scroll.verticalScrollBar().sizeHint().width(), 160)
 
     def load_run(self, folder) -> bool:
         """Load a run folder's best weights and its data; False (with a message) if it cannot."""

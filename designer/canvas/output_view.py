@@ -18,6 +18,8 @@ from .node_item import TEXT_LOD, WIDTH, NodeItem, fonts
 GAP = 7.0
 PAD = 5.0
 CAPTION_H = 14.0
+#: Smallest a picture is shrunk to fit above the next card down (below, it overlaps that card).
+MIN_SHRINK = 0.4
 #: Below this zoom the picture is a dot of a few pixels: nothing is drawn.
 PICTURE_LOD = 0.2
 BACKGROUND = QColor(22, 26, 31, 235)
@@ -33,13 +35,26 @@ class LayerOutputItem(QGraphicsItem):
         self.pixmap = QPixmap()
         self.tip = ""
         self._height = 0.0
+        self._size = (0.0, 0.0)  # the picture as drawn
         # clicks and drags go to the canvas behind it (a rubber band), as on empty canvas
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setPos(0.0, card.geometry.height + GAP)
 
-    def show_picture(self, caption: str, pixmap: QPixmap, tip: str) -> None:
-        """Show another picture (the size changes only when the picture's height does)."""
-        height = CAPTION_H + pixmap.deviceIndependentSize().height() + 2 * PAD
+    def show_picture(self, caption: str, pixmap: QPixmap, tip: str,
+                     room: float | None = None) -> None:
+        """Show another picture (the size changes only when the picture's height does), never
+        wider than the card and, given the `room` below the card (to the next card down),
+        shrunk to fit it, down to MIN_SHRINK of its size."""
+        size = pixmap.deviceIndependentSize()
+        w, h = size.width(), size.height()
+        if w > WIDTH - 2 * PAD:  # never wider than the card: squeezed, not cut
+            w, h = WIDTH - 2 * PAD, h * (WIDTH - 2 * PAD) / w
+        if room is not None and h > 0:
+            fits = (room - GAP - CAPTION_H - 2 * PAD) / h
+            if fits < 1.0:
+                w, h = w * max(fits, MIN_SHRINK), h * max(fits, MIN_SHRINK)
+        self._size = (w, h)
+        height = CAPTION_H + h + 2 * PAD
         if height != self._height:
             self.prepareGeometryChange()
             self._height = height
@@ -67,12 +82,9 @@ class LayerOutputItem(QGraphicsItem):
             painter.drawText(QRectF(PAD, PAD - 2, WIDTH - 2 * PAD, CAPTION_H),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              self.caption)
-        room = WIDTH - 2 * PAD
-        size = self.pixmap.deviceIndependentSize()
-        w, h = size.width(), size.height()
-        if self.pixmap.devicePixelRatio() > 1:  # drawn finer than shown (text): smoothed
+        w, h = self._size
+        if self.pixmap.devicePixelRatio() > 1 or (w, h) != self.pixmap.deviceIndependentSize(
+                ).toTuple():  # drawn finer than shown (text), or shrunk: smoothed
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        if w > room:  # never wider than the card: squeezed, not cut
-            w, h = room, h * room / w
         painter.drawPixmap(QRectF(QPointF((WIDTH - w) / 2, PAD + CAPTION_H), QPointF(
             (WIDTH + w) / 2, PAD + CAPTION_H + h)), self.pixmap, QRectF(self.pixmap.rect()))

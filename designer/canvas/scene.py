@@ -29,7 +29,7 @@ from runtime.shapes import OK, Analysis, NodeResult
 from .edge_item import EdgeItem, fit_crowd
 from .labels import compact_shape
 from .network_frame import NetworkFrames
-from .node_item import WIDTH as NODE_WIDTH, NodeItem, card_geometry
+from .node_item import LIVE_TAG_H, WIDTH as NODE_WIDTH, NodeItem, card_geometry
 from .output_view import LayerOutputItem
 from .port_item import INPUT, OUTPUT
 
@@ -38,6 +38,8 @@ DIFF_OUTLINE = QColor("#e3b341")
 
 #: Minor grid lines are left out when they would be closer than this many pixels.
 MIN_GRID_PIXELS = 7.0
+#: Kept clear above a card for its training value tag (node_item draws it LIVE_TAG_H + 2 high).
+LIVE_TAG_ROOM = LIVE_TAG_H + 4
 MAJOR_EVERY = 5
 
 
@@ -143,7 +145,16 @@ class CanvasScene(QGraphicsScene):
             item = self._outputs.get(node_id)
             if item is None or item.parentItem() is not card:
                 item = self._outputs[node_id] = LayerOutputItem(card)
-            item.show_picture(caption, pixmap, tip)
+            item.show_picture(caption, pixmap, tip, self.room_below(card))
+
+    def room_below(self, card: NodeItem, reach: float = 600.0) -> float | None:
+        """Free height under a card down to the nearest card below it (the value tag above
+        that card included), or None when none is within `reach`: where its picture fits."""
+        top = card.y() + card.geometry.height
+        area = QRectF(card.x(), top + 1, NODE_WIDTH, reach)
+        below = [item.y() - LIVE_TAG_ROOM for item in self.items(area)
+                 if isinstance(item, NodeItem) and item is not card and item.y() > top]
+        return min(below) - top if below else None
 
     def shape_description(self, node_id: str, result: NodeResult) -> str:
         """What a node card shows as its shape: its output(s), or what an Output node receives."""

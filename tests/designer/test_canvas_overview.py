@@ -282,3 +282,22 @@ def test_a_whole_design_stays_whole_when_pictures_grow_under_its_cards(view, ses
 
     qtbot.waitUntil(whole)
     assert view.showing_whole_design()
+
+
+def test_a_picture_under_a_card_shrinks_to_end_above_the_next_card_down(view, session):
+    from PySide6.QtGui import QPixmap
+    from designer.canvas.scene import LIVE_TAG_ROOM
+    m = GraphModel(name="two rows")
+    m.add_node("Input", {"shape": [16]}, (0, 0), "x")
+    m.add_node("ReLU", {}, (0, 240), "below")  # the next row down
+    m.add_node("ReLU", {}, (400, 0), "alone")  # nothing under it
+    m.connect("x", "below")
+    session.replace_model(m)
+    picture = QPixmap(160, 160)
+    picture.fill()
+    view.canvas.set_layer_outputs({"x": ("x", picture, ""), "alone": ("alone", picture, "")})
+    squeezed, free = view.canvas.layer_output("x"), view.canvas.layer_output("alone")
+    bottom = squeezed.sceneBoundingRect().bottom()
+    assert bottom <= 240 - LIVE_TAG_ROOM + 0.5  # clear of the card below and its value tag
+    assert squeezed.sceneBoundingRect().height() < free.sceneBoundingRect().height()
+    assert free.sceneBoundingRect().height() > 160  # room enough: full size

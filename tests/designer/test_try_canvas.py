@@ -176,3 +176,23 @@ def test_the_pictures_are_left_out_when_zoomed_far_out(make_window, qtbot, digit
     shown = brightest(0.15)
     view.hide()
     assert shown == brightest(0.15)  # nothing drawn there: the canvas as it is without it
+
+
+def test_the_try_it_tab_fits_the_default_window_without_overlapping(make_window, qtbot,
+                                                                    digits_run):
+    win = make_window()  # the window's own default size
+    size = (win.width(), win.height())
+    win.open_preset(PRESETS / "lenet-digits.json")
+    assert win.try_panel.load_run(digits_run)
+    win.show_side_tab(win.try_panel)
+    _draw(qtbot, win.try_panel, 3)
+    QApplication.processEvents()
+    assert (win.width(), win.height()) == size  # it grew to 862 px before
+    panel = win.try_panel
+    pad = panel.editor.geometry()
+    button = panel.pick_button.geometry()
+    body = panel.scroll.widget()
+    pad_bottom = panel.editor.mapTo(body, pad.bottomLeft() - pad.topLeft()).y()
+    button_top = panel.pick_button.mapTo(body, button.topLeft() - button.topLeft()).y()
+    assert pad_bottom <= button_top  # the pad no longer runs over its buttons
+    assert panel.strip.height() >= 150  # the layer strip is readable; the tab scrolls instead
