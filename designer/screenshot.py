@@ -5,7 +5,8 @@ run under way; `--doctor` the Doctor panel after Check design, its first finding
 `--lr-finder` the same after Find learning rate, with the sweep's plot; `--try EPOCHS` trains
 that long in this process and draws a 7 in the Try it tab (each layer's output under its card);
 `--compare PRESET ...` trains the preset and those others headless (their own training blocks)
-and overlays the kept runs in the Training plots, as selecting them in the Runs tab does.
+and overlays the kept runs in the Training plots, as selecting them in the Runs tab does (loss on
+a log axis).
 """
 from __future__ import annotations
 
@@ -180,6 +181,7 @@ def _compare(app, window, presets: list[Path]) -> None:
     for preset in presets:
         panel.add_root(preset)
     panel.select_folders(folders)
+    window.plots.log_box.setChecked(True)  # runs' losses differ by orders of magnitude
     window.plots_dock.show()
     window.plots_dock.raise_()
     window.plots.tabs.setCurrentWidget(window.plots.overview)
