@@ -69,13 +69,13 @@ class TryPanel(QWidget):
         # they overlapped (and the window grew past its default height)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
-        self.scroll.setWidget(body)
-        outer.addWidget(self.scroll)
+        self.scroll_area.setWidget(body)
+        outer.addWidget(self.scroll_area)
         layout = QVBoxLayout(body)
         self.header = QLabel(NO_RUN, self)
         self.header.setWordWrap(True)
@@ -165,8 +165,8 @@ class TryPanel(QWidget):
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's)
         """As wide as its content needs (the dock widens for it, as before the scroll area), as
         short as the dock likes: the content scrolls up and down."""
-        body = self.scroll.widget().minimumSizeHint()
-        return QSize(body.width() + self.scroll.verticalScrollBar().sizeHint().width(), 160)
+        body = self.scroll_area.widget().minimumSizeHint()
+        return QSize(body.width() + self.scroll_area.verticalScrollBar().sizeHint().width(), 160)
 
     def load_run(self, folder) -> bool:
         """Load a run folder's best weights and its data; False (with a message) if it cannot."""

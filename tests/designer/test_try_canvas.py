@@ -191,7 +191,7 @@ def test_the_try_it_tab_fits_the_default_window_without_overlapping(make_window,
     panel = win.try_panel
     pad = panel.editor.geometry()
     button = panel.pick_button.geometry()
-    body = panel.scroll.widget()
+    body = panel.scroll_area.widget()
     pad_bottom = panel.editor.mapTo(body, pad.bottomLeft() - pad.topLeft()).y()
     button_top = panel.pick_button.mapTo(body, button.topLeft() - button.topLeft()).y()
     assert pad_bottom <= button_top  # the pad no longer runs over its buttons
