@@ -112,6 +112,7 @@ class CanvasView(QGraphicsView):
 
         self.canvas.selectionChanged.connect(self._emit_selection)
         self.canvas.sceneRectChanged.connect(self._grow_scrollable_area)
+        self.canvas.content_changed.connect(self._content_changed)
         session.model_replaced.connect(self._on_model_replaced)
 
     # --- public API -----------------------------------------------------------------------
@@ -407,11 +408,13 @@ class CanvasView(QGraphicsView):
                 self.setSceneRect(wanted)
             finally:
                 self._framing = framing
+
+    def _content_changed(self) -> None:
+        """The design grew by itself (pictures under the cards during a run or in Try it): if
+        it was shown whole, it still is once the growing is done."""
         if self._whole and not self._framing:
-            # the design grew out of view by itself (pictures under the cards during a run):
-            # still whole once the growing is done
             visible = self.mapToScene(self.viewport().rect()).boundingRect()
-            if not visible.contains(items_rect):
+            if not visible.contains(self.canvas.itemsBoundingRect()):
                 QTimer.singleShot(0, self._refit_if_whole)
 
     def _refit_if_whole(self) -> None:
