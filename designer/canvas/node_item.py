@@ -201,12 +201,14 @@ def header_path() -> QPainterPath:
 class NodeItem(QGraphicsItem):
     """The card of one node. Holds its id; `refresh` re-reads the model and the analysis."""
 
-    def __init__(self, canvas: CanvasScene, node_id: str):
+    def __init__(self, canvas: CanvasScene, node_id: str, pos: QPointF | None = None):
         super().__init__()
         self.node_id = node_id
         self._canvas = canvas
         self.spec = canvas.model.spec(node_id)
         self.geometry = card_geometry(self.spec)
+        if pos is not None:  # before it sends geometry changes: no edges to move yet
+            self.setPos(pos)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)

@@ -12,6 +12,7 @@ panel's layer outputs through `set_layer_outputs`.
 """
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
@@ -75,12 +76,25 @@ class CanvasScene(QGraphicsScene):
         session.analysis_changed.connect(self.apply_analysis)
         self.rebuild()
 
+    def cards_rect(self) -> QRectF:
+        """The rectangle around every card, from the model's positions (itemsBoundingRect
+        asks each of the ~5 items per node for its bounds: 60 ms at 5,000 nodes)."""
+        if not self.node_items:
+            return QRectF()
+        nodes = self.model.nodes
+        xs = [nodes[n].pos[0] for n in self.node_items]
+        ys = [nodes[n].pos[1] for n in self.node_items]
+        bottom = max(nodes[n].pos[1] + item.geometry.height
+                     for n, item in self.node_items.items())
+        return QRectF(min(xs), min(ys), max(xs) + NODE_WIDTH - min(xs), bottom - min(ys))
+
     def _keep_room(self, cards: QRectF | None = None) -> None:
         """Hold the scene rectangle still, with SCENE_ROOM around the cards (or around `cards`,
         one card just placed), growing it only when a card comes near its edge. Left to grow by
         itself, Qt grew it (and rebuilt its whole item index, O(nodes)) on every mouse move that
         dragged a card past the design's edge: 30-50 ms a step on a 5,000-node chain."""
-        cards = self.itemsBoundingRect() if cards is None else cards
+        if cards is None:
+            cards = self.cards_rect()
         rect = self.sceneRect()
         inner = rect.adjusted(SCENE_ROOM / 2, SCENE_ROOM / 2, -SCENE_ROOM / 2, -SCENE_ROOM / 2)
         if cards.isEmpty() or inner.contains(cards):
@@ -199,6 +213,18 @@ class CanvasScene(QGraphicsScene):
     # --- building -------------------------------------------------------------------------
     def rebuild(self) -> None:
         """Drop every item and make them again from the model (New/Open)."""
+        # tens of thousands of new wrappers would set off the cyclic collector's full passes
+        # over the whole heap several times (a second at 5,000 nodes); they have no cycles
+        # to find while the items are made, so it waits until they are
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._rebuild()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _rebuild(self) -> None:
         self.clear()
         self.node_items.clear()
         self.edge_items.clear()
@@ -212,6 +238,12 @@ class CanvasScene(QGraphicsScene):
             self._add_node(node.id, refresh=False)
         for edge in self.model.edges:
             self._add_edge(edge, refresh=False)
+        for edge in self.model.edges:  # every port with an edge, in one pass (not per edge,
+            for node_id, side, port in ((edge.src, OUTPUT, edge.src_port),  # O(degree) each)
+                                        (edge.dst, INPUT, edge.dst_port)):
+                port_item = self.node_items[node_id].port(side, port)
+                if port_item is not None:
+                    port_item.set_connected(True)
         self.frames.sync()
         for item in self.node_items.values():
             item.refresh()
@@ -220,8 +252,7 @@ class CanvasScene(QGraphicsScene):
         self._keep_room()
 
     def _add_node(self, node_id: str, refresh: bool = True) -> NodeItem:
-        item = NodeItem(self, node_id)
-        item.setPos(QPointF(*self.model.nodes[node_id].pos))
+        item = NodeItem(self, node_id, QPointF(*self.model.nodes[node_id].pos))
         self.node_items[node_id] = item
         self._edges_of[node_id] = []
         self.addItem(item)
@@ -245,8 +276,8 @@ class CanvasScene(QGraphicsScene):
         self._edges_of[edge.dst].append(item)
         self.addItem(item)
         item.update_path()
-        self._update_ports(edge)
-        if refresh:
+        if refresh:  # a rebuild marks every connected port once, after its last edge
+            self._update_ports(edge)
             self._refresh_edge(item)
             self._settle_labels()
             self._choose_label_owner(edge.src, edge.src_port)
