@@ -205,6 +205,13 @@ class MainWindow(QMainWindow):
             "Show Layer &Outputs on Canvas", self.try_canvas.set_enabled, checkable=True,
             tip="Under each node, what it makes of the input in the Try it tab")
         self.act_layer_outputs.setChecked(True)
+        self.act_warm = self._action(
+            "Keep a Training Process &Ready", self._set_warm, checkable=True,
+            tip="Start a training process in the background while you edit, so Train starts "
+                "within a second (it holds PyTorch in memory, a few hundred MB)")
+        self.act_warm.setChecked(
+            str(self.settings.value("training/warm_process", "true")).lower() != "false")
+        self.trainer.set_warm(self.act_warm.isChecked())
         self.act_overview_map = self._action(
             "Overview &Map", self._set_overview_map, checkable=True,
             tip="A small map of the whole design in the canvas's corner while part of it is "
@@ -297,6 +304,8 @@ class MainWindow(QMainWindow):
         train_menu.addSeparator()
         train_menu.addAction(self.act_check)
         train_menu.addAction(self.act_load_weights)
+        train_menu.addSeparator()
+        train_menu.addAction(self.act_warm)
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
         self.help_menu = add_help_menu(self)
@@ -634,6 +643,10 @@ class MainWindow(QMainWindow):
     def auto_layout(self) -> None:
         selected = self.canvas.selected_node_ids()
         self.canvas.layout_design(selected if len(selected) > 1 else None)
+
+    def _set_warm(self, on: bool) -> None:
+        self.trainer.set_warm(on)
+        self.settings.setValue("training/warm_process", bool(on))
 
     def _set_overview_map(self, on: bool) -> None:
         self.canvas.set_overview_map(on)

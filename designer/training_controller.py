@@ -18,7 +18,7 @@ from runtime.graph import GraphModel, is_cosmetic
 from runtime.training.config import parse_training
 from runtime.training.data_fit import check_structure
 from runtime.runs import runs_root
-from runtime.worker import Stop, TrainingWorker
+from runtime.worker import SpareProcess, Stop, TrainingWorker
 
 from .run_data import RunRecord, describe_changes
 from .session import DesignSession
@@ -31,6 +31,8 @@ EVENTS_PER_TICK = 2000
 STOP_TIMEOUT_S = 2.0
 #: How long a finished run's process may take to exit before it is ended.
 RETIRE_S = 5.0
+#: Idle time before a spare training process is started (after start-up, after each run).
+SPARE_DELAY_MS = 1500
 
 
 class TrainingController(QObject):
@@ -68,6 +70,38 @@ class TrainingController(QObject):
         self._reaper.timeout.connect(self._reap)
         session.model_event.connect(self._on_design_edited)
         session.model_replaced.connect(self._on_design_replaced)
+        #: A training process started ahead of time (set_warm), which the next run takes.
+        self.spare: SpareProcess | None = None
+        self._warm = False
+        self._spare_timer = QTimer(self)
+        self._spare_timer.setSingleShot(True)
+        self._spare_timer.setInterval(SPARE_DELAY_MS)
+        self._spare_timer.timeout.connect(self._prepare_spare)
+
+    # --- a warm training process ------------------------------------------------------------
+    def set_warm(self, on: bool) -> None:
+        """Keep a training process ready (after a moment of idle, and again after each run),
+        so Train starts within a second instead of spawning and importing torch (seconds)."""
+        self._warm = bool(on)
+        if on:
+            self._spare_timer.start()
+        else:
+            self._spare_timer.stop()
+            self._close_spare()
+
+    def _prepare_spare(self) -> None:
+        if not self._warm:
+            return
+        if self.busy:  # not while a run uses the cores; again when it ends
+            return
+        if self.spare is None or not self.spare.ready:
+            self._close_spare()
+            self.spare = SpareProcess()
+
+    def _close_spare(self) -> None:
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            spare.close()
 
     # --- state ----------------------------------------------------------------------------
     @property
@@ -142,7 +176,8 @@ class TrainingController(QObject):
         if design_path is None and design is None and self.session.path:
             design_path = str(self.session.path)
         # every run is kept as a run folder: beside a saved design, else in the data folder
-        self.worker = TrainingWorker(model, base_dir=base_dir,
+        spare, self.spare = self.spare, None
+        self.worker = TrainingWorker(model, spare=spare, base_dir=base_dir,
                                      run_root=run_root or runs_root(self.session.path),
                                      design_path=design_path,
                                      **({"resume": str(resume)} if resume else {}),
@@ -194,6 +229,8 @@ class TrainingController(QObject):
             retired.close()
         self._retiring.clear()
         self._timer.stop()
+        self._spare_timer.stop()
+        self._close_spare()
 
     # --- events -----------------------------------------------------------------------------
     def drain(self) -> None:
@@ -229,6 +266,8 @@ class TrainingController(QObject):
             self.run_updated.emit(run)
             self.run_finished.emit(run)
         self.state_changed.emit(self.state)
+        if self._warm:  # the next run finds a process ready too
+            self._spare_timer.start()
 
     def _retire(self, worker: TrainingWorker) -> None:
         # the child exits on its own after fit_end; reap it later instead of joining here

@@ -149,6 +149,75 @@ def _child_main(document: dict, options: dict, events: Any, commands: Any) -> No
         events.join_thread()
 
 
+def _warm_up() -> None:
+    """What the first step of any run would otherwise wait for: torch, the trainer and run
+    folders, the bundled data sets (scikit-learn), and torch._dynamo, which building the first
+    optimizer imports (2 s of the 4.6 s LeNet's first step took on 2 cores)."""
+    import importlib
+
+    import torch
+
+    for name in ("runtime.runs", "runtime.training.trainer", "runtime.data.bundled",
+                 "sklearn.datasets"):
+        importlib.import_module(name)
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+
+
+def _spare_main(jobs: Any, events: Any, commands: Any, warmed: Any) -> None:
+    """A spare child: import what a run needs while nobody waits, then run the job it is given
+    (None: exit unused)."""
+    _exit_with_parent()
+    try:
+        _warm_up()
+    except BaseException:  # noqa: BLE001 - a run given to it reports any failure itself
+        pass
+    warmed.set()
+    job = jobs.get()
+    if job is not None:
+        _child_main(*job, events, commands)
+
+
+class SpareProcess:
+    """A training process started ahead of time, so a run starts without waiting for a new
+    process to spawn and import torch (seconds on a small machine).
+
+    It imports the trainer and waits; `TrainingWorker(..., spare=this)` hands it the run.
+    A spare serves one run; `close()` ends one that was never used.
+    """
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self.jobs = ctx.Queue()
+        self.events = ctx.Queue()
+        self.commands = ctx.Queue()
+        #: Set once it has imported everything (a run given earlier waits for that).
+        self.warmed = ctx.Event()
+        self.process = ctx.Process(target=_spare_main, name="layerlab-training-spare",
+                                   daemon=True, args=(self.jobs, self.events, self.commands,
+                                                      self.warmed))
+        self.process.start()
+        self.used = False
+
+    @property
+    def ready(self) -> bool:
+        """Alive and not yet given a run."""
+        return not self.used and self.process.is_alive()
+
+    def close(self) -> None:
+        """End an unused spare (a used one belongs to its TrainingWorker)."""
+        if self.used:
+            return
+        self.used = True
+        if self.process.is_alive():
+            self.jobs.put(None)
+            self.process.join(1.0)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(1.0)
+        for q in (self.jobs, self.events, self.commands):
+            q.close()
+
+
 class TrainingWorker:
     """The parent's handle on a training child process.
 
@@ -160,20 +229,34 @@ class TrainingWorker:
             by default the design's, or for a resumed kept run "NAME (continued)").
     """
 
-    def __init__(self, design: GraphModel, **options: Any):
+    def __init__(self, design: GraphModel, spare: SpareProcess | None = None, **options: Any):
         self.document = to_dict(design)
         self.options = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items()}
-        ctx = mp.get_context("spawn")
-        self._events = ctx.Queue()
-        self._commands = ctx.Queue()
-        self.process = ctx.Process(target=_child_main, name="layerlab-training", daemon=True,
-                                   args=(self.document, self.options, self._events,
-                                         self._commands))
+        self._spare = spare if spare is not None and spare.ready else None
+        if self._spare is not None:  # the run goes to a process that is already up
+            self._spare.used = True
+            self._events, self._commands = self._spare.events, self._spare.commands
+            self.process = self._spare.process
+        else:
+            ctx = mp.get_context("spawn")
+            self._events = ctx.Queue()
+            self._commands = ctx.Queue()
+            self.process = ctx.Process(target=_child_main, name="layerlab-training",
+                                       daemon=True, args=(self.document, self.options,
+                                                          self._events, self._commands))
         self.finished = False  # fit_end (or a crash report) has been delivered
         self._done = False  # the child said goodbye
 
+    @property
+    def warm(self) -> bool:
+        """Whether the run went to a spare process started ahead of time."""
+        return self._spare is not None
+
     def start(self) -> None:
-        self.process.start()
+        if self._spare is not None:
+            self._spare.jobs.put((self.document, self.options))
+        else:
+            self.process.start()
 
     @property
     def running(self) -> bool:

@@ -13,9 +13,13 @@ from .trained import train
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     """Makes a shown main window with its own settings and autosave folder (never the user's),
-    which discards unsaved changes instead of asking."""
-    def make(size: tuple[int, int] | None = None) -> MainWindow:
+    which discards unsaved changes instead of asking, and keeps no spare training process
+    (`warm=True` for one that does)."""
+    def make(size: tuple[int, int] | None = None, warm: bool = False) -> MainWindow:
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        # no spare training process unless a test asks: hundreds of windows would each start
+        # one (and import torch in it) a moment after opening
+        settings.setValue("training/warm_process", warm)
         win = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave")
         qtbot.addWidget(win)
         if size:

@@ -326,3 +326,24 @@ def test_opening_another_design_clears_what_the_last_run_showed(window, qtbot):
     assert not plots.overview.gradients.curves and plots.overview.metric_plot.metric_name == ""
     assert plots.results.summary.text().startswith("Results appear here")
     assert plots.caption.text() == "No run of this design yet"
+
+
+def test_a_warm_window_trains_in_its_spare_process_and_readies_another(make_window, qtbot):
+    from designer.training_controller import SPARE_DELAY_MS
+    window = make_window(warm=True)
+    window.open_preset(DEFAULT_PRESET)
+    controller = window.trainer
+    qtbot.waitUntil(lambda: controller.spare is not None and controller.spare.ready,
+                    timeout=SPARE_DELAY_MS + 5000)
+    spare_pid = controller.spare.process.pid
+    assert window.train()
+    assert controller.worker.warm and controller.worker.process.pid == spare_pid
+    assert controller.spare is None  # taken
+    window.trainer.stop()
+    qtbot.waitUntil(lambda: not controller.busy, timeout=30_000)
+    qtbot.waitUntil(lambda: controller.spare is not None, timeout=SPARE_DELAY_MS + 5000)
+    next_spare = controller.spare
+    assert next_spare.process.pid != spare_pid
+    window.act_warm.trigger()  # off: the spare goes, and the setting is kept
+    assert controller.spare is None and not next_spare.process.is_alive()
+    assert str(window.settings.value("training/warm_process")).lower() == "false"

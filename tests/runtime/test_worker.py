@@ -187,3 +187,28 @@ def _alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_spare_process_takes_the_next_run_and_starts_it_at_once(worker_factory):
+    from runtime.worker import SpareProcess
+    spare = SpareProcess()  # the run may come before its warm-up ends: it waits its turn
+    pid = spare.process.pid
+    started = time.monotonic()
+    worker = worker_factory(spiral_mlp(epochs=2), spare=spare)
+    assert worker.warm and not spare.ready and worker.process.pid == pid
+    events = wait_for(worker, lambda ev: has(ev, FitEnd))
+    assert events[0].pid == pid  # the spare ran it, no new process
+    assert has(events, FitStart) and first(events, FitEnd).status == "completed"
+    assert time.monotonic() - started < 30
+    worker.process.join(10)
+    assert worker.process.exitcode == 0
+    again = TrainingWorker(spiral_mlp(epochs=1), spare=spare)  # used: a fresh process instead
+    assert not again.warm
+
+
+def test_an_unused_spare_process_ends_when_closed():
+    from runtime.worker import SpareProcess
+    spare = SpareProcess()
+    assert spare.ready
+    spare.close()
+    assert not spare.ready and spare.process.exitcode is not None
