@@ -266,18 +266,8 @@ def main() -> int:
     # --- opening a 1,000-node design ------------------------------------------------------
     big_samples = []
     for _ in range(3):
-        big = skip_chain(2 * args.nodes)
-        fresh = DesignSession()
-        big_view = CanvasView(fresh)
-        big_view.resize(1400, 900)
-        big_view.show()
-        QTest.qWaitForWindowExposed(big_view)
-        flush(app)
-        t = time.perf_counter()
-        fresh.replace_model(big)
-        big_view.viewport().repaint()
-        flush(app)
-        big_samples.append(ms_since(t))
+        big_view, opened = open_and_paint(app, skip_chain(2 * args.nodes))
+        big_samples.append(opened)
         big_view.close()
         big_view.deleteLater()
         flush(app)

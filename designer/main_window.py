@@ -143,6 +143,15 @@ class MainWindow(QMainWindow):
         self._on_analysis(self.session.analysis)
 
     # --- construction ---------------------------------------------------------------------
+    def _setting_action(self, text: str, key: str, apply, tip: str) -> QAction:
+        """A checkable action for an on/off preference kept in the settings under `key` (on
+        by default): applied now, and applied and kept on every toggle."""
+        action = self._action(text, lambda on: (apply(on), self.settings.setValue(key, on)),
+                              checkable=True, tip=tip)
+        action.setChecked(str(self.settings.value(key, "true")).lower() != "false")
+        apply(action.isChecked())
+        return action
+
     def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
@@ -205,20 +214,14 @@ class MainWindow(QMainWindow):
             "Show Layer &Outputs on Canvas", self.try_canvas.set_enabled, checkable=True,
             tip="Under each node, what it makes of the input in the Try it tab")
         self.act_layer_outputs.setChecked(True)
-        self.act_warm = self._action(
-            "Keep a Training Process &Ready", self._set_warm, checkable=True,
-            tip="Start a training process in the background while you edit, so Train starts "
-                "within a second (it holds PyTorch in memory, a few hundred MB)")
-        self.act_warm.setChecked(
-            str(self.settings.value("training/warm_process", "true")).lower() != "false")
-        self.trainer.set_warm(self.act_warm.isChecked())
-        self.act_overview_map = self._action(
-            "Overview &Map", self._set_overview_map, checkable=True,
-            tip="A small map of the whole design in the canvas's corner while part of it is "
-                "out of view: click or drag in it to look elsewhere")
-        self.act_overview_map.setChecked(
-            str(self.settings.value("view/overview_map", "true")).lower() != "false")
-        self.canvas.set_overview_map(self.act_overview_map.isChecked())
+        self.act_warm = self._setting_action(
+            "Keep a Training Process &Ready", "training/warm_process", self.trainer.set_warm,
+            "Start a training process in the background while you edit, so Train starts "
+            "within a second (it holds PyTorch in memory, a few hundred MB)")
+        self.act_overview_map = self._setting_action(
+            "Overview &Map", "view/overview_map", self.canvas.set_overview_map,
+            "A small map of the whole design in the canvas's corner while part of it is out "
+            "of view: click or drag in it to look elsewhere")
         self.act_layout = self._action("Auto-&layout", self.auto_layout, "Ctrl+L",
                                        "Arrange the nodes left to right in rows that fit the "
                                        "canvas (the selected nodes only, when several are)")
@@ -644,13 +647,6 @@ class MainWindow(QMainWindow):
         selected = self.canvas.selected_node_ids()
         self.canvas.layout_design(selected if len(selected) > 1 else None)
 
-    def _set_warm(self, on: bool) -> None:
-        self.trainer.set_warm(on)
-        self.settings.setValue("training/warm_process", bool(on))
-
-    def _set_overview_map(self, on: bool) -> None:
-        self.canvas.set_overview_map(on)
-        self.settings.setValue("view/overview_map", bool(on))
 
     # --- files ----------------------------------------------------------------------------
     def new_design(self) -> None:
