@@ -28,6 +28,8 @@ from .training_controller import TrainingController
 
 #: Milliseconds between plot refreshes during a run (about 12 per second).
 REFRESH_MS = 80
+#: The caption while the plots show no run.
+NO_RUN = "No run of this design yet"
 class TrainingPlots(QWidget):
     """Tabs of plots for the controller's runs.
 
@@ -161,7 +163,7 @@ class TrainingPlots(QWidget):
         self.set_node(None)
         self.results.show_reports([])
         self.results.summary.setText("Results appear here when a run ends.")
-        self.caption.setText("No run of this design yet")
+        self.caption.setText(NO_RUN)
 
     def draw(self, run: RunRecord | None, force: bool = False) -> None:
         """Feed the visible page's curves from `run` (skipped when nothing changed)."""
@@ -282,6 +284,9 @@ class TrainingPlots(QWidget):
                     shorten(run.label, 34), _pen(color, 1.4, dashed=True))
                 curve.setZValue(-1)
             plot.feed(curve, series)
+        if current is None:  # what the plots show is the kept runs, not a live one
+            count = f"{len(records)} kept run" + ("s" if len(records) > 1 else "")
+            self.caption.setText(f"Comparing {count} (Runs tab)" if records else NO_RUN)
         if current is None or not current.info.get("epochs"):
             for p in (self.overview.loss, plot, self.overview.gradients):
                 p.item.enableAutoRange(axis="x")

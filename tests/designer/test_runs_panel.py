@@ -298,6 +298,7 @@ def test_selected_runs_overlay_their_per_layer_gradient_norms(lessons, qtbot):
                      for name in ("sigmoid", "relu"))
     overlays = {o.label: o for o in gradients.history.values()}
     assert set(overlays) == {"sigmoid", "relu"}
+    assert window.plots.caption.text() == "Comparing 2 kept runs (Runs tab)"  # not "no run"
     # 11 weighted layers each: 6 drawn, spread from the first to the last
     for overlay in overlays.values():
         assert list(overlay.curves) == ["fc1", "fc3", "fc5", "fc7", "fc9", "head"]
