@@ -35,10 +35,15 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
                                   "and FLOPs")
     summary.add_argument("file", help="design file (.json)")
     summary.add_argument("--json", action="store_true", help="machine-readable output")
-    export = commands.add_parser("export", help="write the design as standalone code")
+    export = commands.add_parser("export", help="write the design as standalone code, or a "
+                                 "run's trained weights")
     export.add_argument("file", help="design file (.json)")
-    export.add_argument("--format", choices=["py"], default="py",
-                        help="py: a Python file defining an nn.Module (needs only torch)")
+    export.add_argument("--format", choices=["py", "safetensors"], default="py",
+                        help="py: a Python file defining an nn.Module (needs only torch); "
+                        "safetensors: the weights of --weights by node id, the design in the "
+                        "file's metadata")
+    export.add_argument("--weights", metavar="CHECKPOINT",
+                        help="a run's checkpoint (its best.pt or last.pt): the weights to export")
     export.add_argument("-o", "--output", help="where to write (default: standard output)")
     export.add_argument("--class-name", help="name of the generated class (default: from the "
                         "design's name)")
@@ -187,6 +192,10 @@ def _summary(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .export import export_python, write_python
 
+    if args.format == "safetensors" and not (args.weights and args.output):
+        print("export --format safetensors needs --weights CHECKPOINT (a run's best.pt or "
+              "last.pt) and -o FILE.safetensors", file=sys.stderr)
+        return EXIT_USAGE
     model, problems, text = _open(args.file)
     if model is not None:
         analysis, problems = _analyse(model, text)
@@ -196,7 +205,11 @@ def _export(args: argparse.Namespace) -> int:
         print("not exported: fix the errors above first", file=sys.stderr)
         return EXIT_PROBLEMS
     try:
-        if args.output:
+        if args.format == "safetensors":
+            from .export_weights import write_safetensors
+            write_safetensors(model, args.weights, args.output)
+            print(f"wrote {args.output}", file=sys.stderr)
+        elif args.output:
             write_python(model, args.output, args.class_name)
             print(f"wrote {args.output}", file=sys.stderr)
         else:

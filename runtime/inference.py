@@ -134,7 +134,7 @@ class Predictor(_Trained):
             self.model = compile_model(design)
         except CompileError as err:
             raise InferenceError(f"the design cannot be compiled: {err}") from None
-        _load_strict(self.model, state)
+        load_strict(self.model, state)
         self.model.eval()
         inputs = getattr(self.model, INPUTS_ATTRIBUTE, None) or []
         outputs = [n.id for n in design.nodes.values() if n.type == "Output"]
@@ -254,7 +254,7 @@ class SampleGenerator(_Trained):
             model = compile_joined(design)
         except CompileError as err:
             raise InferenceError(f"the design cannot be compiled: {err}") from None
-        _load_strict(model, state)
+        load_strict(model, state)
         model.eval()
         self.model = model
         self.generator = model.networks["generator"]
@@ -400,7 +400,7 @@ def _attention_weights(module: nn.Module, args: tuple) -> torch.Tensor | None:
     return None if weights is None else weights.detach().float().cpu()[0]
 
 
-def _load_strict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+def load_strict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Every tensor of the model from `state`, each the right shape, or an error naming nodes."""
     own = model.state_dict()
     missing = sorted({k.split(".")[0] for k in own if k not in state})

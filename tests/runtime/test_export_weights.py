@@ -1,0 +1,76 @@
+"""Exporting a run's trained weights as safetensors: node-id keys, the design in the metadata,
+and refusals that name the problem (#17)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from runtime import document
+from runtime.cli import run
+from runtime.compile import compile_model
+from runtime.errors import ExportError
+from runtime.export_weights import read_safetensors, write_safetensors
+from runtime.training.trainer import Trainer
+from tests.runtime.test_trainer import spiral_mlp
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A spiral MLP trained one epoch, its design file and its last.pt."""
+    folder = tmp_path_factory.mktemp("trained")
+    design = spiral_mlp(epochs=1)
+    path = folder / "mlp.json"
+    document.save(design, path)
+    Trainer(design, design.training, checkpoint_dir=folder).fit()
+    return design, path, folder / "last.pt"
+
+
+def test_the_weights_go_by_node_id_and_the_design_rides_in_the_metadata(trained, tmp_path):
+    design, _, checkpoint = trained
+    out = write_safetensors(design, checkpoint, tmp_path / "mlp.safetensors")
+    tensors, embedded = read_safetensors(out)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+    assert set(tensors) == set(state) == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
+                                          "fc3.weight", "fc3.bias"}
+    for key, value in state.items():
+        assert torch.equal(tensors[key], value)
+    assert embedded.snapshot() == design.snapshot()
+    # the file alone rebuilds the trained network: same outputs as the checkpoint's weights
+    module = compile_model(embedded)
+    module.load_state_dict(tensors, strict=True)
+    reference = compile_model(design)
+    reference.load_state_dict(state, strict=True)
+    x = torch.randn(5, 2)
+    assert torch.allclose(module(x), reference(x))
+
+
+def test_weights_of_another_design_are_refused_with_the_nodes_named(trained, tmp_path):
+    _, _, checkpoint = trained
+    wider = spiral_mlp(hidden=16)
+    out = tmp_path / "wider.safetensors"
+    with pytest.raises(ExportError, match=r"fc1: weight \(16, 2\) in the design vs \(32, 2\)"):
+        write_safetensors(wider, checkpoint, out)
+    assert not out.exists()  # nothing half-written
+    with pytest.raises(ExportError, match="does not exist"):
+        write_safetensors(wider, tmp_path / "nope.pt", out)
+
+
+def test_a_safetensors_file_without_a_design_is_named_as_such(tmp_path):
+    from safetensors.torch import save_file
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(foreign))
+    with pytest.raises(ExportError, match="no LayerLab design"):
+        read_safetensors(foreign)
+
+
+def test_the_cli_exports_safetensors_and_says_what_it_needs(trained, tmp_path, capsys):
+    _, path, checkpoint = trained
+    out = tmp_path / "cli.safetensors"
+    assert run(["export", str(path), "--format", "safetensors", "--weights", str(checkpoint),
+                "-o", str(out)]) == 0
+    assert read_safetensors(out)[1].name == "Spiral MLP"
+    assert run(["export", str(path), "--format", "safetensors", "-o", str(out)]) == 2
+    assert "needs --weights" in capsys.readouterr().err
+    assert run(["export", str(path), "--format", "safetensors", "--weights",
+                str(tmp_path / "missing.pt"), "-o", str(out)]) == 1
+    assert "missing.pt does not exist" in capsys.readouterr().err
