@@ -196,6 +196,10 @@ def _export(args: argparse.Namespace) -> int:
         print("export --format safetensors needs --weights CHECKPOINT (a run's best.pt or "
               "last.pt) and -o FILE.safetensors", file=sys.stderr)
         return EXIT_USAGE
+    if args.weights and not args.output:
+        print("export --weights needs -o FILE: the weights go to a .safetensors file beside it",
+              file=sys.stderr)
+        return EXIT_USAGE
     model, problems, text = _open(args.file)
     if model is not None:
         analysis, problems = _analyse(model, text)
@@ -210,8 +214,10 @@ def _export(args: argparse.Namespace) -> int:
             write_safetensors(model, args.weights, args.output)
             print(f"wrote {args.output}", file=sys.stderr)
         elif args.output:
-            write_python(model, args.output, args.class_name)
-            print(f"wrote {args.output}", file=sys.stderr)
+            write_python(model, args.output, args.class_name, args.weights)
+            beside = (f" and {Path(args.output).with_suffix('.safetensors')}" if args.weights
+                      else "")
+            print(f"wrote {args.output}{beside}", file=sys.stderr)
         else:
             sys.stdout.write(export_python(model, args.class_name))
     except (ExportError, CompileError) as err:  # CompileError: several networks, for now

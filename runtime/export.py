@@ -11,6 +11,7 @@ import ast
 import inspect
 import os
 import textwrap
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -23,8 +24,12 @@ from .layers import modules
 from .shapes import infer
 
 
-def export_python(model: GraphModel, class_name: str | None = None) -> str:
+def export_python(model: GraphModel, class_name: str | None = None,
+                  weights_file: str | None = None) -> str:
     """Source of a module defining `class_name` (default: from the design's name).
+
+    With `weights_file` (a safetensors file's name, beside the module), the module's docstring
+    says how to load those trained weights into the class.
 
     Raises `ExportError` for a class name that is not a usable identifier (a keyword, a builtin or
     one of the helpers the file defines) and `CompileError` when the design has errors.
@@ -48,8 +53,16 @@ def export_python(model: GraphModel, class_name: str | None = None) -> str:
             init_lines.append(f"self.{node_id}.requires_grad_(False)")
     forward = textwrap.indent(compiled.code.strip("\n"), "    ").rstrip() + "\n"
     body = textwrap.indent("\n".join(init_lines) or "pass", " " * 8)
+    docstring = "A network exported by LayerLab: an nn.Module that needs only PyTorch."
+    if weights_file:
+        docstring += (
+            f"\n\nIts trained weights are in {weights_file} beside this file, under the names of"
+            f"\nthe layers below (safetensors: pip install safetensors):\n\n"
+            f"    from safetensors.torch import load_file\n\n"
+            f"    model = {class_name}()\n"
+            f"    model.load_state_dict(load_file({weights_file!r}))\n    model.eval()\n")
     parts = [
-        '"""A network exported by LayerLab: an nn.Module that needs only PyTorch."""',
+        f'"""{docstring}"""',
         "import math\n\nimport torch\nfrom torch import nn",
         *_helper_sources(helpers),
         f"class {class_name}(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -64,9 +77,19 @@ def export_python(model: GraphModel, class_name: str | None = None) -> str:
     return source
 
 
-def write_python(model: GraphModel, path: str | os.PathLike, class_name: str | None = None) -> None:
-    """Export to `path` atomically."""
-    write_atomic(path, export_python(model, class_name))
+def write_python(model: GraphModel, path: str | os.PathLike, class_name: str | None = None,
+                 weights: str | os.PathLike | None = None) -> None:
+    """Export to `path` atomically. With `weights` (a run's checkpoint), its trained weights go
+    to a safetensors file beside it (`net.py` -> `net.safetensors`), written first, so a
+    checkpoint that does not fit the design leaves no module behind."""
+    weights_file = None
+    if weights is not None:
+        from .export_weights import write_safetensors
+
+        target = Path(path).with_suffix(".safetensors")
+        write_safetensors(model, weights, target)
+        weights_file = target.name
+    write_atomic(path, export_python(model, class_name, weights_file))
 
 
 def _constructor(cls: type, kwargs: dict[str, Any], helpers: set[str]) -> str:

@@ -74,3 +74,44 @@ def test_the_cli_exports_safetensors_and_says_what_it_needs(trained, tmp_path, c
     assert run(["export", str(path), "--format", "safetensors", "--weights",
                 str(tmp_path / "missing.pt"), "-o", str(out)]) == 1
     assert "missing.pt does not exist" in capsys.readouterr().err
+
+
+def test_a_python_export_with_weights_loads_them_as_its_docstring_says(trained, tmp_path,
+                                                                       monkeypatch):
+    import importlib.util
+    import re
+
+    from runtime.export import write_python
+    design, _, checkpoint = trained
+    out = tmp_path / "spiral_net.py"
+    write_python(design, out, weights=checkpoint)
+    weights = tmp_path / "spiral_net.safetensors"
+    assert weights.is_file()
+    spec = importlib.util.spec_from_file_location("spiral_net", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    snippet = "\n".join(line[4:] for line in module.__doc__.splitlines()
+                        if line.startswith("    "))
+    assert "load_file('spiral_net.safetensors')" in snippet
+    namespace = {"SpiralMLP": module.SpiralMLP}
+    monkeypatch.chdir(tmp_path)  # the snippet names the file beside the module
+    exec(snippet, namespace)  # the docstring's own lines, run as a user would
+    reference = compile_model(design)
+    reference.load_state_dict(torch.load(checkpoint, map_location="cpu",
+                                         weights_only=True)["model"])
+    x = torch.randn(4, 2)
+    assert torch.allclose(namespace["model"](x), reference(x))
+    assert re.search(r"class SpiralMLP\(nn.Module\)", out.read_text())
+
+
+def test_a_python_export_whose_weights_do_not_fit_writes_nothing(trained, tmp_path, capsys):
+    _, _, checkpoint = trained
+    wider = spiral_mlp(hidden=16)
+    path = tmp_path / "wider.json"
+    document.save(wider, path)
+    out = tmp_path / "wider.py"
+    assert run(["export", str(path), "--weights", str(checkpoint), "-o", str(out)]) == 1
+    assert "fc1" in capsys.readouterr().err
+    assert not out.exists() and not out.with_suffix(".safetensors").exists()
+    assert run(["export", str(path), "--weights", str(checkpoint)]) == 2  # no -o: nowhere to put it
+    assert "needs -o" in capsys.readouterr().err
