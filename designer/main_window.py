@@ -187,6 +187,10 @@ class MainWindow(QMainWindow):
                                         "Save the design under a new name")
         self.act_export = self._action("&Export to Python…", self.export_python, "Ctrl+E",
                                        "Write the design as a standalone PyTorch module")
+        self.act_export_weights = self._action(
+            "Export &Trained Weights…", self.export_weights,
+            tip="Write the weights of the run selected in the Runs tab (else the latest run) as "
+                "a safetensors file, by node id, with the design in its metadata")
         self.act_quit = self._action("&Quit", self.close, _keys(K.Quit, "Ctrl+Q"))
         self.act_undo = stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcuts(_keys(K.Undo, "Ctrl+Z"))
@@ -281,7 +285,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        file_menu.addActions([self.act_save, self.act_save_as, self.act_export])
+        file_menu.addActions([self.act_save, self.act_save_as, self.act_export,
+                              self.act_export_weights])
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit_menu = bar.addMenu("&Edit")
@@ -750,6 +755,43 @@ class MainWindow(QMainWindow):
                             f"{err.strerror or err}")
             return
         self.statusBar().showMessage(f"Exported {path}", 4000)
+
+    def trained_checkpoint(self) -> Path | None:
+        """The weights to export: the run selected in the Runs tab (one), else the latest run;
+        its best.pt, else its last.pt. None when there is no such file."""
+        chosen = self.plots.runs.selected_records()
+        runs = ([chosen[0]] if len(chosen) == 1 else []) + [
+            r for r in (self.trainer.current,) if r is not None]
+        for run in runs:
+            for name in ("best.pt", "last.pt"):
+                if run.folder and (Path(run.folder) / name).is_file():
+                    return Path(run.folder) / name
+        return None
+
+    def export_weights(self) -> None:
+        """File ▸ Export Trained Weights: a run's weights as safetensors, checked against the
+        design on the canvas (weights of another design are refused with the nodes named)."""
+        from runtime.export_weights import write_safetensors
+        checkpoint = self.trained_checkpoint()
+        if checkpoint is None:
+            self.show_error("No trained weights", "Train the design first, or select one of "
+                            "its runs in the Runs tab: its weights are what is exported.")
+            return
+        path = self.ask_save_path("Export Trained Weights", "safetensors files (*.safetensors)",
+                                  ".safetensors")
+        if not path:
+            return
+        try:
+            write_safetensors(self.session.model, checkpoint, path)
+        except LayerLabError as err:
+            self.show_error("Cannot export the weights", str(err))
+            return
+        except OSError as err:
+            self.show_error("Cannot export the weights", f"{path} could not be written: "
+                            f"{err.strerror or err}")
+            return
+        self.statusBar().showMessage(f"Exported the weights of {checkpoint.parent.name} to "
+                                     f"{path}", 6000)
 
     def maybe_save(self) -> bool:
         """True when it is fine to replace the design (saved, discarded or unchanged)."""

@@ -146,3 +146,28 @@ def test_train_reopen_compare_continue_try_and_fine_tune(make_window, qtbot, tmp
     kept = read_run(tuned.folder).design()
     assert kept.training["init_from"] == str(best)
     win.trainer.shutdown()
+
+
+def test_file_export_trained_weights_writes_the_selected_run_s_weights(make_window, tmp_path,
+                                                                       digits_run, monkeypatch):
+    from runtime.export_weights import read_safetensors
+    window = make_window()
+    messages = []
+    monkeypatch.setattr(window, "show_error", lambda title, text: messages.append(text))
+    window.open_preset(PRESETS / "lenet-digits.json")
+    window.export_weights()  # no run of it yet
+    assert messages and "Train the design first" in messages[-1]
+    panel = window.plots.runs
+    panel.add_root(digits_run)
+    panel.select_folders([digits_run])
+    assert window.trained_checkpoint().parent == Path(digits_run)
+    out = tmp_path / "lenet.safetensors"
+    monkeypatch.setattr(window, "ask_save_path", lambda *args: str(out))
+    window.act_export_weights.trigger()
+    tensors, design = read_safetensors(out)
+    assert "conv1.weight" in tensors and design.name == window.session.model.name
+    window.open_preset(PRESETS / "mlp-digits.json")  # another design: its nodes do not fit
+    panel.add_root(digits_run)
+    panel.select_folders([digits_run])
+    window.export_weights()
+    assert "does not fit this design" in messages[-1]
