@@ -743,18 +743,22 @@ class MainWindow(QMainWindow):
     def export_python(self) -> None:
         from runtime.export import write_python
         path = self.ask_save_path("Export to Python", "Python files (*.py)", ".py")
-        if not path:
-            return
+        if path and self._written("Cannot export", path,
+                                  lambda: write_python(self.session.model, path)):
+            self.statusBar().showMessage(f"Exported {path}", 4000)
+
+    def _written(self, title: str, path: str, write) -> bool:
+        """Run `write` (of `path`); a refusal or a file that cannot be written is shown under
+        `title`, and False returned."""
         try:
-            write_python(self.session.model, path)
+            write()
         except LayerLabError as err:
-            self.show_error("Cannot export", str(err))
-            return
+            self.show_error(title, str(err))
+            return False
         except OSError as err:
-            self.show_error("Cannot export", f"{path} could not be written: "
-                            f"{err.strerror or err}")
-            return
-        self.statusBar().showMessage(f"Exported {path}", 4000)
+            self.show_error(title, f"{path} could not be written: {err.strerror or err}")
+            return False
+        return True
 
     def trained_checkpoint(self) -> Path | None:
         """The weights to export: the run selected in the Runs tab (one), else the latest run;
@@ -779,19 +783,10 @@ class MainWindow(QMainWindow):
             return
         path = self.ask_save_path("Export Trained Weights", "safetensors files (*.safetensors)",
                                   ".safetensors")
-        if not path:
-            return
-        try:
-            write_safetensors(self.session.model, checkpoint, path)
-        except LayerLabError as err:
-            self.show_error("Cannot export the weights", str(err))
-            return
-        except OSError as err:
-            self.show_error("Cannot export the weights", f"{path} could not be written: "
-                            f"{err.strerror or err}")
-            return
-        self.statusBar().showMessage(f"Exported the weights of {checkpoint.parent.name} to "
-                                     f"{path}", 6000)
+        if path and self._written("Cannot export the weights", path, lambda: write_safetensors(
+                self.session.model, checkpoint, path)):
+            self.statusBar().showMessage(f"Exported the weights of {checkpoint.parent.name} "
+                                         f"to {path}", 6000)
 
     def maybe_save(self) -> bool:
         """True when it is fine to replace the design (saved, discarded or unchanged)."""
