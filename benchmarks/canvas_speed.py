@@ -50,6 +50,7 @@ from designer import style  # noqa: E402
 from designer.canvas import CanvasView  # noqa: E402
 from designer.session import DesignSession  # noqa: E402
 from runtime.graph import GraphModel  # noqa: E402
+from scale_designs import SHAPES  # noqa: E402
 
 EVENT_TARGET_MS = 50.0
 OPEN_TARGET_MS = 2000.0
@@ -57,41 +58,6 @@ OPEN_TARGET_MS = 2000.0
 FRAME_TARGET_MS = 16.0
 #: The overview map's picture, drawn once after the design settles: no noticeable pause.
 MAP_TARGET_MS = 100.0
-
-
-def plain_chain(n_nodes: int) -> GraphModel:
-    """Input -> (Linear -> ReLU) * k -> Output."""
-    m = GraphModel(name=f"{n_nodes}-node chain")
-    prev = m.add_node("Input", {"shape": [64]}, node_id="x").id
-    while len(m.nodes) < n_nodes - 1:
-        linear = len(m.nodes) % 2 == 1
-        node = m.add_node("Linear" if linear else "ReLU", {"out_features": 64} if linear else {},
-                          node_id=f"n{len(m.nodes)}").id
-        m.connect(prev, node)
-        prev = node
-    m.add_node("Output", {}, node_id="out")
-    m.connect(prev, "out")
-    lay_out(m)
-    return m
-
-
-def wide(n_nodes: int, fan: int = 50) -> GraphModel:
-    """Input -> [`fan` parallel ReLUs -> one Add of all of them] * k -> Output."""
-    m = GraphModel(name=f"{n_nodes}-node design of {fan}-input Adds")
-    prev = m.add_node("Input", {"shape": [64]}, node_id="x").id
-    block = 0
-    while len(m.nodes) + fan + 2 <= n_nodes:
-        block += 1
-        add = m.add_node("Add", {}, node_id=f"add{block}").id
-        for j in range(fan):
-            branch = m.add_node("ReLU", {}, node_id=f"b{block}_{j}").id
-            m.connect(prev, branch)
-            m.connect(branch, add)
-        prev = add
-    m.add_node("Output", {}, node_id="out")
-    m.connect(prev, "out")
-    lay_out(m)
-    return m
 
 
 def skip_chain(n_nodes: int) -> GraphModel:
@@ -316,11 +282,15 @@ def drag_steps(app: QApplication, view: CanvasView, node_id: str, steps: int = 2
 
 def at_scale(app: QApplication, nodes: int, fan: int) -> None:
     """Open and drag on chain, skip and wide designs of `nodes` nodes."""
-    for name, build, dragged in (("chain", plain_chain, None), ("skip", skip_chain, None),
-                                 (f"wide ({fan}-input Adds)", lambda n: wide(n, fan), "b1_0")):
-        model = build(nodes)
+    for name, build in SHAPES.items():
+        model = build(nodes, fan)
+        lay_out(model)
         view, opened = open_and_paint(app, model)
-        node_id = dragged or list(model.nodes)[len(model.nodes) // 2]
+        if name == "wide":  # the first branch into a fan-input Add
+            name = f"wide ({fan}-input Adds)"
+            node_id = next(n for n, node in model.nodes.items() if node.type == "ReLU")
+        else:
+            node_id = list(model.nodes)[len(model.nodes) // 2]
         report(f"{name}: open {len(model.nodes):,} nodes + first paint", [opened],
                OPEN_TARGET_MS)
         # the overview map draws its picture once, a moment after the design opened (and
