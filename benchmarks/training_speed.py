@@ -28,7 +28,12 @@ each epoch too. Epoch 1 (warm-up, and the trainer's first monitoring sample) is 
 
     ratio = median over the epoch pairs (epochs 2..E of every fit) of
             trainer steps/s / steps/s of its hand-loop twin
-    targets: ratio >= 0.95 with monitoring off, >= 0.90 with monitoring "auto", for each design
+    targets: ratio >= 0.97 with monitoring off, >= 0.93 with monitoring "auto", for each design
+
+The hand loop uses torch's defaults, as a typical loop does: on the CPU that is Adam's per-tensor
+loop, while the trainer asks for torch's fused Adam kernel (`runtime.training.optimizers`). A third
+loop, the same hand loop with `fused=True`, is printed beside it: the trainer against that one is
+its own overhead alone, the figure to watch when changing the engine.
 
 The verdict uses the paired ratio because the load on a shared machine comes in phases that slow
 everything by up to ~1.5x for seconds at a time: the ratio of the two medians (also printed) then
@@ -92,7 +97,7 @@ from runtime.training.monitor import MonitorSample  # noqa: E402
 from runtime.training.metrics import MetricAccumulator  # noqa: E402
 from runtime.training.trainer import cpu_threads  # noqa: E402
 
-TARGETS = {"off": 0.95, "auto": 0.90}
+TARGETS = {"off": 0.97, "auto": 0.93}  # issue #16 (#10 asked 0.95 / 0.90)
 CLOCKS = {"cpu": "process CPU time: excludes time other processes hold the cores, steadiest on a "
                  "shared machine",
           "wall": "wall-clock time: what a user waits, noisy when other processes run"}
@@ -240,9 +245,13 @@ class HandLoop:
     """A minimal hand-written training loop, run one epoch at a time; `epochs` holds
     (wall s, cpu s, steps) of each epoch's training steps."""
 
-    def __init__(self, case: Case, design: GraphModel, data: dict, loader: bool):
+    def __init__(self, case: Case, design: GraphModel, data: dict, loader: bool,
+                 fused: bool = False):
         self.model = hand_model(case, design)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, betas=(0.9, 0.999))
+        # torch's default Adam on CPU is the per-tensor loop; `fused` is the kernel the trainer
+        # picks (runtime.training.optimizers), so that twin measures the trainer's own overhead
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, betas=(0.9, 0.999),
+                                    fused=fused or None)
         self.loss_fn, self.bs = case.loss, data["batch_size"]
         self.x, self.y = data["x"], data["y"]
         self.train_idx, self.val_idx = data["train_idx"], data["val_idx"]
@@ -358,6 +367,7 @@ def fit(case: Case, design: GraphModel, dataset, data: dict, monitoring: str, ep
     """One trainer fit with the hand loops `loops` interleaved; per-epoch records of each."""
     makers = {"hand": lambda: HandLoop(case, design, data, loader=False),
               "twin": lambda: HandLoop(case, design, data, loader=False),
+              "fused": lambda: HandLoop(case, design, data, loader=False, fused=True),
               "loader": lambda: HandLoop(case, design, data, loader=True)}
     hand_loops = {name: makers[name]() for name in loops}
     host = Host(hand_loops)
@@ -377,7 +387,8 @@ def measure_case(case: Case, repeats: int, epochs: int, control: bool) -> dict:
     design.training = training_block(case, "auto", epochs)
     dataset, data = case_data(case)
     diff = check_equivalent(case, design, data)
-    loops = {"off": ("hand", "loader") + (("twin",) if control else ()), "auto": ("hand",)}
+    loops = {"off": ("hand", "loader", "fused") + (("twin",) if control else ()),
+             "auto": ("hand", "fused")}
     fits: dict[str, list[dict]] = {"off": [], "auto": []}
     for r in range(repeats):
         for mode in (("off", "auto") if r % 2 == 0 else ("auto", "off")):
@@ -396,11 +407,12 @@ def sps(records: list[tuple[float, float, int]], clock: str) -> list[float]:
     return [e[2] / e[k] for e in records]
 
 
-def ratios(result: dict, mode: str, clock: str, loop: str = "trainer") -> tuple[float, float]:
+def ratios(result: dict, mode: str, clock: str, loop: str = "trainer",
+           ref: str = "hand") -> tuple[float, float]:
     """(median of the per-epoch paired ratios, ratio of the median steps/s) of `loop` vs the hand
-    loop; the first is the verdict's."""
+    loop `ref`; the first is the verdict's."""
     a = sps(epochs_of(result, mode, loop), clock)
-    h = sps(epochs_of(result, mode, "hand"), clock)
+    h = sps(epochs_of(result, mode, ref), clock)
     return (statistics.median(x / y for x, y in zip(a, h)),
             statistics.median(a) / statistics.median(h))
 
@@ -630,7 +642,8 @@ def report_case(result: dict, clock: str, control: bool) -> None:
     rows = [("off", "trainer", "trainer, monitoring off"), ("off", "hand", "hand loop (off fits)"),
             ("auto", "trainer", "trainer, monitoring auto"),
             ("auto", "hand", "hand loop (auto fits)"),
-            ("off", "loader", "hand loop + DataLoader")]
+            ("off", "loader", "hand loop + DataLoader"),
+            ("off", "fused", "hand loop, fused Adam")]
     if control:
         rows.append(("off", "twin", "A/A twin of the hand loop"))
     for clk in ("cpu", "wall"):
@@ -711,7 +724,8 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "PASS" if paired >= target else "FAIL"
             print(f"{verdict}: {r['case'].name}, monitoring {mode}: ratio {paired:.4f} "
                   f"(target >= {target:.2f}; ratio of medians {of_medians:.4f}; {other}-clock "
-                  f"{ratios(r, mode, other)[0]:.4f})")
+                  f"{ratios(r, mode, other)[0]:.4f}); against the hand loop with the trainer's "
+                  f"fused Adam (its overhead alone): {ratios(r, mode, args.clock, ref='fused')[0]:.4f}")
     return 0
 
 

@@ -7,10 +7,16 @@ Adding an optimiser is one entry here plus its row in the catalogue tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-import torch
-from torch import nn
+from ..lazy import lazy_import
+
+if TYPE_CHECKING:
+    from torch import nn
+
+# The catalogue is read without tensors (validation, the form, the docs); what builds or
+# computes imports torch on first use.
+torch = lazy_import("torch", globals(), "torch")
 
 #: Hyperparameters an optimiser may read from the `optimizer` section (each one a setting).
 HYPERPARAMETERS = ("momentum", "nesterov", "weight_decay", "betas")
@@ -25,14 +31,19 @@ class OptimizerSpec:
         title: Shown in the form.
         doc: One or two sentences: what it does and when to pick it.
         uses: The `optimizer` hyperparameters it reads besides `lr` (see `HYPERPARAMETERS`).
-        build: (parameters, lr, optimizer section) -> the torch optimiser.
+        build: (parameters, lr, optimizer section, **extra) -> the torch optimiser; `extra`
+            goes to the torch class (``fused=True``).
+        fused: torch has a fused kernel for it (CPU and CUDA): one kernel updates every
+            parameter, 2-3x faster than the default per-tensor loop on small networks, where the
+            optimiser step is up to half of a training step.
     """
 
     id: str
     title: str
     doc: str
     uses: tuple[str, ...]
-    build: Callable[[list[nn.Parameter], float, dict[str, Any]], torch.optim.Optimizer]
+    build: Callable[..., torch.optim.Optimizer]
+    fused: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.uses) - set(HYPERPARAMETERS)
@@ -40,47 +51,50 @@ class OptimizerSpec:
             raise ValueError(f"optimizer {self.id}: unknown hyperparameters {sorted(unknown)}")
 
 
-def _sgd(params, lr, opt):
+def _sgd(params, lr, opt, **extra):
     return torch.optim.SGD(params, lr=lr, momentum=opt["momentum"],
                            nesterov=opt["nesterov"] and opt["momentum"] > 0,
-                           weight_decay=opt["weight_decay"])
+                           weight_decay=opt["weight_decay"], **extra)
 
 
-def _adam_like(cls):
-    def build(params, lr, opt):
-        return cls(params, lr=lr, betas=tuple(opt["betas"]), weight_decay=opt["weight_decay"])
+def _adam_like(name: str):
+    """An Adam-family optimiser of torch.optim, by class name (looked up when it is built)."""
+    def build(params, lr, opt, **extra):
+        return getattr(torch.optim, name)(params, lr=lr, betas=tuple(opt["betas"]), weight_decay=opt["weight_decay"],
+                   **extra)
     return build
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {s.id: s for s in (
     OptimizerSpec("sgd", "SGD", "Stochastic gradient descent, optionally with (Nesterov) "
                   "momentum. Simple and well understood; needs a tuned learning rate.",
-                  ("momentum", "nesterov", "weight_decay"), _sgd),
+                  ("momentum", "nesterov", "weight_decay"), _sgd, fused=True),
     OptimizerSpec("adam", "Adam", "Adaptive per-weight step sizes from running averages of the "
                   "gradient and its square. A robust default (lr about 1e-3).",
-                  ("betas", "weight_decay"), _adam_like(torch.optim.Adam)),
+                  ("betas", "weight_decay"), _adam_like("Adam"), fused=True),
     OptimizerSpec("adamw", "AdamW", "Adam with decoupled weight decay, which regularises "
                   "better than Adam's L2 penalty. The usual choice for transformers.",
-                  ("betas", "weight_decay"), _adam_like(torch.optim.AdamW)),
+                  ("betas", "weight_decay"), _adam_like("AdamW"), fused=True),
     OptimizerSpec("rmsprop", "RMSprop", "Divides each step by a running average of the squared "
                   "gradient. A classic for recurrent networks.",
                   ("momentum", "weight_decay"),
-                  lambda params, lr, opt: torch.optim.RMSprop(
-                      params, lr=lr, momentum=opt["momentum"], weight_decay=opt["weight_decay"])),
+                  lambda params, lr, opt, **extra: torch.optim.RMSprop(
+                      params, lr=lr, momentum=opt["momentum"], weight_decay=opt["weight_decay"],
+                      **extra)),
     OptimizerSpec("adagrad", "Adagrad", "Step sizes shrink with the sum of past squared "
                   "gradients: good for sparse features, but learning can stall on long runs.",
                   ("weight_decay",),
-                  lambda params, lr, opt: torch.optim.Adagrad(
-                      params, lr=lr, weight_decay=opt["weight_decay"])),
+                  lambda params, lr, opt, **extra: torch.optim.Adagrad(
+                      params, lr=lr, weight_decay=opt["weight_decay"], **extra), fused=True),
     OptimizerSpec("nadam", "NAdam", "Adam with Nesterov momentum: looks ahead along the "
                   "momentum before stepping, often converging a little faster than Adam.",
-                  ("betas", "weight_decay"), _adam_like(torch.optim.NAdam)),
+                  ("betas", "weight_decay"), _adam_like("NAdam")),
     OptimizerSpec("radam", "RAdam", "Rectified Adam: damps Adam's large, noisy early steps "
                   "without a warm-up schedule.",
-                  ("betas", "weight_decay"), _adam_like(torch.optim.RAdam)),
+                  ("betas", "weight_decay"), _adam_like("RAdam")),
     OptimizerSpec("adamax", "Adamax", "Adam scaled by the largest past gradient instead of "
                   "the mean square: steadier when gradients have outliers.",
-                  ("betas", "weight_decay"), _adam_like(torch.optim.Adamax)),
+                  ("betas", "weight_decay"), _adam_like("Adamax")),
 )}
 
 
@@ -117,13 +131,20 @@ def make_optimizer(params: list[nn.Parameter] | list[dict[str, Any]],
     `params` is a list of parameters, or of param groups (dicts with ``params`` and optionally
     ``lr_multiplier``, e.g. from `multiplier_groups`): each group's rate is the section's `lr`
     times its multiplier, and the group keeps its multiplier (so it is saved in the optimiser's
-    state and the base rate can be read back). A ``names`` entry is dropped.
+    state and the base rate can be read back). A ``names`` entry is dropped. Optimisers with a
+    fused kernel use it: the same update as torch's default, up to float rounding, in one kernel.
     """
     params = list(params)
     if params and isinstance(params[0], dict):
         params = [{**{k: v for k, v in group.items() if k != "names"},
                    "lr": opt["lr"] * group.get("lr_multiplier", 1.0)} for group in params]
-    return OPTIMIZERS[opt["name"]].build(params, opt["lr"], opt)
+    spec = OPTIMIZERS[opt["name"]]
+    if spec.fused:
+        try:
+            return spec.build(params, opt["lr"], opt, fused=True)
+        except (RuntimeError, ValueError):
+            pass  # a device or dtype its fused kernel does not cover: the per-tensor loop
+    return spec.build(params, opt["lr"], opt)
 
 
 def base_lr(optimizer: torch.optim.Optimizer) -> float:
