@@ -1,0 +1,339 @@
+"""Import an existing PyTorch model into editable nodes (`main.py import`, File > Import PyTorch
+Model).
+
+The module is traced with torch.fx; every call to a known layer or function becomes a node of the
+catalogue by the one table in `table.py`; the design is checked against the module (shapes,
+parameter counts, outputs with the module's weights) before it is handed back. What cannot be
+expressed is refused with every offending call and its source line; nothing is half-imported.
+
+Loading a model file executes it: it is the user's own code, run as `python FILE.py` would.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import sys
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .convert import TorchImportError
+
+if TYPE_CHECKING:
+    from torch import fx, nn
+
+    from ..graph import GraphModel
+
+__all__ = ["ImportResult", "InputSpec", "TorchImportError", "import_file", "import_module",
+           "load_class", "model_classes", "parse_args", "parse_input", "read_weights"]
+
+DTYPES = ("float32", "int64")
+#: The tracing batch (the check runs another, verify.CHECK_BATCH).
+TRACE_BATCH = 2
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of forward: its shape without the batch dimension, and its element type."""
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+
+def parse_input(text: str) -> InputSpec:
+    """"1,28,28" or "12:int64" (token ids for an Embedding); ValueError saying what is wrong."""
+    shape_text, _, dtype = text.strip().partition(":")
+    dtype = dtype.strip() or "float32"
+    if dtype not in DTYPES:
+        raise ValueError(f"input type '{dtype}' must be one of {', '.join(DTYPES)}")
+    try:
+        shape = tuple(int(s) for s in shape_text.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"input shape '{text}' must be sizes separated by commas, e.g. "
+                         "1,28,28 (without the batch dimension)") from None
+    if not shape or min(shape) < 1:
+        raise ValueError(f"input shape '{text}' needs one or more positive sizes, e.g. 1,28,28 "
+                         "(without the batch dimension)")
+    return InputSpec(shape, dtype)
+
+
+def parse_args(text: str | Sequence[str] | None) -> tuple[list, dict]:
+    """Constructor arguments: a JSON object (keywords), a JSON list (positional), or key=value
+    pairs whose values are read as JSON, else as text. ValueError when unreadable."""
+    if text is None:
+        return [], {}
+    items = [text] if isinstance(text, str) else list(text)
+    args: list = []
+    kwargs: dict = {}
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        if item[0] in "[{":
+            try:
+                value = json.loads(item)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"constructor arguments {item!r} are not valid JSON: "
+                                 f"{err.msg}") from None
+            if isinstance(value, list):
+                args.extend(value)
+            else:
+                kwargs.update(value)
+            continue
+        for pair in item.split(",") if "=" in item and item.count("=") > 1 else [item]:
+            key, eq, raw = pair.partition("=")
+            if not eq or not key.strip().isidentifier():
+                raise ValueError(f"constructor argument {pair!r} must be name=value, a JSON "
+                                 "object or a JSON list")
+            try:
+                kwargs[key.strip()] = json.loads(raw)
+            except json.JSONDecodeError:
+                kwargs[key.strip()] = raw
+    return args, kwargs
+
+
+@dataclass
+class ImportResult:
+    """An imported model.
+
+    Attributes:
+        design: The design, auto-laid out.
+        model: The design compiled, with the module's weights: it computes what the module does.
+        notes: Things worth knowing that did not stop the import (weights left out, settings
+            that only shape training).
+    """
+
+    design: "GraphModel"
+    model: "fx.GraphModule"
+    notes: list[str] = field(default_factory=list)
+
+    def checkpoint(self) -> dict:
+        """The weights as a LayerLab checkpoint (what `train --init-from` and inference load)."""
+        from ..document import to_dict
+        from ..training.checkpoints import CHECKPOINT_FORMAT
+
+        return {"format": CHECKPOINT_FORMAT, "version": 1, "design": to_dict(self.design),
+                "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()}}
+
+    def write(self, design_path: str | Path, weights_path: str | Path | None = None) -> None:
+        """The design to `design_path` and, when given, the checkpoint to `weights_path`
+        (first, so a failure leaves no design pointing at missing weights); both atomic."""
+        from ..document import save
+        from ..training.checkpoints import save_checkpoint
+
+        if weights_path is not None:
+            save_checkpoint(self.checkpoint(), Path(weights_path))
+        save(self.design, design_path)
+
+
+def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | None = None
+                  ) -> ImportResult:
+    """The design of `module` (see the package docstring); TorchImportError when it cannot be
+    imported. The module is put in eval mode."""
+    import torch
+    from torch import fx
+
+    from .convert import build_design, plan
+    from .trace import Recorder, Tracer
+    from .verify import CHECK_BATCH, example_inputs, verify
+
+    name = name or type(module).__name__
+    module.eval()
+    tracer = Tracer()
+    try:
+        graph = tracer.trace(module)
+        failure = None
+    except Exception as err:  # fx's own refusal (a loop over a tensor), or the model's bug
+        graph, failure = None, err
+    branches = [f"{loc.describe() if loc else 'forward'}: forward decides on a value computed "
+                "from the input (data-dependent control flow), which a fixed graph of layers "
+                "cannot express" for loc in dict.fromkeys(tracer.branches)]
+    if failure is not None:
+        branches.append(f"{_error_location(failure)}{type(failure).__name__}: "
+                        f"{str(failure).splitlines()[0] if str(failure) else ''}")
+    if branches:
+        raise TorchImportError(f"{name} cannot be traced into a fixed graph:", branches)
+    traced = fx.GraphModule(module, graph, class_name=name)
+    placeholders = [n for n in traced.graph.nodes if n.op == "placeholder"]
+    required = [n for n in placeholders if not n.args]
+    if not required <= placeholders[:len(inputs)] or len(inputs) > len(placeholders):
+        names = ", ".join(str(n.target) for n in required)
+        raise TorchImportError(f"{name}.forward takes {len(required)} input(s) ({names}) but "
+                               f"{len(inputs)} shape(s) were given: give one per input", [])
+    shapes, dtypes = [i.shape for i in inputs], [i.dtype for i in inputs]
+    vocabulary = min((m.num_embeddings for m in module.modules()
+                      if isinstance(m, torch.nn.Embedding)), default=2)
+    example = example_inputs(shapes, dtypes, TRACE_BATCH, vocabulary, seed=0)
+    try:
+        values = Recorder(traced).values(*example)
+    except Exception as err:
+        raise TorchImportError(f"{name} fails on inputs of shape "
+                               f"{', '.join(str((TRACE_BATCH, *s)) for s in shapes)}: "
+                               f"{_error_location(err)}{err}", []) from None
+    result = plan(traced, values, dtypes)
+    if result.problems:
+        raise TorchImportError(f"{name} cannot be imported: {len(result.problems)} call(s) "
+                               "have no LayerLab equivalent:", result.problems)
+    design = build_design(result, name)
+    check = example_inputs(shapes, dtypes, CHECK_BATCH, vocabulary, seed=1)
+    model = verify(result, design, traced, module, values, check)
+    used = {id(p.module) for p in result.nodes if p.module is not None}
+    notes = list(result.notes)
+    for qualname, sub in module.named_modules():
+        own = list(sub.parameters(recurse=False))
+        if own and id(sub) not in used and not any(id(m) in used for m in _parents(module,
+                                                                                    qualname)):
+            notes.append(f"self.{qualname} has weights but forward never calls it: they are "
+                         "left out")
+    return ImportResult(design, model, notes)
+
+
+def _parents(root: "nn.Module", qualname: str) -> list:
+    parts = qualname.split(".")
+    return [root.get_submodule(".".join(parts[:i])) for i in range(1, len(parts))]
+
+
+def _error_location(err: BaseException) -> str:
+    """'net.py line 12: code: ' for the innermost user frame of an exception's traceback."""
+    from .trace import _HERE, _TORCH_DIR
+
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not str(f.filename).startswith((_TORCH_DIR, _HERE, "<frozen"))]
+    if not frames:
+        return ""
+    f = frames[-1]
+    code = f" (`{f.line.strip()}`)" if f.line else ""
+    return f"{Path(f.filename).name} line {f.lineno}{code}: "
+
+
+def model_classes(path: str | Path) -> list[str]:
+    """The classes of a .py file that subclass nn.Module (directly or through another class of
+    the file), read without running the file. SyntaxError/OSError as Python raises them."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    known_modules = {"Module", "Sequential"}
+
+    def base_names(node: ast.ClassDef) -> list[str]:
+        names = []
+        for base in node.bases:
+            if isinstance(base, ast.Attribute):
+                names.append(base.attr)
+            elif isinstance(base, ast.Name):
+                names.append(base.id)
+        return names
+
+    found: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for class_name, node in classes.items():
+            if class_name in found:
+                continue
+            if any(b in known_modules or b in found for b in base_names(node)):
+                found.append(class_name)
+                changed = True
+    return [n for n in classes if n in found]
+
+
+def load_class(path: str | Path, class_name: str) -> type:
+    """Execute FILE.py (the user's code) and return its class `class_name`."""
+    path = Path(path)
+    if not path.is_file():
+        raise TorchImportError(f"{path} does not exist", [])
+    module_name = f"layerlab_import_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise TorchImportError(f"{path} is not a Python file", [])
+    loaded = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    sys.modules[module_name] = loaded
+    sys.path.insert(0, folder)  # the model may import the files beside it
+    try:
+        spec.loader.exec_module(loaded)
+    except Exception as err:
+        raise TorchImportError(f"running {path.name} failed: {_error_location(err)}"
+                               f"{type(err).__name__}: {err}", []) from None
+    finally:
+        if sys.path and sys.path[0] == folder:
+            sys.path.pop(0)
+    cls = getattr(loaded, class_name, None)
+    if not isinstance(cls, type):
+        from ..names import did_you_mean
+
+        raise TorchImportError(f"{path.name} defines no class '{class_name}'"
+                               f"{did_you_mean(class_name, _module_class_names(loaded))}", [])
+    return cls
+
+
+def _module_class_names(loaded: Any) -> list[str]:
+    from torch import nn
+
+    return [k for k, v in vars(loaded).items() if isinstance(v, type) and issubclass(v, nn.Module)]
+
+
+def read_weights(path: str | Path) -> dict:
+    """A state_dict from a .pt/.pth file (torch.save'd, read with weights_only=True, so no
+    pickled code runs; a {"state_dict": ...} or {"model": ...} wrapper is unwrapped) or a
+    .safetensors file."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise TorchImportError(f"weights file {path} does not exist", [])
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise TorchImportError(f"cannot read weights from {path.name}: {str(err).splitlines()[0]}"
+                               " (a state_dict saved with torch.save, or a .safetensors file)",
+                               []) from None
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in state.values()):
+        raise TorchImportError(f"{path.name} holds no state_dict (a dict of tensors)", [])
+    return state
+
+
+def import_file(path: str | Path, class_name: str, inputs: Sequence[InputSpec],
+                args: Sequence[Any] = (), kwargs: dict | None = None,
+                weights: str | Path | None = None) -> ImportResult:
+    """Run FILE.py, build `class_name(*args, **kwargs)`, load `weights` into it if given, and
+    import it. TorchImportError says what went wrong."""
+    cls = load_class(path, class_name)
+    try:
+        module = cls(*args, **(kwargs or {}))
+    except Exception as err:
+        raise TorchImportError(f"{class_name}(...) failed: {_error_location(err)}"
+                               f"{type(err).__name__}: {err}", []) from None
+    from torch import nn
+
+    if not isinstance(module, nn.Module):
+        raise TorchImportError(f"{class_name} is not an nn.Module", [])
+    if weights is not None:
+        state = read_weights(weights)
+        missing, unexpected = _fit(module, state)
+        if missing or unexpected:
+            problems = ([f"missing: {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}"]
+                        if missing else []) + (
+                [f"not in the model: {', '.join(unexpected[:8])}"
+                 f"{' …' if len(unexpected) > 8 else ''}"] if unexpected else [])
+            raise TorchImportError(f"{Path(weights).name} does not fit {class_name}:", problems)
+    return import_module(module, inputs, class_name)
+
+
+def _fit(module: "nn.Module", state: dict) -> tuple[list[str], list[str]]:
+    try:
+        result = module.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # a shape mismatch
+        raise TorchImportError(f"the weights do not fit: {str(err).splitlines()[-1].strip()}",
+                               []) from None
+    return list(result.missing_keys), list(result.unexpected_keys)

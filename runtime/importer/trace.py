@@ -1,0 +1,86 @@
+"""Tracing a module with torch.fx, remembering where each call is in the user's source.
+
+fx stops at the first data-dependent `if`; this tracer notes it and carries on, so the refusal can
+list every one of them.
+"""
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from .table import is_leaf
+
+_TORCH_DIR = str(Path(torch.__file__).resolve().parent)
+_HERE = str(Path(__file__).resolve().parent)
+LOCATION = "layerlab_location"
+
+
+@dataclass(frozen=True)
+class Location:
+    """A line of the user's source: file, line number and the code on it."""
+
+    file: str
+    line: int
+    code: str
+
+    def describe(self) -> str:
+        code = f" (`{self.code}`)" if self.code else ""
+        return f"{os.path.basename(self.file)} line {self.line}{code}"
+
+
+def user_location() -> Location | None:
+    """The innermost frame of the current stack that is neither torch's nor the importer's."""
+    for frame in reversed(traceback.extract_stack()):
+        name = str(frame.filename)
+        if name.startswith(_TORCH_DIR) or name.startswith(_HERE) or name.startswith("<frozen"):
+            continue
+        return Location(name, frame.lineno or 0, (frame.line or "").strip())
+    return None
+
+
+def where(node: fx.Node) -> str:
+    location = node.meta.get(LOCATION)
+    return location.describe() if location else f"fx node {node.name}"
+
+
+class Tracer(fx.Tracer):
+    """Keeps the table's modules whole and notes the source line of every call.
+
+    Attributes:
+        branches: Where the forward branched on a traced value (data-dependent control flow).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.branches: list[Location | None] = []
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return is_leaf(m) or super().is_leaf_module(m, module_qualified_name)
+
+    def create_node(self, *args: Any, **kwargs: Any) -> fx.Node:
+        node = super().create_node(*args, **kwargs)
+        node.meta[LOCATION] = user_location()
+        return node
+
+    def to_bool(self, obj: fx.Proxy) -> bool:
+        # note the branch and follow the `if` side, to find the branches after it too
+        self.branches.append(user_location())
+        return True
+
+
+class Recorder(fx.Interpreter):
+    """Runs a traced module and keeps every node's value."""
+
+    def __init__(self, module: fx.GraphModule):
+        super().__init__(module, garbage_collect_values=False)
+
+    def values(self, *inputs: torch.Tensor) -> dict[fx.Node, Any]:
+        with torch.no_grad():
+            self.run(*inputs)
+        return dict(self.env)
