@@ -113,11 +113,18 @@ def export_python(model: GraphModel, class_name: str | None = None,
     Raises `ExportError` for a class name that is not a usable identifier (a keyword, a builtin or
     one of the helpers the file defines) and `CompileError` when the design has errors.
     """
+    return _source(_Plan(model), _class_name(model, class_name), weights_file)
+
+
+def _class_name(model: GraphModel, class_name: str | None) -> str:
     class_name = class_name_for(model) if class_name is None else class_name
     problem = class_name_problem(class_name)
     if problem:
         raise ExportError(problem)
-    plan = _Plan(model)
+    return class_name
+
+
+def _source(plan: _Plan, class_name: str, weights_file: str | None) -> str:
     helpers: set[str] = set()
     init = plan.init_lines(helpers)
     body = textwrap.indent("\n".join(init), " " * 8)
@@ -153,14 +160,7 @@ def module_paths(model: GraphModel) -> dict[str, str]:
 def exported_state_dict(model: GraphModel, state: Mapping[str, Any]) -> dict[str, Any]:
     """A state_dict by node-id keys (the compiled model's, `export --format safetensors`'s)
     renamed to the exported class's keys (`conv1.weight` -> `features.conv1.weight`)."""
-    paths = module_paths(model)
-    out = {}
-    for key, value in state.items():
-        node_id, _, rest = key.partition(".")
-        if node_id not in paths:
-            raise ExportError(f"'{key}' belongs to no layer of the design (no node '{node_id}')")
-        out[f"{paths[node_id]}.{rest}"] = value
-    return out
+    return _Plan(model).renamed(state)
 
 
 def write_python(model: GraphModel, path: str | os.PathLike, class_name: str | None = None,
@@ -176,8 +176,10 @@ def write_python(model: GraphModel, path: str | os.PathLike, class_name: str | N
     from .export_weights import DESIGN_KEY, FORMAT_KEY, checkpoint_tensors
 
     target = Path(path).with_suffix(".safetensors")
-    source = export_python(model, class_name, target.name)
-    tensors = exported_state_dict(model, checkpoint_tensors(model, weights))
+    name = _class_name(model, class_name)
+    plan = _Plan(model)
+    source = _source(plan, name, target.name)
+    tensors = plan.renamed(checkpoint_tensors(model, weights))
     _save_safetensors(tensors, target, {FORMAT_KEY: PYTHON_WEIGHTS_FORMAT,
                                         DESIGN_KEY: dumps(model)})
     write_atomic(path, source)
@@ -227,6 +229,17 @@ class _Plan:
                 for call in step.nodes:
                     grouped = len(step.nodes) > 1
                     self.paths[call.target] = f"{step.attr}.{call.target}" if grouped else step.attr
+
+    def renamed(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """`state` by node-id keys under the exported class's keys."""
+        out = {}
+        for key, value in state.items():
+            node_id, _, rest = key.partition(".")
+            if node_id not in self.paths:
+                raise ExportError(f"'{key}' belongs to no layer of the design (no node "
+                                  f"'{node_id}')")
+            out[f"{self.paths[node_id]}.{rest}"] = value
+        return out
 
     # --- the layers and the chains that become nn.Sequential ---------------------------------
 

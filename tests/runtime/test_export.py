@@ -87,6 +87,7 @@ def assert_reads_as_hand_written(design: GraphModel, source: str, network: nn.Mo
     cls = network_class(source)
     text = ast.get_source_segment(source, cls)
     assert not re.search(r"=\s*None\s*$", text, re.M), "a `= None` line"
+    assert max(map(len, text.splitlines())) <= 99, "a line longer than a person writes"
     assert not re.search(r"\b(getitem|getattr)_?\d*\b|;", text), "torch.fx residue"
     paths = module_paths(design)
     forward = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "forward")
