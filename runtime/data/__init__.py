@@ -44,12 +44,15 @@ from collections.abc import Sized
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..errors import DatasetError
+from ..lazy import lazy_import
 from ..names import did_you_mean
 from . import bundled, image_files, images, sequences, synthetic, tables
 from .base import KINDS, TASKS, Dataset, DatasetSpec
+
+# Data sets are declared (names, parameters) without tensors, for validation and the form;
+# loading one imports torch.
+torch = lazy_import("torch", globals(), "torch")
 
 __all__ = ["DATASETS", "Dataset", "DatasetSpec", "KINDS", "TASKS", "describe", "get_spec",
            "load_dataset", "register_dataset", "select_classes", "split", "training_split"]

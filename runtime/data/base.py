@@ -5,11 +5,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
 from ..errors import DatasetError, ParamError
+from ..lazy import lazy_import
 from ..names import did_you_mean
 from ..specs import ParamSpec
+
+# Data sets are declared (names, parameters) without tensors, for validation and the form;
+# loading one imports torch.
+torch = lazy_import("torch", globals(), "torch")
 
 TASKS = ("classification", "regression")
 KINDS = ("tabular", "image", "sequence")

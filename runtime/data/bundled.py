@@ -4,12 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
 from ..errors import DatasetError
+from ..lazy import lazy_import
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec, NamedTensors, TargetInfo
 from .common import SEED, TARGET, generator, n_samples, standardise, with_target
+
+# Data sets are declared (names, parameters) without tensors, for validation and the form;
+# loading one imports torch.
+torch = lazy_import("torch", globals(), "torch")
 
 
 def _sklearn_loader(function: str) -> Callable[[], Any]:

@@ -6,11 +6,14 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..errors import DatasetError
+from ..lazy import lazy_import
 from ..specs import ParamSpec
 from .base import Dataset
+
+# Data sets are declared (names, parameters) without tensors, for validation and the form;
+# loading one imports torch.
+torch = lazy_import("torch", globals(), "torch")
 
 SEED = ParamSpec("seed", "int", 0,
                  "Random seed: the same seed gives the same data. When a design leaves it out, "

@@ -6,13 +6,16 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from ..errors import DatasetError
+from ..lazy import lazy_import
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec
 from .common import MAX_FILE_BYTES, list_folder, resolve
+
+# Data sets are declared (names, parameters) without tensors, for validation and the form;
+# loading one imports torch.
+torch = lazy_import("torch", globals(), "torch")
+np = lazy_import("numpy", globals(), "np")
 
 IDX_IMAGES = 0x00000803  # unsigned bytes, 3 dimensions: count, rows, columns
 IDX_LABELS = 0x00000801  # unsigned bytes, 1 dimension: count

@@ -4,14 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
+from ..lazy import lazy_import
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec
 from .common import (SEED, TARGET, balanced_labels, generator, n_samples, rand, randn,
                      with_target)
 
-Mask = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# Data sets are declared (names, parameters) without tensors, for validation and the form;
+# loading one imports torch.
+torch = lazy_import("torch", globals(), "torch")
+
+Mask = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
 # Each shape is a test on coordinates normalised to the shape's box: (dx, dy) in [-1, 1]², with dy
 # pointing down the image. Half-widths below 1 keep areas comparable without being equal.

@@ -4,11 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from ..lazy import lazy_import
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec
 from .common import SEED, TAU, generator, n_samples, noise, rand, randn
+
+# Data sets are declared (names, parameters) without tensors, for validation and the form;
+# loading one imports torch.
+torch = lazy_import("torch", globals(), "torch")
 
 
 def _seq_len(default: int, maximum: int, doc: str = "Length of each input sequence.") -> ParamSpec:

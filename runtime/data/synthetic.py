@@ -5,12 +5,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..errors import DatasetError
+from ..lazy import lazy_import
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec
 from .common import SEED, TAU, balanced_labels, generator, n_samples, noise, rand, randn
+
+# Data sets are declared (names, parameters) without tensors, for validation and the form;
+# loading one imports torch.
+torch = lazy_import("torch", globals(), "torch")
 
 
 def _classes(name: str, x: torch.Tensor, y: torch.Tensor, k: int, **notes: Any) -> Dataset:

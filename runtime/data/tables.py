@@ -7,14 +7,17 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from ..errors import DatasetError
+from ..lazy import lazy_import
 from ..names import did_you_mean
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec, NamedTensors, TargetInfo
 from .common import TASK, resolve, standardise
+
+# Data sets are declared (names, parameters) without tensors, for validation and the form;
+# loading one imports torch.
+torch = lazy_import("torch", globals(), "torch")
+np = lazy_import("numpy", globals(), "np")
 
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t"}
 

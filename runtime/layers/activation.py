@@ -1,10 +1,12 @@
 """Activation functions as nodes."""
 from __future__ import annotations
 
-from torch import nn
-
+from ..lazy import lazy_import
 from ..specs import Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec
 from .rules import batch_dim, numel
+
+# torch is imported when the first module is built, not to read the catalogue
+nn = lazy_import("torch.nn", globals(), "nn")
 
 
 def _elementwise(ctx: LayerContext) -> Inference:
@@ -20,11 +22,10 @@ def _softmax_rule(kind: str):
 
 def _activation(type_id: str, explanation: str, params: tuple[ParamSpec, ...] = (),
                 aliases: tuple[str, ...] = (), rule=_elementwise, **facts) -> LayerSpec:
-    cls = getattr(nn, type_id)
     names = [p.name for p in params]
 
     def build(ctx: LayerContext) -> ModuleRecipe:
-        return ModuleRecipe(cls, {n: ctx[n] for n in names})
+        return ModuleRecipe(getattr(nn, type_id), {n: ctx[n] for n in names})
     return LayerSpec(type_id, type_id, "Activation", explanation, params, rule, build,
                      aliases=aliases, key_params=tuple(names), **facts)
 

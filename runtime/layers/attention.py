@@ -1,10 +1,13 @@
 """Attention: multi-head attention, the transformer encoder layer and positional encodings."""
 from __future__ import annotations
 
+from ..lazy import lazy_import
 from ..specs import (Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec, PortSpec,
                      TensorInfo, fail)
-from . import modules
 from .rules import reshape_hint
+
+# torch is imported when the first module is built, not to read the catalogue
+modules = lazy_import("runtime.layers.modules", globals(), "modules")
 
 
 def _sequence(kind: str, x: TensorInfo, port: str = "") -> tuple[int, int]:

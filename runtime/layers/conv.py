@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
+from ..lazy import lazy_import
 from ..specs import Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec, TensorInfo, fail
 from .rules import (as_tuple, expect_spatial, padding_param, padding_text, size_param,
                     spatial_text, window_output)
+
+# torch is imported when the first module is built, not to read the catalogue
+nn = lazy_import("torch.nn", globals(), "nn")
 
 
 def _check_groups(ctx: LayerContext, in_channels: int) -> int:
@@ -48,10 +50,10 @@ def _conv_rule(dims: int):
 
 
 def _conv_build(dims: int):
-    cls = {1: nn.Conv1d, 2: nn.Conv2d}[dims]
+    name = {1: "Conv1d", 2: "Conv2d"}[dims]
 
     def build(ctx: LayerContext) -> ModuleRecipe:
-        return ModuleRecipe(cls, {
+        return ModuleRecipe(getattr(nn, name), {
             "in_channels": ctx.x.shape[0], "out_channels": ctx["out_channels"],
             "kernel_size": ctx["kernel_size"], "stride": ctx["stride"],
             "padding": ctx["padding"], "dilation": ctx["dilation"], "groups": ctx["groups"],

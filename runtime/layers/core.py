@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
+from ..lazy import lazy_import
 from ..specs import (DTYPES, Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec,
                      PortSpec, TensorInfo, fail)
 from ..training.losses import LOSSES
-from . import modules
 from .rules import numel
+
+# torch is imported when the first module is built, not to read the catalogue
+nn = lazy_import("torch.nn", globals(), "nn")
+modules = lazy_import("runtime.layers.modules", globals(), "modules")
 
 
 def _input_rule(ctx: LayerContext) -> Inference:

@@ -1,8 +1,11 @@
 """Energy-based and generative layers: the restricted Boltzmann machine."""
 from __future__ import annotations
 
+from ..lazy import lazy_import
 from ..specs import Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec, TensorInfo, fail
-from . import modules
+
+# torch is imported when the first module is built, not to read the catalogue
+modules = lazy_import("runtime.layers.modules", globals(), "modules")
 
 VISIBLE_UNITS = ("bernoulli", "gaussian")
 

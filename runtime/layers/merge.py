@@ -1,10 +1,13 @@
 """Merge nodes for skip connections and multi-branch networks: Add, Multiply, Concat."""
 from __future__ import annotations
 
+from ..lazy import lazy_import
 from ..specs import (DTYPES, Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec, PortSpec,
                      TensorInfo, fail)
-from . import modules
 from .rules import batch_dim, numel
+
+# torch is imported when the first module is built, not to read the catalogue
+modules = lazy_import("runtime.layers.modules", globals(), "modules")
 
 _INPUTS = (PortSpec("input", "Two or more tensors, combined in the order their edges appear in "
                     "the file.", variadic=True, min_count=2),)

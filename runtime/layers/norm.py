@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
+from ..lazy import lazy_import
 from ..specs import Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec, fail
 
-_BATCHNORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}
+# torch is imported when the first module is built, not to read the catalogue
+nn = lazy_import("torch.nn", globals(), "nn")
+
+#: The torch.nn class for each input rank (batch included).
+_BATCHNORM = {1: "BatchNorm1d", 2: "BatchNorm1d", 3: "BatchNorm2d", 4: "BatchNorm3d"}
 
 
 def _batchnorm_rule(ctx: LayerContext) -> Inference:
@@ -23,7 +26,7 @@ def _batchnorm_rule(ctx: LayerContext) -> Inference:
 
 
 def _batchnorm_build(ctx: LayerContext) -> ModuleRecipe:
-    return ModuleRecipe(_BATCHNORM[len(ctx.x.shape)], {
+    return ModuleRecipe(getattr(nn, _BATCHNORM[len(ctx.x.shape)]), {
         "num_features": ctx.x.shape[0], "eps": ctx["eps"], "momentum": ctx["momentum"]})
 
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
+from ..lazy import lazy_import
 from ..specs import Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec, TensorInfo, fail
-from . import modules
 from .rules import as_tuple, expect_spatial, size_param, window_output
+
+# torch is imported when the first module is built, not to read the catalogue
+nn = lazy_import("torch.nn", globals(), "nn")
+modules = lazy_import("runtime.layers.modules", globals(), "modules")
 
 
 def _pool_rule(kind: str, dims: int):
@@ -27,9 +29,9 @@ def _pool_rule(kind: str, dims: int):
     return rule
 
 
-def _pool_build(cls: type):
+def _pool_build(kind: str):
     def build(ctx: LayerContext) -> ModuleRecipe:
-        return ModuleRecipe(cls, {"kernel_size": ctx["kernel_size"], "stride": ctx["stride"],
+        return ModuleRecipe(getattr(nn, kind), {"kernel_size": ctx["kernel_size"], "stride": ctx["stride"],
                                   "padding": ctx["padding"]})
     return build
 
@@ -43,9 +45,8 @@ def _pool_params(dims: int) -> tuple[ParamSpec, ...]:
 
 
 def _pool_spec(kind: str, dims: int, explanation: str, aliases: tuple[str, ...]) -> LayerSpec:
-    cls = getattr(nn, kind)
     return LayerSpec(kind, kind, "Pooling", explanation, _pool_params(dims), _pool_rule(kind, dims),
-                     _pool_build(cls), aliases=aliases, key_params=("kernel_size", "stride"))
+                     _pool_build(kind), aliases=aliases, key_params=("kernel_size", "stride"))
 
 
 def _global_rule(ctx: LayerContext) -> Inference:

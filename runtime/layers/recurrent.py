@@ -1,9 +1,12 @@
 """Recurrent layers: RNN, LSTM and GRU (batch first, last step or all steps)."""
 from __future__ import annotations
 
+from ..lazy import lazy_import
 from ..specs import Inference, LayerContext, LayerSpec, ModuleRecipe, ParamSpec, TensorInfo, fail
-from . import modules
 from .rules import reshape_hint
+
+# torch is imported when the first module is built, not to read the catalogue
+modules = lazy_import("runtime.layers.modules", globals(), "modules")
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -34,15 +37,13 @@ def _recurrent_rule(kind: str):
 
 
 def _recurrent_build(kind: str):
-    cls = getattr(modules, kind)
-
     def build(ctx: LayerContext) -> ModuleRecipe:
         kwargs = {"input_size": ctx.x.shape[-1], "hidden_size": ctx["hidden_size"],
                   "num_layers": ctx["num_layers"], "bidirectional": ctx["bidirectional"],
                   "dropout": ctx["dropout"], "return_sequences": ctx["return_sequences"]}
         if kind == "RNN":
             kwargs["nonlinearity"] = ctx["nonlinearity"]
-        return ModuleRecipe(cls, kwargs)
+        return ModuleRecipe(getattr(modules, kind), kwargs)
     return build
 
 

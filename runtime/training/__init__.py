@@ -11,7 +11,7 @@ from typing import Any
 
 _WHERE = {"Callback": "callbacks", "JsonLinesWriter": "callbacks", "ProgressPrinter": "callbacks",
           "DEFAULTS": "config", "TrainingConfig": "config", "parse_training": "config",
-          "Trainer": "trainer", "load_checkpoint": "trainer", "pick_device": "trainer"}
+          "Trainer": "trainer", "load_checkpoint": "trainer", "pick_device": "devices"}
 
 __all__ = list(_WHERE)
 

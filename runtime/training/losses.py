@@ -7,11 +7,14 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
-import torch.nn.functional as F
-
 from ..errors import TrainingError
+from ..lazy import lazy_import
 from ..specs import LayerSpec, TensorInfo
+
+# The catalogue is read without tensors (validation, the form, the docs); the functions that
+# compute import torch on first use.
+torch = lazy_import("torch", globals(), "torch")
+F = lazy_import("torch.nn.functional", globals(), "F")
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ TASKS: dict[str, TaskSpec] = {t.id: t for t in (
              class_scores=True),
 )}
 
-Prediction = tuple[torch.Tensor, "torch.Tensor | None"]
+Prediction = "tuple[torch.Tensor, torch.Tensor | None]"
 
 
 @dataclass(frozen=True)
@@ -144,16 +147,20 @@ def _nearest(output: torch.Tensor, shape: torch.Size, confidence: bool) -> Predi
 
 
 # --- loss functions -----------------------------------------------------------------------
-def _class_loss(fn):
+def _class_loss(name: str):
+    """A class-score loss from torch.nn.functional, by name (looked up when it runs)."""
     def compute(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        fn = getattr(F, name)
         if output.dim() == 2 and output.dtype == torch.float32:
             return fn(output, target)  # the common case, without reshapes
         return fn(output.reshape(-1, output.shape[-1]).float(), target.reshape(-1))
     return compute
 
 
-def _elementwise(fn):
+def _elementwise(name: str):
+    """A value-by-value loss from torch.nn.functional, by name (looked up when it runs)."""
     def compute(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        fn = getattr(F, name)
         if output.shape != target.shape or output.dtype != target.dtype:
             target = target.to(output.dtype).view_as(output)
         return fn(output, target)
@@ -186,27 +193,27 @@ _SQUASHING = ("probabilities",)
 LOSSES: dict[str, LossSpec] = {s.id: s for s in (
     LossSpec("cross_entropy", "Cross-entropy", "Classification from raw scores (logits): "
              "applies softmax itself. Also takes per-step scores (batch, L, classes) with "
-             "targets (batch, L).", "classification", ("int64",), _class_loss(F.cross_entropy),
+             "targets (batch, L).", "classification", ("int64",), _class_loss("cross_entropy"),
              _from_scores, forbids=_SQUASHING),
     LossSpec("nll", "Negative log-likelihood", "Classification from log-probabilities: put a "
              "LogSoftmax before the Output.", "classification", ("int64",),
-             _class_loss(F.nll_loss), _from_scores, expects="log-probabilities"),
+             _class_loss("nll_loss"), _from_scores, expects="log-probabilities"),
     LossSpec("bce", "Binary cross-entropy", "Yes/no answers (one or several per sample) from "
              "logits: applies the sigmoid itself.", "multilabel", ("int64", "float32"),
-             _elementwise(F.binary_cross_entropy_with_logits), _from_logits,
+             _elementwise("binary_cross_entropy_with_logits"), _from_logits,
              forbids=_SQUASHING),
     LossSpec("mse", "Mean squared error", "Regression: the mean of squared differences; large "
-             "errors weigh most.", "regression", ("float32", "int64"), _elementwise(F.mse_loss),
+             "errors weigh most.", "regression", ("float32", "int64"), _elementwise("mse_loss"),
              _nearest),
     LossSpec("l1", "Mean absolute error", "Regression: the mean of absolute differences; "
-             "robust to outliers.", "regression", ("float32", "int64"), _elementwise(F.l1_loss),
+             "robust to outliers.", "regression", ("float32", "int64"), _elementwise("l1_loss"),
              _nearest),
     LossSpec("huber", "Huber", "Regression: squared for small errors, absolute for large ones "
-             "(beyond 1).", "regression", ("float32", "int64"), _elementwise(F.huber_loss),
+             "(beyond 1).", "regression", ("float32", "int64"), _elementwise("huber_loss"),
              _nearest),
     LossSpec("smooth_l1", "Smooth L1", "Regression: like Huber but scaled so its gradient never "
              "exceeds 1 — the box-regression loss of object detectors.", "regression",
-             ("float32", "int64"), _elementwise(F.smooth_l1_loss), _nearest),
+             ("float32", "int64"), _elementwise("smooth_l1_loss"), _nearest),
     LossSpec("kl_div", "KL divergence", "Distance from the softmax of the outputs to target "
              "distributions (class indices count as one-hot), e.g. for distillation.",
              "distribution", ("float32", "int64"), _kl_div, _from_scores, forbids=_SQUASHING),

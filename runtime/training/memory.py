@@ -9,12 +9,14 @@ extra workspace, and small runs are dominated by PyTorch itself.
 from __future__ import annotations
 
 import math
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import TrainingError
 from ..present import format_bytes
 from ..shapes import BYTES_PER_VALUE, Analysis, machine_memory
+
+if TYPE_CHECKING:
+    import torch
 
 #: Values kept per parameter while training: weight, gradient and two optimiser moments.
 TRAINING_COPIES = 4
@@ -39,11 +41,15 @@ def run_bytes(analysis: Analysis, batch: int) -> int:
                                                                  .values())
 
 
-def device_memory(device: torch.device) -> int | None:
-    """Total memory of the training device, or None where it cannot be told."""
-    if device.type == "cuda":
+def device_memory(device: torch.device | str) -> int | None:
+    """Total memory of the training device (a torch device or its type, "cpu"), or None where
+    it cannot be told."""
+    kind = device if isinstance(device, str) else device.type
+    if kind == "cuda":
+        import torch  # only asked for a CUDA device, which torch has been imported to pick
+
         return torch.cuda.get_device_properties(device).total_memory
-    if device.type == "cpu":
+    if kind == "cpu":
         return machine_memory()
     return None
 
@@ -57,7 +63,7 @@ def fitting_batch(analysis: Analysis, available: int) -> int:
     return room // per_sample if per_sample else 2**31
 
 
-def check_fits(analysis: Analysis, batch: int, device: torch.device,
+def check_fits(analysis: Analysis, batch: int, device: torch.device | str,
                available: int | None = None) -> None:
     """Refuse a run whose estimate exceeds the device's memory, naming the node whose outputs
     take the most and a batch size that fits."""

@@ -7,10 +7,13 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
-
 from ..errors import TrainingError
+from ..lazy import lazy_import
 from .losses import LOSSES, LossSpec
+
+# The catalogue is read without tensors (validation, the form, the docs); what computes imports
+# torch on first use.
+torch = lazy_import("torch", globals(), "torch")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,11 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import torch
+from ..lazy import lazy_import
+
+# The catalogue is read without tensors (validation, the form, the docs); what builds or
+# computes imports torch on first use.
+torch = lazy_import("torch", globals(), "torch")
 
 #: Settings of the `schedule` section a schedule may read (each one a setting).
 SCHEDULE_SETTINGS = ("step_size", "gamma", "factor", "patience", "warmup_epochs", "min_lr")
