@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .convert import TorchImportError
+from ..errors import LayerLabError
 
 if TYPE_CHECKING:
     from torch import fx, nn
@@ -33,6 +33,16 @@ __all__ = ["ImportResult", "InputSpec", "TorchImportError", "import_file", "impo
 DTYPES = ("float32", "int64")
 #: The tracing batch (the check runs another, verify.CHECK_BATCH).
 TRACE_BATCH = 2
+
+
+class TorchImportError(LayerLabError):
+    """The module cannot be imported; `problems` lists every reason, each with its source line."""
+
+    def __init__(self, headline: str, problems: list[str]):
+        self.headline = headline
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{headline}\n{lines}" if problems else headline)
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,7 @@ def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | 
     from torch import fx
 
     from .convert import build_design, plan
-    from .trace import Recorder, Tracer
+    from .trace import Recorder, Tracer, where
     from .verify import CHECK_BATCH, example_inputs, verify
 
     name = name or type(module).__name__
@@ -156,7 +166,15 @@ def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | 
                         f"{str(failure).splitlines()[0] if str(failure) else ''}")
     if branches:
         raise TorchImportError(f"{name} cannot be traced into a fixed graph:", branches)
+    in_place = [f"{where(n)}: x.{n.target}() changes a tensor in place, which a graph of "
+                "layers cannot express: write x = x + y (not x.add_(y))"
+                for n in graph.nodes if n.op == "call_method" and str(n.target).endswith("_")
+                and not str(n.target).startswith("_")]
+    if in_place:
+        raise TorchImportError(f"{name} cannot be imported:", in_place)
     traced = fx.GraphModule(module, graph, class_name=name)
+    traced.graph.eliminate_dead_code()  # `out, _ = self.attn(x, x, x)` takes weights it ignores
+    traced.recompile()
     placeholders = [n for n in traced.graph.nodes if n.op == "placeholder"]
     required = [n for n in placeholders if not n.args]
     if not required <= placeholders[:len(inputs)] or len(inputs) > len(placeholders):

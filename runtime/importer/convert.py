@@ -21,6 +21,7 @@ from ..errors import LayerLabError
 from ..graph import GraphModel
 from ..layout import auto_layout
 from ..names import identifier_problem, slug
+from . import TorchImportError
 from .table import (FUNCTIONS, METHODS, Entry, Layer, Refuse, Same, Site, function_name,
                     module_entry)
 from .trace import LOCATION, where
@@ -75,16 +76,6 @@ class Plan:
     nodes: list[Planned]
     problems: list[str]
     notes: list[str]
-
-
-class TorchImportError(LayerLabError):
-    """The module cannot be imported; `problems` lists every reason, each with its source line."""
-
-    def __init__(self, headline: str, problems: list[str]):
-        self.headline = headline
-        self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{headline}\n{lines}" if problems else headline)
 
 
 def plan(gm: fx.GraphModule, values: dict[fx.Node, Any], dtypes: list[str]) -> Plan:
@@ -194,7 +185,8 @@ class _Converter:
             try:
                 src = self._tensor(arg, node)
             except Refuse as err:
-                self.problems.append(f"{where(node)}: the output {i}: {err}")
+                place = where(arg) if isinstance(arg, fx.Node) else where(node)
+                self.problems.append(f"{place}: forward's result {i}: {err}")
                 continue
             except _Skip:
                 continue
@@ -285,6 +277,8 @@ class _Converter:
         params = list(module.parameters()) if weighted else []
         if params and not any(p.requires_grad for p in params):
             planned.params["trainable"] = False
+        if layer.note:
+            self.notes.append(f"{where(node)}: {layer.note}")
         if last and not (layer.tuple_output or layer.recurrent):
             planned.source = node
             if layer.absorbs is not None:

@@ -52,6 +52,7 @@ class Layer:
     recurrent: bool = False
     tuple_output: bool = False
     absorbs: fx.Node | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -234,8 +235,14 @@ def _upsample(module: nn.Module) -> dict:
     return {"scale_factor": float(scale)}
 
 
-def _embedding_checks(module: nn.Module) -> None:
+def _embedding(site: Site) -> Layer:
+    module = site.module
     _require(module.max_norm is None, "max_norm (rescales the table as it reads it)")
+    layer = _module("Embedding")(site)
+    if module.padding_idx is not None:
+        layer.note = (f"padding_idx={module.padding_idx} is dropped: it only keeps that row's "
+                      "gradient at zero in training; the outputs are the same")
+    return layer
 
 
 def _recurrent(type_id: str) -> Rule:
@@ -612,7 +619,7 @@ MODULES: dict[type, Entry] = {
     nn.Unflatten: Entry("Reshape", _flatten_module),
     nn.Identity: Entry("", _same, note="left out (it changes nothing)"),
     nn.Upsample: Entry("Upsample", _module("Upsample", _upsample), note="scale_factor, not size"),
-    nn.Embedding: Entry("Embedding", _module("Embedding", checks=_embedding_checks),
+    nn.Embedding: Entry("Embedding", _embedding,
                         note="no max_norm; padding_idx only shapes training, and is dropped"),
     nn.RNN: Entry("RNN", _recurrent("RNN"), names=("input", "hx")),
     nn.LSTM: Entry("LSTM", _recurrent("LSTM"), names=("input", "hx")),

@@ -75,12 +75,30 @@ class Tracer(fx.Tracer):
 
 
 class Recorder(fx.Interpreter):
-    """Runs a traced module and keeps every node's value."""
+    """Runs a traced module and keeps a copy of every node's value (a copy: an in-place ReLU
+    after a BatchNorm would otherwise change what the BatchNorm's value reads)."""
 
     def __init__(self, module: fx.GraphModule):
-        super().__init__(module, garbage_collect_values=False)
+        super().__init__(module)
+        self.kept: dict[fx.Node, Any] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        self.kept[n] = _copy(result)
+        return result
 
     def values(self, *inputs: torch.Tensor) -> dict[fx.Node, Any]:
+        self.kept = {}
         with torch.no_grad():
             self.run(*inputs)
-        return dict(self.env)
+        return self.kept
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, tuple):
+        return tuple(_copy(v) for v in value)
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

@@ -15,7 +15,8 @@ from torch import fx, nn
 from ..compile import compile_model
 from ..graph import GraphModel
 from ..shapes import infer
-from .convert import Plan, Planned, TorchImportError
+from . import TorchImportError
+from .convert import Plan, Planned
 from .trace import Recorder
 
 ATOL = RTOL = 1e-5
