@@ -16,6 +16,7 @@ the source is parsed before it is written.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import itertools
 import os
@@ -518,19 +519,30 @@ def _imports(code: str) -> str:
 
 
 def _helper_sources(names: set[str]) -> list[str]:
-    """Sources of the helpers in `modules` that `names` need, with their own dependencies."""
+    """Sources of the helpers in `modules` that `names` need, with their own dependencies,
+    in the order `modules` defines them (dependencies first)."""
+    helpers = _helpers()
+    wanted, queue = set(), [name for name in names if name in helpers]
+    while queue:
+        name = queue.pop()
+        if name not in wanted:
+            wanted.add(name)
+            queue += helpers[name][2]
+    return [helpers[n][1] for n in sorted(wanted, key=lambda n: helpers[n][0])]
+
+
+@functools.cache
+def _helpers() -> dict[str, tuple[int, str, tuple[str, ...]]]:
+    """Each class and function `modules` defines: its line, its source and the other helpers
+    it names (read once: inspect.getsource is slow)."""
     defined = {name: obj for name, obj in vars(modules).items()
                if (inspect.isclass(obj) or inspect.isfunction(obj))
                and getattr(obj, "__module__", None) == modules.__name__}
-    wanted, queue = set(), [name for name in names if name in defined]
-    while queue:
-        name = queue.pop()
-        if name in wanted:
-            continue
-        wanted.add(name)
-        tree = ast.parse(textwrap.dedent(inspect.getsource(defined[name])))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id in defined:
-                queue.append(node.id)
-    ordered = sorted(wanted, key=lambda n: inspect.getsourcelines(defined[n])[1])
-    return [inspect.getsource(defined[n]).rstrip() for n in ordered]
+    out = {}
+    for name, obj in defined.items():
+        lines, first = inspect.getsourcelines(obj)
+        source = "".join(lines).rstrip()
+        named = {n.id for n in ast.walk(ast.parse(textwrap.dedent(source)))
+                 if isinstance(n, ast.Name) and n.id in defined and n.id != name}
+        out[name] = (first, source, tuple(sorted(named)))
+    return out

@@ -81,15 +81,16 @@ class LeafHelpers(fx.Tracer):
         return type(m).__module__ == EXPORTED_MODULE or super().is_leaf_module(m, qualname)
 
 
-def assert_reads_as_hand_written(design: GraphModel, source: str, network: nn.Module):
-    """No codegen residue; every name in forward means something; clean and traceable."""
+def assert_reads_as_hand_written(design: GraphModel, source: str, network: nn.Module,
+                                 paths: dict[str, str]):
+    """No codegen residue; every name in forward means something; clean and traceable.
+    `paths`: the design's `module_paths`."""
     assert flakes(source) == ""
     cls = network_class(source)
     text = ast.get_source_segment(source, cls)
     assert not re.search(r"=\s*None\s*$", text, re.M), "a `= None` line"
     assert max(map(len, text.splitlines())) <= 99, "a line longer than a person writes"
     assert not re.search(r"\b(getitem|getattr)_?\d*\b|;", text), "torch.fx residue"
-    paths = module_paths(design)
     forward = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "forward")
     allowed = ({"x", "_"} | set(design.nodes) | {p.split(".")[0] for p in paths.values()}
                | {f"{n}_{port.name}" for n in design.nodes for port in design.spec(n).outputs})
@@ -117,10 +118,11 @@ def assert_exported_equals_compiled(design: GraphModel, inputs: tuple[torch.Tens
     assert "runtime" not in source and "layerlab_inputs" not in source
     assert "__import__" not in source and "eval(" not in source and "exec(" not in source
     network = load(source, class_name_for(design))()
-    state = exported_state_dict(design, compiled.state_dict())
+    by_node_id = compiled.state_dict()
+    state = exported_state_dict(design, by_node_id)
     network.load_state_dict(state)  # strict
     assert network.state_dict().keys() == state.keys()
-    assert_reads_as_hand_written(design, source, network)
+    assert_reads_as_hand_written(design, source, network, module_paths(design))
     compiled.eval()
     network.eval()
     with torch.no_grad():
@@ -129,8 +131,8 @@ def assert_exported_equals_compiled(design: GraphModel, inputs: tuple[torch.Tens
     for g, w in zip(got, want):
         assert torch.equal(g, w)
     # and the exported class trains: gradients reach the parameters they reach when compiled
-    want = exported_state_dict(design, dict.fromkeys(trained(compiled, inputs)))
-    assert trained(network, inputs) == want.keys()
+    renamed = dict(zip(by_node_id, state))
+    assert trained(network, inputs) == {renamed[key] for key in trained(compiled, inputs)}
     return source
 
 
