@@ -247,7 +247,7 @@ class ShapeInference:
     def _order_edge(self, model: GraphModel, edge: Edge) -> None:
         """Keep `_rank` a topological order after `edge` was added: when its source sits after
         its destination, move the source and what reaches it from after the destination to
-        just before it (Pearce-Kelly's backward half; a new node inserted on an edge moves alone)."""
+        just before it (Pearce-Kelly's backward half; a node inserted on an edge moves alone)."""
         rank = self._rank
         if edge.src not in rank or edge.dst not in rank:
             self._stale = True
