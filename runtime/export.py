@@ -41,7 +41,7 @@ from .specs import ModuleRecipe, TensorInfo
 #: module's own state_dict keys (`features.conv1.weight`), not node ids.
 PYTHON_WEIGHTS_FORMAT = "layerlab.python-weights"
 
-#: Longest line the exported file has, as in most style guides' upper limit.
+#: Longest line of the exported class (PEP 8's limit for code whose team agrees on it).
 LINE_WIDTH = 99
 
 #: Shortest straight chain of layers written as one nn.Sequential.
