@@ -387,7 +387,10 @@ class _Watch:
         if engine is None or engine._watch is not self:
             model.unsubscribe(self)
             return
-        engine._on_event(model, event)
+        try:
+            engine._on_event(model, event)
+        except Exception:  # a slip here must never break the edit itself: infer cold next time
+            engine._stale = True
 
 
 def _infer_node(model: GraphModel, node_id: str, results: dict[str, NodeResult]) -> NodeResult:
