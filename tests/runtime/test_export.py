@@ -34,6 +34,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:dropout option adds dropout:User
 EXPORTED_MODULE = "exported_network"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is faster, and steady when other suites share the CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def load(source: str, class_name: str) -> type[nn.Module]:
     """Run exported source in a fresh namespace (as `import` would) and return its class."""
     namespace = {"__name__": EXPORTED_MODULE}
