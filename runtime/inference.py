@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any, Self
 
 import networkx as nx
-import torch
-from torch import nn
 
-from .compile import compile_model
 from .errors import CompileError, LayerLabError, TrainingError
 from .graph import GraphModel
+from .lazy import lazy_import, no_grad
 from .names import INPUTS_ATTRIBUTE
 from .training.checkpoints import load_checkpoint
+
+# torch is imported when a tensor is first needed, not with this module
+torch = lazy_import("torch", globals(), "torch")
+nn = lazy_import("torch.nn", globals(), "nn")
 
 
 class InferenceError(LayerLabError):
@@ -131,6 +133,8 @@ class Predictor(_Trained):
     def __init__(self, design: GraphModel, state: dict[str, torch.Tensor]):
         self.design = design
         try:
+            from .compile import compile_model  # imports torch
+
             self.model = compile_model(design)
         except CompileError as err:
             raise InferenceError(f"the design cannot be compiled: {err}") from None
@@ -163,7 +167,7 @@ class Predictor(_Trained):
             t = t.reshape(self.sample_shape)
         return t
 
-    @torch.no_grad()
+    @no_grad
     def predict(self, x: Any) -> Prediction:
         """The model's answer for ONE sample, with every layer's output for it."""
         sample = self.as_input(x).unsqueeze(0)
@@ -192,7 +196,7 @@ class Predictor(_Trained):
                 if e.src in fed and self.design.nodes[e.src].type == "Flatten"]
         return next((n for n in fed if self.design.nodes[n].type == "RBM"), None)
 
-    @torch.no_grad()
+    @no_grad
     def dream(self, x: Any, steps: tuple[int, ...] = (1, 5, 20, 100, 500),
               seed: int = 0) -> list[tuple[int, torch.Tensor]]:
         """What the Input's RBM makes of ONE sample: block Gibbs sampling started from it, the
@@ -263,7 +267,7 @@ class SampleGenerator(_Trained):
         self.noise_shape: tuple[int, ...] = tuple(inputs[0][1].shape)
         self.folder = None
 
-    @torch.no_grad()
+    @no_grad
     def generate(self, n: int, seed: int = 0) -> torch.Tensor:
         """`n` samples from `n` noise vectors drawn with `seed` (the same seed, the same
         samples), on the CPU."""

@@ -7,9 +7,11 @@ from __future__ import annotations
 import copy
 import math
 
-import torch
-
+from ..lazy import lazy_import
 from ..training.optimizers import make_optimizer
+
+# torch is imported when a tensor is first needed, not with this module
+torch = lazy_import("torch", globals(), "torch")
 
 START_LR, END_LR, SWEEP_STEPS = 1e-6, 1.0, 60
 #: Stop once the smoothed loss exceeds this multiple of its best.

@@ -11,18 +11,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from ..errors import TrainingError
 from ..graph import GraphModel
+from ..lazy import lazy_import
 from ..shapes import infer
 from ..training.config import parse_training
 from ..training.memory import device_memory, run_bytes
 from ..training.optimizers import make_optimizer
-from ..training.monitor import MonitorSample, first_non_finite_node
 from . import anatomy, signals
 from .findings import Finding
 from .static import static_findings
+
+# torch is imported when a tensor is first needed, not with this module
+torch = lazy_import("torch", globals(), "torch")
 
 #: Samples in the pre-flight batch (the run's batch size when smaller).
 PROBE_BATCH = 256
@@ -122,6 +123,8 @@ def _probe(trainer, result: Preflight, steps: int, params: dict[str, int],
            suggestion=lambda: None) -> None:
     """`suggestion()` runs the learning-rate finder on demand (for a rate to raise to)."""
     """One monitored forward/backward/step on a batch, then `steps` more on the same batch."""
+    from ..training.monitor import MonitorSample, first_non_finite_node  # imports torch
+
     design, cfg = trainer.design, trainer.config
     n = min(PROBE_BATCH, trainer.batch_size, len(trainer.train_idx))
     idx = trainer.train_idx[torch.randperm(len(trainer.train_idx),

@@ -7,13 +7,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from ..graph import GraphModel
+from ..lazy import lazy_import
 from ..training.losses import LOSSES
 from ..training.statistics import STATISTICS
 from . import anatomy
 from .findings import Edit, Finding, Fix
+
+# torch is imported when a tensor is first needed, not with this module
+torch = lazy_import("torch", globals(), "torch")
 
 #: A ReLU-family node whose outputs are exact zeros this often is dead.
 DEAD_LIMIT = 0.95

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 import weakref
 
-import torch
-
 from ..errors import TrainingError
 from ..graph import GraphModel
+from ..lazy import lazy_import
 from ..shapes import Analysis, infer
 from ..training.config import TrainingConfigError, parse_training
 from ..training.data_fit import check_data_fits
@@ -16,6 +15,9 @@ from ..training.losses import LOSSES, TASKS, losses_for, output_kind
 from ..training.modes import mode_of
 from . import anatomy
 from .findings import Edit, Finding, Fix
+
+# torch is imported when a tensor is first needed, not with this module
+torch = lazy_import("torch", globals(), "torch")
 
 #: Input features beyond these are "far from unit scale" (standardised data has mean 0, std 1).
 MEAN_LIMIT = 5.0

@@ -22,13 +22,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Callable
 
-import torch
-from torch.nn import functional as F
-
 from ..errors import TrainingError
+from ..lazy import lazy_import, no_grad
 from ..networks import is_multi_network, network_title
 from .callbacks import Callback
 from .events import Samples
+
+# torch is imported when a tensor is first needed, not with this module
+torch = lazy_import("torch", globals(), "torch")
+F = lazy_import("torch.nn.functional", globals(), "F")
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -286,7 +288,7 @@ class _Game(Callback):
         # validation's fakes: fresh each epoch, the same in every run of this seed
         self.eval_noise.manual_seed(trainer.config["seed"] * 104729 + epoch)
 
-    @torch.no_grad()
+    @no_grad
     def on_validation_end(self, trainer: "Trainer", metrics: dict) -> None:
         d_loss, d_real, d_fake, steps = self._sums.tolist()
         extras = trainer.epoch_extras

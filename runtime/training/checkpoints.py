@@ -6,10 +6,12 @@ import pickle
 import warnings
 from pathlib import Path
 
-import torch
-
 from ..document import temp_beside
 from ..errors import TrainingError
+from ..lazy import lazy_import
+
+# torch is imported when a tensor is first needed, not with this module
+torch = lazy_import("torch", globals(), "torch")
 
 CHECKPOINT_FORMAT = "layerlab.checkpoint"
 

@@ -2,13 +2,15 @@
 (which shows it next to the training settings while the user edits)."""
 from __future__ import annotations
 
-import torch
-
 from ..errors import TrainingError
 from ..graph import GraphModel
+from ..lazy import lazy_import
 from ..shapes import Analysis
 from .config import TrainingConfig
 from .losses import LOSSES, check_compatible
+
+# torch is imported when a tensor is first needed, not with this module
+torch = lazy_import("torch", globals(), "torch")
 
 
 def io_nodes(design: GraphModel) -> tuple[str, str]:

@@ -11,15 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
-
 from ..data.base import NamedTensors
 from ..errors import TrainingError
 from ..graph import GraphModel
 from ..layers.core import TRAINING_LOSS
+from ..lazy import lazy_import
 from ..networks import network_title
 from .losses import LOSSES, LossSpec, check_compatible
 from .metrics import MetricAccumulator, metric_spec
+
+# torch is imported when a tensor is first needed, not with this module
+torch = lazy_import("torch", globals(), "torch")
 
 
 @dataclass(frozen=True)
