@@ -5,16 +5,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QDoubleSpinBox, QGridLayout, QLabel, QLineEdit, QVBoxLayout,
                                QWidget)
 
 from runtime.inference import Predictor
+from runtime.lazy import lazy_import
 
 from .plots import NODE_COLORS
 from .try_views import gray_pixmap
+
+# torch loads in the background once the window is shown (designer.app): importing this
+# module must not wait for it
+torch = lazy_import("torch", globals(), "torch")
 
 
 class DrawingPad(QWidget):

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea,
@@ -25,11 +24,16 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScroll
 
 from runtime.inference import (InferenceError, Predictor, SampleGenerator, first_filters,
                                is_adversarial)
+from runtime.lazy import lazy_import
 from runtime.runs import RunError, read_run
 from runtime.training.adversarial import as_pictures
 
 from .try_inputs import DrawingPad, FeatureEditor, PointPlot, ValuesEditor
 from .try_views import LayerStrip, ProbabilityBars, dream_view, filters_view, gray_pixmap, grid_of
+
+# torch loads in the background once the window is shown (designer.app): importing this
+# module must not wait for it
+torch = lazy_import("torch", globals(), "torch")
 
 NO_RUN = "Train the design to try it: the Try it panel uses the weights of the latest run."
 MAX_SPINS = 32  # tables wider than this are edited as one line of values

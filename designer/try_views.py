@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import torch
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from designer import style
+from runtime.lazy import lazy_import
+
+# torch loads in the background once the window is shown (designer.app): importing this
+# module must not wait for it
+torch = lazy_import("torch", globals(), "torch")
 
 MAX_CHANNELS = 8  # feature maps shown per convolution layer
 MAX_STRIP = 128  # activation values shown per dense layer
