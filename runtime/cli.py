@@ -12,6 +12,7 @@ from typing import Sequence
 
 from .document import load, loads, node_problem_locations, with_lines
 from .errors import CompileError, DesignFileError, ExportError, Problem
+from .export_deploy import FORMATS, ExportFormat, export_format
 from .graph import GraphModel
 from .networks import network_title, network_totals
 from .present import format_count, format_exact, format_flops, format_outputs, format_bytes
@@ -35,18 +36,22 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
                                   "and FLOPs")
     summary.add_argument("file", help="design file (.json)")
     summary.add_argument("--json", action="store_true", help="machine-readable output")
-    export = commands.add_parser("export", help="write the design as standalone code, or a "
-                                 "run's trained weights")
+    export = commands.add_parser("export", help="write the design as standalone code, a "
+                                 "deployable model (ONNX, torch.export) or a run's trained "
+                                 "weights (docs/export.md)")
     export.add_argument("file", help="design file (.json)")
-    export.add_argument("--format", choices=["py", "safetensors"], default="py",
-                        help="py: a Python file defining an nn.Module (needs only torch); "
-                        "safetensors: the weights of --weights by node id, the design in the "
-                        "file's metadata")
+    export.add_argument("--format", choices=[f.name for f in FORMATS], default="py",
+                        help="; ".join(f"{f.name}: {f.help}" for f in FORMATS))
     export.add_argument("--weights", metavar="CHECKPOINT",
-                        help="a run's checkpoint (its best.pt or last.pt): the weights to export")
-    export.add_argument("-o", "--output", help="where to write (default: standard output)")
-    export.add_argument("--class-name", help="name of the generated class (default: from the "
-                        "design's name)")
+                        help="a run's checkpoint (its best.pt or last.pt): the weights to export "
+                        "(without it: freshly initialised weights)")
+    export.add_argument("-o", "--output", help="where to write (py only: default standard "
+                        "output)")
+    export.add_argument("--class-name", help="name of the generated class, --format py (default: "
+                        "from the design's name)")
+    export.add_argument("--network", metavar="NAME", help="the network to export, for a design "
+                        "that holds several (a GAN's generator), --format " + " or ".join(
+                            f.name for f in FORMATS if f.per_network))
     train = commands.add_parser("train", help="train the design headless with its training "
                                 "settings")
     train.add_argument("file", help="design file (.json)")
@@ -192,13 +197,10 @@ def _summary(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .export import export_python, write_python
 
-    if args.format == "safetensors" and not (args.weights and args.output):
-        print("export --format safetensors needs --weights CHECKPOINT (a run's best.pt or "
-              "last.pt) and -o FILE.safetensors", file=sys.stderr)
-        return EXIT_USAGE
-    if args.weights and not args.output:
-        print("export --weights needs -o FILE: the weights go to a .safetensors file beside it",
-              file=sys.stderr)
+    fmt = export_format(args.format)
+    misuse = _export_misuse(args, fmt)
+    if misuse:
+        print(misuse, file=sys.stderr)
         return EXIT_USAGE
     model, problems, text = _open(args.file)
     if model is not None:
@@ -209,24 +211,43 @@ def _export(args: argparse.Namespace) -> int:
         print("not exported: fix the errors above first", file=sys.stderr)
         return EXIT_PROBLEMS
     try:
-        if args.format == "safetensors":
-            from .export_weights import write_safetensors
-            write_safetensors(model, args.weights, args.output)
-            print(f"wrote {args.output}", file=sys.stderr)
-        elif args.output:
-            write_python(model, args.output, args.class_name, args.weights)
-            beside = (f" and {Path(args.output).with_suffix('.safetensors')}" if args.weights
-                      else "")
-            print(f"wrote {args.output}{beside}", file=sys.stderr)
-        else:
+        if fmt.name == "py" and not args.output:
             sys.stdout.write(export_python(model, args.class_name))
+            return EXIT_OK
+        if fmt.name == "py":
+            write_python(model, args.output, args.class_name, args.weights)
+        else:
+            fmt.write(model, args.output, args.weights,
+                      **({"network": args.network} if args.network else {}))
     except (ExportError, CompileError) as err:  # CompileError: several networks, for now
         print(f"export failed: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
     except OSError as err:
         print(f"cannot write {args.output}: {err.strerror or err}", file=sys.stderr)
         return EXIT_PROBLEMS
+    beside = (f" and {Path(args.output).with_suffix('.safetensors')}"
+              if fmt.name == "py" and args.weights else "")
+    weights = f"the weights of {args.weights}" if args.weights else "fresh weights"
+    print(f"wrote {args.output}{beside} ({fmt.label}, {weights})", file=sys.stderr)
     return EXIT_OK
+
+
+def _export_misuse(args: argparse.Namespace, fmt: ExportFormat) -> str | None:
+    """What is wrong with the export command's options, or None."""
+    if fmt.weights == "required" and not (args.weights and args.output):
+        return (f"export --format {fmt.name} needs --weights CHECKPOINT (a run's best.pt or "
+                f"last.pt) and -o FILE{fmt.suffix}")
+    if fmt.name != "py" and not args.output:
+        return f"export --format {fmt.name} needs -o FILE{fmt.suffix}: it writes a binary file"
+    if args.weights and not args.output:
+        return "export --weights needs -o FILE: the weights go to a .safetensors file beside it"
+    if args.class_name and fmt.name != "py":
+        return f"export --class-name names the class of --format py, not {fmt.name}"
+    if args.network and not fmt.per_network:
+        return ("export --network picks one network for --format " + " or ".join(
+            f.name for f in FORMATS if f.per_network) + f"; --format {fmt.name} takes the "
+            "whole design")
+    return None
 
 
 def _train(args: argparse.Namespace) -> int:
