@@ -105,6 +105,51 @@ def test_export_refuses_an_invalid_design(tmp_path, capsys):
     assert "not exported" in capsys.readouterr().err
 
 
+def test_export_onnx_and_pt2_write_files_their_own_tools_run(tmp_path, capsys):
+    import onnxruntime
+
+    path = tmp_path / "mlp.json"
+    save(mlp(), path)
+    onnx_file, pt2_file = tmp_path / "mlp.onnx", tmp_path / "mlp.pt2"
+    assert run(["export", str(path), "--format", "onnx", "-o", str(onnx_file)]) == 0
+    assert f"wrote {onnx_file} (ONNX model, fresh weights)" in capsys.readouterr().err
+    assert run(["export", str(path), "--format", "pt2", "-o", str(pt2_file)]) == 0
+    x = torch.randn(7, 2)
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    (from_onnx,) = session.run(["out"], {"x": x.numpy()})
+    assert from_onnx.shape == (7, 3)
+    assert torch.export.load(str(pt2_file)).module()(x).shape == (7, 3)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--format", "onnx"], "export --format onnx needs -o FILE.onnx"),
+    (["--format", "pt2", "--class-name", "Net", "-o", "n.pt2"],
+     "--class-name names the class of --format py, not pt2"),
+    (["--format", "py", "--network", "generator", "-o", "n.py"],
+     "--network picks one network for --format onnx or pt2"),
+    (["--format", "safetensors", "-o", "n.safetensors"], "needs --weights CHECKPOINT"),
+])
+def test_export_misuse_is_named_and_exits_2(options, message, lenet_file, capsys):
+    assert run(["export", str(lenet_file), *options]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_export_of_a_design_of_several_networks_takes_one_network(tmp_path, capsys):
+    from tests.runtime.designs import gan
+
+    path = tmp_path / "gan.json"
+    save(gan(), path)
+    out = tmp_path / "gan.onnx"
+    assert run(["export", str(path), "--format", "onnx", "-o", str(out)]) == 1
+    assert "holds 2 networks ('generator', 'discriminator'): export one at a time " \
+        "(--network NAME)" in capsys.readouterr().err
+    assert not out.exists()
+    assert run(["export", str(path), "--format", "pt2", "--network", "generator",
+                "-o", str(tmp_path / "generator.pt2")]) == 0
+    generator = torch.export.load(str(tmp_path / "generator.pt2")).module()
+    assert generator(torch.randn(3, 8)).shape == (3, 2)
+
+
 @pytest.mark.parametrize("argv, code", [
     (["validate"], 2), (["frobnicate", "x.json"], 2), (["export", "a.json", "--format", "tf"], 2),
     (["validate", "does-not-exist.json"], 1),
