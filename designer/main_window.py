@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
                                QWidget)
 
 from runtime.errors import DesignFileError, GraphError, LayerLabError
+from runtime.export_deploy import FORMATS, ExportFormat, export_format
+from runtime.networks import network_title
 from runtime.preset_files import PRESETS_DIR
 from runtime.fragment import copy_fragment, fragment_from_text, fragment_to_text
 from runtime.graph import MetaChanged
@@ -185,12 +187,17 @@ class MainWindow(QMainWindow):
         self.act_save_as = self._action("Save &As…", self.save_as,
                                         _keys(K.SaveAs, "Ctrl+Shift+S"),
                                         "Save the design under a new name")
-        self.act_export = self._action("&Export to Python…", self.export_python, "Ctrl+E",
-                                       "Write the design as a standalone PyTorch module")
-        self.act_export_weights = self._action(
-            "Export &Trained Weights…", self.export_weights,
-            tip="Write the weights of the run selected in the Runs tab (else the latest run) as "
-                "a safetensors file, by node id, with the design in its metadata")
+        # File > Export: one item per format of the one table the CLI and the docs also read
+        self.act_export_formats = {fmt.name: self._action(
+            f"{fmt.label} ({fmt.suffix})…", lambda _=False, name=fmt.name: self.export_as(name),
+            "Ctrl+E" if fmt.name == "py" else None,
+            f"Write {fmt.help}" + (" (the run selected in the Runs tab, else the latest)"
+                                   if fmt.weights == "required" else
+                                   "; with a run, its trained weights or the initial ones"))
+            for fmt in FORMATS}
+        self.act_export = self.act_export_formats["py"]
+        self.act_export.setIconText("Export to Python")  # the toolbar's short name
+        self.act_export_weights = self.act_export_formats["safetensors"]
         self.act_quit = self._action("&Quit", self.close, _keys(K.Quit, "Ctrl+Q"))
         self.act_undo = stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcuts(_keys(K.Undo, "Ctrl+Z"))
@@ -285,8 +292,9 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        file_menu.addActions([self.act_save, self.act_save_as, self.act_export,
-                              self.act_export_weights])
+        file_menu.addActions([self.act_save, self.act_save_as])
+        self.export_menu = file_menu.addMenu("&Export")
+        self.export_menu.addActions(list(self.act_export_formats.values()))
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit_menu = bar.addMenu("&Edit")
@@ -741,11 +749,52 @@ class MainWindow(QMainWindow):
         return True
 
     def export_python(self) -> None:
-        from runtime.export import write_python
-        path = self.ask_save_path("Export to Python", "Python files (*.py)", ".py")
-        if path and self._written("Cannot export", path,
-                                  lambda: write_python(self.session.model, path)):
-            self.statusBar().showMessage(f"Exported {path}", 4000)
+        self.export_as("py")
+
+    def export_weights(self) -> None:
+        self.export_as("safetensors")
+
+    def export_as(self, name: str) -> None:
+        """File ▸ Export ▸ a format of `runtime.export_deploy.FORMATS`: with a run of the design
+        (`trained_checkpoint`), the user chooses its trained weights or the initial ones; for
+        a design of several networks, which network (ONNX, .pt2); then where. Weights of
+        another design, or a layer the format cannot express, are refused with the nodes
+        named."""
+        fmt = export_format(name)
+        design = self.session.model
+        checkpoint = self.trained_checkpoint()
+        if checkpoint is None and fmt.weights == "required":
+            self.show_error("No trained weights", "Train the design first, or select one of "
+                            "its runs in the Runs tab: its weights are what is exported.")
+            return
+        if checkpoint is not None and fmt.weights == "optional":
+            trained = self.ask_export_weights(fmt, checkpoint)
+            if trained is None:
+                return
+            checkpoint = checkpoint if trained else None
+        options = {}
+        if fmt.per_network and len(design.networks()) > 1:
+            network = self.ask_network(fmt, [network_title(n) for n in design.networks()])
+            if not network:
+                return
+            options["network"] = network
+        path = self.ask_save_path(f"Export {fmt.label}", fmt.file_filter, fmt.suffix)
+        if not path:
+            return
+        self.statusBar().showMessage(f"Exporting {path}…")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        QApplication.processEvents()  # the message shows before the exporter holds the thread
+        try:
+            written = self._written("Cannot export", path, lambda: fmt.write(
+                design, path, checkpoint, **options))
+        finally:
+            QApplication.restoreOverrideCursor()
+        if written:
+            weights = (f"the weights of {_run_name(checkpoint)}" if checkpoint is not None
+                       else "initial weights")
+            self.statusBar().showMessage(f"Exported {path} ({fmt.label}, {weights})", 6000)
+        else:
+            self.statusBar().clearMessage()
 
     def _written(self, title: str, path: str, write) -> bool:
         """Run `write` (of `path`); a refusal or a file that cannot be written is shown under
@@ -771,22 +820,6 @@ class MainWindow(QMainWindow):
                 if run.folder and (Path(run.folder) / name).is_file():
                     return Path(run.folder) / name
         return None
-
-    def export_weights(self) -> None:
-        """File ▸ Export Trained Weights: a run's weights as safetensors, checked against the
-        design on the canvas (weights of another design are refused with the nodes named)."""
-        from runtime.export_weights import write_safetensors
-        checkpoint = self.trained_checkpoint()
-        if checkpoint is None:
-            self.show_error("No trained weights", "Train the design first, or select one of "
-                            "its runs in the Runs tab: its weights are what is exported.")
-            return
-        path = self.ask_save_path("Export Trained Weights", "safetensors files (*.safetensors)",
-                                  ".safetensors")
-        if path and self._written("Cannot export the weights", path, lambda: write_safetensors(
-                self.session.model, checkpoint, path)):
-            self.statusBar().showMessage(f"Exported the weights of {checkpoint.parent.name} "
-                                         f"to {path}", 6000)
 
     def maybe_save(self) -> bool:
         """True when it is fine to replace the design (saved, discarded or unchanged)."""
@@ -866,6 +899,36 @@ class MainWindow(QMainWindow):
             path += suffix
         return path
 
+    def export_weights_box(self, fmt: ExportFormat,
+                           checkpoint: Path) -> tuple[QMessageBox, object, object]:
+        """The question `ask_export_weights` asks, and its trained and initial buttons."""
+        box = QMessageBox(QMessageBox.Icon.Question, f"Export {fmt.label}",
+                          f"Export the design with the trained weights of "
+                          f"{_run_name(checkpoint)}?", QMessageBox.StandardButton.Cancel, self)
+        which = "its best epoch" if checkpoint.name == "best.pt" else "its last epoch"
+        box.setInformativeText(
+            f"Trained weights: {checkpoint.name}, {which}.\nInitial weights: the freshly "
+            "initialised network, untrained.\n\nTo export another run's weights, select it in "
+            "the Runs tab first.")
+        trained = box.addButton("Trained weights", QMessageBox.ButtonRole.AcceptRole)
+        initial = box.addButton("Initial weights", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(trained)
+        return box, trained, initial
+
+    def ask_export_weights(self, fmt: ExportFormat, checkpoint: Path) -> bool | None:
+        """True: export the run's trained weights; False: the initial ones; None: cancel."""
+        box, trained, initial = self.export_weights_box(fmt, checkpoint)
+        box.exec()
+        clicked = box.clickedButton()
+        return True if clicked is trained else False if clicked is initial else None
+
+    def ask_network(self, fmt: ExportFormat, titles: list[str]) -> str | None:
+        """Which network of the design to export (a file of `fmt` holds one); None: cancel."""
+        title, ok = QInputDialog.getItem(self, f"Export {fmt.label}", "This design holds "
+                                         f"{len(titles)} networks and a {fmt.suffix} file holds "
+                                         "one. Export:", titles, 0, False)
+        return title if ok and title else None
+
     def ask_recover(self, description: str) -> bool:
         answer = QMessageBox.question(self, "Recover unsaved work",
                                       f"LayerLab did not close normally. Recover {description}?")
@@ -904,6 +967,18 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         self.autosaver.clear()
         event.accept()
+
+
+def _run_name(checkpoint: Path) -> str:
+    """How a checkpoint's run is named to the user: 'run “NAME”' (its folder's name when the
+    run description cannot be read)."""
+    from runtime.runs import RunError, read_run
+
+    try:
+        name = read_run(checkpoint.parent).name
+    except RunError:
+        name = checkpoint.parent.name
+    return f"run “{name}”"
 
 
 def is_typing(widget: QWidget | None) -> bool:

@@ -194,7 +194,7 @@ FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat("pt2", ".pt2", "torch.export program",
                  "a torch.export program (dynamic batch) that torch.export.load gives back "
                  "without the design's code", "optional", True, write_pt2),
-    ExportFormat("safetensors", ".safetensors", "safetensors weights",
+    ExportFormat("safetensors", ".safetensors", "Trained weights",
                  "the trained weights of --weights by node id, the design in the file's "
                  "metadata", "required", False, _write_safetensors),
 )

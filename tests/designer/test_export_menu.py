@@ -1,0 +1,115 @@
+"""File ▸ Export (#17): one item per format of runtime.export_deploy.FORMATS; with a run of the
+design the user chooses its trained weights or the initial ones; a design of several networks
+asks which network; the files load in their own tools. Dialogs are answered by the test."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnxruntime
+import pytest
+import torch
+
+from runtime.compile import compile_model
+from runtime.export_deploy import FORMATS, export_format
+from runtime.training import load_checkpoint
+
+from .trained import PRESETS, train
+
+
+@pytest.fixture(scope="module")
+def spirals_run(tmp_path_factory) -> Path:
+    """mlp-spirals trained one epoch: a run folder with best.pt."""
+    return train(tmp_path_factory.mktemp("runs"), "mlp-spirals", 1)
+
+
+@pytest.fixture
+def window(make_window, monkeypatch):
+    win = make_window()
+    win.messages = []
+    monkeypatch.setattr(win, "show_error", lambda title, text: win.messages.append(text))
+    return win
+
+
+def run_name(folder: Path) -> str:
+    from runtime.runs import read_run
+
+    return read_run(folder).name
+
+
+def _never(*args):
+    raise AssertionError("asked a question it should not ask")
+
+
+def test_file_export_lists_every_format_of_the_one_table(window):
+    actions = window.export_menu.actions()
+    assert [a.text() for a in actions] == [f"{f.label} ({f.suffix})…" for f in FORMATS]
+    assert actions == list(window.act_export_formats.values())
+    assert window.act_export is window.act_export_formats["py"]
+    assert window.act_export.shortcut().toString() == "Ctrl+E"
+    file_menu = window.menuBar().actions()[0].menu()
+    assert window.export_menu.menuAction() in file_menu.actions()
+
+
+def test_without_a_run_onnx_is_written_with_the_initial_weights_unasked(window, tmp_path):
+    window.open_preset(PRESETS / "mlp-spirals.json")
+    out = tmp_path / "spirals.onnx"
+    window.ask_export_weights = _never
+    window.ask_save_path = lambda title, file_filter, suffix: (
+        str(out) if (title, file_filter, suffix) == ("Export ONNX model",
+                                                     "ONNX model (*.onnx)", ".onnx") else "")
+    window.act_export_formats["onnx"].trigger()
+    assert window.messages == []
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["x"]
+    assert session.run(None, {"x": torch.randn(6, 2).numpy()})[0].shape == (6, 2)
+    assert "initial weights" in window.statusBar().currentMessage()
+
+
+def test_with_a_run_the_user_chooses_its_trained_weights_or_the_initial_ones(
+        window, spirals_run, tmp_path):
+    window.open_preset(PRESETS / "mlp-spirals.json")
+    panel = window.plots.runs
+    panel.add_root(spirals_run)
+    panel.select_folders([spirals_run])
+    checkpoint = window.trained_checkpoint()
+    assert checkpoint == Path(spirals_run) / "best.pt"
+    # the question names the run, trained weights by default
+    box, trained, initial = window.export_weights_box(export_format("pt2"), checkpoint)
+    assert box.text() == ("Export the design with the trained weights of "
+                          f"run “{run_name(spirals_run)}”?")
+    assert "select it in the Runs tab" in box.informativeText()
+    assert box.defaultButton() is trained and initial.text() == "Initial weights"
+
+    reference = compile_model(window.session.model).eval()
+    reference.load_state_dict(load_checkpoint(checkpoint)["model"])
+    x = torch.randn(5, 2)
+    answers = iter([True, False, None])
+    window.ask_export_weights = lambda fmt, path: next(answers)
+    saved = []
+    window.ask_save_path = lambda *args: saved.append(tmp_path / f"{len(saved)}.pt2") or \
+        str(saved[-1])
+    window.act_export_formats["pt2"].trigger()  # the run's weights
+    assert torch.allclose(torch.export.load(str(saved[0])).module()(x), reference(x), atol=1e-6)
+    assert run_name(spirals_run) in window.statusBar().currentMessage()
+    window.act_export_formats["pt2"].trigger()  # the initial weights
+    assert not torch.allclose(torch.export.load(str(saved[1])).module()(x), reference(x))
+    window.act_export_formats["pt2"].trigger()  # cancelled: no dialog, no file
+    assert len(saved) == 2 and window.messages == []
+
+
+def test_a_design_of_several_networks_asks_which_network(window, tmp_path):
+    window.open_preset(PRESETS / "gan-2d.json")
+    asked = []
+    window.ask_network = lambda fmt, titles: asked.append(titles) or "generator"
+    out = tmp_path / "generator.onnx"
+    window.ask_save_path = lambda *args: str(out)
+    window.act_export_formats["onnx"].trigger()
+    assert asked == [["generator", "discriminator"]]
+    generator_inputs = [n.id for n in window.session.model.nodes.values()
+                        if n.type == "Input" and n.network == "generator"]
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == generator_inputs
+    window.ask_network = lambda fmt, titles: None  # cancelled: nothing asked after it
+    window.ask_save_path = _never
+    window.act_export_formats["pt2"].trigger()
+    assert window.messages == []
