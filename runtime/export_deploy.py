@@ -399,20 +399,19 @@ def _first_line(err: BaseException) -> str:
 # --- plumbing -------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """The exporters' progress prints and internal warnings kept off the user's terminal (the
-    outcome is reported as a result or an ExportError)."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export",
-                                                    "torch._export", "onnxscript")]
-    levels = [logger.level for logger in loggers]
+    """The exporters' progress prints, warnings and graph dumps kept off the user's terminal:
+    the outcome is reported as a result or an ExportError. (torch logs through handlers of its
+    own, so only the process-wide switch reaches them; it is restored at once.)"""
+    disabled = logging.root.manager.disable
+    logging.disable(logging.WARNING)
     try:
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        # torch.export prints the partial graph of a failed trace to sys.stderr itself
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+        logging.disable(disabled)
 
 
 def _replace_atomically(target: Path, save: Callable[[str], Any]) -> Path:

@@ -200,6 +200,27 @@ def test_weights_of_another_design_are_refused_and_nothing_is_written(trained, t
     assert [p.name for p in tmp_path.iterdir()] == ["wider.onnx"]
 
 
+def test_one_network_of_a_trained_gan_exports_with_its_trained_weights(tmp_path):
+    from runtime.compile import compile_joined
+
+    design = document.loads(document.dumps(PRESETS["gan-2d"]))
+    data = design.training["dataset"]
+    design.training = dict(design.training, epochs=1, dataset=dict(
+        data, params=dict(data["params"], n_samples=1000)))
+    Trainer(design, design.training, checkpoint_dir=tmp_path).fit()
+    joined = compile_joined(design).eval()
+    joined.load_state_dict(torch.load(tmp_path / "last.pt", weights_only=True)["model"])
+    generator = joined.networks["generator"]
+    out = write_onnx(design, tmp_path / "generator.onnx", weights=tmp_path / "last.pt",
+                     network="generator")
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (noise,) = sample(design, generator, 4)
+    (got,) = session.run(None, {session.get_inputs()[0].name: noise.numpy()})
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(got), generator(noise), atol=1e-4,
+                                   rtol=1e-4)
+
+
 # --- layers the exporters cannot express --------------------------------------------------------
 class KthValue(nn.Module):
     """The median of three along the last dimension: aten.kthvalue has no ONNX operator."""
