@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import queue
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,10 @@ from .training.events import Error, Event, FitEnd, Paused, Resumed, RunWarning, 
 
 #: The child's last message on the event queue (not an event: it only says the queue is done).
 _DONE = {"event": "worker_done"}
+#: Between batches the child looks for commands at most this often: a look at the queue costs
+#: ~20 us (a lock and a pipe poll), 3 % of a small MLP's step, and a Stop or Pause arriving
+#: 20 ms later is not felt.
+COMMAND_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -57,13 +62,17 @@ class _ChildLink:
     def __init__(self, events: Any, commands: Any):
         self.events = events
         self.commands = commands
+        self._next_poll = 0.0
 
     # Callback interface (duck-typed to keep the child's imports small until it trains)
     def on_event(self, trainer, event: Event) -> None:
         self.events.put(event.to_json())
 
     def on_batch_end(self, trainer, step: int) -> None:
-        self.drain(trainer)
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._next_poll = now + COMMAND_POLL_S
+            self.drain(trainer)
 
     def on_idle(self, trainer) -> None:
         self.drain(trainer)
