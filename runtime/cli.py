@@ -227,7 +227,7 @@ def _export(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     beside = (f" and {Path(args.output).with_suffix('.safetensors')}"
               if fmt.name == "py" and args.weights else "")
-    weights = f"the weights of {args.weights}" if args.weights else "fresh weights"
+    weights = f"the weights of {args.weights}" if args.weights else "initial weights"
     print(f"wrote {args.output}{beside} ({fmt.label}, {weights})", file=sys.stderr)
     return EXIT_OK
 

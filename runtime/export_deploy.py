@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .document import dumps, temp_beside
 from .errors import ExportError
+# the key the design rides under: the .pt2 archive's extra_files, the ONNX model's metadata
+from .export_weights import DESIGN_KEY
 from .graph import GraphModel
 from .networks import network_title
 
@@ -39,8 +41,6 @@ if TYPE_CHECKING:
 EXAMPLE_BATCH = 2
 #: The name of the dynamic batch dimension (ONNX shows it as the inputs' first dimension).
 BATCH_DIM = "batch"
-#: Where the design rides in the .pt2 archive (`extra_files`) and the ONNX model's metadata.
-DESIGN_ENTRY = "layerlab.design"
 
 
 # --- the formats ----------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ class Deployable:
             raise _refusal("ONNX", self.design, self.module, err, self.program) from None
         if self.inputs:  # the symbol torch.export gave the batch (s0, s3...) gets its name
             onnx_program.rename_axes({onnx_program.model.graph.inputs[0].shape[0]: BATCH_DIM})
-        onnx_program.model.metadata_props[DESIGN_ENTRY] = dumps(self.design)
+        onnx_program.model.metadata_props[DESIGN_KEY] = dumps(self.design)
 
         def save(tmp: str) -> None:
             import onnx
@@ -143,13 +143,13 @@ class Deployable:
 
     def write_pt2(self, path: str | os.PathLike) -> Path:
         """Write the program with `torch.export.save` (atomically), the design in its
-        `extra_files` under `DESIGN_ENTRY`."""
+        `extra_files` under `DESIGN_KEY`."""
         import torch
 
         def save(tmp: str) -> None:
             with open(tmp, "wb") as handle:
                 torch.export.save(self.program, handle,
-                                  extra_files={DESIGN_ENTRY: dumps(self.design)})
+                                  extra_files={DESIGN_KEY: dumps(self.design)})
 
         return _replace_atomically(Path(path), save)
 

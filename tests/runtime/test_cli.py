@@ -112,7 +112,7 @@ def test_export_onnx_and_pt2_write_files_their_own_tools_run(tmp_path, capsys):
     save(mlp(), path)
     onnx_file, pt2_file = tmp_path / "mlp.onnx", tmp_path / "mlp.pt2"
     assert run(["export", str(path), "--format", "onnx", "-o", str(onnx_file)]) == 0
-    assert f"wrote {onnx_file} (ONNX model, fresh weights)" in capsys.readouterr().err
+    assert f"wrote {onnx_file} (ONNX model, initial weights)" in capsys.readouterr().err
     assert run(["export", str(path), "--format", "pt2", "-o", str(pt2_file)]) == 0
     x = torch.randn(7, 2)
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])

@@ -25,7 +25,7 @@ from runtime import document
 from runtime.cli import build_parser, run
 from runtime.compile import compile_model
 from runtime.errors import ExportError
-from runtime.export_deploy import (BATCH_DIM, DESIGN_ENTRY, FORMATS, export_format,
+from runtime.export_deploy import (BATCH_DIM, DESIGN_KEY, FORMATS, export_format,
                                    export_program, formats_markdown, write_onnx, write_pt2)
 from runtime.graph import GraphModel
 from runtime.networks import network_title
@@ -127,8 +127,11 @@ def check_both(design: GraphModel, folder: Path, network: str | None = None) -> 
     onnx.checker.check_model(model, full_check=True)
     assert [i.name for i in model.graph.input] == deployed.inputs
     assert all(i.type.tensor_type.shape.dim[0].dim_param == BATCH_DIM for i in model.graph.input)
-    embedded = {p.key: p.value for p in model.metadata_props}[DESIGN_ENTRY]
+    embedded = {p.key: p.value for p in model.metadata_props}[DESIGN_KEY]
     assert document.loads(embedded).snapshot() == design.snapshot()
+    extra = {DESIGN_KEY: ""}
+    torch.export.load(str(pt2_path), extra_files=extra)
+    assert document.loads(extra[DESIGN_KEY]).snapshot() == design.snapshot()
     assert_same_outputs(onnx_path, pt2_path, design, deployed.module, deployed.outputs)
 
 
