@@ -270,6 +270,17 @@ def test_a_layer_onnx_cannot_express_is_refused_with_its_node_named(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.pt2"]
 
 
+def test_when_the_exporter_names_no_operation_each_layer_is_tried_alone(tmp_path,
+                                                                          monkeypatch):
+    import runtime.export_deploy as export_deploy
+
+    monkeypatch.setattr(export_deploy, "_node_in_message", lambda *args: None)
+    with pytest.raises(ExportError, match=r"node 'odd_one' \(KthValue\): ONNX cannot express "
+                                          r"this layer: ONNX has no operator for aten.kthvalue"):
+        write_onnx(odd_design("KthValue", KthValue), tmp_path / "odd.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_layer_torch_export_cannot_trace_is_refused_with_its_node_named(tmp_path):
     with pytest.raises(ExportError, match=r"node 'odd_one' \(SignGate\): torch.export cannot "
                                           r"express this layer: .*data-dependent control flow"):
