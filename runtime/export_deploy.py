@@ -231,7 +231,8 @@ def deployable(design: GraphModel, weights: str | os.PathLike | None = None,
         from .export_weights import checkpoint_tensors
 
         tensors = checkpoint_tensors(design, weights)  # every tensor of the design, checked
-        module.load_state_dict({key: tensors[key] for key in module.state_dict()}, strict=True)
+        module.load_state_dict({name: tensors[name] for name in module.state_dict()},
+                               strict=True)
     return module.eval()
 
 
@@ -297,8 +298,8 @@ def _refusal(tool: str, design: GraphModel, module: nn.Module, err: Exception,
         node, reason = _culprit(tool, module) or (None, reason)
     if node is None:
         return ExportError(f"{tool} cannot export this design: {reason}")
-    spec = design.nodes[node].type if node in design.nodes else "?"
-    return ExportError(f"node '{node}' ({spec}): {tool} cannot express this layer: {reason}")
+    type_id = design.nodes[node].type if node in design.nodes else "?"
+    return ExportError(f"node '{node}' ({type_id}): {tool} cannot express this layer: {reason}")
 
 
 def _node_in_message(err: Exception, program: ExportedProgram | None,
