@@ -925,8 +925,8 @@ class MainWindow(QMainWindow):
     def ask_network(self, fmt: ExportFormat, titles: list[str]) -> str | None:
         """Which network of the design to export (a file of `fmt` holds one); None: cancel."""
         title, ok = QInputDialog.getItem(self, f"Export {fmt.label}", "This design holds "
-                                         f"{len(titles)} networks and a {fmt.suffix} file holds "
-                                         "one. Export:", titles, 0, False)
+                                         f"{len(titles)} networks and each {fmt.suffix} file "
+                                         "holds one. Export:", titles, 0, False)
         return title if ok and title else None
 
     def ask_recover(self, description: str) -> bool:
