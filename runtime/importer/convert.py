@@ -268,13 +268,16 @@ class _Converter:
         else:
             inputs = [previous]
         ports = layer.ports or ("input",) * len(inputs)
-        weighted = module is not None and previous is None and (
-            any(True for _ in module.parameters()) or any(True for _ in module.buffers()))
-        node_id = self._node_id(node, previous is None, weighted, layer.type_id)
+        owner = module if previous is None else None
+        if module is not None and layer.part:
+            owner = module.get_submodule(layer.part)
+        weighted = owner is not None and (any(True for _ in owner.parameters())
+                                          or any(True for _ in owner.buffers()))
+        node_id = self._node_id(node, previous is None, weighted, layer.type_id, layer.part)
         planned = Planned(node_id, layer.type_id, dict(layer.params), list(zip(inputs, ports)),
-                          module=module if weighted else None, location=where(node),
+                          module=owner if weighted else None, location=where(node),
                           recurrent=layer.recurrent)
-        params = list(module.parameters()) if weighted else []
+        params = list(owner.parameters()) if weighted else []
         if params and not any(p.requires_grad for p in params):
             planned.params["trainable"] = False
         if layer.note:
@@ -287,10 +290,18 @@ class _Converter:
         self.nodes.append(planned)
         return planned
 
-    def _node_id(self, node: fx.Node, first: bool, weighted: bool, type_id: str) -> str:
-        """The module's id for its (first) call; for a function, the variable its result is
-        assigned to (`pooled = x.mean(dim=(2, 3))`); a numbered id of the layer type
-        otherwise."""
+    def _node_id(self, node: fx.Node, first: bool, weighted: bool, type_id: str,
+                 part: str | None = None) -> str:
+        """The module's id for its (first) call, with the part's path for a part
+        (encoder_layers_0); for a function, the variable its result is assigned to
+        (`pooled = x.mean(dim=(2, 3))`); a numbered id of the layer type otherwise."""
+        if part:
+            if first:
+                self.calls[node.target] += 1
+            if self.calls[node.target] > 1:
+                raise Refuse(f"it is called {self.calls[node.target]} times, and a design "
+                             "cannot share one layer's weights between nodes")
+            return self._fresh(f"{self.module_ids[node.target]}_{part.replace('.', '_')}")
         if node.op != "call_module" or not first:
             name = _assigned_name(node) if first else None
             if name and name not in self.taken:

@@ -43,6 +43,9 @@ class Layer:
         tuple_output: The call returns (output, something else): only index 0 is the node's.
         absorbs: A later fx node (a flatten after adaptive pooling) whose value this node's
             output already is.
+        part: For one call that becomes several nodes with weights (nn.TransformerEncoder):
+            the path of the submodule whose weights this node takes ("layers.0").
+        note: Something worth telling the user that does not stop the import.
     """
 
     type_id: str
@@ -52,6 +55,7 @@ class Layer:
     recurrent: bool = False
     tuple_output: bool = False
     absorbs: fx.Node | None = None
+    part: str | None = None
     note: str = ""
 
 
@@ -313,12 +317,15 @@ def _qkv(site: Site, layer: Layer) -> Layer:
 
 
 def _encoder_layer(site: Site) -> Layer:
-    module = site.module
-    _require(getattr(module.self_attn, "batch_first", False), "batch_first=False: LayerLab's "
-             "encoder layer is batch first; build it with batch_first=True")
     for name in ("src_mask", "src_key_padding_mask"):
         _require(site.arg(name) is None, f"{name} (LayerLab's encoder layer takes no mask)")
     _require(not site.value("is_causal", False), "is_causal=True")
+    return Layer("TransformerEncoderLayer", _encoder_params(site.module), (site.tensor("src"),))
+
+
+def _encoder_params(module: nn.Module) -> dict:
+    _require(getattr(module.self_attn, "batch_first", False), "batch_first=False: LayerLab's "
+             "encoder layer is batch first; build it with batch_first=True")
     activation = module.activation
     names = {F.relu: "relu", F.gelu: "gelu", torch.relu: "relu"}
     if isinstance(activation, (nn.ReLU, nn.GELU)) and getattr(activation, "approximate",
@@ -330,10 +337,38 @@ def _encoder_layer(site: Site) -> Layer:
     _require(module.norm1.eps == 1e-5 and module.norm2.eps == 1e-5, "layer_norm_eps other than "
              "1e-5")
     _require(module.linear1.bias is not None, "bias=False")
-    return Layer("TransformerEncoderLayer", {
-        "nhead": module.self_attn.num_heads, "dim_feedforward": module.linear1.out_features,
-        "dropout": module.dropout.p, "activation": kind, "norm_first": module.norm_first,
-        "causal": bool(getattr(module, "causal", False))}, (site.tensor("src"),))
+    return {"nhead": module.self_attn.num_heads, "dim_feedforward": module.linear1.out_features,
+            "dropout": module.dropout.p, "activation": kind, "norm_first": module.norm_first,
+            "causal": bool(getattr(module, "causal", False))}
+
+
+def _encoder_stack(site: Site) -> list[Layer]:
+    """nn.TransformerEncoder: one node per layer, and a LayerNorm for its final norm."""
+    module = site.module
+    for name in ("mask", "src_key_padding_mask"):
+        _require(site.arg(name) is None, f"{name} (LayerLab's encoder layer takes no mask)")
+    _require(not site.value("is_causal", False), "is_causal=True")
+    layers = [Layer("TransformerEncoderLayer", _encoder_params(layer), part=f"layers.{i}")
+              for i, layer in enumerate(module.layers)]
+    if module.norm is not None:
+        norm = module.norm
+        _require(isinstance(norm, nn.LayerNorm), f"a final norm {type(norm).__name__}")
+        layers.append(Layer("LayerNorm", {**spec_params("LayerNorm", _attrs(norm)),
+                                          **_layernorm(norm)}, part="norm"))
+    layers[0].inputs = (site.tensor("src"),)
+    return layers
+
+
+def _interpolate(site: Site) -> Layer:
+    _require(site.value("size") is None, "a target size (LayerLab's Upsample takes a "
+             "scale_factor)")
+    scale = _plain(site.value("scale_factor"))
+    _require(isinstance(scale, (int, float)), "different scale factors per dimension")
+    _require(not site.value("align_corners"), "align_corners=True")
+    _require(not site.value("recompute_scale_factor"), "recompute_scale_factor=True")
+    _require(not site.value("antialias", False), "antialias=True")
+    return Layer("Upsample", {"scale_factor": float(scale),
+                              "mode": site.value("mode", "nearest")}, (site.tensor(),))
 
 
 def _shaped(site: Site, source: fx.Node | None = None) -> Layer | Same:
@@ -632,6 +667,10 @@ MODULES: dict[type, Entry] = {
                                       names=("src", "src_mask", "src_key_padding_mask",
                                              "is_causal"),
                                       note="batch_first, relu or gelu, no masks"),
+    nn.TransformerEncoder: Entry("TransformerEncoderLayer", _encoder_stack,
+                                 names=("src", "mask", "src_key_padding_mask", "is_causal"),
+                                 note="one node per layer (and a LayerNorm for its norm); "
+                                 "no masks"),
 }
 for _entry_class, _entry in list(MODULES.items()):
     if _entry.layer in ("RNN", "LSTM", "GRU"):
@@ -720,6 +759,9 @@ FUNCTIONS: dict[Callable, Entry] = {
     F.avg_pool2d: Entry("AvgPool2d", _functional_pool("Avg", 2), (
         "input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
         "divisor_override")),
+    F.interpolate: Entry("Upsample", _interpolate, ("input", "size", "scale_factor", "mode",
+                                                    "align_corners", "recompute_scale_factor",
+                                                    "antialias"), "scale_factor, not size"),
     F.adaptive_avg_pool1d: Entry("GlobalAvgPool", _adaptive("Avg"), ("input", "output_size")),
     F.adaptive_avg_pool2d: Entry("GlobalAvgPool", _adaptive("Avg"), ("input", "output_size")),
 }

@@ -100,3 +100,20 @@ class GlobalPoolNet(nn.Module):
         y = F.relu(self.conv(x))
         y = torch.add(y, self.conv2(y))
         return self.pool(y)
+
+
+class EncoderStack(nn.Module):
+    """PyTorch's nn.TransformerEncoder (a stack with a final norm) and F.interpolate."""
+
+    def __init__(self):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=24,
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(16),
+                                             enable_nested_tensor=False)
+        self.conv = nn.Conv1d(16, 4, 1)
+
+    def forward(self, x):
+        x = self.encoder(x)
+        x = self.conv(x.transpose(1, 2))
+        return F.interpolate(x, scale_factor=2, mode="linear")

@@ -148,7 +148,7 @@ def test_recurrent_patterns_set_return_sequences():
 
 PATTERNS = [("GRURegressor", ["5,3"]), ("SequenceTagger", ["7,4"]),
             ("TinyTransformer", ["6:int64"]), ("Decoder", ["8"]), ("TwoTowers", ["1,8,8", "1,8,8"]),
-            ("GlobalPoolNet", ["2,5,5"])]
+            ("GlobalPoolNet", ["2,5,5"]), ("EncoderStack", ["5,16"])]
 
 
 @pytest.mark.parametrize("class_name,shapes", PATTERNS, ids=[p[0] for p in PATTERNS])
@@ -176,6 +176,11 @@ def test_pattern_details():
     attention = transformer.design.in_edges("attn")
     assert [(e.src, e.dst_port) for e in attention] == [("encoder", "query")]  # self-attention
     assert transformer.design.nodes["encoder"].params["activation"] == "gelu"
+    stack = import_module(_instance("patterns.py", "EncoderStack"), [InputSpec((5, 16))])
+    assert [(n.id, n.type) for n in stack.design.nodes.values()][1:4] == [
+        ("encoder_layers_0", "TransformerEncoderLayer"),
+        ("encoder_layers_1", "TransformerEncoderLayer"), ("encoder_norm", "LayerNorm")]
+    assert stack.design.nodes["encoder_layers_1"].params["norm_first"] is True
 
 
 # --- refusals -----------------------------------------------------------------------------------
