@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import re
 import sys
 import traceback
 import uuid
@@ -93,7 +94,8 @@ def parse_args(text: str | Sequence[str] | None) -> tuple[list, dict]:
             else:
                 kwargs.update(value)
             continue
-        for pair in item.split(",") if "=" in item and item.count("=") > 1 else [item]:
+        # pairs are split at commas that start a new name= (a list value keeps its commas)
+        for pair in re.split(r",(?=\s*[A-Za-z_]\w*\s*=)", item):
             key, eq, raw = pair.partition("=")
             if not eq or not key.strip().isidentifier():
                 raise ValueError(f"constructor argument {pair!r} must be name=value, a JSON "
@@ -147,7 +149,7 @@ def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | 
     from torch import fx
 
     from .convert import build_design, plan
-    from .trace import Recorder, Tracer, where
+    from .trace import LoopStop, Recorder, Tracer, where
     from .verify import CHECK_BATCH, example_inputs, verify
 
     name = name or type(module).__name__
@@ -158,10 +160,11 @@ def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | 
         failure = None
     except Exception as err:  # fx's own refusal (a loop over a tensor), or the model's bug
         graph, failure = None, err
-    branches = [f"{loc.describe() if loc else 'forward'}: forward decides on a value computed "
+    branches = [f"{loc.describe() if loc else 'forward'}: forward "
+                f"{'loops on' if loc in tracer.loops else 'decides on'} a value computed "
                 "from the input (data-dependent control flow), which a fixed graph of layers "
                 "cannot express" for loc in dict.fromkeys(tracer.branches)]
-    if failure is not None:
+    if failure is not None and not isinstance(failure, LoopStop):
         branches.append(f"{_error_location(failure)}{type(failure).__name__}: "
                         f"{str(failure).splitlines()[0] if str(failure) else ''}")
     if branches:

@@ -49,16 +49,22 @@ def where(node: fx.Node) -> str:
     return location.describe() if location else f"fx node {node.name}"
 
 
+class LoopStop(fx.proxy.TraceError):
+    """Tracing stopped at a loop on a traced value (reported as a branch, not an error)."""
+
+
 class Tracer(fx.Tracer):
     """Keeps the table's modules whole and notes the source line of every call.
 
     Attributes:
         branches: Where the forward branched on a traced value (data-dependent control flow).
+        loops: Those of them that came round again (a `while`); tracing stops at the first.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.branches: list[Location | None] = []
+        self.loops: list[Location | None] = []
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return is_leaf(m) or super().is_leaf_module(m, module_qualified_name)
@@ -69,8 +75,13 @@ class Tracer(fx.Tracer):
         return node
 
     def to_bool(self, obj: fx.Proxy) -> bool:
-        # note the branch and follow the `if` side, to find the branches after it too
-        self.branches.append(user_location())
+        # note the branch and follow the `if` side, to find the branches after it too; a
+        # `while` on a traced value would follow that side for ever: stop at the second pass
+        location = user_location()
+        if location in self.branches:
+            self.loops.append(location)
+            raise LoopStop("a loop whose condition is computed from the input")
+        self.branches.append(location)
         return True
 
 

@@ -29,6 +29,8 @@ class DataDependent(nn.Module):
             x = torch.relu(x)
         if x.mean() < 1:
             x = torch.tanh(x)
+        while x.norm() > 1:
+            x = x / 2
         return x
 
 

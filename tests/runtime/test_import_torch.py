@@ -28,6 +28,7 @@ from runtime.inference import load_strict
 from runtime.networks import subgraph
 from runtime.shapes import infer
 from runtime.training.checkpoints import load_checkpoint
+from runtime.training.transfer import transfer_weights
 
 MODELS = Path(__file__).resolve().parents[1] / "import_models"
 PRESETS = sorted((Path(__file__).resolve().parents[2] / "presets").glob("*.json"))
@@ -209,9 +210,9 @@ def test_unsupported_calls_are_all_listed_with_their_lines():
 def test_data_dependent_control_flow_lists_every_branch():
     err = _refusal("DataDependent", 8)
     assert [p.split(":")[0] for p in err.problems] == [
-        f"refused.py line {_line('if x.sum() > 0:')} (`if x.sum() > 0",
-        f"refused.py line {_line('if x.mean() < 1:')} (`if x.mean() < 1"]
-    assert all("data-dependent control flow" in p for p in err.problems)
+        f"refused.py line {_line(code)} (`{code[:-1]}" for code in (
+            "if x.sum() > 0:", "if x.mean() < 1:", "while x.norm() > 1:")]
+    assert all("data-dependent control flow" in p for p in err.problems)  # a loop ends too
 
 
 @pytest.mark.parametrize("class_name,shape,words", [
@@ -314,6 +315,13 @@ def test_the_checkpoint_loads_into_the_saved_design(tmp_path):
     x = _batch(inputs)[0]
     with torch.no_grad():
         assert torch.allclose(compiled(x), module(x), atol=1e-5, rtol=1e-5)
+    # what `train --init-from vgg.pt` does: every node with weights takes its own
+    fresh = compile_model(design)
+    report = transfer_weights(fresh, design, tmp_path / "vgg.pt")
+    assert not report.skipped and len(report.loaded) == report.weighted == 12
+    fresh.eval()
+    with torch.no_grad():
+        assert torch.allclose(fresh(x), module(x), atol=1e-5, rtol=1e-5)
 
 
 def _run(argv: list[str]) -> int:
@@ -355,6 +363,7 @@ def test_arguments_and_shapes_parse():
         with pytest.raises(ValueError):
             parse_input(bad)
     assert parse_args(['{"a": 1}', "b=2,c=text", "[3]"]) == ([3], {"a": 1, "b": 2, "c": "text"})
+    assert parse_args("layers=[2, 2],width=8") == ([], {"layers": [2, 2], "width": 8})
     with pytest.raises(ValueError):
         parse_args(["novalue"])
 
