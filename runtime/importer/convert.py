@@ -178,7 +178,9 @@ class _Converter:
         result = node.args[0]
         results = list(result) if isinstance(result, (tuple, list)) else [result]
         if isinstance(result, dict):
-            self.problems.append(f"{where(node)}: forward returns a dict: return a tensor or a "
+            returned = [a for a in result.values() if isinstance(a, fx.Node)]
+            place = where(returned[0]) if returned else where(node)
+            self.problems.append(f"{place}: forward returns a dict: return a tensor or a "
                                  "tuple of tensors")
             return
         for i, arg in enumerate(results):
@@ -223,6 +225,8 @@ class _Converter:
         special = self._parts(node)
         if special is not None:
             return special
+        if node.target is operator.getitem and self.env.get(node.args[0]) is REFUSED:
+            raise _Skip()  # `out, _ = self.lstm(x)` after the LSTM itself was refused
         entry, module = self._entry(node)
         site = Site(node, module, self._bind(node, entry), self.values, self.modules)
         result = entry.rule(site)
@@ -328,9 +332,9 @@ class _Converter:
         if isinstance(value, Part):
             return value if keep_part else self._resolve(value)
         if value is OTHER or value is META or _made_in_forward(arg):
-            raise Refuse(f"it uses {arg.name}, a tensor that is not computed from the input "
-                         "(a parameter or buffer read in forward, or a tensor made there)")
-        raise Refuse(f"it uses {arg.name}, which is not a tensor")
+            raise Refuse(f"it uses {self._what(arg)}, a tensor that is not computed from the "
+                         "input (a parameter or buffer read in forward, or a tensor made there)")
+        raise Refuse(f"it uses {self._what(arg)}, which is not a tensor")
 
     def _resolve(self, part: Part) -> Planned:
         """A recurrent layer's part used as a tensor: every step, or the final state."""
@@ -352,9 +356,6 @@ class _Converter:
             raise Refuse(f"it uses both every step and the final state of {planned.type_id} "
                          f"'{planned.node_id}': a LayerLab {planned.type_id} node outputs one "
                          "of them")
-        elif planned.source is not part.node:
-            # the same part taken twice (out[:, -1] written in two places): one value
-            pass
         return planned
 
     def _parts(self, node: fx.Node) -> Any:

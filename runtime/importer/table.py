@@ -606,6 +606,11 @@ def _repeat(site: Site) -> Layer:
     return Layer("RepeatVector", {"n": after.shape[1]}, (source.args[0],))
 
 
+def _indexing(site: Site) -> Layer:
+    raise Refuse("it takes part of a tensor (indexing or slicing), which no LayerLab layer "
+                 "does; only the recurrent patterns (out[:, -1, :], h_n[-1]) are understood")
+
+
 _RESHAPE_METHODS = ("view", "reshape", "flatten", "squeeze", "unsqueeze")
 
 #: Modules by exact class (a subclass may change forward, so it is traced into instead).
@@ -746,6 +751,9 @@ FUNCTIONS: dict[Callable, Entry] = {
     torch.add: Entry("Add", _merge("Add"), ("input", "other", "alpha"), "two tensors"),
     operator.mul: Entry("Multiply", _merge("Multiply"), ("input", "other"), "two tensors"),
     torch.mul: Entry("Multiply", _merge("Multiply"), ("input", "other"), "two tensors"),
+    operator.getitem: Entry("—", _indexing, ("input", "index"),
+                            "refused, except the recurrent patterns (`out[:, -1, :]`, "
+                            "`h_n[-1]`) and taking the output of `out, _ = attn(...)`"),
     torch.cat: Entry("Concat", _cat, ("tensors", "dim"), "not along the batch"),
     torch.concat: Entry("Concat", _cat, ("tensors", "dim"), "not along the batch"),
     torch.mean: Entry("GlobalAvgPool", _mean, ("input", "dim", "keepdim"),
