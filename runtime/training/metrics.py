@@ -223,6 +223,28 @@ class MetricAccumulator:
         self.add_loss(values[0], target)
         self.add(values[1:], target)
 
+    def totals(self) -> list[float]:
+        """The running sums as one flat list of fixed length (a distributed run adds the
+        ranks' lists element by element): loss sum, samples, then per metric its count and
+        sums (zeros where no batch measured it)."""
+        out = [self._loss, float(self._samples)]
+        for name, spec in self._specs:
+            out += [float(self._counts.get(name, 0)), *self._sums.get(name, [0.0] * spec.width)]
+        return out
+
+    def set_totals(self, values: list[float]) -> None:
+        """Replace the running sums by `values`, laid out as `totals` returns them."""
+        self._loss, self._samples = values[0], int(round(values[1]))
+        at = 2
+        for name, spec in self._specs:
+            count = int(round(values[at]))
+            self._sums.pop(name, None)
+            self._counts.pop(name, None)
+            if count:
+                self._counts[name] = count
+                self._sums[name] = list(values[at + 1:at + 1 + spec.width])
+            at += 1 + spec.width
+
     def result(self) -> dict[str, float]:
         """Mean loss and every metric over what was added since `reset`."""
         out = {"loss": self._loss / max(self._samples, 1)}

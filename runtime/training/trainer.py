@@ -28,6 +28,8 @@ from .callbacks import Callback
 from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
 from .data_fit import activation_warning, check_data_fits, check_structure
+from .distributed import (PeerLost, Reducer, check_batches, close_group, init_group, lost_peer,
+                          rank_device, share, threads_per_process, world, wrap)
 from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, RunWarning,
                      from_json)
 from .losses import LOSSES, compute_loss
@@ -114,10 +116,12 @@ class Trainer:
                                 "a run (its weights, optimiser, schedule and epoch), init_from "
                                 "starts a new run from another run's weights", "design")
         self.design = design
+        # under torchrun: this process's rank; only rank 0 has callbacks (events, files)
+        self.world = world()
         if config is None:
             config = design.training
         self.config = config if isinstance(config, TrainingConfig) else parse_training(config)
-        self.callbacks = list(callbacks)
+        self.callbacks = list(callbacks) if self.world.main else []
         self.base_dir = Path(base_dir) if base_dir else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.resume_path = Path(resume) if resume else None
@@ -139,7 +143,11 @@ class Trainer:
         self._paused = False
         self._pending_lr: float | None = None
         self.doctor = None
-        if self.config["monitoring"]["doctor"]:
+        self.reducer: Reducer | None = None  # the collectives of a run on several processes
+        self._group_opened = False
+        self._loss_weight = 1.0  # this rank's share of the global batch, times the ranks
+        self._stop_agreed = False
+        if self.config["monitoring"]["doctor"] and self.world.main:
             from ..doctor.live import LiveDoctor
 
             self.doctor = LiveDoctor()
@@ -187,6 +195,8 @@ class Trainer:
         check_structure(self.design, cfg)  # the one check the designer's Train button makes
         joined = self.mode.joins_networks and is_multi_network(self.design)
         self.device = pick_device(cfg["device"])
+        if self.world.active:
+            self._join_group()
         torch.manual_seed(cfg["seed"])
         if self.dataset is None:
             try:
@@ -241,8 +251,11 @@ class Trainer:
             raise TrainingError("the training split is empty: lower validation_split or add "
                                 "samples", "data")
         batch = cfg["batch_size"]
-        self.batch_size = n if batch == "full" else min(batch, n)
-        check_fits(analysis, self.batch_size, self.device)  # before the first batch is made
+        self.batch_size = n if batch == "full" else min(batch, n)  # global: split over ranks
+        if self.world.active:
+            check_batches(n, self.batch_size, self.world)
+        # before the first batch is made
+        check_fits(analysis, math.ceil(self.batch_size / self.world.size), self.device)
         self._analysis = analysis
         self.steps_per_epoch = math.ceil(n / self.batch_size)
         # read on every step, looked up once
@@ -268,6 +281,10 @@ class Trainer:
         self._clip = (cfg["gradient_clipping"]["mode"], cfg["gradient_clipping"]["value"])
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
         self.generator = torch.Generator().manual_seed(cfg["seed"])
+        # draws the epoch's order, the same on every rank; augmentation and corruption draw
+        # per sample, so a rank with its own share draws from its own generator
+        self.batch_generator = self.generator if not self.world.active else \
+            torch.Generator().manual_seed(cfg["seed"] * 7919 + self.world.rank + 1)
         self.monitor_schedule = MonitorSchedule(
             cfg["monitoring"]["every"],
             total_steps=cfg["epochs"] * self.steps_per_epoch)
@@ -293,6 +310,32 @@ class Trainer:
                                            self.design.registry)
         if self.init_from is not None:
             self._init_weights()
+        self._forward_local = self._forward  # without DDP: re-runs that look for NaN
+        if self.world.active:
+            self._wrap_ddp()
+
+    def _join_group(self) -> None:
+        """Several processes (torchrun): this rank's device, the process group, the reducer."""
+        if self.mode.objective is not None:
+            raise TrainingError(f"training mode {self.mode.id} trains with its own objective, "
+                                "which runs in one process only: train it without "
+                                "--nproc-per-node / torchrun", "design")
+        self.device = rank_device(self.world, self.device)
+        self._group_opened = init_group(self.world, self.device)
+        self.reducer = Reducer(self.world, self.device)
+
+    def _wrap_ddp(self) -> None:
+        """DDP around the compiled model, after any weights were loaded (every rank loads the
+        same). The trainer keeps the plain model for checkpoints, monitoring and evaluation."""
+        self.ddp = wrap(self.model, self.device)
+        if self.heads is not None:
+            names = ([name for name, _ in getattr(self.model, INPUTS_ATTRIBUTE)]
+                     if isinstance(self.dataset.x, NamedTensors) else None)
+            self._forward = heads_forward(self.ddp, names)
+        else:
+            self._forward = self.ddp.forward
+        # monitoring spacing: what rank 0 proposes, and what all ranks use (agreed each step)
+        self._spacing = self._agreed_spacing = self.monitor_schedule.every
 
     # --- the loop -------------------------------------------------------------------------
     def fit(self) -> FitEnd:
@@ -300,7 +343,8 @@ class Trainer:
         started = time.perf_counter()
         threads = torch.get_num_threads()
         try:
-            torch.set_num_threads(cpu_threads(self.config["threads"]))
+            torch.set_num_threads(threads_per_process(self.config["threads"], self.world)
+                                  if self.world.active else cpu_threads(self.config["threads"]))
             self._setup()
             return self._fit(started)
         except KeyboardInterrupt:  # Ctrl-C: an ending, not a failure (the last checkpoint stands)
@@ -310,9 +354,10 @@ class Trainer:
             self.emit(end)
             raise
         except BaseException as err:
-            failure = _as_training_error(err, getattr(self, "batch_size", None),
-                                         getattr(self, "device", None), self._largest_layer(),
-                                         self._fitting_batch())
+            failure = (PeerLost(err) if self.world.active and lost_peer(err) else
+                       _as_training_error(err, getattr(self, "batch_size", None),
+                                          getattr(self, "device", None), self._largest_layer(),
+                                          self._fitting_batch()))
             self._call("on_exception", failure)
             self.emit(Error.of(failure))
             end = self._end_event("failed", started, str(failure))
@@ -323,6 +368,9 @@ class Trainer:
             raise failure from err
         finally:
             torch.set_num_threads(threads)
+            if self._group_opened:
+                close_group()
+                self._group_opened = False
 
     def _fit(self, started: float) -> FitEnd:
         cfg = self.config
@@ -365,13 +413,14 @@ class Trainer:
             self._save_checkpoints(improved)
             self._call("on_epoch_end", event)
             self.emit(event)
-            if self._stop:
+            if self.reducer.any(self._stop) if self.reducer is not None else self._stop:
+                self._stop = True
                 status = "stopped"
                 break
             if es["enabled"] and waited > es["patience"]:
                 status = "early_stopped"
                 break
-        if self.history and len(self.val_idx):  # a trained model and data to judge it on
+        if self.history and len(self.val_idx) and self.world.main:  # a model and data to judge
             self._emit_report()
         end = self._end_event(status, started)
         self._call("on_fit_end", end)
@@ -395,36 +444,52 @@ class Trainer:
         bins = cfg["monitoring"]["histogram_bins"]
         timing = self.monitor_schedule.adaptive
         checks = self.check_schedule
+        dist = self.reducer
+        generator = self.batch_generator
         for i in range(self.steps_per_epoch):
-            if self._stop:
+            # several ranks stop together, on the stop they agreed on in a step's all_reduce
+            if self._stop_agreed if dist is not None else self._stop:
                 break
             step_start = time.thread_time()  # CPU time: steadier than wall time on a busy machine
             self.step += 1
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            batch_samples = len(idx)
+            if dist is not None:  # this rank's share; its loss weighs by the share's size
+                start, end = share(batch_samples, self.world)
+                idx = idx[start:end]
+                self._loss_weight = len(idx) * self.world.size / batch_samples
             xb, yb = self.x[idx], self.y[idx]
             if augmenting:
-                xb = (xb.map(lambda t: augment(t, aug, self.dataset.kind, self.generator))
+                xb = (xb.map(lambda t: augment(t, aug, self.dataset.kind, generator))
                       if isinstance(xb, NamedTensors)
-                      else augment(xb, aug, self.dataset.kind, self.generator))
+                      else augment(xb, aug, self.dataset.kind, generator))
             if self._corrupting:
-                xb = self.mode.corrupt(xb, cfg["mode"], self.generator)
+                xb = self.mode.corrupt(xb, cfg["mode"], generator)
             sampled = self.monitor_schedule.due(self.step)
             sample = MonitorSample(self.model, self.node_specs, bins) if sampled else None
             try:
-                full = i == 0 or sampled or checks.due(self.step)
+                # several ranks check every batch: the metric sums are reduced per epoch and
+                # must cover the same batches on every rank
+                full = dist is not None or i == 0 or sampled or checks.due(self.step)
                 loss_value = self._step(xb, yb, acc, sample, full_check=full)
             finally:
                 if sample is not None:
                     sample.remove_hooks()
             ran += 1
-            self._samples_seen += len(idx)
+            self._samples_seen += batch_samples
             if sample is not None:
-                self.emit(Monitor(self.step, epoch, sample.finish()["nodes"]))
+                nodes = sample.finish()["nodes"]
+                if dist is not None:
+                    nodes = dist.monitor(nodes, len(idx))
+                self.emit(Monitor(self.step, epoch, nodes))
             seconds = time.thread_time() - step_start
             if not sampled:
                 checks.record(self.step, seconds, full)
             if timing or sampled:
                 self.monitor_schedule.record(self.step, seconds, sampled)
+            if dist is not None:  # rank 0's new spacing goes out with the next step
+                self._spacing, self.monitor_schedule.every = (self.monitor_schedule.every,
+                                                              self._agreed_spacing)
             now = time.perf_counter()
             if now - last_emit >= STEP_EVENT_INTERVAL or i == self.steps_per_epoch - 1:
                 last_emit = now
@@ -435,7 +500,11 @@ class Trainer:
                 hook(self, self.step)
             if self._paused:
                 self._wait_while_paused()
-        return acc.result() if ran else None
+        if not ran:
+            return None
+        if dist is not None:
+            dist.accumulator(acc)
+        return acc.result()
 
     def _step(self, xb: torch.Tensor, yb: torch.Tensor, acc: MetricAccumulator,
               sample: MonitorSample | None, full_check: bool = True) -> float:
@@ -448,9 +517,11 @@ class Trainer:
         with self._autocast():
             output = self._forward(xb)
             loss = self._loss_fn(output, yb)
-        total = loss
+        # DDP averages the ranks' gradients: weighting each by its share of the global batch
+        # makes that average the global batch's mean (shares can differ by one sample)
+        total = loss * self._loss_weight if self.reducer is not None else loss
         if self._l1 > 0:
-            total = loss + self._l1 * l1_penalty(self.trainable)
+            total = total + self._l1 * l1_penalty(self.trainable)
         if self.scaler is not None:
             self.scaler.scale(total).backward()
             self.scaler.unscale_(self.optimizer)
@@ -468,6 +539,12 @@ class Trainer:
             metric_values = values[1 + len(norms):]
         else:
             loss_value, norm_values = loss.item(), []
+        local_loss = loss_value
+        if self.reducer is not None:  # the global batch's loss, stop and monitoring spacing
+            loss_value, stop, spacing = self.reducer.step(local_loss, len(yb), self._stop,
+                                                          self._spacing)
+            self._stop_agreed = stop
+            self._agreed_spacing = self.monitor_schedule.every = spacing
         if not math.isfinite(loss_value):
             raise self._nan_error("loss", xb)
         if norm_values and self.scaler is None and not all(map(math.isfinite, norm_values)):
@@ -488,7 +565,7 @@ class Trainer:
             apply_max_norm(self.named_trainable, self._max_norm)
         if self.schedule.per_step:
             self.schedule.after_batch()
-        acc.add_loss(loss_value, yb)
+        acc.add_loss(local_loss, yb)  # a run on several ranks sums them at the epoch's end
         if full_check:
             acc.add(metric_values, yb)
         return loss_value
@@ -501,11 +578,17 @@ class Trainer:
         cfg = self.config
         self.model.eval()
         acc = self._accumulator()
-        for output, target in self.evaluation_batches(self.val_idx):
+        idx = self.val_idx
+        if self.reducer is not None:  # each rank evaluates its share; the sums are added
+            start, end = share(len(idx), self.world)
+            idx = idx[start:end]
+        for output, target in self.evaluation_batches(idx):
             with self._autocast():
                 loss = (compute_loss(cfg["loss"], output, target) if self.heads is None
                         else self._loss_fn(output, target))
             acc.update(output, target, loss)
+        if self.reducer is not None:
+            self.reducer.accumulator(acc)
         return acc.result()
 
     def _accumulator(self) -> MetricAccumulator | HeadsAccumulator:
@@ -665,7 +748,7 @@ class Trainer:
             node = next((n for n in reversed(order) if n in bad), None)
         else:
             node = first_non_finite_node(self.model, xb, self.design.topological_order(),
-                                         self._forward)
+                                         self._forward_local)
         where = f" in node '{node}'" if node else ""
         hint = ("lower the learning rate, add gradient clipping, or normalise the inputs"
                 if node or what == "gradients" else self._finite_output_hint(xb))
@@ -675,7 +758,7 @@ class Trainer:
     @torch.no_grad()
     def _finite_output_hint(self, xb: torch.Tensor) -> str:
         """Why the loss is not finite when every output is: huge outputs, or the targets."""
-        outputs = self._forward(xb)
+        outputs = self._forward_local(xb)
         largest = max((float(o.abs().max()) for o in (
             outputs if isinstance(outputs, tuple) else (outputs,)) if o.numel()), default=0.0)
         if largest > OVERFLOW_HINT:
@@ -696,7 +779,7 @@ class Trainer:
                 "extra": {name: state.state_dict() for name, state in self.extra_states.items()}}
 
     def _save_checkpoints(self, improved: bool) -> None:
-        if self.checkpoint_dir is None:
+        if self.checkpoint_dir is None or not self.world.main:  # ranks hold the same weights
             return
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         state = self.checkpoint_state()
