@@ -74,6 +74,9 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     train.add_argument("--runs-dir", metavar="DIR", help="keep the run as a run folder under "
                        "DIR (default: DESIGN.runs/ beside the design; docs/runs.md)")
     train.add_argument("--no-run", action="store_true", help="do not keep a run folder")
+    train.add_argument("--nproc-per-node", type=int, metavar="N", help="train on N processes "
+                       "of this machine through torchrun (DDP; one per GPU, or gloo on the "
+                       "CPU); the batch size is split over them (docs/distributed.md)")
     runs = commands.add_parser("runs", help="list the kept runs of a design: name, date, "
                                "status, what changed, final metrics")
     runs.add_argument("file", help="design file (.json)")
@@ -251,10 +254,29 @@ def _export_misuse(args: argparse.Namespace, fmt: ExportFormat) -> str | None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import os
+
     from .errors import TrainingConfigError, TrainingError
     from .training import JsonLinesWriter, ProgressPrinter, Trainer, parse_training
+    from .training.distributed import PeerLost, record_failure, world
     from .training.transfer import TransferPrinter
 
+    try:
+        place = world()
+    except TrainingError as err:
+        print(f"{args.file}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.nproc_per_node is not None:
+        if args.nproc_per_node < 1:
+            print(f"{args.file}: --nproc-per-node must be 1 or more, got {args.nproc_per_node}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        if "WORLD_SIZE" in os.environ:
+            print(f"{args.file}: --nproc-per-node starts torchrun, and this process already "
+                  "runs under it: leave the option out", file=sys.stderr)
+            return EXIT_USAGE
+        if args.nproc_per_node > 1:
+            return _train_launched(args)
     model, problems, _ = _open(args.file)
     if model is None:
         _print_problems(args.file, problems)
@@ -275,6 +297,10 @@ def _train(args: argparse.Namespace) -> int:
     callbacks = [TransferPrinter(sys.stderr, f"{args.file}: "), ProgressPrinter(sys.stderr)]
     metrics_file = trainer = None
     checkpoint_dir = args.checkpoint_dir
+    # a rank of a run on several processes: rank 0 prints and writes; the others only train
+    if not place.main:
+        callbacks, checkpoint_dir = [], None
+        args.metrics_out, args.no_run = None, True
     try:
         if args.metrics_out:
             metrics_file = open(args.metrics_out, "w", encoding="utf-8")
@@ -297,9 +323,14 @@ def _train(args: argparse.Namespace) -> int:
         end = trainer.fit()
     except TrainingError as err:
         node = f" (node '{err.node}')" if err.node else ""
-        print(f"{args.file}: training failed{node}: {err}", file=sys.stderr)
+        rank = f" on rank {place.rank}" if place.active else ""
+        print(f"{args.file}: training failed{rank}{node}: {err}", file=sys.stderr)
+        if not isinstance(err, PeerLost):  # the launcher shows the rank that failed first
+            record_failure(err)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
+        if not place.main:  # rank 0 says where the run stopped
+            return EXIT_INTERRUPTED
         last = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
         kept = f"last checkpoint {last}" if last is not None and last.exists() else \
             "no checkpoint was written (use --checkpoint-dir to keep one)"
@@ -313,12 +344,35 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         if metrics_file:
             metrics_file.close()
+    if not place.main:
+        return EXIT_OK
     final = end.final or {}
     # the JSON alone on standard output (for scripts); its label with the progress lines
     print(f"{args.file}: the last epoch's metrics (JSON, on standard output):", file=sys.stderr,
           flush=True)
     print(json.dumps({k: v for k, v in final.items() if k != "event"}, indent=2))
     return EXIT_OK
+
+
+def _train_launched(args: argparse.Namespace) -> int:
+    """`train --nproc-per-node N`: the same command on N local processes through torchrun."""
+    from .training.distributed import launch
+
+    argv = [args.file, *(["--epochs", str(args.epochs)] if args.epochs is not None else []),
+            *(["--device", args.device] if args.device is not None else [])]
+    for item in args.settings:
+        argv += ["--set", item]
+    for option, value in (("--metrics-out", args.metrics_out),
+                          ("--checkpoint-dir", args.checkpoint_dir), ("--resume", args.resume),
+                          ("--init-from", args.init_from), ("--runs-dir", args.runs_dir)):
+        if value is not None:
+            argv += [option, value]
+    if args.no_run:
+        argv.append("--no-run")
+    print(f"{args.file}: training on {args.nproc_per_node} processes (torchrun)",
+          file=sys.stderr, flush=True)
+    code = launch(args.nproc_per_node, argv)
+    return {0: EXIT_OK, EXIT_INTERRUPTED: EXIT_INTERRUPTED}.get(code, EXIT_PROBLEMS)
 
 
 def _runs(args: argparse.Namespace) -> int:
