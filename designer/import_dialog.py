@@ -3,7 +3,8 @@ constructor arguments and weights; the import's refusals are listed in the dialo
 source line. On success the dialog holds the import (`imported`) for the main window to open.
 
 The classes are listed by reading the file without running it; Import runs it (the user's own
-model code), which the dialog says.
+model code), which the dialog says. The model's weights are kept as a checkpoint (beside the model
+file unless the user says otherwise) that the new design starts training from.
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeyEvent
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QPushButton,
                                QVBoxLayout, QWidget)
 
 from runtime.importer import (ImportResult, InputSpec, TorchImportError, model_classes,
@@ -54,12 +55,22 @@ class ImportDialog(QDialog):
         weights_browse.setAutoDefault(False)
         weights_browse.clicked.connect(self._browse_weights)
 
+        self.keep_check = QCheckBox("Keep the weights in:", objectName="import_keep")
+        self.keep_check.setChecked(True)
+        self.keep_check.setToolTip("Write the model's weights as a LayerLab checkpoint; the new "
+                                   "design starts training from them (Start from weights)")
+        self.keep_edit = QLineEdit(objectName="import_keep_path")
+        self.keep_edit.setPlaceholderText("a .pt file (suggested beside the model file)")
+        self.keep_check.toggled.connect(self.keep_edit.setEnabled)
+        self.class_combo.currentTextChanged.connect(self._suggest_weights_path)
+
         form = QFormLayout()
         form.addRow("Model file:", _row(self.path_edit, browse))
         form.addRow("Class:", self.class_combo)
         form.addRow("Input shape:", self.shape_edit)
         form.addRow("Constructor arguments:", self.args_edit)
         form.addRow("Weights:", _row(self.weights_edit, weights_browse))
+        form.addRow(self.keep_check, self.keep_edit)
 
         note = QLabel("Importing runs the model file's code (your model's constructor and "
                       "forward). Import only files you trust.")
@@ -91,6 +102,7 @@ class ImportDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(self.headline)
         layout.addWidget(self.problems, 1)
+        layout.addStretch(0)  # takes the room while there is no problem list to show
         layout.addWidget(self.buttons)
         self.resize(640, 360)
 
@@ -175,9 +187,24 @@ class ImportDialog(QDialog):
             return False
         finally:
             QGuiApplication.restoreOverrideCursor()
+        keep = self.keep_edit.text().strip() if self.keep_check.isChecked() else ""
+        if keep:
+            try:
+                result.keep_weights(keep)
+            except OSError as err:
+                self._show_problems(f"Cannot write the weights to {keep}: "
+                                    f"{err.strerror or err}", [])
+                return False
         self.imported = result
         self.accept()
         return True
+
+    def _suggest_weights_path(self, class_name: str) -> None:
+        """Beside the model file, named after it and the class (net_LeNet5.pt)."""
+        path = self.path_edit.text().strip()
+        if path and class_name.strip():
+            model = Path(path)
+            self.keep_edit.setText(str(model.with_name(f"{model.stem}_{class_name.strip()}.pt")))
 
     def _show_problems(self, headline: str, problems: list[str]) -> None:
         self.headline.setText(headline)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import os
 import re
 import sys
 import traceback
@@ -130,14 +131,30 @@ class ImportResult:
         return {"format": CHECKPOINT_FORMAT, "version": 1, "design": to_dict(self.design),
                 "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()}}
 
-    def write(self, design_path: str | Path, weights_path: str | Path | None = None) -> None:
-        """The design to `design_path` and, when given, the checkpoint to `weights_path`
-        (first, so a failure leaves no design pointing at missing weights); both atomic."""
-        from ..document import save
+    def keep_weights(self, path: str | Path, relative_to: str | Path | None = None) -> None:
+        """Write the weights as a checkpoint to `path` (atomically) and make them the design's
+        starting weights (its training setting init_from), so training goes on from them.
+        The setting names the file relative to `relative_to` (the design's folder) when given."""
         from ..training.checkpoints import save_checkpoint
 
+        path = Path(path)
+        save_checkpoint(self.checkpoint(), path)
+        value = str(path.resolve())
+        if relative_to is not None:
+            try:
+                value = Path(os.path.relpath(path.resolve(), Path(relative_to).resolve())).as_posix()
+            except ValueError:  # another drive (Windows): keep the absolute path
+                pass
+        self.design.training = {**self.design.training, "init_from": value}
+
+    def write(self, design_path: str | Path, weights_path: str | Path | None = None) -> None:
+        """The design to `design_path` and, when given, the weights to `weights_path` as its
+        starting weights (`keep_weights`; written first, so a failure leaves no design pointing
+        at missing weights); both atomic."""
+        from ..document import save
+
         if weights_path is not None:
-            save_checkpoint(self.checkpoint(), Path(weights_path))
+            self.keep_weights(weights_path, Path(design_path).parent)
         save(self.design, design_path)
 
 

@@ -35,8 +35,9 @@ def add_import_parser(subparsers: "argparse._SubParsersAction") -> argparse.Argu
     parser.add_argument("-o", "--output", required=True, metavar="DESIGN.json",
                         help="the design file to write")
     parser.add_argument("--weights-out", metavar="CKPT", help="where to write the weights as a "
-                        "LayerLab checkpoint, for train --init-from and inference (default: "
-                        "beside the design, DESIGN.pt)")
+                        "LayerLab checkpoint, which the design's training starts from (its "
+                        "init_from setting) and inference reads (default: beside the design, "
+                        "DESIGN.pt)")
     parser.add_argument("--no-weights", action="store_true", help="write the design only")
     return parser
 
@@ -79,7 +80,7 @@ def run_import(args: argparse.Namespace) -> int:
     print(f"imported {class_name}: {len(result.design.nodes)} nodes, "
           f"{format_count(analysis.total_params)} parameters -> {output}")
     if weights_out is not None:
-        print(f"weights -> {weights_out} (train --init-from {weights_out})")
+        print(f"weights -> {weights_out} (the design's starting weights, training.init_from)")
     for note in result.notes:
         print(f"note: {note}")
     return EXIT_OK

@@ -35,7 +35,8 @@ def _type(qtbot, widget, text: str) -> None:
     QTest.keyClicks(widget, text)
 
 
-def test_typing_a_file_lists_its_module_classes_and_import_gives_the_design(dialog, qtbot):
+def test_typing_a_file_lists_its_module_classes_and_import_gives_the_design(dialog, qtbot,
+                                                                           tmp_path):
     _type(qtbot, dialog.path_edit, str(MODELS / "lstm_classifier.py"))
     QTest.keyClick(dialog.path_edit, Qt.Key.Key_Return)
     assert dialog.isVisible() and dialog.shape_edit.hasFocus()  # Return moves on, no import
@@ -43,6 +44,8 @@ def test_typing_a_file_lists_its_module_classes_and_import_gives_the_design(dial
     assert [combo.itemText(i) for i in range(combo.count())] == ["RNN", "TextClassifier"]
     assert combo.currentText() == "TextClassifier"  # the last class: usually the whole model
     _type(qtbot, combo.lineEdit(), "RNN")
+    assert dialog.keep_edit.text() == str(MODELS / "lstm_classifier_RNN.pt")  # suggested
+    _type(qtbot, dialog.keep_edit, str(tmp_path / "rnn.pt"))
     _type(qtbot, dialog.shape_edit, "28,28")
     _type(qtbot, dialog.args_edit, "hidden_size=16")
     qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
@@ -50,6 +53,9 @@ def test_typing_a_file_lists_its_module_classes_and_import_gives_the_design(dial
     design = dialog.imported.design
     assert design.nodes["lstm"].params["hidden_size"] == 16
     assert design.nodes["x"].params["shape"] == [28, 28]
+    # the weights are kept, and the new design starts training from them
+    assert (tmp_path / "rnn.pt").is_file()
+    assert design.training["init_from"] == str((tmp_path / "rnn.pt").resolve())
 
 
 def test_refusals_are_listed_with_their_lines_and_the_dialog_stays(dialog, qtbot, tmp_path):
@@ -90,6 +96,8 @@ def test_the_entry_point_returns_none_when_cancelled_and_the_import_otherwise(qt
             view.path_edit.setText(str(MODELS / "mlp_mnist.py"))
             view.refresh_classes()
             QTest.keyClicks(view.shape_edit, "1,28,28")
+            qtbot.mouseClick(view.keep_check, Qt.MouseButton.LeftButton)  # no weights file
+            assert not view.keep_edit.isEnabled()
             qtbot.mouseClick(view.import_button, Qt.MouseButton.LeftButton)
         else:
             QTest.keyClick(view, Qt.Key.Key_Escape)
@@ -99,3 +107,5 @@ def test_the_entry_point_returns_none_when_cancelled_and_the_import_otherwise(qt
     QTimer.singleShot(0, lambda: answer(True))
     result = import_pytorch_model()
     assert result is not None and result.design.nodes["classifier"].type == "Linear"
+    assert "init_from" not in result.design.training
+    assert not list(MODELS.glob("*.pt"))

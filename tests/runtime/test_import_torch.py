@@ -339,6 +339,7 @@ def test_the_command_writes_the_design_and_weights(tmp_path, capsys):
     design = load(out)
     assert design.nodes["linear_relu_stack_0"].params["out_features"] == 32
     load_strict(compile_model(design), load_checkpoint(tmp_path / "mlp.pt")["model"])
+    assert design.training["init_from"] == "mlp.pt"  # training starts from the imported weights
 
 
 def test_the_command_reports_refusals_and_misuse(tmp_path, capsys):
