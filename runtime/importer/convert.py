@@ -22,8 +22,8 @@ from ..graph import GraphModel
 from ..layout import auto_layout
 from ..names import identifier_problem, slug
 from . import TorchImportError
-from .table import (FUNCTIONS, METHODS, Entry, Layer, Refuse, Same, Site, function_name,
-                    module_entry)
+from .rules import Layer, Refuse, Same, Site
+from .table import FUNCTIONS, METHODS, Entry, function_name, module_entry
 from .trace import LOCATION, where
 
 META = "meta"  # a size, a device, a dtype: feeds reshapes and zeros, never a node

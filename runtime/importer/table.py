@@ -1,115 +1,27 @@
 """The one table from PyTorch to the catalogue: which module, function or method becomes which node.
 
-Every entry names its catalogue layer; the node's parameters are read from the module's
-attributes (or the call's keyword arguments) of the same names as the layer's `ParamSpec`s, so a
-parameter added to a LayerSpec is picked up here without a second list. Each rule adds only what
-the names cannot say (`bias` is "module.bias is not None") and what it must refuse (a Conv2d with
-`padding_mode="reflect"` computes something no Conv2d node does).
-
-A rule gets a `Site` (the call, its arguments by name, the values they had on an example batch)
-and returns the layers to add (`Layer`), or `Same` for a call that changes nothing, or raises
-`Refuse` with the reason. The converter (convert.py) does the rest.
+Each entry names its catalogue layer and the rule (rules.py) that reads the call's parameters by
+the layer's `ParamSpec` names; `mapping_rows` gives the table to docs/import.md (docs.py).
 """
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from torch import fx, nn
+from torch import nn
 
-from ..registry import REGISTRY
-from ..specs import WEIGHT_PARAMS
-
-_WEIGHT_PARAM_NAMES = {p.name for p in WEIGHT_PARAMS}
-
-
-class Refuse(Exception):
-    """A call that no catalogue layer can express; the message says why."""
-
-
-@dataclass
-class Layer:
-    """One node to add.
-
-    Attributes:
-        type_id: The catalogue layer.
-        params: Its parameters (the rest take their defaults).
-        inputs: fx nodes feeding it, in port order (a variadic port takes them all).
-        ports: The input port of each entry of `inputs`; None: "input" for every one.
-        recurrent: An RNN/LSTM/GRU whose `return_sequences` the uses of its result decide.
-        tuple_output: The call returns (output, something else): only index 0 is the node's.
-        absorbs: A later fx node (a flatten after adaptive pooling) whose value this node's
-            output already is.
-        part: For one call that becomes several nodes with weights (nn.TransformerEncoder):
-            the path of the submodule whose weights this node takes ("layers.0").
-        note: Something worth telling the user that does not stop the import.
-    """
-
-    type_id: str
-    params: dict[str, Any] = field(default_factory=dict)
-    inputs: tuple = ()
-    ports: tuple[str, ...] | None = None
-    recurrent: bool = False
-    tuple_output: bool = False
-    absorbs: fx.Node | None = None
-    part: str | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Same:
-    """The call returns its input unchanged (nn.Identity, `.contiguous()`, a no-op reshape)."""
-
-    source: fx.Node
-
-
-@dataclass
-class Site:
-    """One call being converted.
-
-    Attributes:
-        node: The fx node of the call.
-        module: The called module (call_module), else None.
-        bound: Its arguments by the rule's names (fx nodes or literals).
-        values: Every fx node's value on the example batch.
-        modules: The traced model's submodules by qualified name.
-    """
-
-    node: fx.Node
-    module: nn.Module | None
-    bound: dict[str, Any]
-    values: dict[fx.Node, Any]
-    modules: dict[str, nn.Module] = field(default_factory=dict)
-
-    def arg(self, name: str, default: Any = None) -> Any:
-        return self.bound.get(name, default)
-
-    def value(self, name: str, default: Any = None) -> Any:
-        """The argument as it was on the example batch (a tensor for a tensor argument)."""
-        return self.concrete(self.bound.get(name, default))
-
-    def concrete(self, arg: Any) -> Any:
-        if isinstance(arg, fx.Node):
-            return self.values.get(arg)
-        if isinstance(arg, (list, tuple)):
-            return type(arg)(self.concrete(a) for a in arg)
-        return arg
-
-    @property
-    def out(self) -> Any:
-        return self.values.get(self.node)
-
-    def tensor(self, name: str = "input") -> fx.Node:
-        arg = self.bound.get(name)
-        if not isinstance(arg, fx.Node) or not isinstance(self.values.get(arg), torch.Tensor):
-            raise Refuse(f"its {name} is not a tensor computed from the model's input")
-        return arg
-
-
-Rule = Callable[[Site], "Layer | Same | list[Layer]"]
+from .rules import (RESHAPE_METHODS, Rule, activation_rule, adaptive_pool, attention_rule,
+                    avg_pool_checks, batchnorm_checks, cat_rule, conv_checks, dropout_rule,
+                    embedding_rule, encoder_layer_rule, encoder_stack_rule, functional_pool,
+                    has_attributes, has_bias, helper_attention, helper_global_pool,
+                    helper_positional, helper_rbm, helper_recurrent, indexing_rule,
+                    interpolate_rule, layernorm_params, max_pool_checks, mean_rule, merge_rule,
+                    module_rule, permute_rule, pool_stride, recurrent_rule, repeat_rule, reshaped,
+                    same_type_rule, softmax_checks, transpose_rule, unchanged_rule,
+                    upsample_params, variadic_rule)
 
 
 @dataclass(frozen=True)
@@ -130,668 +42,180 @@ class Entry:
     note: str = ""
 
 
-# --- reading parameters by the specs' names --------------------------------------------------
 
-def _plain(value: Any) -> Any:
-    """A module attribute as a design value: tuples become lists, equal entries one number."""
-    if isinstance(value, tuple):
-        value = list(value)
-    if isinstance(value, list) and value and all(v == value[0] for v in value) \
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return value[0]
-    return value
-
-
-def spec_params(type_id: str, source: Callable[[str], Any]) -> dict[str, Any]:
-    """The layer's own parameters (not weight_init/trainable/lr_multiplier) that `source`
-    knows: `source(name)` returns the value, or `_MISSING`."""
-    params = {}
-    for p in REGISTRY.get(type_id).params:
-        if p.name in _WEIGHT_PARAM_NAMES:
-            continue
-        value = source(p.name)
-        if value is not _MISSING:
-            params[p.name] = _plain(value)
-    return params
-
-
-_MISSING = object()
-
-
-def _attrs(module: nn.Module) -> Callable[[str], Any]:
-    return lambda name: getattr(module, name, _MISSING)
-
-
-def _kwargs(site: Site) -> Callable[[str], Any]:
-    return lambda name: site.value(name) if name in site.bound else _MISSING
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise Refuse(message)
-
-
-# --- modules ---------------------------------------------------------------------------------
-
-def _module(type_id: str, extra: Callable[[nn.Module], dict] | None = None,
-            checks: Callable[[nn.Module], None] | None = None) -> Rule:
-    """A module read attribute by attribute, with `extra` params and `checks` that refuse."""
-    def rule(site: Site) -> Layer:
-        module = site.module
-        if checks:
-            checks(module)
-        params = spec_params(type_id, _attrs(module))
-        if extra:
-            params.update(extra(module))
-        return Layer(type_id, params, (site.tensor(),))
-    return rule
-
-
-def _bias(module: nn.Module) -> dict:
-    return {"bias": module.bias is not None}
-
-
-def _conv_checks(module: nn.Module) -> None:
-    _require(module.padding_mode == "zeros", f"padding_mode='{module.padding_mode}' (LayerLab's "
-             "convolutions pad with zeros)")
-
-
-def _pool_stride(module: nn.Module) -> dict:
-    # PyTorch stores stride=None as the kernel size; the design says it the short way
-    return {"stride": None} if _plain(module.stride) == _plain(module.kernel_size) else {}
-
-
-def _max_pool_checks(module: nn.Module) -> None:
-    _require(_plain(module.dilation) == 1, "dilation other than 1")
-    _require(not module.ceil_mode, "ceil_mode=True")
-    _require(not module.return_indices, "return_indices=True")
-
-
-def _avg_pool_checks(module: nn.Module) -> None:
-    _require(not module.ceil_mode, "ceil_mode=True")
-    _require(module.count_include_pad or _plain(module.padding) == 0, "count_include_pad=False")
-    _require(getattr(module, "divisor_override", None) is None, "divisor_override")
-
-
-def _batchnorm_checks(module: nn.Module) -> None:
-    _require(module.affine, "affine=False (LayerLab's BatchNorm learns a scale and shift)")
-    _require(module.track_running_stats, "track_running_stats=False")
-    _require(module.momentum is not None, "momentum=None (a cumulative average)")
-
-
-def _layernorm(module: nn.Module) -> dict:
-    affine = module.elementwise_affine
-    _require(not affine or module.bias is not None, "bias=False")
-    return {"normalized_dims": len(module.normalized_shape), "elementwise_affine": affine}
-
-
-def _softmax_checks(module: nn.Module) -> None:
-    _require(module.dim is not None, "no dim (PyTorch's implicit choice is deprecated): "
-             "give dim=")
-
-
-def _upsample(module: nn.Module) -> dict:
-    _require(module.size is None and module.scale_factor is not None,
-             "a target size (LayerLab's Upsample takes a scale_factor)")
-    _require(not module.recompute_scale_factor, "recompute_scale_factor=True")
-    scale = _plain(module.scale_factor)
-    _require(not isinstance(scale, list), "different scale factors per dimension")
-    return {"scale_factor": float(scale)}
-
-
-def _embedding(site: Site) -> Layer:
-    module = site.module
-    _require(module.max_norm is None, "max_norm (rescales the table as it reads it)")
-    layer = _module("Embedding")(site)
-    if module.padding_idx is not None:
-        layer.note = (f"padding_idx={module.padding_idx} is dropped: it only keeps that row's "
-                      "gradient at zero in training; the outputs are the same")
-    return layer
-
-
-def _recurrent(type_id: str) -> Rule:
-    def rule(site: Site) -> Layer:
-        module = site.module
-        _require(module.batch_first, f"batch_first=False: LayerLab's {type_id} is batch first; "
-                 "build it with batch_first=True and feed (batch, time, features)")
-        _require(getattr(module, "proj_size", 0) == 0, "proj_size")
-        _require(module.bias, "bias=False")
-        _require(_is_zeros(site.arg("hx"), site.values), "a given initial state (LayerLab's "
-                 f"{type_id} starts from zeros)")
-        params = spec_params(type_id, _attrs(module))
-        params.pop("return_sequences", None)  # decided by what the forward takes from it
-        return Layer(type_id, params, (site.tensor(),), recurrent=True)
-    return rule
-
-
-def _is_zeros(arg: Any, values: dict) -> bool:
-    """No initial state, or one made of zeros (`torch.zeros(layers, x.size(0), hidden)`)."""
-    if arg is None:
-        return True
-    if isinstance(arg, (tuple, list)):
-        return all(_is_zeros(a, values) for a in arg)
-    value = values.get(arg) if isinstance(arg, fx.Node) else arg
-    return isinstance(value, torch.Tensor) and not value.any() and _made_here(arg)
-
-
-def _made_here(arg: Any) -> bool:
-    """The tensor is created in forward (zeros), not computed from the input."""
-    if not isinstance(arg, fx.Node):
-        return False
-    if arg.target in (torch.zeros, torch.zeros_like) or arg.target in ("new_zeros", "zero_"):
-        return True
-    if arg.op == "call_method" and arg.target in ("to", "cuda", "cpu", "float", "detach",
-                                                 "requires_grad_"):
-        return _made_here(arg.args[0])
-    return False
-
-
-def _attention(site: Site) -> Layer:
-    module = site.module
-    _require(module.batch_first, "batch_first=False: LayerLab's attention is batch first; build "
-             "it with batch_first=True and feed (batch, sequence, features)")
-    _require(module.in_proj_bias is not None, "bias=False")
-    _require(module.bias_k is None and not module.add_zero_attn, "add_bias_kv or add_zero_attn")
-    for name in ("key_padding_mask", "attn_mask"):
-        _require(site.arg(name) is None, f"{name} (LayerLab's attention takes no mask)")
-    _require(not site.value("is_causal", False), "is_causal=True")
-    params = spec_params("MultiheadAttention", _attrs(module))
-    params["causal"] = False
-    return _qkv(site, Layer("MultiheadAttention", params, tuple_output=True))
-
-
-def _qkv(site: Site, layer: Layer) -> Layer:
-    """Connect query, and key and value only where they differ from what they default to."""
-    query, key, value = (site.arg(n) for n in ("query", "key", "value"))
-    key = query if key is None else key
-    value = key if value is None else value
-    inputs, ports = [site.tensor("query")], ["query"]
-    if key is not query or value is not key:
-        inputs.append(site.tensor("key"))
-        ports.append("key")
-    if value is not key:
-        inputs.append(site.tensor("value"))
-        ports.append("value")
-    layer.inputs, layer.ports = tuple(inputs), tuple(ports)
-    return layer
-
-
-def _encoder_layer(site: Site) -> Layer:
-    for name in ("src_mask", "src_key_padding_mask"):
-        _require(site.arg(name) is None, f"{name} (LayerLab's encoder layer takes no mask)")
-    _require(not site.value("is_causal", False), "is_causal=True")
-    return Layer("TransformerEncoderLayer", _encoder_params(site.module), (site.tensor("src"),))
-
-
-def _encoder_params(module: nn.Module) -> dict:
-    _require(getattr(module.self_attn, "batch_first", False), "batch_first=False: LayerLab's "
-             "encoder layer is batch first; build it with batch_first=True")
-    activation = module.activation
-    names = {F.relu: "relu", F.gelu: "gelu", torch.relu: "relu"}
-    if isinstance(activation, (nn.ReLU, nn.GELU)) and getattr(activation, "approximate",
-                                                                 "none") == "none":
-        kind = "gelu" if isinstance(activation, nn.GELU) else "relu"
-    else:
-        kind = names.get(activation)
-    _require(kind is not None, "an activation other than relu or gelu")
-    _require(module.norm1.eps == 1e-5 and module.norm2.eps == 1e-5, "layer_norm_eps other than "
-             "1e-5")
-    _require(module.linear1.bias is not None, "bias=False")
-    return {"nhead": module.self_attn.num_heads, "dim_feedforward": module.linear1.out_features,
-            "dropout": module.dropout.p, "activation": kind, "norm_first": module.norm_first,
-            "causal": bool(getattr(module, "causal", False))}
-
-
-def _encoder_stack(site: Site) -> list[Layer]:
-    """nn.TransformerEncoder: one node per layer, and a LayerNorm for its final norm."""
-    module = site.module
-    for name in ("mask", "src_key_padding_mask"):
-        _require(site.arg(name) is None, f"{name} (LayerLab's encoder layer takes no mask)")
-    _require(not site.value("is_causal", False), "is_causal=True")
-    layers = [Layer("TransformerEncoderLayer", _encoder_params(layer), part=f"layers.{i}")
-              for i, layer in enumerate(module.layers)]
-    if module.norm is not None:
-        norm = module.norm
-        _require(isinstance(norm, nn.LayerNorm), f"a final norm {type(norm).__name__}")
-        layers.append(Layer("LayerNorm", {**spec_params("LayerNorm", _attrs(norm)),
-                                          **_layernorm(norm)}, part="norm"))
-    layers[0].inputs = (site.tensor("src"),)
-    return layers
-
-
-def _interpolate(site: Site) -> Layer:
-    _require(site.value("size") is None, "a target size (LayerLab's Upsample takes a "
-             "scale_factor)")
-    scale = _plain(site.value("scale_factor"))
-    _require(isinstance(scale, (int, float)), "different scale factors per dimension")
-    _require(not site.value("align_corners"), "align_corners=True")
-    _require(not site.value("recompute_scale_factor"), "recompute_scale_factor=True")
-    _require(not site.value("antialias", False), "antialias=True")
-    return Layer("Upsample", {"scale_factor": float(scale),
-                              "mode": site.value("mode", "nearest")}, (site.tensor(),))
-
-
-def _shaped(site: Site, source: fx.Node | None = None) -> Layer | Same:
-    """A reshape read from the shapes before and after (view, reshape, flatten, squeeze, ...):
-    nothing, a Flatten or a Reshape; refused when it moves values across the batch."""
-    source = source if source is not None else site.tensor()
-    before, after = site.values[source], site.out
-    if not isinstance(after, torch.Tensor):
-        raise Refuse("it does not return one tensor")
-    if tuple(after.shape) == tuple(before.shape):
-        return Same(source)
-    if after.dim() == 0 or after.shape[0] != before.shape[0]:
-        raise Refuse(f"it reshapes {tuple(before.shape)} to {tuple(after.shape)} on a batch of "
-                     f"{before.shape[0]}, mixing samples: keep the batch as dimension 0 "
-                     "(x.view(x.size(0), -1))")
-    if after.dim() == 2 and before.dim() > 2:
-        return Layer("Flatten", {}, (source,))
-    return Layer("Reshape", {"shape": list(after.shape[1:])}, (source,))
-
-
-def _adaptive(kind: str) -> Rule:
-    """Adaptive pooling to sizes that divide the input: a plain pooling layer; to 1 (average),
-    a global average pool (joined with the flatten that usually follows it)."""
-    def rule(site: Site) -> Layer | list[Layer]:
-        source = site.tensor()
-        sizes, out = tuple(site.values[source].shape[2:]), tuple(site.out.shape[2:])
-        _require(all(o and s % o == 0 for s, o in zip(sizes, out)),
-                 f"output size {out} that does not divide the input {sizes}")
-        dims = len(sizes)
-        if kind == "Avg" and set(out) == {1}:
-            gap = Layer("GlobalAvgPool", {"data_format": "channels_first"}, (source,))
-            users = list(site.node.users)
-            if len(users) == 1 and _flattens(users[0], site):
-                gap.absorbs = users[0]
-                return gap
-            channels = site.out.shape[1]
-            return [gap, Layer("Reshape", {"shape": [channels, *([1] * dims)]})]
-        kernel = _plain([s // o for s, o in zip(sizes, out)])
-        return Layer(f"{kind}Pool{dims}d", {"kernel_size": kernel, "stride": None}, (source,))
-    return rule
-
-
-def _flattens(user: fx.Node, site: Site) -> bool:
-    """`user` turns the pooled (batch, C, 1, 1) into (batch, C)."""
-    value = site.values.get(user)
-    reshaping = user.target in (torch.flatten, torch.reshape, torch.squeeze) or (
-        user.op == "call_method" and user.target in _RESHAPE_METHODS) or (
-        user.op == "call_module" and isinstance(site.modules.get(user.target), nn.Flatten))
-    return (reshaping and isinstance(value, torch.Tensor)
-            and tuple(value.shape) == tuple(site.out.shape[:2]))
-
-
-def _flatten_module(site: Site) -> Layer | Same:
-    return _shaped(site)
-
-
-def _same(site: Site) -> Same:
-    return Same(site.tensor())
-
-
-def _helper(type_id: str, extra: Callable[[nn.Module], dict] | None = None) -> Rule:
-    return _module(type_id, extra)
-
-
-def _helper_recurrent(type_id: str) -> Rule:
-    def rule(site: Site) -> Layer:
-        params = spec_params(type_id, _attrs(site.module))
-        return Layer(type_id, params, (site.tensor(),))
-    return rule
-
-
-def _helper_attention(site: Site) -> Layer:
-    params = spec_params("MultiheadAttention", _attrs(site.module))
-    return _qkv(site, Layer("MultiheadAttention", params))
-
-
-def _helper_encoder(site: Site) -> Layer:
-    return _encoder_layer(site)
-
-
-def _helper_positional(site: Site) -> Layer:
-    module = site.module
-    return Layer("PositionalEncoding", {"kind": module.kind, "max_len": module.pe.shape[0]},
-                 (site.tensor(),))
-
-
-def _helper_rbm(site: Site) -> Layer:
-    module = site.module
-    return Layer("RBM", {"hidden": module.weight.shape[0], "visible_units":
-                         "gaussian" if module.gaussian_visible else "bernoulli"},
-                 (site.tensor(),))
-
-
-def _variadic(type_id: str) -> Rule:
-    def rule(site: Site) -> Layer:
-        xs = site.arg("xs", ())
-        inputs = tuple(xs)
-        for i, x in enumerate(inputs):
-            if not isinstance(x, fx.Node) or not isinstance(site.values.get(x), torch.Tensor):
-                raise Refuse(f"its input {i} is not a tensor computed from the model's input")
-        params = spec_params(type_id, _attrs(site.module)) if site.module is not None else {}
-        return Layer(type_id, params, inputs)
-    return rule
-
-
-def _helper_global(site: Site) -> Layer:
-    return Layer("GlobalAvgPool", {"data_format": "channels_last" if site.module.channels_last
-                                   else "channels_first"}, (site.tensor(),))
-
-
-# --- functions and methods -------------------------------------------------------------------
-
-def _activation(type_id: str) -> Rule:
-    def rule(site: Site) -> Layer:
-        params = spec_params(type_id, _kwargs(site))
-        if type_id in ("Softmax", "LogSoftmax"):
-            _require(params.get("dim") is not None, "no dim (PyTorch's implicit choice is "
-                     "deprecated): give dim=")
-        return Layer(type_id, params, (site.tensor(),))
-    return rule
-
-
-def _dropout(site: Site) -> Layer:
-    _require(not site.value("training", True), "training=True: it drops values even when the "
-             "model is evaluated; pass training=self.training, or use nn.Dropout")
-    return Layer("Dropout", spec_params("Dropout", _kwargs(site)), (site.tensor(),))
-
-
-def _merge(type_id: str) -> Rule:
-    def rule(site: Site) -> Layer:
-        a, b = site.arg("input"), site.arg("other")
-        if not all(isinstance(site.concrete(x), torch.Tensor) and isinstance(x, fx.Node)
-                   for x in (a, b)):
-            raise Refuse(f"one side is the number {site.concrete(b)!r}, not a tensor: "
-                         f"LayerLab's {type_id} combines tensors (no layer adds or scales by a "
-                         "constant)")
-        _require(site.value("alpha", 1) == 1, "alpha other than 1")
-        return Layer(type_id, {}, (a, b))
-    return rule
-
-
-def _cat(site: Site) -> Layer:
-    tensors = site.arg("tensors")
-    _require(isinstance(tensors, (list, tuple)), "a tensor list that is not written out")
-    rank = site.out.dim()
-    dim = site.value("dim", 0)
-    _require(dim % rank != 0, "dim=0, the batch dimension")
-    for i, x in enumerate(tensors):
-        if not isinstance(x, fx.Node) or not isinstance(site.values.get(x), torch.Tensor):
-            raise Refuse(f"its tensor {i} is not computed from the model's input")
-    return Layer("Concat", {"dim": dim}, tuple(tensors))
-
-
-def _dims(value: Any) -> list[int]:
-    if isinstance(value, int):
-        return [value]
-    return list(value)
-
-
-def _permute(site: Site) -> Layer | Same:
-    source = site.tensor()
-    rank = site.values[source].dim()
-    dims = site.value("dims")
-    if isinstance(dims, int):  # x.permute(0, 2, 1): the dims arrive one by one
-        dims = [dims, *site.concrete(site.arg("rest", ()))]
-    dims = [d % rank for d in _dims(dims)]
-    _require(dims and dims[0] == 0, f"dims {dims} move the batch dimension")
-    if dims == list(range(rank)):
-        return Same(source)
-    return Layer("Permute", {"dims": dims[1:]}, (source,))
-
-
-def _transpose(site: Site) -> Layer | Same:
-    source = site.tensor()
-    rank = site.values[source].dim()
-    a, b = site.value("dim0") % rank, site.value("dim1") % rank
-    _require(0 not in (a, b) or a == b, "it swaps the batch dimension")
-    dims = list(range(rank))
-    dims[a], dims[b] = dims[b], dims[a]
-    if a == b:
-        return Same(source)
-    return Layer("Permute", {"dims": dims[1:]}, (source,))
-
-
-def _mean(site: Site) -> Layer:
-    source = site.tensor()
-    rank = site.values[source].dim()
-    _require(not site.value("keepdim", False), "keepdim=True")
-    dims = site.value("dim")
-    _require(dims is not None, "a mean over the whole tensor, batch included")
-    dims = sorted({d % rank for d in _dims(dims)})
-    if rank >= 3 and dims == list(range(2, rank)):
-        return Layer("GlobalAvgPool", {"data_format": "channels_first"}, (source,))
-    if rank >= 3 and dims == list(range(1, rank - 1)):
-        return Layer("GlobalAvgPool", {"data_format": "channels_last"}, (source,))
-    raise Refuse(f"a mean over dims {dims}: only the spatial dims (a global average pool) "
-                 "have a layer")
-
-
-def _functional_pool(kind: str, dims: int) -> Rule:
-    def rule(site: Site) -> Layer:
-        _require(not site.value("ceil_mode", False), "ceil_mode=True")
-        if kind == "Max":
-            _require(_plain(site.value("dilation", 1)) == 1, "dilation other than 1")
-            _require(not site.value("return_indices", False), "return_indices=True")
-        else:
-            _require(site.value("count_include_pad", True) or
-                     _plain(site.value("padding", 0)) == 0, "count_include_pad=False")
-            _require(site.value("divisor_override") is None, "divisor_override")
-        kernel = _plain(site.value("kernel_size"))
-        stride = site.value("stride")
-        stride = None if stride in (None, [], ()) or _plain(stride) == kernel else _plain(stride)
-        return Layer(f"{kind}Pool{dims}d", {"kernel_size": kernel, "stride": stride,
-                                            "padding": _plain(site.value("padding", 0))},
-                     (site.tensor(),))
-    return rule
-
-
-def _to(site: Site) -> Same:
-    source = site.tensor()
-    _require(site.out.dtype == site.values[source].dtype,
-             f"it changes the element type to {site.out.dtype} (no layer converts types)")
-    return Same(source)
-
-
-def _repeat(site: Site) -> Layer:
-    """`x.unsqueeze(1).expand(-1, n, -1)` (or `.repeat(1, n, 1)`): one vector at every step."""
-    source = site.tensor()
-    before, after = site.values[source], site.out
-    unsqueezed = source.op in ("call_method", "call_function") and source.target in (
-        "unsqueeze", torch.unsqueeze) and len(source.args) > 1 and source.args[1] in (1, -2)
-    _require(unsqueezed and before.dim() == 3 and after.dim() == 3 and before.shape[1] == 1
-             and after.shape[2] == before.shape[2], "only x.unsqueeze(1).expand(-1, n, -1) "
-             "(one vector repeated at every step) has a layer")
-    return Layer("RepeatVector", {"n": after.shape[1]}, (source.args[0],))
-
-
-def _indexing(site: Site) -> Layer:
-    raise Refuse("it takes part of a tensor (indexing or slicing), which no LayerLab layer "
-                 "does; only the recurrent patterns (out[:, -1, :], h_n[-1]) are understood")
-
-
-_RESHAPE_METHODS = ("view", "reshape", "flatten", "squeeze", "unsqueeze")
+_RECURRENT_NOTE = ("batch_first, starting from zeros; `out, _ = rnn(x)` gives all steps, "
+                   "`out[:, -1, :]`, `h_n[-1]` or `torch.cat((h_n[-2], h_n[-1]), 1)` the final "
+                   "state")
 
 #: Modules by exact class (a subclass may change forward, so it is traced into instead).
 MODULES: dict[type, Entry] = {
-    nn.Linear: Entry("Linear", _module("Linear", _bias)),
-    nn.Conv1d: Entry("Conv1d", _module("Conv1d", _bias, _conv_checks),
+    nn.Linear: Entry("Linear", module_rule("Linear", has_bias)),
+    nn.Conv1d: Entry("Conv1d", module_rule("Conv1d", has_bias, conv_checks),
                      note="padding_mode 'zeros' only"),
-    nn.Conv2d: Entry("Conv2d", _module("Conv2d", _bias, _conv_checks),
+    nn.Conv2d: Entry("Conv2d", module_rule("Conv2d", has_bias, conv_checks),
                      note="padding_mode 'zeros' only"),
-    nn.ConvTranspose2d: Entry("ConvTranspose2d", _module("ConvTranspose2d", _bias, _conv_checks)),
-    nn.MaxPool1d: Entry("MaxPool1d", _module("MaxPool1d", _pool_stride, _max_pool_checks),
+    nn.ConvTranspose2d: Entry("ConvTranspose2d", module_rule("ConvTranspose2d", has_bias, conv_checks)),
+    nn.MaxPool1d: Entry("MaxPool1d", module_rule("MaxPool1d", pool_stride, max_pool_checks),
                         note="no dilation, ceil_mode or return_indices"),
-    nn.MaxPool2d: Entry("MaxPool2d", _module("MaxPool2d", _pool_stride, _max_pool_checks),
+    nn.MaxPool2d: Entry("MaxPool2d", module_rule("MaxPool2d", pool_stride, max_pool_checks),
                         note="no dilation, ceil_mode or return_indices"),
-    nn.AvgPool1d: Entry("AvgPool1d", _module("AvgPool1d", _pool_stride, _avg_pool_checks),
+    nn.AvgPool1d: Entry("AvgPool1d", module_rule("AvgPool1d", pool_stride, avg_pool_checks),
                         note="no ceil_mode or divisor_override"),
-    nn.AvgPool2d: Entry("AvgPool2d", _module("AvgPool2d", _pool_stride, _avg_pool_checks),
+    nn.AvgPool2d: Entry("AvgPool2d", module_rule("AvgPool2d", pool_stride, avg_pool_checks),
                         note="no ceil_mode or divisor_override"),
-    nn.AdaptiveAvgPool1d: Entry("GlobalAvgPool", _adaptive("Avg"),
+    nn.AdaptiveAvgPool1d: Entry("GlobalAvgPool", adaptive_pool("Avg"),
                                 note="output size 1 (with the flatten after it: one node); "
                                 "a size dividing the input: AvgPool1d"),
-    nn.AdaptiveAvgPool2d: Entry("GlobalAvgPool", _adaptive("Avg"),
+    nn.AdaptiveAvgPool2d: Entry("GlobalAvgPool", adaptive_pool("Avg"),
                                 note="output size 1 (with the flatten after it: one node); "
                                 "a size dividing the input: AvgPool2d"),
-    nn.AdaptiveMaxPool1d: Entry("MaxPool1d", _adaptive("Max"), note="a size dividing the input"),
-    nn.AdaptiveMaxPool2d: Entry("MaxPool2d", _adaptive("Max"), note="a size dividing the input"),
-    nn.BatchNorm1d: Entry("BatchNorm", _module("BatchNorm", checks=_batchnorm_checks),
+    nn.AdaptiveMaxPool1d: Entry("MaxPool1d", adaptive_pool("Max"), note="a size dividing the input"),
+    nn.AdaptiveMaxPool2d: Entry("MaxPool2d", adaptive_pool("Max"), note="a size dividing the input"),
+    nn.BatchNorm1d: Entry("BatchNorm", module_rule("BatchNorm", checks=batchnorm_checks),
                           note="affine, with running statistics"),
-    nn.BatchNorm2d: Entry("BatchNorm", _module("BatchNorm", checks=_batchnorm_checks),
+    nn.BatchNorm2d: Entry("BatchNorm", module_rule("BatchNorm", checks=batchnorm_checks),
                           note="affine, with running statistics"),
-    nn.BatchNorm3d: Entry("BatchNorm", _module("BatchNorm", checks=_batchnorm_checks),
+    nn.BatchNorm3d: Entry("BatchNorm", module_rule("BatchNorm", checks=batchnorm_checks),
                           note="affine, with running statistics"),
-    nn.LayerNorm: Entry("LayerNorm", _module("LayerNorm", _layernorm)),
-    nn.ReLU: Entry("ReLU", _module("ReLU")),
-    nn.LeakyReLU: Entry("LeakyReLU", _module("LeakyReLU")),
-    nn.ELU: Entry("ELU", _module("ELU")),
-    nn.GELU: Entry("GELU", _module("GELU")),
-    nn.SiLU: Entry("SiLU", _module("SiLU")),
-    nn.Sigmoid: Entry("Sigmoid", _module("Sigmoid")),
-    nn.Tanh: Entry("Tanh", _module("Tanh")),
-    nn.Softmax: Entry("Softmax", _module("Softmax", checks=_softmax_checks), note="dim given"),
-    nn.LogSoftmax: Entry("LogSoftmax", _module("LogSoftmax", checks=_softmax_checks),
+    nn.LayerNorm: Entry("LayerNorm", module_rule("LayerNorm", layernorm_params)),
+    nn.ReLU: Entry("ReLU", module_rule("ReLU")),
+    nn.LeakyReLU: Entry("LeakyReLU", module_rule("LeakyReLU")),
+    nn.ELU: Entry("ELU", module_rule("ELU")),
+    nn.GELU: Entry("GELU", module_rule("GELU")),
+    nn.SiLU: Entry("SiLU", module_rule("SiLU")),
+    nn.Sigmoid: Entry("Sigmoid", module_rule("Sigmoid")),
+    nn.Tanh: Entry("Tanh", module_rule("Tanh")),
+    nn.Softmax: Entry("Softmax", module_rule("Softmax", checks=softmax_checks), note="dim given"),
+    nn.LogSoftmax: Entry("LogSoftmax", module_rule("LogSoftmax", checks=softmax_checks),
                          note="dim given"),
-    nn.Dropout: Entry("Dropout", _module("Dropout")),
-    nn.Flatten: Entry("Flatten", _flatten_module, note="or Reshape, from the shapes"),
-    nn.Unflatten: Entry("Reshape", _flatten_module),
-    nn.Identity: Entry("", _same, note="left out (it changes nothing)"),
-    nn.Upsample: Entry("Upsample", _module("Upsample", _upsample), note="scale_factor, not size"),
-    nn.Embedding: Entry("Embedding", _embedding,
+    nn.Dropout: Entry("Dropout", module_rule("Dropout")),
+    nn.Flatten: Entry("Flatten", reshaped, note="or Reshape, from the shapes"),
+    nn.Unflatten: Entry("Reshape", reshaped),
+    nn.Identity: Entry("", unchanged_rule, note="left out (it changes nothing)"),
+    nn.Upsample: Entry("Upsample", module_rule("Upsample", upsample_params), note="scale_factor, not size"),
+    nn.Embedding: Entry("Embedding", embedding_rule,
                         note="no max_norm; padding_idx only shapes training, and is dropped"),
-    nn.RNN: Entry("RNN", _recurrent("RNN"), names=("input", "hx")),
-    nn.LSTM: Entry("LSTM", _recurrent("LSTM"), names=("input", "hx")),
-    nn.GRU: Entry("GRU", _recurrent("GRU"), names=("input", "hx")),
-    nn.MultiheadAttention: Entry("MultiheadAttention", _attention,
+    nn.RNN: Entry("RNN", recurrent_rule("RNN"), ("input", "hx"), _RECURRENT_NOTE),
+    nn.LSTM: Entry("LSTM", recurrent_rule("LSTM"), ("input", "hx"), _RECURRENT_NOTE),
+    nn.GRU: Entry("GRU", recurrent_rule("GRU"), ("input", "hx"), _RECURRENT_NOTE),
+    nn.MultiheadAttention: Entry("MultiheadAttention", attention_rule,
                                  names=("query", "key", "value", "key_padding_mask",
                                         "need_weights", "attn_mask"),
                                  note="batch_first, no masks; `out, _ = attn(q, k, v)`"),
-    nn.TransformerEncoderLayer: Entry("TransformerEncoderLayer", _encoder_layer,
+    nn.TransformerEncoderLayer: Entry("TransformerEncoderLayer", encoder_layer_rule,
                                       names=("src", "src_mask", "src_key_padding_mask",
                                              "is_causal"),
                                       note="batch_first, relu or gelu, no masks"),
-    nn.TransformerEncoder: Entry("TransformerEncoderLayer", _encoder_stack,
+    nn.TransformerEncoder: Entry("TransformerEncoderLayer", encoder_stack_rule,
                                  names=("src", "mask", "src_key_padding_mask", "is_causal"),
                                  note="one node per layer (and a LayerNorm for its norm); "
                                  "no masks"),
 }
-for _entry_class, _entry in list(MODULES.items()):
-    if _entry.layer in ("RNN", "LSTM", "GRU"):
-        MODULES[_entry_class] = Entry(_entry.layer, _entry.rule, _entry.names,
-                                      "batch_first, starting from zeros; `out, _ = rnn(x)` "
-                                      "gives all steps, `out[:, -1, :]`, `h_n[-1]` or "
-                                      "`torch.cat((h_n[-2], h_n[-1]), 1)` the final state")
-
-
-def _has(*names: str) -> Callable[[nn.Module], bool]:
-    return lambda module: all(hasattr(module, n) for n in names)
 
 
 #: LayerLab's own helpers (runtime/layers/modules.py), by class name: an exported design holds
 #: copies of them, which are other classes with the same names. `test` tells a copy from a
 #: user's class that merely shares the name.
 HELPERS: dict[str, tuple[Callable[[nn.Module], bool], Entry]] = {
-    "GlobalAvgPool": (_has("channels_last"), Entry("GlobalAvgPool", _helper_global)),
-    "Reshape": (_has("shape"), Entry("Reshape", _helper("Reshape"))),
-    "RepeatVector": (_has("n"), Entry("RepeatVector", _helper("RepeatVector"))),
-    "Permute": (_has("dims"), Entry("Permute", _helper("Permute"))),
+    "GlobalAvgPool": (has_attributes("channels_last"), Entry("GlobalAvgPool", helper_global_pool)),
+    "Reshape": (has_attributes("shape"), Entry("Reshape", module_rule("Reshape"))),
+    "RepeatVector": (has_attributes("n"), Entry("RepeatVector", module_rule("RepeatVector"))),
+    "Permute": (has_attributes("dims"), Entry("Permute", module_rule("Permute"))),
     "RNN": (lambda m: isinstance(m, nn.RNN) and hasattr(m, "return_sequences"),
-            Entry("RNN", _helper_recurrent("RNN"))),
+            Entry("RNN", helper_recurrent("RNN"))),
     "LSTM": (lambda m: isinstance(m, nn.LSTM) and hasattr(m, "return_sequences"),
-             Entry("LSTM", _helper_recurrent("LSTM"))),
+             Entry("LSTM", helper_recurrent("LSTM"))),
     "GRU": (lambda m: isinstance(m, nn.GRU) and hasattr(m, "return_sequences"),
-            Entry("GRU", _helper_recurrent("GRU"))),
+            Entry("GRU", helper_recurrent("GRU"))),
     "MultiheadAttention": (lambda m: isinstance(m, nn.MultiheadAttention) and hasattr(m, "causal"),
-                           Entry("MultiheadAttention", _helper_attention,
+                           Entry("MultiheadAttention", helper_attention,
                                  names=("query", "key", "value"))),
     "TransformerEncoderLayer": (lambda m: isinstance(m, nn.TransformerEncoderLayer)
                                 and hasattr(m, "causal"),
-                                Entry("TransformerEncoderLayer", _helper_encoder,
+                                Entry("TransformerEncoderLayer", encoder_layer_rule,
                                       names=("src",))),
-    "PositionalEncoding": (_has("kind", "pe"), Entry("PositionalEncoding", _helper_positional)),
-    "Add": (lambda m: not list(m.parameters()), Entry("Add", _variadic("Add"), names=())),
+    "PositionalEncoding": (has_attributes("kind", "pe"), Entry("PositionalEncoding", helper_positional)),
+    "Add": (lambda m: not list(m.parameters()), Entry("Add", variadic_rule("Add"), names=())),
     "Multiply": (lambda m: not list(m.parameters()),
-                 Entry("Multiply", _variadic("Multiply"), names=())),
-    "Concat": (_has("dim"), Entry("Concat", _variadic("Concat"), names=())),
-    "RBM": (_has("visible_bias", "gaussian_visible"), Entry("RBM", _helper_rbm)),
+                 Entry("Multiply", variadic_rule("Multiply"), names=())),
+    "Concat": (has_attributes("dim"), Entry("Concat", variadic_rule("Concat"), names=())),
+    "RBM": (has_attributes("visible_bias", "gaussian_visible"), Entry("RBM", helper_rbm)),
 }
 
-_SHAPED = Entry("", _shaped, note="Flatten, Reshape or nothing, read from the shapes; the batch "
+_SHAPED = Entry("", reshaped, note="Flatten, Reshape or nothing, read from the shapes; the batch "
                 "must stay dimension 0")
 
 #: Functions by identity (torch.relu and F.relu are different objects; both are listed).
 FUNCTIONS: dict[Callable, Entry] = {
-    F.relu: Entry("ReLU", _activation("ReLU"), ("input", "inplace")),
-    torch.relu: Entry("ReLU", _activation("ReLU")),
-    F.leaky_relu: Entry("LeakyReLU", _activation("LeakyReLU"),
+    F.relu: Entry("ReLU", activation_rule("ReLU"), ("input", "inplace")),
+    torch.relu: Entry("ReLU", activation_rule("ReLU")),
+    F.leaky_relu: Entry("LeakyReLU", activation_rule("LeakyReLU"),
                         ("input", "negative_slope", "inplace")),
-    F.elu: Entry("ELU", _activation("ELU"), ("input", "alpha", "inplace")),
-    F.gelu: Entry("GELU", _activation("GELU"), ("input", "approximate")),
-    F.silu: Entry("SiLU", _activation("SiLU"), ("input", "inplace")),
-    torch.sigmoid: Entry("Sigmoid", _activation("Sigmoid")),
-    F.sigmoid: Entry("Sigmoid", _activation("Sigmoid")),
-    torch.tanh: Entry("Tanh", _activation("Tanh")),
-    F.tanh: Entry("Tanh", _activation("Tanh")),
-    F.softmax: Entry("Softmax", _activation("Softmax"), ("input", "dim")),
-    torch.softmax: Entry("Softmax", _activation("Softmax"), ("input", "dim")),
-    F.log_softmax: Entry("LogSoftmax", _activation("LogSoftmax"), ("input", "dim")),
-    torch.log_softmax: Entry("LogSoftmax", _activation("LogSoftmax"), ("input", "dim")),
-    F.dropout: Entry("Dropout", _dropout, ("input", "p", "training", "inplace"),
+    F.elu: Entry("ELU", activation_rule("ELU"), ("input", "alpha", "inplace")),
+    F.gelu: Entry("GELU", activation_rule("GELU"), ("input", "approximate")),
+    F.silu: Entry("SiLU", activation_rule("SiLU"), ("input", "inplace")),
+    torch.sigmoid: Entry("Sigmoid", activation_rule("Sigmoid")),
+    F.sigmoid: Entry("Sigmoid", activation_rule("Sigmoid")),
+    torch.tanh: Entry("Tanh", activation_rule("Tanh")),
+    F.tanh: Entry("Tanh", activation_rule("Tanh")),
+    F.softmax: Entry("Softmax", activation_rule("Softmax"), ("input", "dim")),
+    torch.softmax: Entry("Softmax", activation_rule("Softmax"), ("input", "dim")),
+    F.log_softmax: Entry("LogSoftmax", activation_rule("LogSoftmax"), ("input", "dim")),
+    torch.log_softmax: Entry("LogSoftmax", activation_rule("LogSoftmax"), ("input", "dim")),
+    F.dropout: Entry("Dropout", dropout_rule, ("input", "p", "training", "inplace"),
                      note="training=self.training"),
-    torch.flatten: Entry("", _shaped, ("input", "start_dim", "end_dim"), _SHAPED.note),
-    torch.reshape: Entry("", _shaped, ("input", "shape"), _SHAPED.note),
-    torch.squeeze: Entry("", _shaped, ("input", "dim"), _SHAPED.note),
-    torch.unsqueeze: Entry("", _shaped, ("input", "dim"), _SHAPED.note),
-    torch.permute: Entry("Permute", _permute, ("input", "dims"), "the batch stays first"),
-    torch.transpose: Entry("Permute", _transpose, ("input", "dim0", "dim1"),
+    torch.flatten: Entry("", reshaped, ("input", "start_dim", "end_dim"), _SHAPED.note),
+    torch.reshape: Entry("", reshaped, ("input", "shape"), _SHAPED.note),
+    torch.squeeze: Entry("", reshaped, ("input", "dim"), _SHAPED.note),
+    torch.unsqueeze: Entry("", reshaped, ("input", "dim"), _SHAPED.note),
+    torch.permute: Entry("Permute", permute_rule, ("input", "dims"), "the batch stays first"),
+    torch.transpose: Entry("Permute", transpose_rule, ("input", "dim0", "dim1"),
                            "the batch stays first"),
-    operator.add: Entry("Add", _merge("Add"), ("input", "other"), "two tensors"),
-    torch.add: Entry("Add", _merge("Add"), ("input", "other", "alpha"), "two tensors"),
-    operator.mul: Entry("Multiply", _merge("Multiply"), ("input", "other"), "two tensors"),
-    torch.mul: Entry("Multiply", _merge("Multiply"), ("input", "other"), "two tensors"),
-    operator.getitem: Entry("—", _indexing, ("input", "index"),
+    operator.add: Entry("Add", merge_rule("Add"), ("input", "other"), "two tensors"),
+    torch.add: Entry("Add", merge_rule("Add"), ("input", "other", "alpha"), "two tensors"),
+    operator.mul: Entry("Multiply", merge_rule("Multiply"), ("input", "other"), "two tensors"),
+    torch.mul: Entry("Multiply", merge_rule("Multiply"), ("input", "other"), "two tensors"),
+    operator.getitem: Entry("—", indexing_rule, ("input", "index"),
                             "refused, except the recurrent patterns (`out[:, -1, :]`, "
                             "`h_n[-1]`) and taking the output of `out, _ = attn(...)`"),
-    torch.cat: Entry("Concat", _cat, ("tensors", "dim"), "not along the batch"),
-    torch.concat: Entry("Concat", _cat, ("tensors", "dim"), "not along the batch"),
-    torch.mean: Entry("GlobalAvgPool", _mean, ("input", "dim", "keepdim"),
+    torch.cat: Entry("Concat", cat_rule, ("tensors", "dim"), "not along the batch"),
+    torch.concat: Entry("Concat", cat_rule, ("tensors", "dim"), "not along the batch"),
+    torch.mean: Entry("GlobalAvgPool", mean_rule, ("input", "dim", "keepdim"),
                       "over the spatial dims (or the time steps)"),
-    F.max_pool1d: Entry("MaxPool1d", _functional_pool("Max", 1), (
+    F.max_pool1d: Entry("MaxPool1d", functional_pool("Max", 1), (
         "input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")),
-    F.max_pool2d: Entry("MaxPool2d", _functional_pool("Max", 2), (
+    F.max_pool2d: Entry("MaxPool2d", functional_pool("Max", 2), (
         "input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")),
-    F.avg_pool1d: Entry("AvgPool1d", _functional_pool("Avg", 1), (
+    F.avg_pool1d: Entry("AvgPool1d", functional_pool("Avg", 1), (
         "input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")),
-    F.avg_pool2d: Entry("AvgPool2d", _functional_pool("Avg", 2), (
+    F.avg_pool2d: Entry("AvgPool2d", functional_pool("Avg", 2), (
         "input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
         "divisor_override")),
-    F.interpolate: Entry("Upsample", _interpolate, ("input", "size", "scale_factor", "mode",
+    F.interpolate: Entry("Upsample", interpolate_rule, ("input", "size", "scale_factor", "mode",
                                                     "align_corners", "recompute_scale_factor",
                                                     "antialias"), "scale_factor, not size"),
-    F.adaptive_avg_pool1d: Entry("GlobalAvgPool", _adaptive("Avg"), ("input", "output_size")),
-    F.adaptive_avg_pool2d: Entry("GlobalAvgPool", _adaptive("Avg"), ("input", "output_size")),
+    F.adaptive_avg_pool1d: Entry("GlobalAvgPool", adaptive_pool("Avg"), ("input", "output_size")),
+    F.adaptive_avg_pool2d: Entry("GlobalAvgPool", adaptive_pool("Avg"), ("input", "output_size")),
 }
 
 #: Tensor methods by name (`x.relu()`, `x.view(...)`); `self` is the tensor.
 METHODS: dict[str, Entry] = {
-    "relu": Entry("ReLU", _activation("ReLU")),
-    "sigmoid": Entry("Sigmoid", _activation("Sigmoid")),
-    "tanh": Entry("Tanh", _activation("Tanh")),
-    "softmax": Entry("Softmax", _activation("Softmax"), ("input", "dim")),
-    "log_softmax": Entry("LogSoftmax", _activation("LogSoftmax"), ("input", "dim")),
-    **{name: Entry("", _shaped, ("input", "rest"), _SHAPED.note) for name in _RESHAPE_METHODS},
-    "permute": Entry("Permute", _permute, ("input", "dims", "rest"), "the batch stays first"),
-    "transpose": Entry("Permute", _transpose, ("input", "dim0", "dim1"), "the batch stays first"),
-    "expand": Entry("RepeatVector", _repeat, ("input", "rest"), "after x.unsqueeze(1)"),
-    "repeat": Entry("RepeatVector", _repeat, ("input", "rest"), "after x.unsqueeze(1)"),
-    "contiguous": Entry("", _same, note="left out"),
-    "to": Entry("", _to, note="left out when the element type stays"),
-    "float": Entry("", _to, note="left out when the element type stays"),
-    "add": Entry("Add", _merge("Add"), ("input", "other", "alpha"), "two tensors"),
-    "mul": Entry("Multiply", _merge("Multiply"), ("input", "other"), "two tensors"),
-    "mean": Entry("GlobalAvgPool", _mean, ("input", "dim", "keepdim"),
+    "relu": Entry("ReLU", activation_rule("ReLU")),
+    "sigmoid": Entry("Sigmoid", activation_rule("Sigmoid")),
+    "tanh": Entry("Tanh", activation_rule("Tanh")),
+    "softmax": Entry("Softmax", activation_rule("Softmax"), ("input", "dim")),
+    "log_softmax": Entry("LogSoftmax", activation_rule("LogSoftmax"), ("input", "dim")),
+    **{name: Entry("", reshaped, ("input", "rest"), _SHAPED.note) for name in RESHAPE_METHODS},
+    "permute": Entry("Permute", permute_rule, ("input", "dims", "rest"), "the batch stays first"),
+    "transpose": Entry("Permute", transpose_rule, ("input", "dim0", "dim1"), "the batch stays first"),
+    "expand": Entry("RepeatVector", repeat_rule, ("input", "rest"), "after x.unsqueeze(1)"),
+    "repeat": Entry("RepeatVector", repeat_rule, ("input", "rest"), "after x.unsqueeze(1)"),
+    "contiguous": Entry("", unchanged_rule, note="left out"),
+    "to": Entry("", same_type_rule, note="left out when the element type stays"),
+    "float": Entry("", same_type_rule, note="left out when the element type stays"),
+    "add": Entry("Add", merge_rule("Add"), ("input", "other", "alpha"), "two tensors"),
+    "mul": Entry("Multiply", merge_rule("Multiply"), ("input", "other"), "two tensors"),
+    "mean": Entry("GlobalAvgPool", mean_rule, ("input", "dim", "keepdim"),
                   "over the spatial dims (or the time steps)"),
 }
 
