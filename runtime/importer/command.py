@@ -20,7 +20,8 @@ def add_import_parser(subparsers: "argparse._SubParsersAction") -> argparse.Argu
         "import", help="turn a PyTorch model (an nn.Module class in a .py file) into a design "
         "of editable nodes, with its weights; runs the file (docs/import.md)")
     parser.add_argument("model", metavar="FILE.py:ClassName",
-                        help="the file defining the model and the class to import")
+                        help="the file defining the model and the class to import (or a "
+                        "function building the model, or a model the file builds)")
     parser.add_argument("--input-shape", action="append", required=True, metavar="SHAPE",
                         dest="input_shapes", help="one sample's shape without the batch "
                         "dimension, e.g. 1,28,28; add :int64 for token ids (12:int64); give it "

@@ -147,6 +147,9 @@ class _Converter:
             short = target.rsplit(".", 1)[-1]
             candidate = short if last[short] == 1 and not identifier_problem(short) else \
                 target.replace(".", "_")
+            if candidate.replace("_", "").isdigit():  # nn.Sequential(...) as the whole model
+                kind = type(self.modules[target]).__name__
+                candidate = f"{slug(kind)}_{candidate}"
             ids[target] = self._fresh(slug(candidate) if identifier_problem(candidate)
                                       else candidate)
         return ids

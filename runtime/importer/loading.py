@@ -44,8 +44,9 @@ def model_classes(path: str | Path) -> list[str]:
     return [n for n in classes if n in found]
 
 
-def load_class(path: str | Path, class_name: str) -> type:
-    """Execute FILE.py (the user's code) and return its class `class_name`."""
+def load_class(path: str | Path, class_name: str) -> Any:
+    """Execute FILE.py (the user's code) and return what it calls `class_name`: an nn.Module
+    class, or a function that builds one, or a module it built (`model = nn.Sequential(...)`)."""
     path = Path(path)
     if not path.is_file():
         raise TorchImportError(f"{path} does not exist", [])
@@ -65,13 +66,13 @@ def load_class(path: str | Path, class_name: str) -> type:
     finally:
         if sys.path and sys.path[0] == folder:
             sys.path.pop(0)
-    cls = getattr(loaded, class_name, None)
-    if not isinstance(cls, type):
+    found = getattr(loaded, class_name, None)
+    if found is None or not callable(found):
         from ..names import did_you_mean
 
         raise TorchImportError(f"{path.name} defines no class '{class_name}'"
                                f"{did_you_mean(class_name, _module_class_names(loaded))}", [])
-    return cls
+    return found
 
 
 def _module_class_names(loaded: Any) -> list[str]:
@@ -112,18 +113,25 @@ def read_weights(path: str | Path) -> dict:
 def import_file(path: str | Path, class_name: str, inputs: Sequence[InputSpec],
                 args: Sequence[Any] = (), kwargs: dict | None = None,
                 weights: str | Path | None = None) -> ImportResult:
-    """Run FILE.py, build `class_name(*args, **kwargs)`, load `weights` into it if given, and
-    import it. TorchImportError says what went wrong."""
-    cls = load_class(path, class_name)
-    try:
-        module = cls(*args, **(kwargs or {}))
-    except Exception as err:
-        raise TorchImportError(f"{class_name}(...) failed: {_error_location(err)}"
-                               f"{type(err).__name__}: {err}", []) from None
+    """Run FILE.py, build `class_name(*args, **kwargs)` (or take the module the file built under
+    that name), load `weights` into it if given, and import it. TorchImportError says what went
+    wrong."""
     from torch import nn
 
+    found = load_class(path, class_name)
+    if isinstance(found, nn.Module):  # built by the file itself
+        if args or kwargs:
+            raise TorchImportError(f"{class_name} is a model the file already built: it takes "
+                                   "no constructor arguments", [])
+        module = found
+    else:
+        try:
+            module = found(*args, **(kwargs or {}))
+        except Exception as err:
+            raise TorchImportError(f"{class_name}(...) failed: {_error_location(err)}"
+                                   f"{type(err).__name__}: {err}", []) from None
     if not isinstance(module, nn.Module):
-        raise TorchImportError(f"{class_name} is not an nn.Module", [])
+        raise TorchImportError(f"{class_name} is not an nn.Module (nor builds one)", [])
     if weights is not None:
         state = read_weights(weights)
         missing, unexpected = _fit(module, state)

@@ -357,6 +357,22 @@ def test_the_command_reports_refusals_and_misuse(tmp_path, capsys):
     assert "did you mean 'LeNet5'" in capsys.readouterr().err
 
 
+def test_a_file_may_build_the_model_itself_or_in_a_function(tmp_path):
+    file = tmp_path / "built.py"
+    file.write_text("from torch import nn\n"
+                    "model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))\n"
+                    "def make(width=4):\n"
+                    "    return nn.Sequential(nn.Linear(3, width), nn.ReLU())\n")
+    built = import_file(file, "model", [InputSpec((3,))])
+    assert [(n.id, n.type) for n in built.design.nodes.values()] == [
+        ("input", "Input"), ("linear_0", "Linear"), ("tanh_1", "Tanh"), ("linear_2", "Linear"),
+        ("output", "Output")]
+    made = import_file(file, "make", [InputSpec((3,))], kwargs={"width": 6})
+    assert infer(made.design).total_params == 3 * 6 + 6
+    with pytest.raises(TorchImportError, match="takes no constructor arguments"):
+        import_file(file, "model", [InputSpec((3,))], kwargs={"width": 6})
+
+
 def test_arguments_and_shapes_parse():
     assert parse_input("1,28,28") == InputSpec((1, 28, 28))
     assert parse_input("12:int64") == InputSpec((12,), "int64")
