@@ -60,3 +60,20 @@ class MixesBatch(nn.Module):
 
     def forward(self, x):
         return self.fc(x).view(-1)
+
+
+class Add(nn.Module):
+    """Named like LayerLab's Add helper, but subtracts."""
+
+    def forward(self, a, b):
+        return a - b
+
+
+class LooksLikeAdd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.merge = Add()
+
+    def forward(self, x):
+        return self.merge(self.fc(x), x)

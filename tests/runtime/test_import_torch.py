@@ -226,6 +226,14 @@ def test_what_a_design_cannot_hold_is_refused(class_name, shape, words):
     assert re.match(r"refused\.py line \d+ \(`", err.problems[0])
 
 
+def test_a_node_that_computes_something_else_is_an_error_naming_it():
+    # a class named like LayerLab's Add helper is taken for one; the check finds it subtracts
+    err = _refusal("LooksLikeAdd", 8)
+    line = _line("return self.merge(self.fc(x), x)")
+    assert str(err).startswith(f"refused.py line {line} (`return self.merge(self.fc(x), x)`): "
+                               "Add 'merge' computes something else in LayerLab than in PyTorch")
+
+
 def test_a_forward_with_more_inputs_than_shapes_is_refused():
     with pytest.raises(TorchImportError, match="takes 2 input"):
         import_module(_instance("patterns.py", "TwoTowers"), [InputSpec((1, 8, 8))])
