@@ -138,7 +138,8 @@ class ImportResult:
         value = str(path.resolve())
         if relative_to is not None:
             try:
-                value = Path(os.path.relpath(path.resolve(), Path(relative_to).resolve())).as_posix()
+                folder = Path(relative_to).resolve()
+                value = Path(os.path.relpath(path.resolve(), folder)).as_posix()
             except ValueError:  # another drive (Windows): keep the absolute path
                 pass
         self.design.training = {**self.design.training, "init_from": value}
@@ -169,7 +170,7 @@ def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | 
     module.eval()
     tracer = Tracer()
     try:
-        graph = tracer.trace(module)
+        graph = tracer.trace(module, concrete_args=_defaults(module, len(inputs)))
         failure = None
     except Exception as err:  # fx's own refusal (a loop over a tensor), or the model's bug
         graph, failure = None, err
@@ -223,6 +224,20 @@ def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | 
             notes.append(f"self.{qualname} has weights but forward never calls it: they are "
                          "left out")
     return ImportResult(design, model, notes)
+
+
+def _defaults(module: "nn.Module", given: int) -> dict | None:
+    """forward's arguments after the given inputs, at their defaults (`mask=None`): traced as
+    those values, so `if mask is not None` takes the branch the default takes."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(module.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    fixed = {p.name: p.default for p in positional[given:] if p.default is not p.empty}
+    return fixed or None
 
 
 def _parents(root: "nn.Module", qualname: str) -> list:

@@ -1,4 +1,4 @@
-"""`main.py import FILE.py:ClassName --input-shape 1,28,28 [--args ...] [--weights W] -o design.json`.
+"""`main.py import FILE.py:ClassName --input-shape 1,28,28 [--args ...] [--weights W] -o D.json`.
 
 Exit codes as the other commands: 0 imported, 1 the model cannot be imported (the reasons on
 stderr), 2 command-line misuse. torch is imported only when the command runs.

@@ -165,7 +165,9 @@ class _Converter:
         return candidate
 
     # --- inputs and outputs ----------------------------------------------------------------
-    def _input(self, node: fx.Node, index: int) -> Planned:
+    def _input(self, node: fx.Node, index: int) -> Any:
+        if index >= len(self.dtypes):
+            return META  # an argument left at its default (mask=None): fixed when traced
         value = self.values.get(node)
         if not isinstance(value, torch.Tensor):
             raise Refuse("forward takes an argument that is not a tensor")

@@ -1,4 +1,4 @@
-"""File > Import PyTorch Model… (designer/import_dialog.py, #17): typed and clicked like a user."""
+"""File > Import PyTorch Model… (designer/import_dialog.py, #17), typed and clicked like a user."""
 from pathlib import Path
 
 import pytest

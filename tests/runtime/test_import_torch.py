@@ -149,7 +149,7 @@ def test_recurrent_patterns_set_return_sequences():
 
 PATTERNS = [("GRURegressor", ["5,3"]), ("SequenceTagger", ["7,4"]),
             ("TinyTransformer", ["6:int64"]), ("Decoder", ["8"]), ("TwoTowers", ["1,8,8", "1,8,8"]),
-            ("GlobalPoolNet", ["2,5,5"]), ("EncoderStack", ["5,16"])]
+            ("GlobalPoolNet", ["2,5,5"]), ("EncoderStack", ["5,16"]), ("OptionalMask", ["4"])]
 
 
 @pytest.mark.parametrize("class_name,shapes", PATTERNS, ids=[p[0] for p in PATTERNS])
