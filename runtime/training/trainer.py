@@ -328,6 +328,10 @@ class Trainer:
         """DDP around the compiled model, after any weights were loaded (every rank loads the
         same). The trainer keeps the plain model for checkpoints, monitoring and evaluation."""
         self.ddp = wrap(self.model, self.device)
+        if self.world.rank > 0:  # Dropout masks of its own: rank 0's stream on every rank would
+            # give the same masks to the k-th sample of every share (rank 0 keeps the seed's)
+            torch.manual_seed(self.config["seed"] * 7919 + 104729 * self.world.rank
+                              + self.start_epoch)
         if self.heads is not None:
             names = ([name for name, _ in getattr(self.model, INPUTS_ATTRIBUTE)]
                      if isinstance(self.dataset.x, NamedTensors) else None)
