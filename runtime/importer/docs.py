@@ -22,14 +22,19 @@ def render() -> str:
     lines = ["| PyTorch | LayerLab node | notes |", "|---|---|---|"]
     for torch_name, layer, note in mapping_rows():
         lines.append(f"| `{torch_name}` | {layer} | {note} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
+
+
+#: The regions this module fills, in the form docgen's `fill_regions` takes.
+REGIONS = {REGION: render}
 
 
 def updated(text: str) -> str:
-    """`text` with its generated region replaced by `render()`; ValueError if it has none."""
+    """`text` with its generated region replaced by `render()` (as docgen's `fill_regions`
+    writes a region); ValueError if it has none."""
     if not _REGION.search(text):
         raise ValueError(f"no '<!-- generated: {REGION} -->' region")
-    return _REGION.sub(lambda m: m.group(1) + render() + m.group(2), text)
+    return _REGION.sub(lambda m: f"{m.group(1)}{render()}\n{m.group(2)}", text)
 
 
 def main(argv: list[str] | None = None) -> int:

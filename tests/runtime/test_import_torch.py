@@ -411,6 +411,9 @@ def test_the_command_line_starts_without_torch():
 
 
 def test_the_mapping_table_in_the_docs_is_generated_from_the_importer_table():
+    from runtime.docgen import fill_regions
+
     text = import_docs.DOC_PATH.read_text(encoding="utf-8")
     assert import_docs.updated(text) == text, "run python -m runtime.importer.docs"
+    assert fill_regions(text, import_docs.REGIONS) == text  # docgen can take the region over
     assert "| `nn.Conv2d` | Conv2d |" in text
