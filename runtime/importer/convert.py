@@ -29,6 +29,8 @@ from .trace import LOCATION, where
 META = "meta"  # a size, a device, a dtype: feeds reshapes and zeros, never a node
 OTHER = "other"  # a tensor not computed from the input (a parameter read in forward, a constant)
 REFUSED = "refused"  # a call already reported: its users are not reported again
+#: The window an imported design is laid out for (width, height, in design units).
+LAYOUT_FIT = (1600.0, 900.0)
 
 
 class _Skip(Exception):
@@ -98,7 +100,8 @@ def build_design(result: Plan, name: str) -> GraphModel:
     for p in result.nodes:
         for src, port in p.inputs:
             model.connect(src.node_id, p.node_id, "output", port)
-    for node_id, pos in auto_layout(model).items():
+    # wrapped into bands for a typical window: a 40-layer ResNet is not one row 8,000 wide
+    for node_id, pos in auto_layout(model, fit=LAYOUT_FIT).items():
         model.move(node_id, pos)
     return model
 
