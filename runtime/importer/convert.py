@@ -49,6 +49,7 @@ class Planned:
         location: Where in the user's source it was called.
         recurrent: Its `return_sequences` is decided by how its result is used.
         use: For recurrent nodes: "seq" or "last" once decided.
+        chain: An Add or Multiply of `+`/`*` that takes in another such node feeding only it.
     """
 
     node_id: str
@@ -60,6 +61,7 @@ class Planned:
     location: str = ""
     recurrent: bool = False
     use: str | None = None
+    chain: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,23 @@ class _Converter:
                 self.env[node] = REFUSED
             except _Skip:
                 self.env[node] = REFUSED
+        self._join_chains()
         return Plan(self._feeding_outputs(), self.problems, self.notes)
+
+    def _join_chains(self) -> None:
+        """`a + b + c` traces as (a + b) + c: one Add of three inputs, as a design has it."""
+        users = Counter(id(src) for p in self.nodes for src, _ in p.inputs)
+        for p in self.nodes:
+            if not p.chain:
+                continue
+            joined = []
+            for src, port in p.inputs:
+                if src.chain and src.type_id == p.type_id and users[id(src)] == 1:
+                    joined.extend(src.inputs)
+                    src.inputs = []  # feeds nothing now: dropped with the dead nodes
+                else:
+                    joined.append((src, port))
+            p.inputs = joined
 
     # --- ids -------------------------------------------------------------------------------
     def _module_ids(self) -> dict[str, str]:
@@ -288,7 +306,7 @@ class _Converter:
         node_id = self._node_id(node, previous is None, weighted, layer.type_id, layer.part)
         planned = Planned(node_id, layer.type_id, dict(layer.params), list(zip(inputs, ports)),
                           module=owner if weighted else None, location=where(node),
-                          recurrent=layer.recurrent)
+                          recurrent=layer.recurrent, chain=layer.chain)
         params = list(owner.parameters()) if weighted else []
         if params and not any(p.requires_grad for p in params):
             planned.params["trainable"] = False

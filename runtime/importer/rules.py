@@ -43,6 +43,8 @@ class Layer:
         part: For one call that becomes several nodes with weights (nn.TransformerEncoder):
             the path of the submodule whose weights this node takes ("layers.0").
         note: Something worth telling the user that does not stop the import.
+        chain: A `+` or `*` that joins the same operation feeding only it into one node
+            (`a + b + c` is one Add of three inputs, as the layer is meant to be used).
     """
 
     type_id: str
@@ -54,6 +56,7 @@ class Layer:
     absorbs: fx.Node | None = None
     part: str | None = None
     note: str = ""
+    chain: bool = False
 
 
 @dataclass(frozen=True)
@@ -280,15 +283,14 @@ def attention_rule(site: Site) -> Layer:
 
 
 def _qkv(site: Site, layer: Layer) -> Layer:
-    """Connect query, and key and value only where they differ from what they default to."""
+    """Connect the query, the key where it is not the query, and the value where it is not the
+    key (LayerLab's attention defaults the key to the query and the value to the key)."""
     query, key, value = (site.arg(n) for n in ("query", "key", "value"))
-    key = query if key is None else key
-    value = key if value is None else value
     inputs, ports = [site.tensor("query")], ["query"]
-    if key is not query or value is not key:
+    if key is not None and key is not query:
         inputs.append(site.tensor("key"))
         ports.append("key")
-    if value is not key:
+    if value is not None and value is not (query if key is None else key):
         inputs.append(site.tensor("value"))
         ports.append("value")
     layer.inputs, layer.ports = tuple(inputs), tuple(ports)
@@ -473,13 +475,13 @@ def dropout_rule(site: Site) -> Layer:
 def merge_rule(type_id: str) -> Rule:
     def rule(site: Site) -> Layer:
         a, b = site.arg("input"), site.arg("other")
-        if not all(isinstance(site.concrete(x), torch.Tensor) and isinstance(x, fx.Node)
-                   for x in (a, b)):
-            raise Refuse(f"one side is the number {site.concrete(b)!r}, not a tensor: "
-                         f"LayerLab's {type_id} combines tensors (no layer adds or scales by a "
-                         "constant)")
+        for side in (a, b):
+            if not (isinstance(side, fx.Node) and isinstance(site.concrete(side), torch.Tensor)):
+                raise Refuse(f"one side is the number {site.concrete(side)!r}, not a tensor: "
+                             f"LayerLab's {type_id} combines tensors (no layer adds or scales "
+                             "by a constant)")
         _require(site.value("alpha", 1) == 1, "alpha other than 1")
-        return Layer(type_id, {}, (a, b))
+        return Layer(type_id, {}, (a, b), chain=True)
     return rule
 
 

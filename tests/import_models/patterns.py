@@ -131,3 +131,16 @@ class OptionalMask(nn.Module):
         if mask is not None:
             y = y * mask
         return torch.relu(y)
+
+
+class ThreeWaySum(nn.Module):
+    """`a + b + c`: one Add node of three inputs, not two of two."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 3)
+        self.b = nn.Linear(4, 3)
+        self.c = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.a(x) + self.b(x) + self.c(x)

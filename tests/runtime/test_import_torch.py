@@ -29,6 +29,7 @@ from runtime.networks import subgraph
 from runtime.shapes import infer
 from runtime.training.checkpoints import load_checkpoint
 from runtime.training.transfer import transfer_weights
+from tests.runtime.test_layers import MODULE_EXAMPLES, design as example_design
 
 MODELS = Path(__file__).resolve().parents[1] / "import_models"
 PRESETS = sorted((Path(__file__).resolve().parents[2] / "presets").glob("*.json"))
@@ -149,7 +150,8 @@ def test_recurrent_patterns_set_return_sequences():
 
 PATTERNS = [("GRURegressor", ["5,3"]), ("SequenceTagger", ["7,4"]),
             ("TinyTransformer", ["6:int64"]), ("Decoder", ["8"]), ("TwoTowers", ["1,8,8", "1,8,8"]),
-            ("GlobalPoolNet", ["2,5,5"]), ("EncoderStack", ["5,16"]), ("OptionalMask", ["4"])]
+            ("GlobalPoolNet", ["2,5,5"]), ("EncoderStack", ["5,16"]), ("OptionalMask", ["4"]),
+            ("ThreeWaySum", ["4"])]
 
 
 @pytest.mark.parametrize("class_name,shapes", PATTERNS, ids=[p[0] for p in PATTERNS])
@@ -177,6 +179,9 @@ def test_pattern_details():
     attention = transformer.design.in_edges("attn")
     assert [(e.src, e.dst_port) for e in attention] == [("encoder", "query")]  # self-attention
     assert transformer.design.nodes["encoder"].params["activation"] == "gelu"
+    total = import_module(_instance("patterns.py", "ThreeWaySum"), [InputSpec((4,))]).design
+    adds = [n.id for n in total.nodes.values() if n.type == "Add"]
+    assert len(adds) == 1 and [e.src for e in total.in_edges(adds[0])] == ["a", "b", "c"]
     stack = import_module(_instance("patterns.py", "EncoderStack"), [InputSpec((5, 16))])
     assert [(n.id, n.type) for n in stack.design.nodes.values()][1:4] == [
         ("encoder_layers_0", "TransformerEncoderLayer"),
@@ -290,6 +295,33 @@ def test_every_preset_round_trips_through_python(path, network, tmp_path):
             continue
         kept = {k: v for k, v in node.params.items() if k not in ("weight_init", "lr_multiplier")}
         assert {k: imported.nodes[node_id].params[k] for k in kept} == kept, node_id
+
+
+@pytest.mark.filterwarnings("ignore:dropout option adds dropout")  # an example that warns
+@pytest.mark.parametrize("example", MODULE_EXAMPLES, ids=[e.id for e in MODULE_EXAMPLES])
+def test_every_layer_example_round_trips_through_python(example, tmp_path):
+    design = example_design(example)
+    file = tmp_path / "exported.py"
+    file.write_text(export_python(design, class_name="Exported"))
+    torch.manual_seed(0)
+    module = load_class(file, "Exported")().eval()
+    _shift_statistics(module, 0)
+    inputs = [InputSpec(tuple(n.params["shape"]), n.params["dtype"])
+              for n in design.nodes.values() if n.type == "Input"]
+    result = import_module(module, inputs)
+    before, after = _types_of(design), _types(result)
+    if before == ["Reshape"] and example.params.get("shape") == [-1]:
+        before = ["Flatten"]  # the same thing; written as x.flatten(1) it comes back as one
+    assert after == before
+    assert infer(result.design).total_params == infer(design).total_params
+    vocabulary = min((n.params["num_embeddings"] for n in design.nodes.values()
+                      if n.type == "Embedding"), default=2)
+    _assert_same_as(result, module, inputs, vocabulary)
+
+
+def _types_of(design) -> list[str]:
+    return [design.nodes[n].type for n in compiled_nodes(design)
+            if design.nodes[n].type not in ("Input", "Output")]
 
 
 # --- weights, checkpoints, files and the command ---------------------------------------------
