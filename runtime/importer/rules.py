@@ -156,7 +156,7 @@ def _require(condition: bool, message: str) -> None:
 # --- modules ---------------------------------------------------------------------------------
 
 def module_rule(type_id: str, extra: Callable[[nn.Module], dict] | None = None,
-            checks: Callable[[nn.Module], None] | None = None) -> Rule:
+                checks: Callable[[nn.Module], None] | None = None) -> Rule:
     """A module read attribute by attribute, with `extra` params and `checks` that refuse."""
     def rule(site: Site) -> Layer:
         module = site.module
@@ -402,26 +402,13 @@ def _flattens(user: fx.Node, site: Site) -> bool:
             and tuple(value.shape) == tuple(site.out.shape[:2]))
 
 
-
-
 def unchanged_rule(site: Site) -> Same:
     return Same(site.tensor())
-
-
-
-
-def helper_recurrent(type_id: str) -> Rule:
-    def rule(site: Site) -> Layer:
-        params = spec_params(type_id, _attrs(site.module))
-        return Layer(type_id, params, (site.tensor(),))
-    return rule
 
 
 def helper_attention(site: Site) -> Layer:
     params = spec_params("MultiheadAttention", _attrs(site.module))
     return _qkv(site, Layer("MultiheadAttention", params))
-
-
 
 
 def helper_positional(site: Site) -> Layer:

@@ -17,9 +17,9 @@ from .rules import (RESHAPE_METHODS, Rule, activation_rule, adaptive_pool, atten
                     avg_pool_checks, batchnorm_checks, cat_rule, conv_checks, dropout_rule,
                     embedding_rule, encoder_layer_rule, encoder_stack_rule, functional_pool,
                     has_attributes, has_bias, helper_attention, helper_global_pool,
-                    helper_positional, helper_rbm, helper_recurrent, indexing_rule,
-                    interpolate_rule, layernorm_params, max_pool_checks, mean_rule, merge_rule,
-                    module_rule, permute_rule, pool_stride, recurrent_rule, repeat_rule, reshaped,
+                    helper_positional, helper_rbm, indexing_rule, interpolate_rule,
+                    layernorm_params, max_pool_checks, mean_rule, merge_rule, module_rule,
+                    permute_rule, pool_stride, recurrent_rule, repeat_rule, reshaped,
                     same_type_rule, softmax_checks, transpose_rule, unchanged_rule,
                     upsample_params, variadic_rule)
 
@@ -40,7 +40,6 @@ class Entry:
     rule: Rule
     names: tuple[str, ...] = ("input",)
     note: str = ""
-
 
 
 _RECURRENT_NOTE = ("batch_first, starting from zeros; `out, _ = rnn(x)` gives all steps, "
@@ -104,7 +103,8 @@ MODULES: dict[type, Entry] = {
     nn.GRU: Entry("GRU", recurrent_rule("GRU"), ("input", "hx"), _RECURRENT_NOTE),
     nn.MultiheadAttention: Entry("MultiheadAttention", attention_rule,
                                  names=("query", "key", "value", "key_padding_mask",
-                                        "need_weights", "attn_mask"),
+                                        "need_weights", "attn_mask", "average_attn_weights",
+                                        "is_causal"),
                                  note="batch_first, no masks; `out, _ = attn(q, k, v)`"),
     nn.TransformerEncoderLayer: Entry("TransformerEncoderLayer", encoder_layer_rule,
                                       names=("src", "src_mask", "src_key_padding_mask",
@@ -126,11 +126,11 @@ HELPERS: dict[str, tuple[Callable[[nn.Module], bool], Entry]] = {
     "RepeatVector": (has_attributes("n"), Entry("RepeatVector", module_rule("RepeatVector"))),
     "Permute": (has_attributes("dims"), Entry("Permute", module_rule("Permute"))),
     "RNN": (lambda m: isinstance(m, nn.RNN) and hasattr(m, "return_sequences"),
-            Entry("RNN", helper_recurrent("RNN"))),
+            Entry("RNN", module_rule("RNN"))),
     "LSTM": (lambda m: isinstance(m, nn.LSTM) and hasattr(m, "return_sequences"),
-             Entry("LSTM", helper_recurrent("LSTM"))),
+             Entry("LSTM", module_rule("LSTM"))),
     "GRU": (lambda m: isinstance(m, nn.GRU) and hasattr(m, "return_sequences"),
-            Entry("GRU", helper_recurrent("GRU"))),
+            Entry("GRU", module_rule("GRU"))),
     "MultiheadAttention": (lambda m: isinstance(m, nn.MultiheadAttention) and hasattr(m, "causal"),
                            Entry("MultiheadAttention", helper_attention,
                                  names=("query", "key", "value"))),
