@@ -211,7 +211,7 @@ class _Converter:
             return
         for i, arg in enumerate(results):
             try:
-                src = self._tensor(arg, node)
+                src = self._tensor(arg)
             except Refuse as err:
                 place = where(arg) if isinstance(arg, fx.Node) else where(node)
                 self.problems.append(f"{place}: forward's result {i}: {err}")
@@ -257,7 +257,7 @@ class _Converter:
         site = Site(node, module, self._bind(node, entry), self.values, self.modules)
         result = entry.rule(site)
         if isinstance(result, Same):
-            return self._tensor(result.source, node, keep_part=True)
+            return self._tensor(result.source, keep_part=True)
         layers = result if isinstance(result, list) else [result]
         previous = None
         for i, layer in enumerate(layers):
@@ -294,7 +294,7 @@ class _Converter:
     def _add(self, node: fx.Node, module: nn.Module | None, layer: Layer,
              previous: Planned | None, last: bool) -> Planned:
         if previous is None:
-            inputs = [self._tensor(x, node) for x in layer.inputs]
+            inputs = [self._tensor(x) for x in layer.inputs]
         else:
             inputs = [previous]
         ports = layer.ports or ("input",) * len(inputs)
@@ -346,7 +346,7 @@ class _Converter:
         return self._fresh(self.module_ids[node.target], start=self.calls[node.target])
 
     # --- values ----------------------------------------------------------------------------
-    def _tensor(self, arg: Any, user: fx.Node, keep_part: bool = False) -> Any:
+    def _tensor(self, arg: Any, keep_part: bool = False) -> Any:
         """The planned node whose output `arg` is; Refuse when it is not one."""
         if not isinstance(arg, fx.Node):
             raise Refuse(f"it takes {arg!r} where a tensor computed from the input is needed")
