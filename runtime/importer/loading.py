@@ -20,6 +20,7 @@ def model_classes(path: str | Path) -> list[str]:
     the file), read without running the file. SyntaxError/OSError as Python raises them."""
     tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    # nn.Module, nn.Sequential, and the frameworks' subclasses (LightningModule)
     known_modules = {"Module", "Sequential"}
 
     def base_names(node: ast.ClassDef) -> list[str]:
@@ -38,7 +39,8 @@ def model_classes(path: str | Path) -> list[str]:
         for class_name, node in classes.items():
             if class_name in found:
                 continue
-            if any(b in known_modules or b in found for b in base_names(node)):
+            if any(b in known_modules or b.endswith("Module") or b in found
+                   for b in base_names(node)):
                 found.append(class_name)
                 changed = True
     return [n for n in classes if n in found]
