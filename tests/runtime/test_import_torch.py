@@ -430,8 +430,9 @@ def test_model_classes_are_listed_without_running_the_file(tmp_path):
     file = tmp_path / "net.py"
     file.write_text("raise SystemExit('ran')\nfrom torch import nn\n"
                     "class Block(nn.Module):\n    pass\nclass Net(Block):\n    pass\n"
-                    "class Helper:\n    pass\n")
-    assert model_classes(file) == ["Block", "Net"]
+                    "class Helper:\n    pass\n"
+                    "class Lit(pl.LightningModule):\n    pass\n")
+    assert model_classes(file) == ["Block", "Net", "Lit"]
 
 
 def test_the_command_line_starts_without_torch():
