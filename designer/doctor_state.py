@@ -27,6 +27,7 @@ from runtime.doctor import SEVERITIES, Finding, static_findings
 from runtime.doctor.preflight import load_data
 from runtime.document import to_dict
 from runtime.errors import DatasetError, LayerLabError
+from runtime.lazy import import_in_background, imported
 
 from .run_data import RunRecord
 from .session import DesignSession
@@ -95,6 +96,12 @@ class DoctorFindings(QObject):
         self._alarmed_by: RunRecord | None = None  # the run that last brought the panel forward
         self._dataset_key: str | None = None
         self._dataset = None
+        # the rules that read the data run again once torch is in (it loads after the first paint)
+        self._await_torch = QTimer(self)
+        self._await_torch.setInterval(200)
+        self._await_torch.setSingleShot(True)
+        self._await_torch.timeout.connect(self.recompute_static)
+        self._awaited = False
         session.analysis_changed.connect(self.recompute_static)
         session.model_replaced.connect(self.clear_results)
 
@@ -106,6 +113,12 @@ class DoctorFindings(QObject):
         key = json.dumps([training.get("dataset"), training.get("seed"), str(base)],
                          sort_keys=True, default=str)
         if key != self._dataset_key:
+            if not imported("torch"):  # loading data needs torch: never wait for it here
+                if self._awaited:  # still not in after a wait: nobody is importing it
+                    import_in_background("torch")
+                self._awaited = True
+                self._await_torch.start()
+                return None
             self._dataset_key, self._dataset = key, None  # keep one: datasets can be large
             try:
                 self._dataset = load_data(self.session.model, base)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import difflib
-import functools
 import keyword
 import re
 
@@ -12,16 +11,27 @@ IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 INPUTS_ATTRIBUTE = "layerlab_inputs"
 
 
-@functools.cache
-def _reserved() -> frozenset[str]:
-    # Node ids become attributes of the compiled torch.fx GraphModule (an nn.Module), so they must
-    # not shadow anything either has: class attributes ("code", "graph") and the attributes an
-    # instance sets in __init__ ("training", "meta"), nor the names the generated code uses.
-    from torch import fx, nn
-
-    instance = fx.GraphModule(nn.Module(), fx.Graph())
-    return (frozenset(dir(nn.Module)) | frozenset(dir(fx.GraphModule)) | frozenset(dir(instance))
-            | {"self", "torch", "nn", "math", INPUTS_ATTRIBUTE})
+#: Attribute names of a compiled model that a node id would shadow: the public names of
+#: torch.nn.Module, torch.fx.GraphModule and a GraphModule instance (class attributes such as
+#: "code" and "graph", what __init__ sets such as "training" and "meta"), plus the names the
+#: generated code uses. Names starting with "_" are refused on their own. Written out rather
+#: than read from torch so that loading a design does not import it; a test compares it with the
+#: installed torch's.
+RESERVED_NAMES = frozenset({
+    "T_destination", "add_module", "add_submodule", "apply", "bfloat16", "buffers",
+    "call_super_init", "children", "code", "compile", "cpu", "cuda",
+    "delete_all_unused_submodules", "delete_submodule", "double", "dump_patches", "eval",
+    "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter",
+    "get_submodule", "graph", "half", "ipu", "load_state_dict", "meta", "modules", "mtia",
+    "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
+    "print_readable", "recompile", "register_backward_hook", "register_buffer",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
+    "set_extra_state", "set_submodule", "shape_env", "share_memory", "state_dict", "to",
+    "to_empty", "to_folder", "train", "training", "type", "xpu", "zero_grad",
+    "self", "torch", "nn", "math", INPUTS_ATTRIBUTE})
 
 
 def identifier_problem(name: object, what: str = "node id") -> str | None:
@@ -38,7 +48,7 @@ def identifier_problem(name: object, what: str = "node id") -> str | None:
                 "or underscores")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"{what} '{name}' is a Python keyword: choose another name"
-    if name in _reserved():
+    if name in RESERVED_NAMES:
         return f"{what} '{name}' is reserved by PyTorch modules: choose another name"
     return None
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import torch
+from ..lazy import lazy_import
+
+# The modes are declared without tensors (validation, the form); corrupting inputs imports torch.
+torch = lazy_import("torch", globals(), "torch")
 
 #: Settings a mode may read from the `mode` section (each one a setting in the catalogue).
 MODE_SETTINGS = ("corruption", "noise", "cd_steps", "persistent", "generator_loss",

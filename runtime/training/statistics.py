@@ -7,11 +7,12 @@ iterate over them. Healthy ranges and the words for "too low"/"too high" live he
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from ..specs import LayerSpec
+
+if TYPE_CHECKING:  # the statistics compute on tensors they are given: the catalogue needs no torch
+    import torch
 
 #: Where a statistic is measured.
 SOURCES = ("activation", "parameter", "update")

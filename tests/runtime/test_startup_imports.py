@@ -166,10 +166,6 @@ def test_every_name_a_compiled_model_reserves_is_refused():
     assert accepted == []
 
 
-@pytest.mark.xfail(strict=True, reason="until designer/doctor_state.py loads the data set for "
-                   "its static rules only once runtime.lazy.imported('torch') (today it does "
-                   "before the first paint), and the changes above; strict: remove this mark "
-                   "then")
 def test_the_window_paints_the_design_before_torch_is_imported(tmp_path):
     pytest.importorskip("PySide6")
     config = tmp_path / "config" / "LayerLab"
