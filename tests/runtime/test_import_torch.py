@@ -380,6 +380,15 @@ def test_the_command_writes_the_design_and_weights(tmp_path, capsys):
     assert design.nodes["linear_relu_stack_0"].params["out_features"] == 32
     load_strict(compile_model(design), load_checkpoint(tmp_path / "mlp.pt")["model"])
     assert design.training["init_from"] == "mlp.pt"  # training starts from the imported weights
+    bare = tmp_path / "bare.json"
+    assert _run([f"{MODELS / 'lenet5.py'}:LeNet5", "--input-shape", "1,28,28", "--no-weights",
+                 "-o", str(bare)]) == 0
+    assert "init_from" not in load(bare).training and not (tmp_path / "bare.pt").exists()
+    elsewhere = tmp_path / "weights" / "lenet.pt"
+    elsewhere.parent.mkdir()
+    assert _run([f"{MODELS / 'lenet5.py'}:LeNet5", "--input-shape", "1,28,28",
+                 "--weights-out", str(elsewhere), "-o", str(bare)]) == 0
+    assert load(bare).training["init_from"] == "weights/lenet.pt" and elsewhere.is_file()
 
 
 def test_the_command_reports_refusals_and_misuse(tmp_path, capsys):
