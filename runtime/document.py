@@ -239,20 +239,30 @@ def temp_beside(target: Path) -> str:
     return tmp
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Replace `path` with `text` so that readers see either the old or the new file, never half."""
+def replace_atomically(path: str | os.PathLike, save: Callable[[str], object]) -> Path:
+    """`save(tmp)` writes a temporary file beside `path`, which then replaces it: readers see the
+    old or the new file, never half of one, and a failure leaves the old file and no temporary.
+    The new file keeps the old one's permissions (else a plain new file's), not mkstemp's 0600."""
     target = Path(path)
     tmp = temp_beside(target)
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _mode_for(target))  # mkstemp makes 0600; keep the usual permissions
+        save(tmp)
+        os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return target
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Replace `path` with `text` so that readers see either the old or the new file, never half."""
+    def save(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    replace_atomically(path, save)
 
 
 def _mode_for(target: Path) -> int:

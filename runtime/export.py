@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 from torch import fx, nn
 
 from .compile import class_name_for, class_name_problem, compile_model, recipes
-from .document import dumps, temp_beside, write_atomic
+from .document import dumps, replace_atomically, write_atomic
 from .errors import ExportError
 from .graph import GraphModel
 from .layers import modules
@@ -189,13 +189,7 @@ def write_python(model: GraphModel, path: str | os.PathLike, class_name: str | N
 def _save_safetensors(tensors: dict, target: Path, metadata: dict[str, str]) -> None:
     from safetensors.torch import save_file
 
-    tmp = temp_beside(target)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(target, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 @dataclass

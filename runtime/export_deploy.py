@@ -23,9 +23,9 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from .document import dumps, temp_beside
+from .document import dumps, replace_atomically
 from .errors import ExportError
 # the key the design rides under: the .pt2 archive's extra_files, the ONNX model's metadata
 from .export_weights import DESIGN_KEY
@@ -139,7 +139,7 @@ class Deployable:
                 raise ExportError("the ONNX exporter wrote a model that onnx.checker refuses: "
                                   f"{_first_line(err)}") from None
 
-        return _replace_atomically(Path(path), save)
+        return replace_atomically(Path(path), save)
 
     def write_pt2(self, path: str | os.PathLike) -> Path:
         """Write the program with `torch.export.save` (atomically), the design in its
@@ -151,7 +151,7 @@ class Deployable:
                 torch.export.save(self.program, handle,
                                   extra_files={DESIGN_KEY: dumps(self.design)})
 
-        return _replace_atomically(Path(path), save)
+        return replace_atomically(Path(path), save)
 
 
 def write_onnx(design: GraphModel, path: str | os.PathLike,
@@ -415,17 +415,3 @@ def _quiet() -> Iterator[None]:
         logging.disable(disabled)
 
 
-def _replace_atomically(target: Path, save: Callable[[str], Any]) -> Path:
-    """`save` writes a temporary file beside `target`, which then replaces it: a failure leaves
-    whatever was there before and no temporary file."""
-    from .document import _mode_for  # the permission rule of every atomic write here
-
-    tmp = temp_beside(target)
-    try:
-        save(tmp)
-        os.chmod(tmp, _mode_for(target))  # mkstemp makes 0600; a model file is meant to be shared
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target

@@ -9,10 +9,9 @@ shares weights this way.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from .document import dumps, loads, temp_beside
+from .document import dumps, loads, replace_atomically
 from .errors import ExportError, LayerLabError
 from .graph import GraphModel
 
@@ -48,15 +47,8 @@ def write_safetensors(design: GraphModel, checkpoint: str | Path, out: str | Pat
     from safetensors.torch import save_file
 
     tensors = checkpoint_tensors(design, checkpoint)
-    out = Path(out)
-    tmp = temp_beside(out)
-    try:
-        save_file(tensors, tmp, metadata={FORMAT_KEY: FORMAT, DESIGN_KEY: dumps(design)})
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    metadata = {FORMAT_KEY: FORMAT, DESIGN_KEY: dumps(design)}
+    return replace_atomically(out, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def read_safetensors(path: str | Path) -> tuple[dict, GraphModel]:

@@ -115,3 +115,32 @@ def test_a_python_export_whose_weights_do_not_fit_writes_nothing(trained, tmp_pa
     assert not out.exists() and not out.with_suffix(".safetensors").exists()
     assert run(["export", str(path), "--weights", str(checkpoint)]) == 2  # no -o: nowhere to put it
     assert "needs -o" in capsys.readouterr().err
+
+
+def test_exported_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    """Every atomic writer goes through document.replace_atomically: a new file gets what the
+    umask gives a plain new file, a replaced one keeps its own permissions."""
+    import os
+    import stat
+
+    from runtime.document import replace_atomically
+
+    def save(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(b"weights")
+
+    umask = os.umask(0o022)
+    try:
+        fresh = replace_atomically(tmp_path / "new.safetensors", save)
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        kept = tmp_path / "kept.onnx"
+        kept.write_bytes(b"old")
+        kept.chmod(0o640)
+        replace_atomically(kept, save)
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_bytes() == b"weights"
+    finally:
+        os.umask(umask)
+    with pytest.raises(RuntimeError):
+        replace_atomically(kept, lambda tmp: (_ for _ in ()).throw(RuntimeError("disk full")))
+    assert kept.read_bytes() == b"weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.onnx", "new.safetensors"]
