@@ -182,6 +182,10 @@ class MainWindow(QMainWindow):
                                     "Start an empty design")
         self.act_open = self._action("&Open…", self.open_dialog, _keys(K.Open, "Ctrl+O"),
                                      "Open a design file")
+        self.act_import_torch = self._action(
+            "&Import PyTorch Model…", self.import_pytorch_model,
+            tip="Turn an nn.Module class of a .py file into editable nodes, with its weights "
+                "(runs the file; docs/import.md)")
         self.act_save = self._action("&Save", self.save, _keys(K.Save, "Ctrl+S"),
                                      "Save the design")
         self.act_save_as = self._action("Save &As…", self.save_as,
@@ -279,7 +283,7 @@ class MainWindow(QMainWindow):
     def _make_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.act_new, self.act_open])
+        file_menu.addActions([self.act_new, self.act_open, self.act_import_torch])
         file_menu.addAction("New from Pre&set…", lambda: self.show_welcome()).setStatusTip(
             "Choose a preset from pictures and one-line summaries (Help ▸ Welcome)")
         self.preset_menu = file_menu.addMenu("Open &Preset")
@@ -685,6 +689,19 @@ class MainWindow(QMainWindow):
         self._add_recent(Path(path))
         self.autosaver.clear()
         return True
+
+    def import_pytorch_model(self) -> None:
+        """File ▸ Import PyTorch Model: the dialog traces a class of a .py file into a design,
+        which opens as a new document (its weights as the design's starting weights)."""
+        from .import_dialog import import_pytorch_model
+
+        if not self.maybe_save():
+            return
+        result = import_pytorch_model(self)
+        if result is not None:
+            self.session.replace_model(result.design)
+            self.autosaver.clear()
+            self.statusBar().showMessage(f"Imported {result.design.name}", 4000)
 
     def open_preset(self, path: Path) -> None:
         if not self.maybe_save():

@@ -109,3 +109,23 @@ def test_the_entry_point_returns_none_when_cancelled_and_the_import_otherwise(qt
     assert result is not None and result.design.nodes["classifier"].type == "Linear"
     assert "init_from" not in result.design.training
     assert not list(MODELS.glob("*.pt"))
+
+
+def test_file_import_opens_the_imported_model_as_a_new_design(make_window, monkeypatch):
+    """File ▸ Import PyTorch Model: what the dialog imports opens on the canvas as a new,
+    undo-free document (the dialog itself is driven in the tests above)."""
+    from pathlib import Path
+
+    from designer import import_dialog
+    from runtime.importer import import_file, parse_input
+
+    window = make_window()
+    model_file = Path(__file__).parents[1] / "import_models" / "mlp_mnist.py"
+    monkeypatch.setattr(import_dialog, "import_pytorch_model", lambda parent: import_file(
+        model_file, "NeuralNetwork", [parse_input("1,28,28")]))
+    assert window.act_import_torch in window.menuBar().actions()[0].menu().actions()
+    window.act_import_torch.trigger()
+    model = window.session.model
+    assert [n.type for n in model.nodes.values()][:3] == ["Input", "Flatten", "Linear"]
+    assert not window.session.analysis.errors and not window.session.undo_stack.canUndo()
+    assert window.statusBar().currentMessage().startswith("Imported")
