@@ -207,7 +207,7 @@ def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | 
     except Exception as err:
         raise TorchImportError(f"{name} fails on inputs of shape "
                                f"{', '.join(str((TRACE_BATCH, *s)) for s in shapes)}: "
-                               f"{_error_location(err)}{err}", []) from None
+                               f"{_error_location(err)}{_first_paragraph(err)}", []) from None
     result = plan(traced, values, dtypes)
     if result.problems:
         raise TorchImportError(f"{name} cannot be imported: {len(result.problems)} call(s) "
@@ -260,3 +260,9 @@ def _error_location(err: BaseException) -> str:
 
 # the file side (loading FILE.py, reading weights) needs the names above
 from .loading import import_file, load_class, model_classes, read_weights  # noqa: E402
+
+
+def _first_paragraph(err: Exception) -> str:
+    """The error's own words: torch.fx adds the graph node, "Original traceback" and a pointer to
+    its log tools after a blank line, which mean nothing to the model's author."""
+    return str(err).split("\n\n")[0].strip() or type(err).__name__

@@ -244,6 +244,16 @@ def test_a_forward_with_more_inputs_than_shapes_is_refused():
         import_module(_instance("patterns.py", "TwoTowers"), [InputSpec((1, 8, 8))])
 
 
+def test_a_model_that_fails_on_the_given_shape_says_why_in_its_own_words():
+    """torch.fx appends the graph node, "Original traceback" and a pointer to its log tools; the
+    user reads torch's message only."""
+    with pytest.raises(TorchImportError) as caught:
+        import_module(nn.Sequential(nn.Flatten(), nn.Linear(8, 2)), [InputSpec((1, 28, 28))])
+    message = str(caught.value)
+    assert "fails on inputs of shape (2, 1, 28, 28)" in message and "cannot be multiplied" in message
+    assert "Original traceback" not in message and "tlparse" not in message
+
+
 # --- round trip of every preset -------------------------------------------------------------------
 
 def _preset_networks() -> list:
