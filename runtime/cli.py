@@ -275,8 +275,6 @@ def _train(args: argparse.Namespace) -> int:
             print(f"{args.file}: --nproc-per-node starts torchrun, and this process already "
                   "runs under it: leave the option out", file=sys.stderr)
             return EXIT_USAGE
-        if args.nproc_per_node > 1:
-            return _train_launched(args)
     model, problems, _ = _open(args.file)
     if model is None:
         _print_problems(args.file, problems)
@@ -294,6 +292,10 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingConfigError as err:
         _print_problems(args.file, err.problems)
         return EXIT_PROBLEMS
+    # the option, else the design's `processes` setting; a rank of a launched run trains
+    processes = args.nproc_per_node or (1 if "WORLD_SIZE" in os.environ else config["processes"])
+    if processes > 1:
+        return _train_launched(args, processes)
     callbacks = [TransferPrinter(sys.stderr, f"{args.file}: "), ProgressPrinter(sys.stderr)]
     metrics_file = trainer = None
     checkpoint_dir = args.checkpoint_dir
@@ -354,7 +356,7 @@ def _train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _train_launched(args: argparse.Namespace) -> int:
+def _train_launched(args: argparse.Namespace, processes: int) -> int:
     """`train --nproc-per-node N`: the same command on N local processes through torchrun."""
     from .training.distributed import launch
 
@@ -369,9 +371,9 @@ def _train_launched(args: argparse.Namespace) -> int:
             argv += [option, value]
     if args.no_run:
         argv.append("--no-run")
-    print(f"{args.file}: training on {args.nproc_per_node} processes (torchrun)",
+    print(f"{args.file}: training on {processes} processes (torchrun)",
           file=sys.stderr, flush=True)
-    code = launch(args.nproc_per_node, argv)
+    code = launch(processes, argv)
     return {0: EXIT_OK, EXIT_INTERRUPTED: EXIT_INTERRUPTED}.get(code, EXIT_PROBLEMS)
 
 

@@ -137,6 +137,11 @@ def _child_main(document: dict, options: dict, events: Any, commands: Any) -> No
     else:
         events.put(WorkerStarted(os.getpid(), str(writer.folder) if writer else None)
                    .to_json())
+    processes = _processes(document, options)
+    if processes > 1:  # the ranks train; this process launches them and relays
+        _launch_ranks(processes, document, options, events, commands, writer, run_name,
+                      design_path)
+        return
     try:
         from .errors import TrainingError
         from .training import Trainer
@@ -156,6 +161,151 @@ def _child_main(document: dict, options: dict, events: Any, commands: Any) -> No
         events.put(_DONE)
         events.close()
         events.join_thread()
+
+
+def _processes(document: dict, options: dict) -> int:
+    """The run's `processes` setting (1 when it is missing or invalid: the trainer reports
+    an invalid block itself)."""
+    config = options.get("config")
+    block = document.get("training") if config is None else getattr(config, "raw", config)
+    value = block.get("processes", 1) if isinstance(block, dict) else 1
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
+
+
+class _ConnEvents:
+    """A connection to the launching process, as the event queue `_ChildLink` puts into."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def put(self, data: dict) -> None:
+        self.conn.send(data)
+
+
+class _ConnCommands:
+    """... and as the command queue it reads from."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def get_nowait(self) -> Any:
+        if not self.conn.poll():
+            raise queue.Empty
+        return self.conn.recv()
+
+
+def _launch_ranks(processes: int, document: dict, options: dict, events: Any, commands: Any,
+                  writer: Any, run_name: str | None, design_path: str | None) -> None:
+    """Train on `processes` local ranks through torchrun: rank 0 connects back here, its events
+    go on to the parent's queue and the parent's commands go to it. A run that fails on another
+    rank ends with that rank's error (rank 0 only saw its peer vanish)."""
+    import json
+    import secrets
+    import tempfile
+    from multiprocessing.connection import Listener
+
+    from .training.distributed import Ended, launch_run
+
+    authkey = secrets.token_bytes(16)
+    listener = Listener(("127.0.0.1", 0), authkey=authkey)
+    held: list[dict] = []  # rank 0's error and fit_end, until the launcher says who failed
+    finished = threading.Event()
+
+    def relay() -> None:
+        try:
+            conn = listener.accept()
+        except OSError:  # closed: no rank connected
+            return
+
+        def forward_commands() -> None:
+            while not finished.is_set():
+                try:
+                    command = commands.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                except (EOFError, OSError):
+                    return
+                try:
+                    conn.send(command)
+                except OSError:
+                    return
+        threading.Thread(target=forward_commands, name="rank0-commands", daemon=True).start()
+        while True:
+            try:
+                data = conn.recv()
+            except (EOFError, OSError):
+                return
+            if data.get("event") == "error" or (data.get("event") == "fit_end"
+                                                and data.get("status") == "failed"):
+                held.append(data)
+            else:
+                events.put(data)
+
+    thread = threading.Thread(target=relay, name="rank0-events", daemon=True)
+    thread.start()
+    job = {"document": document, "options": options, "address": list(listener.address),
+           "authkey": authkey.hex(), "run_folder": str(writer.folder) if writer else None,
+           "run_name": run_name, "design_path": design_path}
+    try:
+        with tempfile.TemporaryDirectory(prefix="layerlab-ranks-") as folder:
+            path = Path(folder) / "job.json"
+            path.write_text(json.dumps(job), encoding="utf-8")
+            ended = launch_run(processes, [str(path)], ("-m", "runtime.worker"))
+    except BaseException as err:  # noqa: BLE001 - the parent must hear of it
+        ended = Ended(1, f"the launcher failed: {type(err).__name__}: {err}")
+    finally:
+        listener.close()
+        thread.join(2.0)  # rank 0's last events
+        finished.set()
+    if held and (ended.code == 0 or ended.rank in (0, None)):
+        for data in held:  # rank 0's own failure, as it reported it (node, kind)
+            events.put(data)
+        return
+    if ended.code == 0:
+        return
+    failure = ended.message or (f"training on {processes} processes ended with exit code "
+                                f"{ended.code}")
+    events.put(Error("crash", failure).to_json())
+    events.put(FitEnd("failed", message=failure).to_json())
+
+
+def _rank_main(job_path: str) -> int:
+    """One rank of a run the designer started on several processes (`python -m runtime.worker
+    JOB`): rank 0 sends its events to the launching process and takes its commands."""
+    import json
+    from multiprocessing.connection import Client
+
+    from .errors import TrainingError
+    from .training import Trainer
+    from .training.distributed import PeerLost, record_failure, world
+
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    callbacks: list[Any] = []
+    conn = None
+    if world().main:
+        conn = Client(tuple(job["address"]), authkey=bytes.fromhex(job["authkey"]))
+        callbacks.append(_ChildLink(_ConnEvents(conn), _ConnCommands(conn)))
+        if job["run_folder"]:
+            from .runs import RunWriter, continuation_of
+
+            callbacks.append(RunWriter(from_dict(job["document"]), Path(job["run_folder"]),
+                                       job["design_path"], job["run_name"],
+                                       continuation_of(job["options"].get("resume"))))
+    try:
+        trainer = Trainer(from_dict(job["document"]), callbacks=callbacks, **job["options"])
+        if conn is not None:
+            callbacks[0].drain(trainer)  # a stop or pause sent before the run began
+        trainer.fit()
+    except TrainingError as err:
+        if not isinstance(err, PeerLost):  # what the launcher names as the cause
+            record_failure(err)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if conn is not None:
+            conn.close()
+    return 0
 
 
 def _warm_up() -> None:
@@ -354,3 +504,12 @@ class TrainingWorker:
         self.stop()
         self._events.close()
         self._commands.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    # through the imported module: commands unpickle as runtime.worker's classes, not __main__'s
+    from runtime.worker import _rank_main as rank_main
+
+    sys.exit(rank_main(sys.argv[1]))

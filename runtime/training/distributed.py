@@ -17,6 +17,7 @@ import datetime
 import math
 import os
 import re
+import signal
 import sys
 import uuid
 from dataclasses import dataclass
@@ -186,17 +187,18 @@ class Reducer:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
         return tensor.tolist()
 
-    def step(self, loss: float, samples: int, stop: bool,
-             every: int) -> tuple[float, bool, int]:
-        """(global mean loss, whether any rank asked to stop, rank 0's monitoring spacing).
+    def step(self, loss: float, samples: int, stop: bool, paused: bool,
+             every: int) -> tuple[float, bool, bool, int]:
+        """(global mean loss, whether any rank asked to stop, or to pause, and rank 0's
+        monitoring spacing).
 
         Rank 0 alone times steps to space monitoring samples ('auto'); its spacing travels
         here so every rank samples the same steps.
         """
-        total, count, stops, spacing = self._all_reduce(
-            [loss * samples, float(samples), float(stop), float(every) if self.world.main
-             else 0.0])
-        return total / count, stops > 0, int(spacing)
+        total, count, stops, pauses, spacing = self._all_reduce(
+            [loss * samples, float(samples), float(stop), float(paused),
+             float(every) if self.world.main else 0.0])
+        return total / count, stops > 0, pauses > 0, int(spacing)
 
     def any(self, flag: bool) -> bool:
         """Whether any rank has `flag` set."""
@@ -306,12 +308,28 @@ def launch(nproc: int, train_args: Sequence[str], err: Any = None,
     rank; Ctrl-C reaches every rank, which end as a single process does. `entry` is what each
     rank's Python runs (this module; a test gives a script).
     """
+    ended = launch_run(nproc, train_args, entry)
+    if ended.message:
+        print(ended.message, file=err or sys.stderr)
+    return ended.code
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a launched run ended: its exit code and, when a rank failed, which and why."""
+
+    code: int
+    message: str | None = None
+    rank: int | None = None
+
+
+def launch_run(nproc: int, args: Sequence[str],
+               entry: Sequence[str] = ("-m", MODULE)) -> Ended:
+    """`launch` without printing."""
     import importlib
     import logging
 
     importlib.import_module("torch.distributed.launcher.api")  # creates the loggers quietened
-
-    err = err or sys.stderr
     # the launcher's own log lines repeat what the failing rank printed and what we summarise
     loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
                if name.startswith("torch.distributed.elastic")]
@@ -322,7 +340,7 @@ def launch(nproc: int, train_args: Sequence[str], err: Any = None,
     path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = root if not path else os.pathsep.join([root, path])
     try:
-        return _launch(nproc, train_args, err, entry)
+        return _launch(nproc, args, entry)
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
@@ -332,7 +350,7 @@ def launch(nproc: int, train_args: Sequence[str], err: Any = None,
             os.environ["PYTHONPATH"] = path
 
 
-def _launch(nproc: int, train_args: Sequence[str], err: Any, entry: Sequence[str]) -> int:
+def _launch(nproc: int, train_args: Sequence[str], entry: Sequence[str]) -> Ended:
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -344,20 +362,22 @@ def _launch(nproc: int, train_args: Sequence[str], err: Any, entry: Sequence[str
     try:
         elastic_launch(config, sys.executable)("-u", *entry, *train_args)
     except ChildFailedError as failed:
-        print(describe_failure(failed), file=err)
-        return 1
+        rank, message = describe_failure(failed)
+        return Ended(1, message, rank)
     except (KeyboardInterrupt, SignalException):
-        return 130
-    return 0
+        return Ended(130)
+    return Ended(0)
 
 
-def describe_failure(failed: Any) -> str:
-    """'rank 1 failed: <its error>' from torchrun's ChildFailedError."""
+def describe_failure(failed: Any) -> tuple[int, str]:
+    """The rank that failed first and 'training stopped: rank R failed: <its error>', from
+    torchrun's ChildFailedError."""
     # the rank that failed first on its own: one that left an error file (a Python error),
-    # else one killed by a signal; the others only lost contact with it
+    # else one killed by a signal other than the SIGTERM the agent sends the survivors; the
+    # others only lost contact with it
     rank, failure = min(failed.failures.items(), key=lambda item: (
-        not os.path.isfile(item[1].error_file), item[1].exitcode >= 0, item[1].timestamp,
-        item[0]))
+        not os.path.isfile(item[1].error_file), item[1].exitcode >= 0,
+        item[1].exitcode == -signal.SIGTERM, item[1].timestamp, item[0]))
     message = failure.message
     if isinstance(message, dict):
         message = message.get("message", "")
@@ -369,9 +389,9 @@ def describe_failure(failed: Any) -> str:
     if text.startswith("Process failed with exitcode") or text.startswith("Signal "):
         text = ""  # the agent's placeholder: the rank left no error file
     if text:
-        return f"training stopped: rank {rank} {why}: {text}"
-    return f"training stopped: rank {rank} {why}" + ("" if failure.exitcode < 0 else
-                                                     " (its output is above)")
+        return rank, f"training stopped: rank {rank} {why}: {text}"
+    return rank, f"training stopped: rank {rank} {why}" + ("" if failure.exitcode < 0 else
+                                                           " (its output is above)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -291,6 +291,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("threads", "CPU threads", "Run",
             _p("threads", "int", "auto", "CPU threads for training; \"auto\" leaves one core "
                "for the editor.", minimum=1, maximum=256, words=("auto",))),
+    Setting("processes", "Processes", "Run",
+            _p("processes", "int", 1, "Processes to train on together (torchrun with "
+               "DistributedDataParallel; one per GPU when there are GPUs, else CPU processes): "
+               "each step splits the batch size over them. Read when a run starts (the "
+               "designer, `main.py train`); [distributed.md](distributed.md).", minimum=1,
+               maximum=1024)),
     Setting("init_from", "Start from weights", "Run",
             _p("init_from", "path", None, "A checkpoint (a run's best.pt or last.pt) whose "
                "weights start this design where they fit: same node id, else same type and "

@@ -146,7 +146,7 @@ class Trainer:
         self.reducer: Reducer | None = None  # the collectives of a run on several processes
         self._group_opened = False
         self._loss_weight = 1.0  # this rank's share of the global batch, times the ranks
-        self._stop_agreed = False
+        self._stop_agreed = self._pause_agreed = False
         if self.config["monitoring"]["doctor"] and self.world.main:
             from ..doctor.live import LiveDoctor
 
@@ -502,7 +502,7 @@ class Trainer:
                                self._eta(epoch, i + 1)))
             for hook in batch_end:
                 hook(self, self.step)
-            if self._paused:
+            if self._pause_agreed if dist is not None else self._paused:
                 self._wait_while_paused()
         if not ran:
             return None
@@ -545,9 +545,9 @@ class Trainer:
             loss_value, norm_values = loss.item(), []
         local_loss = loss_value
         if self.reducer is not None:  # the global batch's loss, stop and monitoring spacing
-            loss_value, stop, spacing = self.reducer.step(local_loss, len(yb), self._stop,
-                                                          self._spacing)
-            self._stop_agreed = stop
+            loss_value, stop, paused, spacing = self.reducer.step(
+                local_loss, len(yb), self._stop, self._paused, self._spacing)
+            self._stop_agreed, self._pause_agreed = stop, paused
             self._agreed_spacing = self.monitor_schedule.every = spacing
         if not math.isfinite(loss_value):
             raise self._nan_error("loss", xb)
@@ -680,9 +680,22 @@ class Trainer:
         return max(sizes, key=sizes.get) if sizes and max(sizes.values()) > 0 else None
 
     def _wait_while_paused(self) -> None:
+        if self.reducer is not None:
+            return self._wait_while_paused_together()
         while self._paused and not self._stop:
             self._call("on_idle")
             time.sleep(0.02)
+
+    def _wait_while_paused_together(self) -> None:
+        """Every rank waits while rank 0 (which gets Pause/Resume) is paused, asking it a few
+        times a second: a collective that waited the whole pause would hit the group's
+        timeout. A stop while paused ends the wait and is agreed on in the next step."""
+        self._pause_agreed = False
+        while True:
+            self._call("on_idle")  # rank 0's callbacks read Resume and Stop
+            time.sleep(0.2)
+            if not self.reducer.any(self._paused and not self._stop):
+                return
 
     def _apply_pending_lr(self) -> None:
         if self._pending_lr is None:

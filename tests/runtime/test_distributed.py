@@ -209,3 +209,40 @@ def test_every_activation_statistic_has_a_combination_rule():
                     "act_max": [3.0, 5.0]}, [10.0, 10.0])
     assert out == pytest.approx({"act_mean": 1.0, "act_std": 2 ** 0.5, "dead_fraction": 0.2,
                                  "saturated_fraction": None, "act_min": -3.0, "act_max": 5.0})
+
+
+def test_the_designer_worker_trains_on_two_processes_pauses_and_stops(tmp_path):
+    """`processes: 2` in the design: the worker's child launches the ranks, rank 0's events
+    arrive on the usual queue, and Pause / Resume / Stop reach every rank."""
+    from runtime.training.events import EpochEnd, FitEnd, Paused, Resumed, WorkerStarted
+    from runtime.worker import TrainingWorker
+
+    design = spiral_mlp(**{**TRAINING, "epochs": 200, "processes": 2})
+    worker = TrainingWorker(design, base_dir=tmp_path, run_root=str(tmp_path / "runs"))
+    worker.start()
+    seen, deadline, paused_at = [], time.monotonic() + 90, None
+    try:
+        while not worker.finished and time.monotonic() < deadline:
+            for event in worker.poll():
+                seen.append(event)
+                if isinstance(event, EpochEnd) and event.epoch == 1:
+                    worker.pause()
+                elif isinstance(event, Paused):
+                    paused_at = time.monotonic()
+                elif isinstance(event, Resumed):
+                    seen += worker.stop(timeout=10.0)
+            if paused_at is not None and time.monotonic() - paused_at > 1.0:
+                worker.resume()
+                paused_at = None
+            time.sleep(0.02)
+    finally:
+        worker.close()
+    kinds = [type(e).__name__ for e in seen]
+    assert "Resumed" in kinds and "Paused" in kinds
+    end = next(e for e in seen if isinstance(e, FitEnd))
+    assert end.status == "stopped", end.message
+    epochs = [e for e in seen if isinstance(e, EpochEnd)]
+    assert 1 <= len(epochs) < 200
+    folder = Path(next(e for e in seen if isinstance(e, WorkerStarted)).run_folder)
+    assert (folder / "last.pt").is_file()
+    assert json.loads((folder / "run.json").read_text())["status"] == "stopped"
