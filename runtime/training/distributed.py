@@ -373,11 +373,11 @@ def describe_failure(failed: Any) -> tuple[int, str]:
     """The rank that failed first and 'training stopped: rank R failed: <its error>', from
     torchrun's ChildFailedError."""
     # the rank that failed first on its own: one that left an error file (a Python error),
-    # else one killed by a signal other than the SIGTERM the agent sends the survivors; the
-    # others only lost contact with it
+    # else one that did not get the SIGTERM the agent sends the survivors, a signal first;
+    # the others only lost contact with it
     rank, failure = min(failed.failures.items(), key=lambda item: (
-        not os.path.isfile(item[1].error_file), item[1].exitcode >= 0,
-        item[1].exitcode == -signal.SIGTERM, item[1].timestamp, item[0]))
+        not os.path.isfile(item[1].error_file), item[1].exitcode == -signal.SIGTERM,
+        item[1].exitcode >= 0, item[1].timestamp, item[0]))
     message = failure.message
     if isinstance(message, dict):
         message = message.get("message", "")

@@ -246,3 +246,23 @@ def test_the_designer_worker_trains_on_two_processes_pauses_and_stops(tmp_path):
     folder = Path(next(e for e in seen if isinstance(e, WorkerStarted)).run_folder)
     assert (folder / "last.pt").is_file()
     assert json.loads((folder / "run.json").read_text())["status"] == "stopped"
+
+
+def test_the_failure_named_is_the_cause_not_the_ranks_stopped_after_it(tmp_path):
+    from types import SimpleNamespace
+
+    from runtime.training.distributed import describe_failure
+
+    def failure(exitcode, message="", error_file=None, name="<N/A>"):
+        return SimpleNamespace(exitcode=exitcode, message=message, timestamp=100,
+                               error_file=str(error_file or tmp_path / "none"),
+                               signal_name=lambda: name)
+    recorded = tmp_path / "error.json"
+    recorded.write_text("{}")
+    # the agent SIGTERMs the survivors of a rank that exited on its own
+    failed = SimpleNamespace(failures={0: failure(-15, name="SIGTERM"), 1: failure(1)})
+    assert describe_failure(failed) == (1, "training stopped: rank 1 failed (exit code 1) "
+                                           "(its output is above)")
+    failed.failures[2] = failure(1, {"message": "TrainingError: boom"}, recorded)
+    assert describe_failure(failed) == (2, "training stopped: rank 2 failed (exit code 1): "
+                                           "TrainingError: boom")
