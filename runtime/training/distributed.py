@@ -187,18 +187,20 @@ class Reducer:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
         return tensor.tolist()
 
-    def step(self, loss: float, samples: int, stop: bool, paused: bool,
-             every: int) -> tuple[float, bool, bool, int]:
+    def step(self, loss: float, samples: int, stop: bool, paused: bool, every: int,
+             lr: float | None) -> tuple[float, bool, bool, int, float | None]:
         """(global mean loss, whether any rank asked to stop, or to pause, and rank 0's
-        monitoring spacing).
+        monitoring spacing and new learning rate).
 
-        Rank 0 alone times steps to space monitoring samples ('auto'); its spacing travels
-        here so every rank samples the same steps.
+        Rank 0 alone gets commands (Stop, Pause, a learning rate) and times steps to space
+        monitoring samples ('auto'); what it decided travels here, so every rank applies it
+        at the same step.
         """
-        total, count, stops, pauses, spacing = self._all_reduce(
+        main = self.world.main
+        total, count, stops, pauses, spacing, new_lr = self._all_reduce(
             [loss * samples, float(samples), float(stop), float(paused),
-             float(every) if self.world.main else 0.0])
-        return total / count, stops > 0, pauses > 0, int(spacing)
+             float(every) if main else 0.0, float(lr) if main and lr is not None else 0.0])
+        return total / count, stops > 0, pauses > 0, int(spacing), new_lr if new_lr > 0 else None
 
     def any(self, flag: bool) -> bool:
         """Whether any rank has `flag` set."""

@@ -147,6 +147,7 @@ class Trainer:
         self._group_opened = False
         self._loss_weight = 1.0  # this rank's share of the global batch, times the ranks
         self._stop_agreed = self._pause_agreed = False
+        self._agreed_lr: float | None = None  # rank 0's new learning rate, for the next step
         if self.config["monitoring"]["doctor"] and self.world.main:
             from ..doctor.live import LiveDoctor
 
@@ -515,7 +516,11 @@ class Trainer:
         """One optimisation step. Every step checks the loss for NaN/Inf before the weights move;
         with `full_check` (or a monitoring sample) it also checks the gradients and adds the batch
         to the training metrics, all in one device sync."""
-        if self._pending_lr is not None:
+        if self.reducer is not None:  # several ranks change the rate at the same step
+            if self._agreed_lr is not None:
+                self._pending_lr, self._agreed_lr = self._agreed_lr, None
+                self._apply_pending_lr()
+        elif self._pending_lr is not None:
             self._apply_pending_lr()
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
@@ -545,9 +550,11 @@ class Trainer:
             loss_value, norm_values = loss.item(), []
         local_loss = loss_value
         if self.reducer is not None:  # the global batch's loss, stop and monitoring spacing
-            loss_value, stop, paused, spacing = self.reducer.step(
-                local_loss, len(yb), self._stop, self._paused, self._spacing)
+            loss_value, stop, paused, spacing, lr = self.reducer.step(
+                local_loss, len(yb), self._stop, self._paused, self._spacing, self._pending_lr)
             self._stop_agreed, self._pause_agreed = stop, paused
+            if lr is not None:  # applied by every rank at the next step
+                self._agreed_lr, self._pending_lr = lr, None
             self._agreed_spacing = self.monitor_schedule.every = spacing
         if not math.isfinite(loss_value):
             raise self._nan_error("loss", xb)

@@ -213,8 +213,9 @@ def test_every_activation_statistic_has_a_combination_rule():
 
 def test_the_designer_worker_trains_on_two_processes_pauses_and_stops(tmp_path):
     """`processes: 2` in the design: the worker's child launches the ranks, rank 0's events
-    arrive on the usual queue, and Pause / Resume / Stop reach every rank."""
-    from runtime.training.events import EpochEnd, FitEnd, Paused, Resumed, WorkerStarted
+    arrive on the usual queue, and Pause / Resume / a learning rate / Stop reach every rank."""
+    from runtime.training.events import (EpochEnd, FitEnd, LrChanged, Paused, Resumed,
+                                         WorkerStarted)
     from runtime.worker import TrainingWorker
 
     design = spiral_mlp(**{**TRAINING, "epochs": 200, "processes": 2})
@@ -230,6 +231,8 @@ def test_the_designer_worker_trains_on_two_processes_pauses_and_stops(tmp_path):
                 elif isinstance(event, Paused):
                     paused_at = time.monotonic()
                 elif isinstance(event, Resumed):
+                    worker.set_lr(0.0005)
+                elif isinstance(event, EpochEnd) and event.lr == 0.0005:
                     seen += worker.stop(timeout=10.0)
             if paused_at is not None and time.monotonic() - paused_at > 1.0:
                 worker.resume()
@@ -239,6 +242,7 @@ def test_the_designer_worker_trains_on_two_processes_pauses_and_stops(tmp_path):
         worker.close()
     kinds = [type(e).__name__ for e in seen]
     assert "Resumed" in kinds and "Paused" in kinds
+    assert [e.lr for e in seen if isinstance(e, LrChanged)] == [0.0005]
     end = next(e for e in seen if isinstance(e, FitEnd))
     assert end.status == "stopped", end.message
     epochs = [e for e in seen if isinstance(e, EpochEnd)]
