@@ -125,6 +125,14 @@ def _check_monitor(value: str, block: dict) -> str | None:
     return None
 
 
+def _check_processes(value: int, block: dict) -> str | None:
+    batch = block.get("batch_size")
+    if isinstance(batch, int) and 1 <= batch < value:  # a bad batch size is its own problem
+        return (f"{value} processes need a batch size of at least {value} (it is {batch}): "
+                "each step splits the batch over the processes")
+    return None
+
+
 def _check_dataset_name(value: str, block: dict) -> str | None:
     try:
         get_spec(value)
@@ -296,7 +304,7 @@ SETTINGS: tuple[Setting, ...] = (
                "DistributedDataParallel; one per GPU when there are GPUs, else CPU processes): "
                "each step splits the batch size over them. Read when a run starts (the "
                "designer, `main.py train`); [distributed.md](distributed.md).", minimum=1,
-               maximum=1024)),
+               maximum=1024), check=_check_processes),
     Setting("init_from", "Start from weights", "Run",
             _p("init_from", "path", None, "A checkpoint (a run's best.pt or last.pt) whose "
                "weights start this design where they fit: same node id, else same type and "

@@ -270,3 +270,12 @@ def test_the_failure_named_is_the_cause_not_the_ranks_stopped_after_it(tmp_path)
     failed.failures[2] = failure(1, {"message": "TrainingError: boom"}, recorded)
     assert describe_failure(failed) == (2, "training stopped: rank 2 failed (exit code 1): "
                                            "TrainingError: boom")
+
+
+def test_the_processes_setting_is_checked_against_the_batch_size(tmp_path, capsys):
+    from runtime.cli import run
+
+    path = tmp_path / "design.json"
+    save(spiral_mlp(**{**TRAINING, "processes": 8, "batch_size": 4}), path)
+    assert run(["validate", str(path)]) == 1
+    assert "8 processes need a batch size of at least 8 (it is 4)" in capsys.readouterr().err
