@@ -380,7 +380,9 @@ class Trainer:
     def _fit(self, started: float) -> FitEnd:
         cfg = self.config
         start_event = FitStart(
-            design=self.design.name, dataset=cfg.dataset["name"], device=str(self.device),
+            design=self.design.name, dataset=cfg.dataset["name"],
+            device=(f"{self.device.type}, {self.world.size} processes" if self.world.active
+                    else str(self.device)),
             epochs=cfg["epochs"], start_epoch=self.start_epoch,
             steps_per_epoch=self.steps_per_epoch, batch_size=self.batch_size,
             train_samples=len(self.train_idx), val_samples=len(self.val_idx),
