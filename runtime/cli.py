@@ -14,13 +14,14 @@ from .document import load, loads, node_problem_locations, with_lines
 from .errors import CompileError, DesignFileError, ExportError, Problem
 from .export_deploy import FORMATS, ExportFormat, export_format
 from .graph import GraphModel
+from .importer.command import add_import_parser, run_import
 from .networks import network_title, network_totals
 from .present import format_count, format_exact, format_flops, format_outputs, format_bytes
 from .shapes import Analysis, infer
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C (128 + SIGINT)
-COMMANDS = ("validate", "summary", "export", "train", "doctor", "runs", "settings")
+COMMANDS = ("validate", "summary", "export", "import", "train", "doctor", "runs", "settings")
 
 
 def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
@@ -52,6 +53,7 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     export.add_argument("--network", metavar="NAME", help="the network to export, for a design "
                         "that holds several (a GAN's generator), --format " + " or ".join(
                             f.name for f in FORMATS if f.per_network))
+    add_import_parser(commands)
     train = commands.add_parser("train", help="train the design headless with its training "
                                 "settings")
     train.add_argument("file", help="design file (.json)")
@@ -116,7 +118,8 @@ def run(argv: Sequence[str] | None = None, prog: str = "layerlab") -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    commands = {"validate": _validate, "summary": _summary, "export": _export, "train": _train,
+    commands = {"validate": _validate, "summary": _summary, "export": _export,
+                "import": run_import, "train": _train,
                 "doctor": _doctor, "runs": _runs, "settings": _settings}
     return commands[args.command](args)
 
@@ -160,7 +163,7 @@ def _training_problems(model: GraphModel, text: str | None,
     from .errors import TrainingConfigError, TrainingError
     from .training.config import parse_training
     from .training.memory import check_fits
-    from .training.trainer import pick_device
+    from .training.devices import device_type
 
     try:
         config = parse_training(model.training)
@@ -170,7 +173,7 @@ def _training_problems(model: GraphModel, text: str | None,
     if not analysis.valid or not isinstance(batch, int):  # "full": the split decides
         return []
     try:
-        check_fits(analysis, batch, pick_device(config["device"]))
+        check_fits(analysis, batch, device_type(config["device"]))
     except TrainingError as err:  # no such device here, or a run that cannot fit
         if err.kind != "oom":
             return []

@@ -166,7 +166,7 @@ def test_help_lists_the_commands(capsys):
         run(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert all(command in out for command in ("validate", "summary", "export", "train"))
+    assert all(command in out for command in ("validate", "summary", "export", "import", "train"))
 
 
 def test_headless_commands_never_import_qt(tmp_path):
@@ -221,3 +221,25 @@ def test_settings_lists_the_catalogue(capsys):
     assert run(["settings"]) == 0
     out = capsys.readouterr().out
     assert all(f"`{name}`" in out for name in [*OPTIMIZERS, *LOSSES, "optimizer.betas"])
+
+
+def test_main_py_import_writes_a_design_that_validates_and_trains_from_the_models_weights(
+        tmp_path):
+    """`main.py import FILE.py:Class` end to end through the real entry point: the design it
+    writes validates, and its init_from checkpoint holds the model's weights."""
+    model_file = ROOT / "tests" / "import_models" / "lenet5.py"
+    out = tmp_path / "lenet.json"
+    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "import",
+                             f"{model_file}:LeNet5", "--input-shape", "1,28,28", "-o", str(out)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert run(["validate", str(out)]) == 0
+    design = json.loads(out.read_text())
+    assert [n["type"] for n in design["nodes"]][:2] == ["Input", "Conv2d"]
+    assert (out.parent / design["training"]["init_from"]).is_file()
+    missing = subprocess.run([sys.executable, str(ROOT / "main.py"), "import",
+                              f"{model_file}:NoSuchNet", "--input-shape", "1,32,32", "-o",
+                              str(tmp_path / "x.json")], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=240)
+    assert missing.returncode != 0 and "NoSuchNet" in missing.stderr
+    assert not (tmp_path / "x.json").exists()

@@ -39,10 +39,6 @@ CLI_RUNS = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="until names.py checks node ids against a written-out "
-                   "set, modes.py takes torch through runtime.lazy and cli.py asks "
-                   "training.devices.device_type instead of trainer.pick_device; strict: "
-                   "remove this mark then")
 def test_validate_and_summary_never_import_torch():
     argvs = [[command, path, *extra] for path in (DEFAULT, BIG)
              for command, extra in (("validate", []), ("summary", []), ("summary", ["--json"]))]
