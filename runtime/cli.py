@@ -261,7 +261,8 @@ def _train(args: argparse.Namespace) -> int:
 
     from .errors import TrainingConfigError, TrainingError
     from .training import JsonLinesWriter, ProgressPrinter, Trainer, parse_training
-    from .training.distributed import PeerLost, record_failure, world
+    from .errors import PeerLost
+    from .training.distributed import record_failure, world
     from .training.transfer import TransferPrinter
 
     try:

@@ -6,6 +6,8 @@ message that says what to change.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 
@@ -121,3 +123,15 @@ class TrainingError(LayerLabError):
         super().__init__(message)
         self.kind = kind
         self.node = node
+
+
+class PeerLost(TrainingError):
+    """This rank stopped because another rank of the run failed or vanished: the launcher
+    reports that rank's error, not this consequence."""
+
+    def __init__(self, cause: BaseException):
+        # gloo's text: "[.../pair.cc:553] Connection closed by peer [ip]:port. This is ..."
+        text = re.sub(r"^\[[^\]]*\]\s*", "", str(cause).splitlines()[0] if str(cause) else "")
+        super().__init__("another process of this run failed or was stopped, so this one "
+                         f"stopped too ({text.split('. This is')[0] or type(cause).__name__})",
+                         "crash")

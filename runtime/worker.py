@@ -277,7 +277,8 @@ def _rank_main(job_path: str) -> int:
 
     from .errors import TrainingError
     from .training import Trainer
-    from .training.distributed import PeerLost, record_failure, world
+    from .errors import PeerLost
+    from .training.distributed import record_failure, world
 
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     callbacks: list[Any] = []

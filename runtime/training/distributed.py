@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 import math
 import os
-import re
 import signal
 import sys
 import uuid
@@ -26,28 +25,17 @@ from typing import Any, Sequence
 
 from ..errors import TrainingError
 from ..lazy import lazy_import
+from .statistics import of_source
 
 torch = lazy_import("torch", globals(), "torch")
 
 #: A collective that waits longer than this has lost a rank: the run fails instead of hanging.
 GROUP_TIMEOUT = datetime.timedelta(seconds=60)
-#: How rank 0's activation statistics combine with the other ranks' (weighted by samples).
-#: A histogram's edges are each rank's own minimum and maximum, so histograms stay rank 0's.
-ACTIVATION_COMBINE = {"act_mean": "mean", "act_std": "std", "dead_fraction": "mean",
-                      "saturated_fraction": "mean", "act_min": "min", "act_max": "max"}
+#: How rank 0's activation statistics combine with the other ranks' (weighted by samples), as
+#: each statistic declares it. A histogram's edges are each rank's own minimum and maximum, so
+#: histograms stay rank 0's.
+ACTIVATION_COMBINE = {spec.key: spec.combine for spec in of_source("activation")}
 MODULE = "runtime.training.distributed"
-
-
-class PeerLost(TrainingError):
-    """This rank stopped because another rank of the run failed or vanished: the launcher
-    reports that rank's error, not this consequence."""
-
-    def __init__(self, cause: BaseException):
-        # gloo's text: "[.../pair.cc:553] Connection closed by peer [ip]:port. This is ..."
-        text = re.sub(r"^\[[^\]]*\]\s*", "", str(cause).splitlines()[0] if str(cause) else "")
-        super().__init__("another process of this run failed or was stopped, so this one "
-                         f"stopped too ({text.split('. This is')[0] or type(cause).__name__})",
-                         "crash")
 
 
 def lost_peer(err: BaseException) -> bool:

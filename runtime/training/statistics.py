@@ -41,6 +41,10 @@ def _always(layer: LayerSpec | None) -> bool:
     return True
 
 
+#: How an activation statistic of several processes' shares combines (`StatSpec.combine`).
+COMBINE = ("mean", "std", "min", "max")
+
+
 @dataclass(frozen=True)
 class StatSpec:
     """One monitoring statistic.
@@ -64,6 +68,9 @@ class StatSpec:
         scale: Canvas tint stops (value, one of `SCALE_WORDS`) in increasing value; empty when the
             canvas cannot be coloured by it.
         applies: Whether a layer type has this statistic (saturation only for saturating layers).
+        combine: For activation statistics: how the values of a run's processes (each measured
+            on its share of the batch) make the batch's ("mean" weighted by samples, "std" from
+            the shares' means and spreads, "min", "max"); see training/distributed.py.
     """
 
     key: str
@@ -81,8 +88,12 @@ class StatSpec:
     too_high: str = ""
     scale: tuple[tuple[float, str], ...] = ()
     applies: Callable[[LayerSpec | None], bool] = _always
+    combine: str = ""
 
     def __post_init__(self) -> None:
+        if (self.source == "activation") != (self.combine in COMBINE):
+            raise ValueError(f"statistic {self.key}: an activation statistic says how processes "
+                             f"combine it (one of {COMBINE}), and only it")
         if self.source not in SOURCES:
             raise ValueError(f"statistic {self.key}: unknown source '{self.source}'")
         if self.group is not None and self.group not in STAT_GROUPS:
@@ -109,26 +120,28 @@ def _update_ratio(change: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
 STATISTICS: dict[str, StatSpec] = {s.key: s for s in (
     # --- a node's output ----------------------------------------------------------------------
     StatSpec("act_mean", "Activation mean", "Mean of the node's outputs.", "activation",
-             lambda x, layer: x.mean(), group="activation", short="mean"),
+             lambda x, layer: x.mean(), group="activation", short="mean", combine="mean"),
     StatSpec("act_std", "Activation std", "Spread of the node's outputs: near zero means the "
              "signal collapsed, very large means it is blowing up.", "activation",
              lambda x, layer: x.std(unbiased=False), group="activation", short="std", log=True,
+             combine="std",
              healthy=(1e-2, 30.0), too_low="collapsed", too_high="blowing up",
              scale=((1e-3, "low"), (0.1, "good"), (3.0, "good"), (100.0, "high"))),
     StatSpec("dead_fraction", "Dead fraction (exact zeros)", "Share of outputs that are exactly "
              "zero; for ReLU-like layers a high share means dead units.", "activation",
              lambda x, layer: (x == 0).float().mean(), group="activation", short="dead",
+             combine="mean",
              fraction=True, healthy=(None, 0.9), too_low="all alive", too_high="dead",
              scale=((0.0, "good"), (0.5, "middle"), (1.0, "high"))),
     StatSpec("saturated_fraction", "Saturated fraction", "Share of outputs in the flat ends of a "
              "saturating activation (Sigmoid, Tanh), where gradients vanish.", "activation",
-             _saturated, group="activation", short="saturated", fraction=True,
+             _saturated, group="activation", short="saturated", fraction=True, combine="mean",
              healthy=(None, 0.5), too_low="responsive", too_high="saturated",
              applies=lambda layer: layer is not None and layer.saturation is not None),
     StatSpec("act_min", "Activation minimum", "Smallest output (the activation histogram's left "
-             "edge).", "activation", lambda x, layer: x.min()),
+             "edge).", "activation", lambda x, layer: x.min(), combine="min"),
     StatSpec("act_max", "Activation maximum", "Largest output (the activation histogram's right "
-             "edge).", "activation", lambda x, layer: x.max()),
+             "edge).", "activation", lambda x, layer: x.max(), combine="max"),
     # --- each parameter tensor, after backward ------------------------------------------------
     StatSpec("grad_norm", "Gradient norm", "Size of the gradient; per node, the norm over its "
              "tensors. Tiny means vanishing gradients, huge means exploding ones.", "parameter",

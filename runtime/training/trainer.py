@@ -17,7 +17,7 @@ import torch
 
 from ..compile import compile_joined, compile_model
 from ..document import to_dict
-from ..errors import DatasetError, TrainingConfigError, TrainingError
+from ..errors import DatasetError, PeerLost, TrainingConfigError, TrainingError
 from ..graph import GraphModel
 from ..data.base import NamedTensors
 from ..names import INPUTS_ATTRIBUTE
@@ -28,7 +28,8 @@ from .callbacks import Callback
 from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
 from .data_fit import activation_warning, check_data_fits, check_structure
-from .distributed import (PeerLost, Reducer, check_batches, close_group, init_group, lost_peer,
+from .devices import pick_device
+from .distributed import (Reducer, check_batches, close_group, init_group, lost_peer,
                           rank_device, share, threads_per_process, world, wrap)
 from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, RunWarning,
                      from_json)
@@ -59,24 +60,6 @@ MAX_CHECK_EVERY = 32
 #: A run that checks every batch still times a plain one this often, to re-measure the cost.
 CHECK_REPROBE = 50
 _NO_AUTOCAST = contextlib.nullcontext()  # reusable: entering it does nothing
-
-
-def pick_device(name: str) -> torch.device:
-    """'auto' picks CUDA, then Apple MPS, then the CPU; a named device must be available."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("device 'cuda' was asked for but no CUDA GPU is available: use "
-                            "'auto' or 'cpu'", "design")
-    if name == "mps" and not (getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()):
-        raise TrainingError("device 'mps' was asked for but Apple MPS is not available: use "
-                            "'auto' or 'cpu'", "design")
-    return torch.device(name)
 
 
 def cpu_threads(setting: int | str) -> int:
