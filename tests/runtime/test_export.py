@@ -28,19 +28,11 @@ from tests.runtime.test_compile import (CASES, lenet_design, mlp_design, multi_o
                                         randomize_buffers)
 from tests.runtime.test_layers import MODULE_EXAMPLES, design as example_design, random_tensor
 
-# PyTorch's own warning for the RNN example that sets dropout with one layer.
-pytestmark = pytest.mark.filterwarnings("ignore:dropout option adds dropout:UserWarning")
-
 EXPORTED_MODULE = "exported_network"
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is faster, and steady when other suites share the CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# PyTorch's own warning for the RNN example that sets dropout with one layer
+pytestmark = [pytest.mark.filterwarnings("ignore:dropout option adds dropout:UserWarning"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 
 def load(source: str, class_name: str) -> type[nn.Module]:

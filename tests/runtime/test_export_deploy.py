@@ -166,17 +166,6 @@ def test_a_design_of_several_networks_exports_one_network_at_a_time(name, tmp_pa
 
 
 # --- a run's trained weights --------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A spiral MLP trained one epoch, its design file and its last.pt."""
-    folder = tmp_path_factory.mktemp("trained")
-    design = spiral_mlp(epochs=1)
-    path = folder / "mlp.json"
-    document.save(design, path)
-    Trainer(design, design.training, checkpoint_dir=folder).fit()
-    return design, path, folder / "last.pt"
-
-
 def test_the_trained_weights_go_into_both_files(trained, tmp_path):
     design, path, checkpoint = trained
     reference = compile_model(design).eval()

@@ -10,19 +10,7 @@ from runtime.cli import run
 from runtime.compile import compile_model
 from runtime.errors import ExportError
 from runtime.export_weights import read_safetensors, write_safetensors
-from runtime.training.trainer import Trainer
 from tests.runtime.test_trainer import spiral_mlp
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A spiral MLP trained one epoch, its design file and its last.pt."""
-    folder = tmp_path_factory.mktemp("trained")
-    design = spiral_mlp(epochs=1)
-    path = folder / "mlp.json"
-    document.save(design, path)
-    Trainer(design, design.training, checkpoint_dir=folder).fit()
-    return design, path, folder / "last.pt"
 
 
 def test_the_weights_go_by_node_id_and_the_design_rides_in_the_metadata(trained, tmp_path):

@@ -35,13 +35,7 @@ MODELS = Path(__file__).resolve().parents[1] / "import_models"
 PRESETS = sorted((Path(__file__).resolve().parents[2] / "presets").glob("*.json"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models: one thread is faster, and steady when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _instance(file: str, class_name: str, seed: int = 0, **kwargs) -> nn.Module:
