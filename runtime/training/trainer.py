@@ -785,7 +785,9 @@ class Trainer:
                 "schedule": self.schedule.state_dict(), "epoch": self.epoch, "step": self.step,
                 "best": self.best, "history": [event.to_json() for event in self.history],
                 "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
-                "extra": {name: state.state_dict() for name, state in self.extra_states.items()}}
+                "extra": {name: state.state_dict() for name, state in self.extra_states.items()},
+                # fp16's loss scale: a resumed run starts from it instead of 65536 again
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None}
 
     def _save_checkpoints(self, improved: bool) -> None:
         if self.checkpoint_dir is None or not self.world.main:  # ranks hold the same weights
@@ -810,6 +812,8 @@ class Trainer:
                                     f"(it has no {name} state): start a new run", "design")
             held.load_state_dict(state["extra"][name])
         self.schedule.load_state_dict(state["schedule"], self.optimizer)
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch = state["step"], state["epoch"]
         self.best = state["best"]
         self.history = [from_json(event) for event in state["history"]]
@@ -856,8 +860,8 @@ def _nth(outputs: Any, index: int) -> torch.Tensor:
 
 
 def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
+    # one copy of the whole data set: pinning it first would cost a second host copy and the
+    # time to lock its pages, for a transfer that happens once
     return t.to(device)
 
 

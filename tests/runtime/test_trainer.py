@@ -288,6 +288,24 @@ def test_checkpoints_and_resume(tmp_path):
         rec.of(EpochEnd)[-1].train_loss, rel=1e-5)
 
 
+def test_a_resumed_mixed_precision_run_keeps_its_loss_scale(tmp_path):
+    """fp16's GradScaler (CUDA only: a CPU scaler stands in here) is saved with the checkpoint
+    and restored on resume, instead of starting again at 65536 and skipping steps to find it."""
+    m = spiral_mlp(epochs=1)
+    trainer = Trainer(m, checkpoint_dir=tmp_path)
+    trainer._setup()
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16)
+    trainer.scaler.scale(torch.tensor(1.0))  # the scaler makes its scale on first use
+    trainer.scaler.update(new_scale=512.0)
+    torch.save(trainer.checkpoint_state(), tmp_path / "amp.pt")
+    resumed = Trainer(m, dict(m.training, epochs=2), resume=tmp_path / "amp.pt")
+    resumed._setup()  # resumes without a scaler (none on the CPU); now with one:
+    resumed.scaler = torch.amp.GradScaler("cpu")
+    resumed._load_checkpoint(tmp_path / "amp.pt")
+    assert resumed.scaler.get_scale() == 512.0
+    assert load_checkpoint(tmp_path / "amp.pt")["scaler"]["scale"] == 512.0
+
+
 def test_resume_refuses_a_checkpoint_of_another_design(tmp_path):
     Trainer(spiral_mlp(), checkpoint_dir=tmp_path).fit()
     with pytest.raises(TrainingError, match="does not fit this design"):
