@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
                                QMessageBox, QPlainTextEdit, QTabWidget, QTextEdit, QToolBar,
                                QWidget)
 
-from runtime.document import from_dict, to_dict
 from runtime.errors import DesignFileError, GraphError, LayerLabError
 from runtime.export_deploy import FORMATS, ExportFormat, export_format
 from runtime.networks import network_title
@@ -25,7 +24,6 @@ from runtime.fragment import copy_fragment, fragment_from_text, fragment_to_text
 from runtime.graph import MetaChanged
 
 from .autosave import Autosaver, find_recoverable
-from .background import run_in_background
 from .canvas.view import CanvasView
 from .doctor_panel import DoctorPanel
 from .help_menu import add_help_menu
@@ -801,10 +799,13 @@ class MainWindow(QMainWindow):
         if not path:
             return
         self.statusBar().showMessage(f"Exporting {path}…")
-        snapshot = from_dict(to_dict(design))  # the exporter reads it on another thread
-        written = self._written("Cannot export", path, lambda: run_in_background(
-            self, f"Exporting {Path(path).name} ({fmt.label})…",
-            lambda: fmt.write(snapshot, path, checkpoint, **options)))
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        QApplication.processEvents()  # the message shows before the exporter holds the thread
+        try:
+            written = self._written("Cannot export", path, lambda: fmt.write(
+                design, path, checkpoint, **options))
+        finally:
+            QApplication.restoreOverrideCursor()
         if written:
             weights = (f"the weights of {_run_name(checkpoint)}" if checkpoint is not None
                        else "initial weights")
