@@ -196,16 +196,9 @@ class Reducer:
 
     def accumulator(self, acc: Any) -> None:
         """Sum an epoch's accumulator (MetricAccumulator or HeadsAccumulator) over the ranks."""
-        parts = _accumulators(acc)
-        flat: list[float] = []
-        for part in parts:
-            flat += part.totals()
-        summed = self._all_reduce(flat) if flat else flat
-        at = 0
-        for part in parts:
-            width = len(part.totals())
-            part.set_totals(summed[at:at + width])
-            at += width
+        flat = acc.totals()
+        if flat:
+            acc.set_totals(self._all_reduce(flat))
 
     def monitor(self, nodes: dict[str, dict], samples: int) -> dict[str, dict]:
         """Activation statistics of every rank's share combined (by `ACTIVATION_COMBINE`);
@@ -227,27 +220,6 @@ class Reducer:
                         for k, key in enumerate(keys)}
             nodes[name].update(_combine(per_rank, weights))
         return nodes
-
-
-def _accumulators(acc: Any) -> list[Any]:
-    """The MetricAccumulators inside `acc`, and `acc`'s own loss totals for several Outputs."""
-    each = getattr(acc, "_each", None)  # HeadsAccumulator: one MetricAccumulator per Output
-    if each is None:
-        return [acc]
-    return [_HeadsTotals(acc), *each]
-
-
-class _HeadsTotals:
-    """A HeadsAccumulator's total loss as `totals`/`set_totals` (its Outputs' are their own)."""
-
-    def __init__(self, acc: Any):
-        self.acc = acc
-
-    def totals(self) -> list[float]:
-        return [self.acc._loss, float(self.acc._samples)]
-
-    def set_totals(self, values: list[float]) -> None:
-        self.acc._loss, self.acc._samples = values[0], int(round(values[1]))
 
 
 def _number(value: float | None) -> float:

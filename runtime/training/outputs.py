@@ -196,6 +196,23 @@ class HeadsAccumulator:
             acc.add_loss(taken[0], target)
             acc.add(taken[1:], target)
 
+    def totals(self) -> list[float]:
+        """`MetricAccumulator.totals` for several outputs: the total loss sum and samples, then
+        each Output's totals (a distributed run adds the ranks' lists element by element)."""
+        out = [self._loss, float(self._samples)]
+        for acc in self._each:
+            out += acc.totals()
+        return out
+
+    def set_totals(self, values: list[float]) -> None:
+        """Replace the running sums by `values`, laid out as `totals` returns them."""
+        self._loss, self._samples = values[0], int(round(values[1]))
+        at = 2
+        for acc in self._each:
+            width = len(acc.totals())
+            acc.set_totals(values[at:at + width])
+            at += width
+
     def update(self, outputs, targets: NamedTensors, loss: torch.Tensor) -> None:
         parts = self.partials(outputs, targets)
         values = torch.stack([loss.detach().float(), *[p.float() for p in parts]]).tolist()

@@ -279,3 +279,32 @@ def test_the_processes_setting_is_checked_against_the_batch_size(tmp_path, capsy
     save(spiral_mlp(**{**TRAINING, "processes": 8, "batch_size": 4}), path)
     assert run(["validate", str(path)]) == 1
     assert "8 processes need a batch size of at least 8 (it is 4)" in capsys.readouterr().err
+
+
+def test_an_accumulator_of_several_outputs_sums_over_ranks_like_one_of_the_whole_batch():
+    """What Reducer.accumulator does with a design of two Outputs: each rank's totals added
+    element by element and set back give the metrics of the whole batch."""
+    from runtime.training.outputs import HeadsAccumulator, OutputHead
+    from runtime.data.base import NamedTensors
+
+    heads = [OutputHead("digit", "cross_entropy", 1.0, ("accuracy",)),
+             OutputHead("size", "mse", 0.5, ("mae",))]
+    torch.manual_seed(0)
+    logits, sizes = torch.randn(8, 3), torch.randn(8, 1)
+    targets = NamedTensors({"digit": torch.randint(0, 3, (8,)), "size": torch.randn(8, 1)})
+
+    def filled(rows: slice) -> HeadsAccumulator:
+        acc = HeadsAccumulator(heads)
+        acc.update((logits[rows], sizes[rows]), targets.map(lambda t: t[rows]),
+                   torch.tensor(0.7 if rows.start == 0 else 0.3))
+        return acc
+
+    whole = HeadsAccumulator(heads)
+    for rows in (slice(0, 5), slice(5, 8)):
+        whole.update((logits[rows], sizes[rows]), targets.map(lambda t: t[rows]),
+                     torch.tensor(0.7 if rows.start == 0 else 0.3))
+    ranks = [filled(slice(0, 5)), filled(slice(5, 8))]
+    summed = [a + b for a, b in zip(ranks[0].totals(), ranks[1].totals())]
+    ranks[0].set_totals(summed)
+    assert ranks[0].result() == pytest.approx(whole.result())
+    assert ranks[0].totals() == pytest.approx(whole.totals())
