@@ -259,9 +259,8 @@ def _export_misuse(args: argparse.Namespace, fmt: ExportFormat) -> str | None:
 def _train(args: argparse.Namespace) -> int:
     import os
 
-    from .errors import TrainingConfigError, TrainingError
+    from .errors import PeerLost, TrainingConfigError, TrainingError
     from .training import JsonLinesWriter, ProgressPrinter, Trainer, parse_training
-    from .errors import PeerLost
     from .training.distributed import record_failure, world
     from .training.transfer import TransferPrinter
 

@@ -275,9 +275,8 @@ def _rank_main(job_path: str) -> int:
     import json
     from multiprocessing.connection import Client
 
-    from .errors import TrainingError
+    from .errors import PeerLost, TrainingError
     from .training import Trainer
-    from .errors import PeerLost
     from .training.distributed import record_failure, world
 
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))

@@ -223,8 +223,9 @@ class Trainer:
             train_idx, val_idx = training_split(ds, cfg.dataset, cfg["seed"])
         except DatasetError as err:
             raise TrainingError(str(err), "data") from None
-        self.x = _to_device(ds.x, self.device)
-        self.y = _to_device(ds.y, self.device)
+        # one plain copy of the whole data set (pinning it first would cost a second host copy
+        # and the time to lock its pages, for a transfer that happens once)
+        self.x, self.y = ds.x.to(self.device), ds.y.to(self.device)
         self._corrupting = self.mode.corrupts(cfg["mode"])
         # validation sees one damaged copy, drawn once (seeded): its loss measures denoising
         self.x_eval = self.mode.corrupt(self.x, cfg["mode"], torch.Generator().manual_seed(
@@ -857,12 +858,6 @@ class Trainer:
 def _nth(outputs: Any, index: int) -> torch.Tensor:
     """Output `index` of a forward that returns one tensor per Output."""
     return outputs[index] if isinstance(outputs, tuple) else outputs
-
-
-def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    # one copy of the whole data set: pinning it first would cost a second host copy and the
-    # time to lock its pages, for a transfer that happens once
-    return t.to(device)
 
 
 def _as_training_error(err: BaseException, batch: int | None, device: torch.device | None,
