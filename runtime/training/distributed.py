@@ -116,10 +116,18 @@ def init_group(world_: World, device: torch.device) -> bool:
     return True
 
 
-def close_group() -> None:
+def close_group(settled: bool = True) -> None:
+    """Leave the process group. A rank that `settled` (ended without an error) first waits
+    for the others, so no rank shuts its connections while a peer still uses them; after a
+    failure a peer may be gone, and waiting for it would hang."""
+    import gc
+
     import torch.distributed as dist
 
     if dist.is_initialized():
+        gc.collect()  # pending work objects and DDP's reducer still reference the group
+        if settled:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -365,4 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # end without the interpreter's teardown: torch's C++ objects (gloo's threads, the store's
+    # client) destroyed at exit have aborted a rank that had finished its work ("terminate
+    # called without an active exception", SIGABRT), failing a run that succeeded
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

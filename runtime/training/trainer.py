@@ -331,11 +331,14 @@ class Trainer:
         """Run training to the end (or a stop); returns the fit_end event. Raises on failure."""
         started = time.perf_counter()
         threads = torch.get_num_threads()
+        settled = False
         try:
             torch.set_num_threads(threads_per_process(self.config["threads"], self.world)
                                   if self.world.active else cpu_threads(self.config["threads"]))
             self._setup()
-            return self._fit(started)
+            end = self._fit(started)
+            settled = True
+            return end
         except KeyboardInterrupt:  # Ctrl-C: an ending, not a failure (the last checkpoint stands)
             end = self._end_event("interrupted", started,
                                   f"interrupted at epoch {self.epoch}, step {self.step}")
@@ -358,7 +361,10 @@ class Trainer:
         finally:
             torch.set_num_threads(threads)
             if self._group_opened:
-                close_group()
+                # DDP holds the process group: let it go first, so the group's threads end
+                # here and not during the interpreter's teardown
+                self.ddp, self._forward = None, self._forward_local
+                close_group(settled)
                 self._group_opened = False
 
     def _fit(self, started: float) -> FitEnd:
