@@ -21,7 +21,7 @@ from runtime.design_diff import diff_documents
 from runtime.document import to_dict
 from runtime.errors import LayerLabError
 from runtime.runs import (DESIGN, META, RUNS_SUFFIX, RunCache, RunError, RunInfo, delete_run,
-                          list_runs, rename_run, runs_root)
+                          list_runs, newest_first, rename_run, runs_root)
 
 from .run_data import RunRecord
 from .session import DesignSession
@@ -160,7 +160,7 @@ class RunsPanel(QWidget):
                 found, trouble = [], [f"cannot list {root}: {err}"]
             infos += found
             problems += trouble
-        infos.sort(key=lambda r: (r.meta.get("created") or "", r.folder.name), reverse=True)
+        infos = newest_first(infos)
         self.infos, self.problems = infos, problems
         changes = self._what_changed(infos)
         self.table.blockSignals(True)

@@ -82,7 +82,20 @@ def runs_root(design_path: str | os.PathLike | None) -> Path:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    # milliseconds: two runs started within one second still sort in the order they began
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def newest_first(runs: "list[RunInfo]") -> "list[RunInfo]":
+    """Runs ordered newest first by creation time, then by folder name."""
+    def key(run: "RunInfo") -> tuple[float, str]:
+        try:
+            when = datetime.fromisoformat(run.meta.get("created") or "").timestamp()
+        except ValueError:  # a hand-edited or missing time sorts as oldest
+            when = 0.0
+        return when, run.folder.name
+
+    return sorted(runs, key=key, reverse=True)
 
 
 def new_run_dir(root: Path, design_name: str) -> Path:
@@ -348,8 +361,7 @@ def list_runs(root: str | os.PathLike,
             problems.append(str(err))
     if cache is not None:
         cache.keep_only(root, seen)
-    runs.sort(key=lambda r: (r.meta.get("created") or "", r.folder.name), reverse=True)
-    return runs, problems
+    return newest_first(runs), problems
 
 
 def read_events(folder: str | os.PathLike) -> list[dict]:

@@ -6,14 +6,15 @@ import json
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from runtime import document
 from runtime.runs import (DESIGN, EVENTS, FINDINGS, META, REPORT, TRAINING, RunError, RunWriter,
-                          delete_run, list_runs, read_events, read_findings, read_run,
-                          rename_run, runs_home, runs_root)
+                          delete_run, list_runs, newest_first, read_events, read_findings,
+                          read_run, rename_run, runs_home, runs_root)
 from runtime.training.trainer import Trainer
 
 PRESETS = Path(__file__).resolve().parents[2] / "presets"
@@ -62,6 +63,19 @@ def test_runs_are_listed_newest_first_renamed_and_deleted(tmp_path):
     with pytest.raises(RunError, match="not a run folder"):
         delete_run(tmp_path / "runs" / "not-a-run")
     assert (tmp_path / "runs" / "not-a-run").exists()  # never deletes what is not a run
+
+
+def test_runs_started_within_one_second_list_in_the_order_they_began():
+    def run(folder: str, created: str | None) -> SimpleNamespace:
+        return SimpleNamespace(folder=Path(folder), meta={"created": created})
+
+    # the folder names sort the other way: only the milliseconds tell which began last
+    older = run("zeta", "2026-12-02T11:50:36.120+00:00")
+    newer = run("alpha", "2026-12-02T11:50:36.870+00:00")
+    whole_second = run("beta", "2026-12-02T11:50:35+00:00")  # a run.json from before
+    unknown = run("gamma", None)
+    assert newest_first([unknown, whole_second, older, newer]) == [
+        newer, older, whole_second, unknown]
 
 
 def test_a_killed_run_stays_readable(tmp_path):
