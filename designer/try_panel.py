@@ -37,6 +37,7 @@ torch = lazy_import("torch", globals(), "torch")
 
 NO_RUN = "Train the design to try it: the Try it panel uses the weights of the latest run."
 MAX_SPINS = 32  # tables wider than this are edited as one line of values
+PROBE_ROWS = 1024  # rows of data streamed from disk that tell its range
 PREDICT_DELAY_MS = 15  # coalesces a burst of mouse moves into one forward pass
 #: A GAN's samples per click: pictures in rows of 8, or 2-D points drawn as a density picture.
 GAN_PICTURES = 32
@@ -297,7 +298,9 @@ class TryPanel(QWidget):
         self._drop_editor()
         ds, shape = self.dataset, self.predictor.sample_shape
         side = math.isqrt(math.prod(shape)) if shape else 0
-        in_unit_range = bool(ds.x.dtype.is_floating_point and ds.x.min() >= 0 and ds.x.max() <= 1)
+        # data read from disk is judged by its first rows
+        probe = ds.x if isinstance(ds.x, torch.Tensor) else ds.x[:PROBE_ROWS]
+        in_unit_range = bool(ds.x.dtype.is_floating_point and probe.min() >= 0 and probe.max() <= 1)
         if ds.kind == "image" and len(shape) >= 2:
             editor = DrawingPad(shape[-2], shape[-1], self)
         elif (ds.kind == "tabular" and len(shape) == 1 and side >= 4 and side * side == shape[0]
@@ -307,8 +310,8 @@ class TryPanel(QWidget):
             val = ds.x[self.val_idx]
             editor = PointPlot(self.predictor, val, ds.y[self.val_idx], self)
         elif ds.kind == "tabular" and len(shape) == 1 and shape[0] <= MAX_SPINS:
-            editor = FeatureEditor(shape[0], ds.x.min(dim=0).values.numpy(),
-                                   ds.x.max(dim=0).values.numpy(), self)
+            editor = FeatureEditor(shape[0], probe.min(dim=0).values.numpy(),
+                                   probe.max(dim=0).values.numpy(), self)
         else:
             editor = ValuesEditor(shape, not ds.x.dtype.is_floating_point, self)
         self.editor = editor

@@ -49,6 +49,7 @@ from ..lazy import lazy_import
 from ..names import did_you_mean
 from . import bundled, image_files, images, sequences, synthetic, tables
 from .base import KINDS, TASKS, Dataset, DatasetSpec
+from .streamed import StreamedRows
 
 # Data sets are declared (names, parameters) without tensors, for validation and the form;
 # loading one imports torch.
@@ -159,7 +160,9 @@ def select_classes(dataset: Dataset, classes: list) -> Dataset:
     if empty:
         raise DatasetError(f"dataset '{dataset.name}' has no samples of class "
                            f"{', '.join(map(repr, empty))} (raise n_classes or n_samples?)")
-    return Dataset(dataset.name, dataset.x[keep], new_y[keep], dataset.task,
+    # rows read from disk stay there: the selection only remembers which
+    x = dataset.x.subset(keep) if isinstance(dataset.x, StreamedRows) else dataset.x[keep]
+    return Dataset(dataset.name, x, new_y[keep], dataset.task,
                    num_classes=len(picked), class_names=[names[i] for i in picked],
                    vocab_size=dataset.vocab_size, kind=dataset.kind, notes=dict(dataset.notes))
 

@@ -115,7 +115,7 @@ class Dataset:
     @property
     def sample_shape(self) -> tuple[int, ...]:
         """One sample's shape (for named inputs, the first input's)."""
-        x = self.x if isinstance(self.x, torch.Tensor) else next(iter(self.x.tensors.values()))
+        x = next(iter(self.x.tensors.values())) if isinstance(self.x, NamedTensors) else self.x
         return tuple(x.shape[1:])
 
     @property

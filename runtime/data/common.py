@@ -88,9 +88,11 @@ def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
 MAX_FILE_BYTES = 2 * 1024**3
 
 
-def resolve(path: str, base_dir: Path | None, what: str = "file", folder: bool = False) -> Path:
+def resolve(path: str, base_dir: Path | None, what: str = "file", folder: bool = False,
+            any_size: bool = False) -> Path:
     """`path` made absolute against `base_dir` (the design's folder), checked to be a folder or
-    a regular file of at most `MAX_FILE_BYTES`: a FIFO would block the read forever and a device
+    a regular file of at most `MAX_FILE_BYTES` (`any_size`: a file read piece by piece): a
+    FIFO would block the read forever and a device
     such as /dev/zero never ends, so both are refused by name before anything is opened.
 
     Raises:
@@ -113,7 +115,7 @@ def resolve(path: str, base_dir: Path | None, what: str = "file", folder: bool =
         if not stat.S_ISREG(info.st_mode):
             raise DatasetError(f"{what} '{path}' is {_kind(info.st_mode)}, not a regular file: "
                                "only ordinary files are read")
-        if info.st_size > MAX_FILE_BYTES:
+        if not any_size and info.st_size > MAX_FILE_BYTES:
             raise DatasetError(f"{what} '{path}' is {info.st_size / 1024**3:.1f} GiB; data files "
                                f"of up to {MAX_FILE_BYTES // 1024**3} GiB are read")
     return full

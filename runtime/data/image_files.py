@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from ..lazy import lazy_import
 from ..specs import ParamSpec
 from .base import Dataset, DatasetSpec
 from .common import MAX_FILE_BYTES, list_folder, resolve
+from .streamed import ImageRows
 
 # Data sets are declared (names, parameters) without tensors, for validation and the form;
 # loading one imports torch.
@@ -101,26 +103,36 @@ def _class_files(root: Path, shown: str) -> tuple[list[str], list[Path], list[in
     return [d.name for d in classes], files, labels
 
 
+def decode_image(file: Path, root: Path, shown: str, size: tuple[int, int],
+                 grayscale: bool) -> np.ndarray:
+    """One image as float32 (channels, height, width) in [0, 1], resized to `size`."""
+    image_lib = _pillow()
+    height, width = size
+    try:
+        with image_lib.open(file) as image:
+            pixels = np.asarray(image.convert("L" if grayscale else "RGB").resize(
+                (width, height), image_lib.Resampling.BILINEAR), dtype=np.float32)
+    except (OSError, ValueError, image_lib.DecompressionBombError) as err:
+        name = file.relative_to(root).as_posix()
+        raise DatasetError(f"cannot read image '{name}' in image folder '{shown}': "
+                           f"{err}") from None
+    pixels = pixels[None] if grayscale else pixels.transpose(2, 0, 1)
+    return pixels * (1.0 / 255.0)
+
+
 def _image_folder(p: dict[str, Any], base_dir: Path | None) -> Dataset:
+    # the files are listed now and decoded when read: a folder too big for memory streams
+    # (runtime.training.data_feed reads it in full when it fits)
     shown = p["path"]
     root = resolve(shown, base_dir, "image folder", folder=True)
     names, files, labels = _class_files(root, shown)
-    image_lib = _pillow()
-    height, width = p["size"]
-    mode, channels = ("L", 1) if p["grayscale"] else ("RGB", 3)
-    x = np.empty((len(files), channels, height, width), dtype=np.float32)
-    for i, file in enumerate(files):  # one decode per file: there is no vectorised way to read
-        try:
-            with image_lib.open(file) as image:
-                pixels = np.asarray(image.convert(mode).resize((width, height),
-                                                               image_lib.Resampling.BILINEAR))
-        except (OSError, ValueError, image_lib.DecompressionBombError) as err:
-            name = file.relative_to(root).as_posix()
-            raise DatasetError(f"cannot read image '{name}' in image folder '{shown}': "
-                               f"{err}") from None
-        x[i] = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
-    x /= 255.0
-    return Dataset("image_folder", torch.from_numpy(x), torch.tensor(labels),
+    _pillow()  # missing Pillow is said now, not at the first batch
+    size = tuple(p["size"])
+    channels = 1 if p["grayscale"] else 3
+    x = ImageRows(files, (channels, *size), f"image folder '{shown}'",
+                  partial(decode_image, root=root, shown=shown, size=size,
+                          grayscale=p["grayscale"]))
+    return Dataset("image_folder", x, torch.tensor(labels),
                    "classification", num_classes=len(names), class_names=names, kind="image",
                    notes={"files": len(files)})
 
@@ -139,7 +151,9 @@ SPECS = [
     DatasetSpec(
         "image_folder", "Image folder",
         "Your own pictures, one sub-folder per class (the folder name is the class name), resized "
-        "to one size and scaled to [0, 1]. The way to train a classifier on photos you took.",
+        "to one size and scaled to [0, 1]. The way to train a classifier on photos you took. The "
+        "images are decoded as training reads them, so a folder larger than memory streams "
+        "([below](#data-larger-than-memory)).",
         "classification", "image",
         (ParamSpec("path", "path", "images", "The folder holding one sub-folder per class; a "
                    "relative path is taken from the design file's folder."),

@@ -247,6 +247,8 @@ def _dropout_at_output(design: GraphModel) -> Finding | None:
 # --- unnormalised_input ----------------------------------------------------------------------
 #: Rows the input statistics are estimated from (a strided sample of larger datasets).
 SCALE_ROWS = 10_000
+#: Rows read from data streamed from disk (decoding 10,000 photos would take minutes).
+STREAMED_SCALE_ROWS = 256
 _SCALES: dict[int, dict] = {}  # by id of a live tensor (tensors compare by value, not identity)
 
 
@@ -256,7 +258,8 @@ def input_scale(x: torch.Tensor) -> dict[str, float]:
     from at most `SCALE_ROWS` rows and remembered per tensor: the designer asks on every edit."""
     cached = _SCALES.get(id(x))
     if cached is None:
-        cached = _SCALES[id(x)] = _scale(x[::max(1, len(x) // SCALE_ROWS)] if len(x) else x)
+        rows = SCALE_ROWS if isinstance(x, torch.Tensor) else STREAMED_SCALE_ROWS
+        cached = _SCALES[id(x)] = _scale(x[::max(1, len(x) // rows)] if len(x) else x)
         weakref.finalize(x, _SCALES.pop, id(x), None)
     return cached
 

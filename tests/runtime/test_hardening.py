@@ -198,11 +198,21 @@ def test_a_too_large_data_file_is_refused_before_reading(tmp_path, monkeypatch):
     from runtime.data import common, load_dataset
     from runtime.errors import DatasetError
 
-    path = tmp_path / "big.npz"
+    import numpy as np
+
+    path = tmp_path / "big.csv"
     path.write_bytes(b"0" * 2048)
     monkeypatch.setattr(common, "MAX_FILE_BYTES", 1024)
     with pytest.raises(DatasetError, match="data files of up to"):
-        load_dataset({"name": "npz", "params": {"path": str(path)}})
+        load_dataset({"name": "csv", "params": {"path": str(path)}})
+    # an array that must be inflated whole is refused by its size; a plain one is mapped
+    x, y = np.zeros((64, 8), np.float32), np.zeros(64, np.int64)
+    np.savez_compressed(tmp_path / "packed.npz", x=x, y=y)
+    with pytest.raises(DatasetError, match="'x' is 2.18 kB.*compressed.*numpy.savez"):
+        load_dataset({"name": "npz", "params": {"path": str(tmp_path / "packed.npz")}})
+    np.savez(tmp_path / "plain.npz", x=x, y=y[:8])  # y is read whole, and small enough
+    with pytest.raises(DatasetError, match="'x' has 64 samples but 'y' has 8"):
+        load_dataset({"name": "npz", "params": {"path": str(tmp_path / "plain.npz")}})
 
 
 # --- out of memory -----------------------------------------------------------------------------
