@@ -73,15 +73,53 @@ def render_datasets() -> str:
              '`{"name": "spirals", "params": {"n_samples": 2000}, "validation_split": 0.2}`. '
              "Nothing is downloaded: synthetic sets are generated from their seed, the real ones "
              "ship inside scikit-learn, and file datasets read your own files (relative paths are "
-             "resolved against the design file's folder). Only folders and ordinary files of up "
-             f"to {MAX_FILE_BYTES // 1024**3} GiB are read; a named pipe, a device such as "
-             "/dev/zero or a folder that cannot be listed is refused with its name.", ""]
+             "resolved against the design file's folder). Files read whole are limited to "
+             f"{MAX_FILE_BYTES // 1024**3} GiB; a named pipe, a device such as /dev/zero or a "
+             "folder that cannot be listed is refused with its name. Data larger than memory: "
+             "[below](#data-larger-than-memory).", ""]
     for name, spec in DATASETS.items():
         lines += [f"## {name}", "", f"**{spec.title}** ({spec.task}, {spec.kind}) — "
                   f"{spec.description}", ""]
         if spec.params:
             lines += _param_table(spec.params)
+    lines += _larger_than_memory()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _larger_than_memory() -> list[str]:
+    from .data.tables import MAP_ABOVE
+    from .training.data_feed import MEMORY_SHARE, PREFETCH
+
+    return [
+        "## Data larger than memory", "",
+        "Two datasets can be larger than memory: an **image folder** (its files are listed when "
+        "it loads and decoded as training reads them) and **NumPy arrays** whose single input "
+        f"takes more than {MAP_ABOVE // 1024**2} MiB as training reads it (float32, or int64 "
+        "token ids): that array is memory-mapped from its file, not read. For a mapped array, "
+        "save an uncompressed archive (`numpy.savez`) or a folder with one `.npy` file per "
+        "array (`x.npy`, `y.npy`, `class_names.npy`); a compressed archive "
+        "(`numpy.savez_compressed`) has to be inflated whole and is refused above the size "
+        "limit. Targets are always read into memory: they are small beside inputs.", "",
+        "When a run starts, the trainer chooses where the inputs live (`dataset.loading`, "
+        "[training.md](training.md)); the training itself is the same, batch for batch:", "",
+        "| `loading` | where the inputs live |",
+        "|---|---|",
+        "| `auto` (default) | in memory when they take at most "
+        f"{MEMORY_SHARE:.0%} of the memory available on the training device (for a GPU: its "
+        "free memory less the run's own estimate); on a GPU, else in host memory with each "
+        "batch copied over; else streamed |",
+        "| `memory` | whole on the device, read up front (through the reader processes); refused "
+        "when they cannot fit |",
+        "| `stream` | on disk: `dataset.workers` reader processes (DataLoader workers; "
+        f"\"auto\" is the cores less one, at most 4) each read and decode {PREFETCH} batches "
+        "ahead of training, in the order the epoch's shuffle drew |", "",
+        "The run's first line says which (`data streamed from disk (2 workers)`), as does the "
+        "`data` field of its `fit_start` event. Modes that rework the whole data set at once "
+        "(a corruption drawn for validation, contrastive divergence, adversarial and "
+        "sequence-to-sequence training) hold it in memory and refuse `stream` by name. A broken "
+        "image is found when it is read: while streaming, the run stops at that batch with the "
+        "file's name (its checkpoints stay). `benchmarks/streaming.py` measures streaming "
+        "50,000 generated images against the in-memory path.", ""]
 
 
 def fill_regions(text: str, regions: dict[str, Callable[[], str]] = REGIONS) -> str:

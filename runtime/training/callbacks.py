@@ -52,7 +52,9 @@ class ProgressPrinter(Callback):
     def on_fit_start(self, trainer: "Trainer", event: FitStart) -> None:
         self.stream.write(f"training {event.design} on {event.dataset} "
                           f"({event.train_samples} train / {event.val_samples} val samples) "
-                          f"on {event.device}, {event.epochs} epochs\n")
+                          f"on {event.device}, {event.epochs} epochs"
+                          + ("" if event.data == "data in memory" else f"; {event.data}")
+                          + "\n")
 
     def on_event(self, trainer: "Trainer", event: Event) -> None:
         if isinstance(event, RunWarning):

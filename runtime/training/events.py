@@ -80,6 +80,9 @@ class FitStart(Event):
     mixed_precision: bool = _f("Whether autocast is on.")
     loss: str = _f("The loss.", "")
     metrics: list = _f("The metrics reported per epoch.", [])
+    data: str = _f("Where the inputs live while training: in memory, or streamed from disk by "
+                   "worker processes ([datasets.md](datasets.md#data-larger-than-memory)).",
+                   "data in memory")
 
 
 @dataclass(frozen=True)

@@ -42,13 +42,15 @@ def run_bytes(analysis: Analysis, batch: int) -> int:
 
 
 def device_memory(device: torch.device | str) -> int | None:
-    """Total memory of the training device (a torch device or its type, "cpu"), or None where
-    it cannot be told."""
+    """Memory of the training device this run can use (a torch device or its type, "cpu"), or
+    None where it cannot be told. On a GPU: what is free plus what this process holds already
+    (another process's memory is not ours to count)."""
     kind = device if isinstance(device, str) else device.type
     if kind == "cuda":
         import torch  # only asked for a CUDA device, which torch has been imported to pick
 
-        return torch.cuda.get_device_properties(device).total_memory
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device)
     if kind == "cpu":
         return machine_memory()
     return None

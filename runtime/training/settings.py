@@ -17,6 +17,7 @@ from ..present import format_literal
 from ..specs import ParamSpec
 from .losses import LOSSES, TASKS
 from .metrics import metric_problem, task_problem
+from .data_feed import LOADING
 from .modes import CORRUPTIONS, GENERATOR_LOSSES, MODES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
@@ -187,6 +188,17 @@ SETTINGS: tuple[Setting, ...] = (
                "of the training split (a small labelled subset, as fine-tuning often has); the "
                "validation split stays whole. Empty for all.", minimum=1, nullable=True),
             short="per class"),
+    Setting("dataset.loading", "Data loading", "Data",
+            _p("loading", "choice", "auto", "Where the inputs live while training: memory "
+               "holds them whole on the device; stream reads image folders and large NumPy "
+               "arrays from disk batch by batch, in worker processes; auto streams only what "
+               "would not fit ([datasets.md](datasets.md#data-larger-than-memory)).",
+               choices=LOADING), short="loading"),
+    Setting("dataset.workers", "Reader processes", "Data",
+            _p("workers", "int", "auto", "Processes that read and decode streamed data ahead "
+               "of training (0: read in the training process); \"auto\" gives the cores less "
+               "one, at most 4, shared by a run's processes.", minimum=0, maximum=64,
+               words=("auto",)), short="workers"),
     # Objective
     Setting("mode.name", "Training mode", "Objective",
             _p("name", "choice", "supervised", "What the network learns to produce from "

@@ -27,6 +27,7 @@ from .augment import augment
 from .callbacks import Callback
 from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
+from .data_feed import Feed, Placement, choose, worker_count
 from .data_fit import activation_warning, check_data_fits, check_structure
 from .devices import pick_device
 from .distributed import (Reducer, check_batches, close_group, init_group, lost_peer,
@@ -34,7 +35,7 @@ from .distributed import (Reducer, check_batches, close_group, init_group, lost_
 from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, RunWarning,
                      from_json)
 from .losses import LOSSES, compute_loss
-from .memory import check_fits, device_memory, fitting_batch
+from .memory import check_fits, device_memory, fitting_batch, run_bytes
 from .metrics import MetricAccumulator, higher_is_better
 from .modes import mode_of, training_data
 from .outputs import (HeadsAccumulator, heads_forward, heads_loss, is_multi_io,
@@ -223,15 +224,8 @@ class Trainer:
             train_idx, val_idx = training_split(ds, cfg.dataset, cfg["seed"])
         except DatasetError as err:
             raise TrainingError(str(err), "data") from None
-        # one plain copy of the whole data set (pinning it first would cost a second host copy
-        # and the time to lock its pages, for a transfer that happens once)
-        self.x, self.y = ds.x.to(self.device), ds.y.to(self.device)
         self._corrupting = self.mode.corrupts(cfg["mode"])
-        # validation sees one damaged copy, drawn once (seeded): its loss measures denoising
-        self.x_eval = self.mode.corrupt(self.x, cfg["mode"], torch.Generator().manual_seed(
-            cfg["seed"] + 1)) if self._corrupting else self.x
-        self.train_idx, self.val_idx = train_idx.to(self.device), val_idx.to(self.device)
-        n = len(self.train_idx)
+        n = len(train_idx)
         if n == 0:
             raise TrainingError("the training split is empty: lower validation_split or add "
                                 "samples", "data")
@@ -240,7 +234,17 @@ class Trainer:
         if self.world.active:
             check_batches(n, self.batch_size, self.world)
         # before the first batch is made
-        check_fits(analysis, math.ceil(self.batch_size / self.world.size), self.device)
+        rank_batch = math.ceil(self.batch_size / self.world.size)
+        check_fits(analysis, rank_batch, self.device)
+        self.placement = self._placement(ds.x, run_bytes(analysis, rank_batch))
+        # in memory: one plain copy of the whole data set (pinning it first would cost a second
+        # host copy and the time to lock its pages, for a transfer that happens once)
+        self.feed = Feed(ds.x, ds.y, self.device, self.placement)
+        self.x, self.y = self.feed.x, self.feed.y
+        # validation sees one damaged copy, drawn once (seeded): its loss measures denoising
+        self.x_eval = self.mode.corrupt(self.x, cfg["mode"], torch.Generator().manual_seed(
+            cfg["seed"] + 1)) if self._corrupting else self.x
+        self.train_idx, self.val_idx = train_idx.to(self.device), val_idx.to(self.device)
         self._analysis = analysis
         self.steps_per_epoch = math.ceil(n / self.batch_size)
         # read on every step, looked up once
@@ -298,6 +302,21 @@ class Trainer:
         self._forward_local = self._forward  # without DDP: re-runs that look for NaN
         if self.world.active:
             self._wrap_ddp()
+
+    def _placement(self, x: Any, reserved: int) -> Placement:
+        """Where the inputs live (dataset.loading); a mode that reworks or corrupts the whole
+        data set at once needs it in memory."""
+        block = self.config.dataset
+        loading = block["loading"]
+        if self._corrupting or self.mode.objective is not None:
+            if loading == "stream":
+                raise TrainingError(f"training mode {self.mode.id} works on the whole data set "
+                                    "in memory: set dataset.loading to 'auto' or 'memory'",
+                                    "data")
+            loading = "memory"
+        workers = worker_count(block["workers"], self.world.local_size if self.world.active
+                               else 1)
+        return choose(x, self.device, loading, workers, reserved)
 
     def _join_group(self) -> None:
         """Several processes (torchrun): this rank's device, the process group, the reducer."""
@@ -380,7 +399,7 @@ class Trainer:
             trainable_params=self.trainable_params,
             task=self.dataset.task, num_classes=self.dataset.num_classes,
             lr=base_lr(self.optimizer), mixed_precision=self.amp,
-            loss=cfg["loss"], metrics=list(cfg.metrics))
+            loss=cfg["loss"], metrics=list(cfg.metrics), data=self.placement.describe())
         self._call("on_fit_start", start_event)
         self.emit(start_event)
         warning = (activation_warning(self.design, cfg["loss"])
@@ -426,11 +445,29 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> dict | None:
         """One pass over the training split; None when a stop arrived before any batch ran."""
+        order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.generator)
+                               .to(self.device)]
+        # each step's rows (this rank's share of the global batch) and the global batch's size
+        sizes, chunks = [], []
+        for i in range(self.steps_per_epoch):
+            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            sizes.append(len(idx))
+            if self.reducer is not None:
+                start, end = share(len(idx), self.world)
+                idx = idx[start:end]
+            chunks.append(idx)
+        # streamed data is read ahead by worker processes
+        fed = self.feed.batches(chunks, self.x, self.y)
+        try:
+            return self._run_epoch(epoch, sizes, fed)
+        finally:
+            fed.close()  # a stop mid-epoch ends the readers
+
+    def _run_epoch(self, epoch: int, sizes: list[int],
+                   fed: Iterator[tuple[Any, Any]]) -> dict | None:
         cfg = self.config
         self.model.train()
         acc = self._accumulator()
-        order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.generator)
-                               .to(self.device)]
         last_emit = 0.0
         ran = 0
         aug = cfg["augmentation"]
@@ -449,13 +486,10 @@ class Trainer:
                 break
             step_start = time.thread_time()  # CPU time: steadier than wall time on a busy machine
             self.step += 1
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
-            batch_samples = len(idx)
+            batch_samples = sizes[i]
+            xb, yb = next(fed)
             if dist is not None:  # this rank's share; its loss weighs by the share's size
-                start, end = share(batch_samples, self.world)
-                idx = idx[start:end]
-                self._loss_weight = len(idx) * self.world.size / batch_samples
-            xb, yb = self.x[idx], self.y[idx]
+                self._loss_weight = len(yb) * self.world.size / batch_samples
             if augmenting:
                 xb = (xb.map(lambda t: augment(t, aug, self.dataset.kind, generator))
                       if isinstance(xb, NamedTensors)
@@ -477,7 +511,7 @@ class Trainer:
             if sample is not None:
                 nodes = sample.finish()["nodes"]
                 if dist is not None:
-                    nodes = dist.monitor(nodes, len(idx))
+                    nodes = dist.monitor(nodes, len(yb))
                 self.emit(Monitor(self.step, epoch, nodes))
             seconds = time.thread_time() - step_start
             if not sampled:
@@ -607,11 +641,15 @@ class Trainer:
         torch.no_grad)."""
         self.model.eval()
         forward = forward or self._eval_forward
-        for start in range(0, len(idx), batch):
-            chosen = idx[start:start + batch]
-            with self._autocast():
-                output = forward(self.x_eval[chosen])
-            yield output, self.y[chosen]
+        chunks = [idx[start:start + batch] for start in range(0, len(idx), batch)]
+        fed = self.feed.batches(chunks, self.x_eval, self.y)
+        try:
+            for xb, yb in fed:
+                with self._autocast():
+                    output = forward(xb)
+                yield output, yb
+        finally:
+            fed.close()
 
     def evaluation_context(self, output: str | None = None) -> EvaluationContext:
         """The trained model with its data and loss, as the end-of-run report reads them; with
