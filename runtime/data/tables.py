@@ -382,7 +382,7 @@ SPECS = [
         "Your own arrays saved with numpy.savez(path, x=inputs, y=targets), or as one .npy file "
         "per array in a folder, any shape. The way to bring prepared data (images, sequences, "
         "features) from a notebook; a large input is memory-mapped and read as training needs "
-        "it ([below](#data-larger-than-memory)).",
+        "it.",
         "classification", "tabular",
         (ParamSpec("path", "path", "data.npz", "The .npz archive, or the folder holding one .npy "
                    "file per array (x.npy, y.npy); a relative path is taken from the design "
