@@ -23,6 +23,33 @@ _ACT_HISTS = [h.key for h in HISTOGRAMS.values() if h.source == "activation"]
 _PARAM_HISTS = [h for h in HISTOGRAMS.values() if h.source in ("grad", "weight")]
 
 
+#: A node's output larger than this is measured on an evenly spread sample of about this many
+#: values: a conv layer's output holds hundreds of thousands, and statistics and histograms of
+#: 2^16 of them differ from the whole by well under a percent, at a fraction of the cost.
+SAMPLE_VALUES = 2**16
+#: The stride between sampled values is prime, so it never falls in step with a tensor's
+#: dimensions (which would measure one channel or one position over and over).
+_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79,
+           83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173,
+           179, 181, 191, 193, 197, 199, 211, 223, 227, 229, 233, 239, 241, 251, 257, 263, 269,
+           271, 277, 281, 283, 293, 307, 311, 313, 317, 331, 337, 347, 349, 353, 359, 367, 373,
+           379, 383, 389, 397, 401, 409, 419, 421, 431, 433, 439, 443, 449, 457, 461, 463, 467,
+           479, 487, 491, 499, 503, 509, 521, 523, 541)
+
+
+def measured_values(x: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """`x` flattened, or an evenly strided sample of about SAMPLE_VALUES of its values; and the
+    factor that turns counts over the sample into counts over the whole."""
+    flat = x.reshape(-1)
+    n = flat.numel()
+    if n <= SAMPLE_VALUES:
+        return flat, 1.0
+    wanted = n // SAMPLE_VALUES
+    stride = next((p for p in _PRIMES if p >= wanted), wanted | 1)
+    sample = flat[::stride]
+    return sample, n / sample.numel()
+
+
 def _histogram(x: torch.Tensor, bins: int, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     """Counts in `bins` equal bins between lo and hi, computed on the device without a sync."""
     scaled = ((x - lo) / (hi - lo).clamp_min(1e-12) * bins).long().clamp_(0, bins - 1)
@@ -59,9 +86,11 @@ class MonitorSample:
         def hook(module, inputs, output):
             if not isinstance(output, torch.Tensor) or not output.is_floating_point():
                 return
-            x = output.detach().float()
+            x, scale = measured_values(output.detach().float())
             stats = [f(x, layer) if f is not None else self._nan(x.device) for f in measured]
             hists = [_histogram(x, self.bins, stats[lo], stats[hi]) for lo, hi in edges]
+            if scale != 1.0:  # counts of the whole output, as an unsampled one has
+                hists = [h * scale for h in hists]
             self._acts[node_id] = torch.cat([torch.stack(stats), *hists])
         return hook
 
@@ -179,11 +208,15 @@ class MonitorSchedule:
     """
 
     MIN_PLAIN = 3
-    #: 'auto' samples a short run (under SHORT_RUN steps) at least MIN_SAMPLES times, so its
-    #: plots draw curves rather than a dot: its few steps take moments however often they are
-    #: sampled, while a longer run keeps the cost budget (a tiny MLP's sample costs several steps).
+    #: 'auto' samples a short run (under SHORT_RUN steps) up to MIN_SAMPLES times, so its plots
+    #: draw curves rather than a dot, while a longer run keeps the cost budget (a tiny MLP's
+    #: sample costs several steps). Those extra samples may cost FLOOR_SHARE of the run's time,
+    #: or FLOOR_SECONDS where that is more: a run of a few seconds is sampled about as often as a
+    #: longer one, a run of moments at every step.
     MIN_SAMPLES = 30
     SHORT_RUN = 400
+    FLOOR_SHARE = 0.04
+    FLOOR_SECONDS = 0.1
 
     def __init__(self, every: int | str, budget: float = 0.03, max_every: int = 500,
                  min_every: int = 5, start_every: int = 20, reprobe: int = 0,
@@ -191,8 +224,11 @@ class MonitorSchedule:
         self.fixed = None if every in ("auto", "off") else int(every)
         self.off = every == "off"
         self.budget = budget
-        if total_steps and total_steps < self.SHORT_RUN:
-            max_every = max(1, min(max_every, total_steps // self.MIN_SAMPLES))
+        self.short = bool(total_steps) and total_steps < self.SHORT_RUN
+        self.total_steps = total_steps or 0
+        self.longest = max_every  # the budget's own limit, which a short run may return to
+        if self.short:
+            max_every = max(1, min(max_every, self.total_steps // self.MIN_SAMPLES))
             start_every = min(start_every, max_every)
         self.max_every = max_every
         self.min_every = min_every
@@ -224,7 +260,16 @@ class MonitorSchedule:
             plain = _median(self._plain)
             extra = max(_median(list(self._sampled)[1:]) - plain, 0.0)  # the first warms up
             wanted = math.ceil(extra / max(self.budget * plain, 1e-9))
-            self.every = int(min(max(wanted, self.min_every), self.max_every))
+            self.every = int(min(max(wanted, self.min_every), self._widest(plain, extra)))
+
+    def _widest(self, plain: float, extra: float) -> int:
+        """The widest spacing allowed: for a short run, the spacing that gives it MIN_SAMPLES
+        samples, widened as far as the floor's time allowance needs."""
+        if not self.short or extra <= 0:
+            return self.max_every
+        allowance = max(self.FLOOR_SHARE * self.total_steps * plain, self.FLOOR_SECONDS)
+        affordable = max(1.0, allowance / extra)  # samples the allowance pays for
+        return min(self.longest, max(self.max_every, math.ceil(self.total_steps / affordable)))
 
 
 def _median(values: list[float]) -> float:

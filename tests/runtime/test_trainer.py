@@ -441,6 +441,43 @@ def test_auto_monitoring_samples_a_short_run_often_enough_to_draw_curves():
     assert MonitorSchedule("auto", total_steps=300).max_every == 10
 
 
+def test_a_short_runs_extra_samples_stay_within_their_time_allowance():
+    from runtime.training.monitor import MonitorSchedule
+
+    def settle(total_steps: int, plain: float, extra: float) -> int:
+        schedule = MonitorSchedule("auto", total_steps=total_steps)
+        for step in range(1, 6):
+            schedule.record(step, plain, False)
+        for step in (6, 7, 8):
+            schedule.record(step, plain + extra, True)
+        return schedule.every
+
+    # moments in all (15 steps of 1 ms, samples 2 ms dearer): every step is sampled
+    assert settle(15, 0.001, 0.002) == 1
+    # 150 steps of 10 ms whose samples cost a step more: 0.1 s pays for 10 samples, not 30
+    assert settle(150, 0.010, 0.010) == 15
+    # 300 steps of 0.1 s: 4 % of the run (1.2 s) pays for 30 samples of 0.04 s
+    assert settle(300, 0.1, 0.04) == 10
+    assert settle(5_000, 0.010, 0.010) == 34  # a long run: the 3 % budget alone
+
+
+def test_large_outputs_are_measured_on_an_evenly_spread_sample():
+    from runtime.training.monitor import SAMPLE_VALUES, measured_values
+
+    small = torch.arange(100.0).reshape(10, 10)
+    whole, scale = measured_values(small)
+    assert torch.equal(whole, small.flatten()) and scale == 1.0  # measured whole
+    big = torch.arange(64 * 8 * 28 * 28, dtype=torch.float32).reshape(64, 8, 28, 28)
+    sample, scale = measured_values(big)
+    assert SAMPLE_VALUES // 2 < sample.numel() <= SAMPLE_VALUES * 2
+    assert sample.numel() * scale == pytest.approx(big.numel())
+    # the prime stride reaches every channel about equally often
+    channels = (sample.long() // (28 * 28)) % 8
+    counts = torch.bincount(channels, minlength=8).float()
+    assert counts.min() > 0.9 * counts.mean()
+    assert sample.mean() == pytest.approx(big.mean(), rel=1e-3)
+
+
 def test_gradients_whose_norm_overflows_name_their_node():
     """Every gradient value finite but the norm past float range (sgd at lr 5 on a sine): the
     failure names the layer, as a NaN gradient would."""
