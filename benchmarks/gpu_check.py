@@ -35,6 +35,11 @@ Checks (any failure makes the exit status 1):
              allocator rounding are outside any per-layer estimate), or, for estimates above
              128 MiB, falls below a third of it.
 
+Data placements: a 400-image folder streamed from disk by DataLoader workers (pinned batches,
+non-blocking copies) on the device, and on a GPU the spirals data kept in host memory and copied
+per batch (the placement 'auto' picks when the GPU is too small for a data set), each compared
+with the same data in memory on the CPU (fp32 tolerance).
+
 Throughput is samples per second over the steps after the compared ones (warm-up, cuDNN
 choices and per-step loss events), timing only the training steps (from an epoch's start or the
 previous step's end to the step's end).
@@ -53,6 +58,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,6 +318,51 @@ def check_preset(path: Path, device: str, steps: int, compared: int) -> Row:
     return row
 
 
+def check_placements(device: str, steps: int, compared: int, folder: Path) -> Row:
+    """The data paths off the device: an image folder streamed by DataLoader workers (pinned
+    batches, non-blocking copies) and, on a GPU, a data set kept in host memory and copied per
+    batch (what 'auto' picks when the GPU is too small for it), each against the same data held
+    in memory on the CPU; fp32 losses within fp32's tolerance."""
+    from benchmarks import streaming
+    from runtime.training import data_feed
+
+    row = Row("data placements")
+    streaming.make_folder(folder / "images", 400)
+    paths = {}
+    for loading in ("memory", "stream"):
+        design = streaming.cnn(folder / "images", loading, 2, 1)
+        paths[loading] = folder / f"{loading}.json"
+        document.save(design, paths[loading])
+    reference, _ = train(paths["memory"], "cpu", "fp32", steps, compared)
+    runs = {"stream": train(paths["stream"], device, "fp32", steps, compared)[0]}
+    if device == "cuda":
+        spirals = PRESETS / "mlp-spirals.json"
+        runs["host reference"] = train(spirals, "cpu", "fp32", steps, compared)[0]
+        share = data_feed.MEMORY_SHARE
+        data_feed.MEMORY_SHARE = 0.0  # no room on the GPU: 'auto' keeps it in host memory
+        try:
+            runs["host"] = train(spirals, device, "fp32", steps, compared)[0]
+        finally:
+            data_feed.MEMORY_SHARE = share
+    for label, run in [("memory on cpu", reference), *runs.items()]:
+        if run.error:
+            row.failures.append(f"{label} crashed: {run.error}")
+    if row.failures:
+        return row
+    checks = [("stream", runs["stream"], reference)]
+    if "host" in runs:
+        checks.append(("host", runs["host"], runs["host reference"]))
+    for label, run, ref in checks:
+        error = loss_error(run, ref, compared)
+        row.cells[label] = (f"{error:.1e} loss err, {run.samples_per_s:,.0f} samples/s "
+                            f"({run.samples_per_s / ref.samples_per_s:.2f}x cpu in memory)")
+        if not error <= RTOL["fp32"]:
+            row.failures.append(f"{label}: losses differ from the CPU's in memory by {error:.2e}"
+                                f" (tolerance {RTOL['fp32']:.0e}): {_losses(run, compared)} vs "
+                                f"{_losses(ref, compared)}")
+    return row
+
+
 def _losses(run: Run, compared: int) -> str:
     return "[" + ", ".join(f"{run.losses.get(s, float('nan')):.5g}"
                            for s in range(1, compared + 1)) + "]"
@@ -379,8 +430,16 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(check_preset(path, args.device, args.steps, args.steps_compared))
         print(f"  {path.stem}: {time.perf_counter() - t0:.1f} s"
               f"{'  FAIL' if rows[-1].failures else ''}", flush=True)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        placements = check_placements(args.device, args.steps, args.steps_compared,
+                                      Path(scratch))
+    print(f"  data placements: {time.perf_counter() - t0:.1f} s"
+          f"{'  FAIL' if placements.failures else ''}", flush=True)
     print()
     print_table(rows)
+    for label in ("stream", "host"):
+        print(f"data {label}: {placements.cells.get(label, 'n/a (a GPU-only path)')}")
     failed = [r for r in rows if r.failures]
     print(f"\nthroughput: samples/s on {args.device} / on the CPU (fp32, monitoring off); "
           f"monitor: step time with a sample every {MONITOR_EVERY} steps and the doctor, over "
@@ -388,14 +447,15 @@ def main(argv: list[str] | None = None) -> int:
           f"(tolerance fp32 {RTOL['fp32']:g}, fp16 {RTOL['fp16']:g}, bf16 {RTOL['bf16']:g}, "
           f"plus {STOCHASTIC_SPREAD:g}x the CPU-vs-CPU gap where rng is yes); peak: fp32 "
           "training steps minus the dataset kept on the device, against run_bytes")
-    for r in failed:
+    for r in [*failed, placements]:
         for failure in r.failures:
             print(f"FAIL {r.name}: {failure}")
     if left_out:
         print(f"NOT RUN (over the {args.budget:.0f} s budget): {', '.join(left_out)}")
-    print(f"{len(rows) - len(failed)} of {len(rows)} presets passed in "
+    print(f"{len(rows) - len(failed)} of {len(rows)} presets passed, data placements "
+          f"{'FAILED' if placements.failures else 'passed'}, in "
           f"{time.perf_counter() - started:.0f} s")
-    return 1 if failed else 0
+    return 1 if failed or placements.failures else 0
 
 
 if __name__ == "__main__":
