@@ -151,9 +151,8 @@ SPECS = [
     DatasetSpec(
         "image_folder", "Image folder",
         "Your own pictures, one sub-folder per class (the folder name is the class name), resized "
-        "to one size and scaled to [0, 1]. The way to train a classifier on photos you took. The "
-        "images are decoded as training reads them, so a folder larger than memory streams from "
-        "disk.",
+        "to one size and scaled to [0, 1] as training reads them, so a folder larger than memory "
+        "streams from disk. The way to train a classifier on photos you took.",
         "classification", "image",
         (ParamSpec("path", "path", "images", "The folder holding one sub-folder per class; a "
                    "relative path is taken from the design file's folder."),
