@@ -14,8 +14,7 @@ stop after `--steps` steps (several epochs where an epoch is shorter). Runs per 
   fp32       CUDA, monitoring off;  fp32+mon: CUDA with a monitoring sample every 10 steps and
              the training doctor on (the monitoring overhead is its step time over fp32's)
   fp16       CUDA, `mixed_precision: true` (autocast float16 with the trainer's GradScaler)
-  bf16       the same with torch's CUDA autocast dtype set to bfloat16 (the trainer's
-             `mixed_precision` setting does not choose a dtype: it autocasts to torch's default)
+  bf16       the same with `mixed_precision_dtype: bfloat16` (no scaler)
 
 Checks (any failure makes the exit status 1):
 
@@ -45,9 +44,8 @@ choices and per-step loss events), timing only the training steps (from an epoch
 previous step's end to the step's end).
 
 Without a CUDA GPU it says so and exits 0. `--device cpu` runs the same code on the CPU for
-a couple of presets (the "device" runs then train on the CPU too, and mixed precision autocasts
-to float16/bfloat16 there: the trainer autocasts only on CUDA, so the script switches its autocast
-on after set-up), which is how its own test exercises it.
+a couple of presets (the "device" runs then train on the CPU too, in fp32 and in bf16, which the
+trainer autocasts on the CPU; float16 is a CUDA path), which is how its own test exercises it.
 
 Usage: python benchmarks/gpu_check.py [--device cuda|cpu] [--presets NAME ...] [--steps N]
                                       [--steps-compared K] [--budget SECONDS]
@@ -79,7 +77,7 @@ from runtime.training.trainer import Trainer  # noqa: E402
 PRESETS = Path(__file__).resolve().parents[1] / "presets"
 #: Presets of the --device cpu mode when none are named: small and quick on two cores.
 CPU_PRESETS = ("mlp-spirals", "lesson-perceptron-xor-fixed")
-PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISIONS = {"fp32": None, "fp16": "float16", "bf16": "bfloat16"}  # mixed_precision_dtype
 RTOL = {"fp32": 2e-3, "fp16": 1e-2, "bf16": 5e-2}
 STOCHASTIC_SPREAD = 4.0  # x the largest gap between two CPU runs with different random streams
 LOSS_FLOOR = 0.05  # of the first step's loss: the scale for losses that fall close to 0
@@ -113,10 +111,9 @@ class Probe(Callback):
     """Records per-step losses of the first steps, step times after them and peak memory; stops
     the run after `steps` steps."""
 
-    def __init__(self, run: Run, steps: int, compared: int, reseed: int | None = None,
-                 autocast: torch.dtype | None = None):
+    def __init__(self, run: Run, steps: int, compared: int, reseed: int | None = None):
         self.run, self.steps, self.compared = run, steps, compared
-        self.reseed, self.autocast = reseed, autocast
+        self.reseed = reseed
         self.mark = 0.0
         self.cuda = False
         self.scale: float | None = None
@@ -126,8 +123,6 @@ class Probe(Callback):
         self.run.batch = trainer.batch_size
         if self.reseed is not None:  # after the seeded initialisation: only later draws change
             torch.manual_seed(self.reseed)
-        if self.autocast is not None and not self.cuda:
-            trainer.amp = True  # the trainer autocasts on CUDA only; --device cpu tests the path
         if self.cuda:
             torch.cuda.synchronize(trainer.device)
             weights = sum(t.numel() * t.element_size() for t in
@@ -173,6 +168,7 @@ STEP_INTERVAL = getattr(trainer_module, "STEP_EVENT_INTERVAL", None)
 def training_block(design, device: str, precision: str, monitoring: bool) -> dict:
     block = design.training
     block.update(device=device, epochs=100_000, mixed_precision=precision != "fp32",
+                 mixed_precision_dtype=PRECISIONS[precision] or "float16",
                  init_from=None, init_skip=[])
     block["dataset"] = dict(block.get("dataset") or {}, validation_split=0.0)
     block["monitoring"] = dict(block.get("monitoring") or {},
@@ -186,15 +182,10 @@ def train(path: Path, device: str, precision: str, steps: int, compared: int,
     """One run; returns what it showed and the dataset it trained on (for the next run)."""
     design = document.load(path)
     run = Run()
-    dtype = PRECISIONS[precision]
-    kind = torch.device(device).type
-    before = torch.get_autocast_dtype(kind)
-    if dtype is not None:
-        torch.set_autocast_dtype(kind, dtype)
     trainer = None
     try:
         trainer = Trainer(design, training_block(design, device, precision, monitoring),
-                          callbacks=[Probe(run, steps, compared, reseed, dtype)],
+                          callbacks=[Probe(run, steps, compared, reseed)],
                           base_dir=path.parent, dataset=dataset)
         trainer.fit()
     except TrainingError as err:
@@ -205,7 +196,6 @@ def train(path: Path, device: str, precision: str, steps: int, compared: int,
     except Exception as err:  # a crash is a finding: report it in the table
         run.error = f"{type(err).__name__}: {err}"
     finally:
-        torch.set_autocast_dtype(kind, before)
         trainer_module.STEP_EVENT_INTERVAL = STEP_INTERVAL
     return run, trainer.dataset if trainer is not None else dataset
 

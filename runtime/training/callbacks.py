@@ -53,6 +53,8 @@ class ProgressPrinter(Callback):
         self.stream.write(f"training {event.design} on {event.dataset} "
                           f"({event.train_samples} train / {event.val_samples} val samples) "
                           f"on {event.device}, {event.epochs} epochs"
+                          + ("" if event.precision == "float32" else
+                             f", {event.precision} autocast")
                           + ("" if event.data == "data in memory" else f"; {event.data}")
                           + "\n")
 

@@ -9,6 +9,7 @@ import ast
 import functools
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,3 +78,42 @@ def _gpu_possible() -> bool:
     if "cuda" not in builds:  # not the file we know: ask torch
         return True
     return any(not (isinstance(v, ast.Constant) and v.value is None) for v in builds.values())
+
+
+#: The `mixed_precision_dtype` choices, by name.
+AUTOCAST_DTYPES = ("float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class Autocast:
+    """How a run computes: `dtype` None trains in float32; `scaled` adds a gradient scaler
+    (float16's narrow range underflows small gradients without one). `note` says why a run
+    that asked for mixed precision does not get it."""
+
+    dtype: str | None = None
+    scaled: bool = False
+    note: str | None = None
+
+
+def autocast_plan(enabled: bool, dtype: str, device: torch.device) -> Autocast:
+    """The mixed precision a run gets on `device`: float16 on CUDA (scaled); bfloat16 on CUDA
+    where the GPU has it, and on the CPU.
+
+    Raises:
+        TrainingError: bfloat16 on a GPU without it.
+    """
+    if not enabled:
+        return Autocast()
+    if device.type == "cuda":
+        import torch
+
+        if dtype == "bfloat16" and not torch.cuda.is_bf16_supported():
+            raise TrainingError(f"mixed_precision_dtype is bfloat16 but this GPU "
+                                f"({torch.cuda.get_device_name(device)}) cannot compute in it: "
+                                "use float16", "design")
+        return Autocast(dtype, scaled=dtype == "float16")
+    if device.type == "cpu" and dtype == "bfloat16":
+        return Autocast(dtype)
+    return Autocast(note=f"mixed precision in {dtype} runs on CUDA"
+                    + (" and, in bfloat16, on the CPU" if device.type == "cpu" else "")
+                    + f": this run trains in float32 on {device.type}")

@@ -78,6 +78,8 @@ class FitStart(Event):
     num_classes: int | None = _f("Classes, for classification.")
     lr: float = _f("The starting learning rate.")
     mixed_precision: bool = _f("Whether autocast is on.")
+    precision: str = _f("The type the forward pass computes in: float32, or float16 / bfloat16 "
+                        "under autocast.", "float32")
     loss: str = _f("The loss.", "")
     metrics: list = _f("The metrics reported per epoch.", [])
     data: str = _f("Where the inputs live while training: in memory, or streamed from disk by "

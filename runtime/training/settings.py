@@ -18,6 +18,7 @@ from ..specs import ParamSpec
 from .losses import LOSSES, TASKS
 from .metrics import metric_problem, task_problem
 from .data_feed import LOADING
+from .devices import AUTOCAST_DTYPES
 from .modes import CORRUPTIONS, GENERATOR_LOSSES, MODES
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
@@ -330,8 +331,16 @@ SETTINGS: tuple[Setting, ...] = (
                "weights even where the weights named by Start from weights would fit them: a "
                "new head on a pre-trained body.", max_items=10_000), short="fresh"),
     Setting("mixed_precision", "Mixed precision", "Run",
-            _p("mixed_precision", "bool", False, "Autocast with a gradient scaler (CUDA "
-               "only).")),
+            _p("mixed_precision", "bool", False, "Compute the forward pass and the loss in a "
+               "16-bit type (torch.autocast) where that is safe: faster and lighter on GPUs "
+               "with tensor cores. CUDA, and the CPU in bfloat16; elsewhere the run says so "
+               "and trains in float32."), short="amp"),
+    Setting("mixed_precision_dtype", "16-bit type", "Run",
+            _p("mixed_precision_dtype", "choice", "float16", "float16: every CUDA GPU, with a "
+               "gradient scaler that skips the few steps whose gradients overflow (the run "
+               "warns when it does); bfloat16: float32's range, no scaler, on GPUs from "
+               "Ampere on and on the CPU.", choices=AUTOCAST_DTYPES),
+            When("mixed_precision", (True,)), short="amp type"),
     # Regularisation
     Setting("regularization.l1", "L1 penalty", "Regularisation",
             _p("l1", "float", 0.0, "Adds this times the sum of |weights| to the loss.",

@@ -29,7 +29,7 @@ from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainingConfig, parse_training
 from .data_feed import Feed, Placement, choose, worker_count
 from .data_fit import activation_warning, check_data_fits, check_structure
-from .devices import pick_device
+from .devices import autocast_plan, pick_device
 from .distributed import (Reducer, check_batches, close_group, init_group, lost_peer,
                           rank_device, share, threads_per_process, world, wrap)
 from .events import (EpochEnd, Error, Event, FitEnd, FitStart, LrChanged, Monitor, Step, RunWarning,
@@ -263,12 +263,15 @@ class Trainer:
         self.monitor_mode = "max" if higher_is_better(cfg.monitor_key) else "min"
         self.schedule = Schedule(self.optimizer, cfg.schedule, RunShape(
             cfg.optimizer["lr"], cfg["epochs"], self.steps_per_epoch, self.monitor_mode))
-        self.amp = bool(cfg["mixed_precision"]) and self.device.type == "cuda"
+        self.autocast = autocast_plan(cfg["mixed_precision"], cfg["mixed_precision_dtype"],
+                                      self.device)
+        self.amp = self.autocast.dtype is not None
+        self._amp_dtype = getattr(torch, self.autocast.dtype) if self.amp else None
         # settings read on every step, looked up once
         self._l1 = cfg["regularization"]["l1"]
         self._max_norm = cfg["regularization"]["max_norm"]
         self._clip = (cfg["gradient_clipping"]["mode"], cfg["gradient_clipping"]["value"])
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
+        self.scaler = torch.amp.GradScaler("cuda") if self.autocast.scaled else None
         self.generator = torch.Generator().manual_seed(cfg["seed"])
         # draws the epoch's order, the same on every rank; augmentation and corruption draw
         # per sample, so a rank with its own share draws from its own generator
@@ -399,6 +402,7 @@ class Trainer:
             trainable_params=self.trainable_params,
             task=self.dataset.task, num_classes=self.dataset.num_classes,
             lr=base_lr(self.optimizer), mixed_precision=self.amp,
+            precision=self.autocast.dtype or "float32",
             loss=cfg["loss"], metrics=list(cfg.metrics), data=self.placement.describe())
         self._call("on_fit_start", start_event)
         self.emit(start_event)
@@ -406,6 +410,8 @@ class Trainer:
                    if self.mode.objective is None else None)  # a mode's own loss is not read
         if warning is not None:
             self.emit(RunWarning(*warning))
+        if self.autocast.note is not None:
+            self.emit(RunWarning(self.autocast.note))
         status = "completed"
         es = cfg["early_stopping"]
         waited = 0
@@ -414,7 +420,10 @@ class Trainer:
         for epoch in range(self.start_epoch, cfg["epochs"] + 1):
             self.epoch = epoch
             self._call("on_epoch_start", epoch)
+            scale = self.scaler.get_scale() if self.scaler is not None else None
             train = self._train_epoch(epoch)
+            if scale is not None:
+                self._warn_skipped_steps(epoch, scale, self.scaler.get_scale())
             if self._stop and train is None:
                 status = "stopped"
                 break
@@ -537,6 +546,19 @@ class Trainer:
             dist.accumulator(acc)
         return acc.result()
 
+    def _warn_skipped_steps(self, epoch: int, before: float, after: float) -> None:
+        """float16's gradient scaler halves its scale at each step it skips (gradients that
+        overflowed): say so, or the run seems to train while its weights stand still."""
+        if after >= before:
+            return
+        skipped = round(math.log2(before / after))
+        self.emit(RunWarning(
+            f"epoch {epoch}: at least {skipped} step{'s' if skipped != 1 else ''} skipped: their "
+            f"float16 gradients overflowed (the loss scale fell from {before:g} to {after:g}); "
+            "a scaler finds its level in the first steps, but skipping that goes on means values "
+            "beyond float16's range: set mixed_precision_dtype to bfloat16, or turn mixed "
+            "precision off"))
+
     def _step(self, xb: torch.Tensor, yb: torch.Tensor, acc: MetricAccumulator,
               sample: MonitorSample | None, full_check: bool = True) -> float:
         """One optimisation step. Every step checks the loss for NaN/Inf before the weights move;
@@ -608,7 +630,8 @@ class Trainer:
         return loss_value
 
     def _autocast(self):
-        return torch.autocast(self.device.type) if self.amp else _NO_AUTOCAST
+        return (torch.autocast(self.device.type, dtype=self._amp_dtype) if self.amp
+                else _NO_AUTOCAST)
 
     @torch.no_grad()
     def _evaluate(self) -> dict:

@@ -306,6 +306,42 @@ def test_a_resumed_mixed_precision_run_keeps_its_loss_scale(tmp_path):
     assert load_checkpoint(tmp_path / "amp.pt")["scaler"]["scale"] == 512.0
 
 
+def test_mixed_precision_autocasts_bfloat16_on_the_cpu_and_says_when_it_cannot():
+    def run(**training):
+        seen = Recorder()
+        trainer = Trainer(spiral_mlp(epochs=2, seed=4, **training), callbacks=[seen])
+        trainer.fit()
+        start = next(e for e in seen.events if isinstance(e, FitStart))
+        warnings = [e.message for e in seen.events if isinstance(e, RunWarning)]
+        return trainer, start, warnings
+
+    plain, start, warnings = run()
+    assert start.precision == "float32" and not start.mixed_precision and not warnings
+    bf16, start, warnings = run(mixed_precision=True, mixed_precision_dtype="bfloat16")
+    assert start.precision == "bfloat16" and start.mixed_precision and not warnings
+    assert bf16.scaler is None  # bfloat16 has float32's range: nothing to scale
+    losses = [e.train_loss for e in bf16.history]
+    assert all(math.isfinite(v) for v in losses)
+    assert losses != [e.train_loss for e in plain.history]  # it did compute in bfloat16
+    fp16, start, warnings = run(mixed_precision=True)  # float16: a CUDA path
+    assert start.precision == "float32" and warnings == [
+        "mixed precision in float16 runs on CUDA and, in bfloat16, on the CPU: this run trains "
+        "in float32 on cpu"]
+    assert [e.train_loss for e in fp16.history] == [e.train_loss for e in plain.history]
+
+
+def test_steps_skipped_by_the_float16_scaler_are_reported():
+    trainer = Trainer(spiral_mlp(epochs=1))
+    seen = Recorder()
+    trainer.callbacks.append(seen)
+    trainer._warn_skipped_steps(3, 65536.0, 8192.0)  # three halvings: three overflowed steps
+    trainer._warn_skipped_steps(4, 8192.0, 16384.0)  # grown back: nothing to say
+    (warning,) = [e for e in seen.events if isinstance(e, RunWarning)]
+    assert warning.message.startswith("epoch 3: at least 3 steps skipped: their float16 "
+                                      "gradients overflowed (the loss scale fell from 65536 to "
+                                      "8192)") and "bfloat16" in warning.message
+
+
 def test_resume_refuses_a_checkpoint_of_another_design(tmp_path):
     Trainer(spiral_mlp(), checkpoint_dir=tmp_path).fit()
     with pytest.raises(TrainingError, match="does not fit this design"):
