@@ -13,8 +13,8 @@ from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget,
                                QFileDialog, QInputDialog, QLabel, QLineEdit, QMainWindow,
-                               QMessageBox, QPlainTextEdit, QTabWidget, QTextEdit, QToolBar,
-                               QWidget)
+                               QMessageBox, QPlainTextEdit, QProgressDialog, QTabWidget,
+                               QTextEdit, QToolBar, QWidget)
 
 from runtime.errors import DesignFileError, GraphError, LayerLabError
 from runtime.export_deploy import FORMATS, ExportFormat, export_format
@@ -26,6 +26,7 @@ from runtime.graph import MetaChanged
 from .autosave import Autosaver, find_recoverable
 from .canvas.view import CanvasView
 from .doctor_panel import DoctorPanel
+from .export_job import ExportJob
 from .help_menu import add_help_menu
 from .palette import PaletteWidget
 from .properties import PropertiesPanel
@@ -121,6 +122,8 @@ class MainWindow(QMainWindow):
                                      Qt.DockWidgetArea.BottomDockWidgetArea, "PlotsDock")
         self.tabifyDockWidget(bottom, self.plots_dock)
         self.doctor = DoctorPanel(self.session, self.trainer, self)
+        self.export_job = ExportJob(self)  # ONNX / torch.export, in a process of their own
+        self.export_progress: QProgressDialog | None = None
         self.doctor_dock = self._dock("Doctor", self.doctor,
                                       Qt.DockWidgetArea.BottomDockWidgetArea, "DoctorDock")
         self.tabifyDockWidget(bottom, self.doctor_dock)
@@ -798,6 +801,12 @@ class MainWindow(QMainWindow):
         path = self.ask_save_path(f"Export {fmt.label}", fmt.file_filter, fmt.suffix)
         if not path:
             return
+        weights = (f"the weights of {_run_name(checkpoint)}" if checkpoint is not None
+                   else "initial weights")
+        done = f"Exported {path} ({fmt.label}, {weights})"
+        if fmt.traced:  # up to a minute of tracing: in a process of its own, the window live
+            self._export_apart(fmt, path, checkpoint, options.get("network"), done)
+            return
         self.statusBar().showMessage(f"Exporting {path}…")
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         QApplication.processEvents()  # the message shows before the exporter holds the thread
@@ -807,11 +816,52 @@ class MainWindow(QMainWindow):
         finally:
             QApplication.restoreOverrideCursor()
         if written:
-            weights = (f"the weights of {_run_name(checkpoint)}" if checkpoint is not None
-                       else "initial weights")
-            self.statusBar().showMessage(f"Exported {path} ({fmt.label}, {weights})", 6000)
+            self.statusBar().showMessage(done, 6000)
         else:
             self.statusBar().clearMessage()
+
+    def _export_apart(self, fmt: ExportFormat, path: str, checkpoint: Path | None,
+                      network: str | None, done: str) -> None:
+        """Run a traced export as `main.py export` in its own process, behind a progress
+        dialog whose Cancel ends it (the file is left as it was)."""
+        from runtime.document import to_dict
+
+        job = self.export_job
+        name = self.session.path.name if self.session.path else self.session.model.name
+        progress = QProgressDialog(f"Exporting {Path(path).name} ({fmt.label})…", "Cancel",
+                                   0, 0, self)
+        progress.setWindowTitle("Export")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(300)  # a quick export shows no dialog at all
+        self.export_progress = progress
+
+        def ended() -> None:
+            for signal, slot in ((job.finished, finished), (job.failed, failed),
+                                 (progress.canceled, cancelled)):
+                signal.disconnect(slot)
+            progress.reset()
+            progress.deleteLater()
+            self.export_progress = None
+
+        def finished(_said: str) -> None:
+            ended()
+            self.statusBar().showMessage(done, 6000)
+
+        def failed(reason: str) -> None:
+            ended()
+            self.statusBar().clearMessage()
+            self.show_error("Cannot export", reason)
+
+        def cancelled() -> None:
+            job.cancel()
+            ended()
+            self.statusBar().showMessage(f"Export of {path} cancelled: the file was not written",
+                                         6000)
+        job.finished.connect(finished)
+        job.failed.connect(failed)
+        progress.canceled.connect(cancelled)
+        self.statusBar().showMessage(f"Exporting {path}…")
+        job.start(to_dict(self.session.model), name, fmt, path, checkpoint, network)
 
     def _written(self, title: str, path: str, write) -> bool:
         """Run `write` (of `path`); a refusal or a file that cannot be written is shown under
@@ -980,6 +1030,7 @@ class MainWindow(QMainWindow):
             return
         self.trainer.shutdown()  # a run ends with the window
         self.doctor.runner.cancel()
+        self.export_job.cancel()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosaver.clear()

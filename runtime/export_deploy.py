@@ -59,6 +59,8 @@ class ExportFormat:
         weights: "optional" (fresh weights without a checkpoint) or "required".
         per_network: Takes one network of a design that holds several (`network=`).
         write: `write(design, path, weights=None[, network=None])`: writes `path` atomically.
+        traced: Built by tracing the model (torch.export), which takes up to a minute for a
+            long recurrent network: the app runs it in a process of its own.
     """
 
     name: str
@@ -68,6 +70,7 @@ class ExportFormat:
     weights: str
     per_network: bool
     write: Writer
+    traced: bool = False
 
     @property
     def file_filter(self) -> str:
@@ -190,10 +193,10 @@ FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat("onnx", ".onnx", "ONNX model",
                  "an ONNX model (dynamic batch, inputs and outputs named after the design's "
                  "nodes) for onnxruntime and other ONNX tools",
-                 "optional", True, write_onnx),
+                 "optional", True, write_onnx, traced=True),
     ExportFormat("pt2", ".pt2", "torch.export program",
                  "a torch.export program (dynamic batch) that torch.export.load gives back "
-                 "without the design's code", "optional", True, write_pt2),
+                 "without the design's code", "optional", True, write_pt2, traced=True),
     ExportFormat("safetensors", ".safetensors", "Trained weights",
                  "the trained weights of --weights by node id, the design in the file's "
                  "metadata", "required", False, _write_safetensors),

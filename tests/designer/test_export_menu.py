@@ -8,6 +8,8 @@ from pathlib import Path
 import onnxruntime
 import pytest
 import torch
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QPushButton
 
 from runtime.compile import compile_model
 from runtime.export_deploy import FORMATS, export_format
@@ -40,6 +42,12 @@ def _never(*args):
     raise AssertionError("asked a question it should not ask")
 
 
+def _export(qtbot, window, name: str) -> None:
+    """File ▸ Export ▸ `name`, waiting for the export's own process where it has one."""
+    window.act_export_formats[name].trigger()
+    qtbot.waitUntil(lambda: not window.export_job.running, timeout=120_000)
+
+
 def test_file_export_lists_every_format_of_the_one_table(window):
     actions = window.export_menu.actions()
     assert [a.text() for a in actions] == [f"{f.label} ({f.suffix})…" for f in FORMATS]
@@ -50,14 +58,15 @@ def test_file_export_lists_every_format_of_the_one_table(window):
     assert window.export_menu.menuAction() in file_menu.actions()
 
 
-def test_without_a_run_onnx_is_written_with_the_initial_weights_unasked(window, tmp_path):
+def test_without_a_run_onnx_is_written_with_the_initial_weights_unasked(window, tmp_path,
+                                                                        qtbot):
     window.open_preset(PRESETS / "mlp-spirals.json")
     out = tmp_path / "spirals.onnx"
     window.ask_export_weights = _never
     window.ask_save_path = lambda title, file_filter, suffix: (
         str(out) if (title, file_filter, suffix) == ("Export ONNX model",
                                                      "ONNX model (*.onnx)", ".onnx") else "")
-    window.act_export_formats["onnx"].trigger()
+    _export(qtbot, window, "onnx")
     assert window.messages == []
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["x"]
@@ -66,7 +75,7 @@ def test_without_a_run_onnx_is_written_with_the_initial_weights_unasked(window, 
 
 
 def test_with_a_run_the_user_chooses_its_trained_weights_or_the_initial_ones(
-        window, spirals_run, tmp_path):
+        window, spirals_run, tmp_path, qtbot):
     window.open_preset(PRESETS / "mlp-spirals.json")
     panel = window.plots.runs
     panel.add_root(spirals_run)
@@ -88,22 +97,22 @@ def test_with_a_run_the_user_chooses_its_trained_weights_or_the_initial_ones(
     saved = []
     window.ask_save_path = lambda *args: saved.append(tmp_path / f"{len(saved)}.pt2") or \
         str(saved[-1])
-    window.act_export_formats["pt2"].trigger()  # the run's weights
+    _export(qtbot, window, "pt2")  # the run's weights
     assert torch.allclose(torch.export.load(str(saved[0])).module()(x), reference(x), atol=1e-6)
     assert run_name(spirals_run) in window.statusBar().currentMessage()
-    window.act_export_formats["pt2"].trigger()  # the initial weights
+    _export(qtbot, window, "pt2")  # the initial weights
     assert not torch.allclose(torch.export.load(str(saved[1])).module()(x), reference(x))
-    window.act_export_formats["pt2"].trigger()  # cancelled: no dialog, no file
+    _export(qtbot, window, "pt2")  # cancelled: no dialog, no file
     assert len(saved) == 2 and window.messages == []
 
 
-def test_a_design_of_several_networks_asks_which_network(window, tmp_path):
+def test_a_design_of_several_networks_asks_which_network(window, tmp_path, qtbot):
     window.open_preset(PRESETS / "gan-2d.json")
     asked = []
     window.ask_network = lambda fmt, titles: asked.append(titles) or "generator"
     out = tmp_path / "generator.onnx"
     window.ask_save_path = lambda *args: str(out)
-    window.act_export_formats["onnx"].trigger()
+    _export(qtbot, window, "onnx")
     assert asked == [["generator", "discriminator"]]
     generator_inputs = [n.id for n in window.session.model.nodes.values()
                         if n.type == "Input" and n.network == "generator"]
@@ -111,5 +120,36 @@ def test_a_design_of_several_networks_asks_which_network(window, tmp_path):
     assert [i.name for i in session.get_inputs()] == generator_inputs
     window.ask_network = lambda fmt, titles: None  # cancelled: nothing asked after it
     window.ask_save_path = _never
-    window.act_export_formats["pt2"].trigger()
+    _export(qtbot, window, "pt2")
     assert window.messages == []
+
+
+def test_a_traced_export_runs_apart_the_window_stays_live_and_cancel_leaves_no_file(
+        window, tmp_path, qtbot):
+    window.open_preset(PRESETS / "mlp-spirals.json")
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "spirals.onnx"
+    out.write_bytes(b"the previous export")
+    window.ask_save_path = lambda *args: str(out)
+    window.act_export_formats["onnx"].trigger()
+    assert window.export_job.running  # tracing happens in main.py export, not in this process
+    ticks = []
+    QTimer.singleShot(50, lambda: ticks.append(1))
+    qtbot.waitUntil(lambda: bool(ticks), timeout=2000)  # the event loop runs meanwhile
+    qtbot.waitUntil(lambda: window.export_progress.isVisible(), timeout=5000)
+    (out.parent / ".spirals.onnx.k3x9.tmp").write_bytes(b"half an export")  # the writer's
+    qtbot.mouseClick(window.export_progress.findChild(QPushButton), Qt.MouseButton.LeftButton)
+    assert not window.export_job.running and window.messages == []
+    assert "cancelled" in window.statusBar().currentMessage()
+    assert out.read_bytes() == b"the previous export"  # as it was, and nothing left beside it
+    assert [p.name for p in out.parent.iterdir()] == ["spirals.onnx"]
+
+
+def test_a_refused_traced_export_names_the_design_not_its_temporary_copy(window, tmp_path,
+                                                                         qtbot):
+    window.open_preset(PRESETS / "mlp-spirals.json")
+    window.ask_save_path = lambda *args: str(tmp_path / "missing" / "spirals.pt2")
+    _export(qtbot, window, "pt2")
+    (message,) = window.messages
+    assert "missing" in message and "layerlab-export-" not in message, message
+    assert not (tmp_path / "missing").exists()
