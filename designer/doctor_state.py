@@ -15,12 +15,10 @@ designer/doctor_panel.py.
 from __future__ import annotations
 
 import json
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from runtime.data import get_spec
 from runtime.doctor import SEVERITIES, Finding, static_findings
@@ -29,11 +27,10 @@ from runtime.document import to_dict
 from runtime.errors import DatasetError, LayerLabError
 from runtime.lazy import import_in_background, imported
 
+from .design_process import DesignProcess
 from .run_data import RunRecord
 from .session import DesignSession
 
-#: main.py, which runs the headless check (beside the designer package, in a checkout or installed).
-MAIN_PY = Path(__file__).resolve().parent.parent / "main.py"
 #: A check that takes longer than this is ended (the pre-flight takes seconds for the presets).
 CHECK_TIMEOUT_MS = 180_000
 SOURCE_WORDS = {"static": "from the design", "preflight": "from the check", "live": "training"}
@@ -220,7 +217,7 @@ def parse_findings(entries) -> list[Finding]:
     return findings
 
 
-class PreflightRunner(QObject):
+class PreflightRunner(DesignProcess):
     """Runs `main.py doctor FILE --json` on a copy of the design in a child process.
 
     Signals:
@@ -232,56 +229,27 @@ class PreflightRunner(QObject):
     failed = Signal(str)
 
     def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.process: QProcess | None = None
-        self._file: Path | None = None
-        self._name = ""  # the design's name, said instead of the temporary file's in messages
+        super().__init__(parent, prefix="layerlab-doctor-")
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._timed_out)
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None
-
     def command(self, design_file: Path, lr_finder: bool = False) -> list[str]:
-        return [str(MAIN_PY), "doctor", str(design_file), "--json",
-                *(["--lr-finder"] if lr_finder else [])]
+        return ["doctor", str(design_file), "--json", *(["--lr-finder"] if lr_finder else [])]
 
     def start(self, session: DesignSession, lr_finder: bool = False) -> None:
         """Check the design as it is now; relative dataset paths resolve against its folder.
         With `lr_finder`, the check also sweeps the learning rate (its JSON's
         preflight.lr_curve and preflight.suggested_lr)."""
-        self.cancel()
         base = session.path.parent if session.path else Path.cwd()
-        handle = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="layerlab-doctor-",
-                                             delete=False, encoding="utf-8")
-        with handle:
-            handle.write(json.dumps(design_for_check(to_dict(session.model), base), indent=1))
-        self._file = Path(handle.name)
-        self._name = session.path.name if session.path else session.model.name or "the design"
-        process = self.process = QProcess(self)
-        process.setWorkingDirectory(str(base))
-        process.finished.connect(lambda code, status: self._done(process, code, status))
-        process.errorOccurred.connect(lambda error: self._error(process, error))
-        process.start(sys.executable, self.command(self._file, lr_finder))
+        name = session.path.name if session.path else session.model.name or "the design"
+        self._launch(design_for_check(to_dict(session.model), base), name,
+                     lambda file: self.command(file, lr_finder), workdir=base)
         self._timer.start(CHECK_TIMEOUT_MS)
-
-    def cancel(self) -> None:
-        """End a check under way (nothing is reported)."""
-        process, self.process = self.process, None
-        if process is not None:
-            process.blockSignals(True)
-            process.kill()
-            process.waitForFinished(2000)
-            process.deleteLater()
-        self._cleanup()
 
     def _cleanup(self) -> None:
         self._timer.stop()
-        if self._file is not None:
-            self._file.unlink(missing_ok=True)
-            self._file = None
+        super()._cleanup()
 
     def _timed_out(self) -> None:
         if self.process is not None:
@@ -289,33 +257,21 @@ class PreflightRunner(QObject):
             self.failed.emit(f"the check took more than {CHECK_TIMEOUT_MS // 1000} s and was "
                              "ended")
 
-    def _error(self, process: QProcess, error: QProcess.ProcessError) -> None:
-        if process is self.process and error == QProcess.ProcessError.FailedToStart:
-            self.process = None
-            self._cleanup()
-            process.deleteLater()
-            self.failed.emit(f"the check could not start: {process.errorString()}")
+    def _could_not_start(self, reason: str) -> None:
+        self.failed.emit(f"the check could not start: {reason}")
 
-    def _done(self, process: QProcess, code: int, status: QProcess.ExitStatus) -> None:
-        if process is not self.process:
-            return
-        self.process = None
-        shown_as = str(self._file)
-        self._cleanup()
-        out = bytes(process.readAllStandardOutput()).decode("utf-8", "replace")
-        err = bytes(process.readAllStandardError()).decode("utf-8", "replace").strip()
-        process.deleteLater()
+    def _ended(self, code: int, normal: bool, out: str, err: str, shown_as: str) -> None:
         try:
             data = json.loads(out)
         except ValueError:
             data = None
-        if status == QProcess.ExitStatus.NormalExit and isinstance(data, dict) and \
-                isinstance(data.get("findings"), list) and code == 0:
+        if normal and isinstance(data, dict) and isinstance(data.get("findings"), list) \
+                and code == 0:
             self.finished.emit(data)
             return
         message = (data or {}).get("error") if isinstance(data, dict) else None
-        lines = [line.replace(shown_as, self._name)
-                 for line in (message or err).splitlines() if line.strip()]
+        text = self.named(message, shown_as) if message else err
+        lines = [line for line in text.splitlines() if line.strip()]
         self.failed.emit(" ".join(lines[-3:]) if lines else
                          f"the check ended with exit code {code}")
 

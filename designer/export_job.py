@@ -6,20 +6,17 @@ atomically, so a cancelled export leaves the old file, or none, and no temporary
 """
 from __future__ import annotations
 
-import json
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, Signal
+from PySide6.QtCore import QObject, Signal
 
 from runtime.export_deploy import ExportFormat
 
-from .doctor_state import MAIN_PY
+from .design_process import DesignProcess
 
 
-class ExportJob(QObject):
+class ExportJob(DesignProcess):
     """One export at a time, in a separate process.
 
     Signals:
@@ -32,21 +29,14 @@ class ExportJob(QObject):
     failed = Signal(str)
 
     def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.process: QProcess | None = None
+        super().__init__(parent, prefix="layerlab-export-")
         self.target: Path | None = None
-        self._file: Path | None = None
-        self._name = ""
         self._started = 0.0
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None
 
     @staticmethod
     def command(design_file: Path, fmt: ExportFormat, path: Path, weights: Path | None,
                 network: str | None) -> list[str]:
-        return [str(MAIN_PY), "export", str(design_file), "--format", fmt.name, "-o", str(path),
+        return ["export", str(design_file), "--format", fmt.name, "-o", str(path),
                 *(["--weights", str(weights)] if weights is not None else []),
                 *(["--network", network] if network else [])]
 
@@ -54,29 +44,16 @@ class ExportJob(QObject):
               weights: Path | None = None, network: str | None = None) -> None:
         """Export `document` (the design as it is now, `name` to the user) to `path`."""
         self.cancel()
-        handle = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="layerlab-export-",
-                                             delete=False, encoding="utf-8")
-        with handle:
-            handle.write(json.dumps(document, indent=1))
-        self._file, self._name = Path(handle.name), name
         self.target, self._started = Path(path), time.time()
-        process = self.process = QProcess(self)
-        process.finished.connect(lambda code, status: self._done(process, code, status))
-        process.errorOccurred.connect(lambda error: self._error(process, error))
-        process.start(sys.executable, self.command(self._file, fmt, self.target, weights,
-                                                   network))
+        self._launch(document, name,
+                     lambda file: self.command(file, fmt, self.target, weights, network))
 
     def cancel(self) -> None:
         """End an export under way: its temporary files go, the target stays as it was."""
-        process, self.process = self.process, None
-        if process is None:
-            return
-        process.blockSignals(True)
-        process.kill()
-        process.waitForFinished(5000)
-        process.deleteLater()
-        self._remove_temporaries()
-        self._cleanup()
+        was_running = self.running
+        super().cancel()
+        if was_running:
+            self._remove_temporaries()
 
     def _remove_temporaries(self) -> None:
         """What the killed writer left beside its targets (document.temp_beside's names)."""
@@ -91,32 +68,15 @@ class ExportJob(QObject):
                 except OSError:
                     continue
 
-    def _cleanup(self) -> None:
-        if self._file is not None:
-            self._file.unlink(missing_ok=True)
-            self._file = None
+    def _could_not_start(self, reason: str) -> None:
+        self.failed.emit(f"the export could not start: {reason}")
 
-    def _error(self, process: QProcess, error: QProcess.ProcessError) -> None:
-        if process is self.process and error == QProcess.ProcessError.FailedToStart:
-            self.process = None
-            self._cleanup()
-            process.deleteLater()
-            self.failed.emit(f"the export could not start: {process.errorString()}")
-
-    def _done(self, process: QProcess, code: int, status: QProcess.ExitStatus) -> None:
-        if process is not self.process:
-            return
-        self.process = None
-        shown_as = str(self._file)
-        self._cleanup()
-        err = bytes(process.readAllStandardError()).decode("utf-8", "replace")
-        process.deleteLater()
-        lines = [line.replace(shown_as, self._name).strip() for line in err.splitlines()
-                 if line.strip()]
-        if status == QProcess.ExitStatus.NormalExit and code == 0:
+    def _ended(self, code: int, normal: bool, out: str, err: str, shown_as: str) -> None:
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        if normal and code == 0:
             self.finished.emit(lines[-1] if lines else f"wrote {self.target}")
             return
-        if status != QProcess.ExitStatus.NormalExit:
+        if not normal:
             self._remove_temporaries()
         # the problems listed, then "not exported: ..." or "export failed: <reason>"
         message = "\n".join(line.removeprefix("export failed: ") for line in lines[-12:])
