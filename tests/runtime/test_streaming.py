@@ -15,11 +15,10 @@ from runtime.errors import TrainingError
 from runtime.graph import GraphModel
 from runtime.training import Trainer
 from runtime.training import data_feed
-from runtime.training.callbacks import Callback
 from runtime.training.data_feed import Placement, choose
 from runtime.training.events import FitStart
 
-from .test_trainer import chain
+from .test_trainer import Recorder, chain
 
 
 def _pictures(root: Path, per_class: int = 24, side: int = 10) -> Path:
@@ -49,18 +48,10 @@ def _cnn(dataset: dict, shape: list[int], classes: int, **training) -> GraphMode
     return m
 
 
-class _Keep(Callback):
-    def __init__(self):
-        self.events = []
-
-    def on_event(self, trainer, event):
-        self.events.append(event)
-
-
 def _fit(design: GraphModel, base: Path, **dataset) -> tuple[Trainer, FitStart]:
     design.training = {**design.training,
                        "dataset": {**design.training["dataset"], **dataset}}
-    keep = _Keep()
+    keep = Recorder()
     trainer = Trainer(design, callbacks=[keep], base_dir=base)
     trainer.fit()
     return trainer, next(e for e in keep.events if isinstance(e, FitStart))
