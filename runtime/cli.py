@@ -201,13 +201,18 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_python, write_python
-
     fmt = export_format(args.format)
     misuse = _export_misuse(args, fmt)
     if misuse:
         print(misuse, file=sys.stderr)
         return EXIT_USAGE
+    folder = Path(args.output).parent if args.output else None
+    if folder is not None and not folder.is_dir():  # said before seconds of tracing
+        print(f"cannot write {args.output}: the folder {folder} does not exist",
+              file=sys.stderr)
+        return EXIT_PROBLEMS
+    from .export import export_python, write_python
+
     model, problems, text = _open(args.file)
     if model is not None:
         analysis, problems = _analyse(model, text)

@@ -105,6 +105,15 @@ def test_export_refuses_an_invalid_design(tmp_path, capsys):
     assert "not exported" in capsys.readouterr().err
 
 
+def test_export_into_a_missing_folder_is_refused_before_any_work(lenet_file, tmp_path,
+                                                                  capsys):
+    out = tmp_path / "not here" / "lenet.onnx"
+    assert run(["export", str(lenet_file), "--format", "onnx", "-o", str(out)]) == 1
+    assert capsys.readouterr().err == (f"cannot write {out}: the folder {out.parent} does not "
+                                       "exist\n")
+    assert not out.parent.exists()
+
+
 def test_export_onnx_and_pt2_write_files_their_own_tools_run(tmp_path, capsys):
     import onnxruntime
 
