@@ -27,6 +27,12 @@ from .run_data import RunRecord
 from .session import DesignSession
 
 COLUMNS = ("run", "design", "date", "status", "epochs", "final", "what changed")
+#: Run folders parsed once per process (RunCache re-reads a file only when it changed), and
+#: (older folder, newer folder) -> (older design, newer design, what changed): the designs are
+#: the cache's objects, the same while their files are unchanged.
+_SHARED_CACHE = RunCache()
+_SHARED_DIFFS: dict[tuple[str, str], tuple[dict | None, dict | None, str]] = {}
+MAX_DIFFS = 10_000
 
 
 def _num(value) -> str:
@@ -76,10 +82,10 @@ class RunsPanel(QWidget):
         self.live_folder: str | None = None  # the run going now (drawn live, not overlaid)
         self._numbers: dict[str, int] = {}  # folder -> a stable number (overlay colours)
         self._records: dict[str, tuple[tuple, RunRecord]] = {}
-        self._cache = RunCache()
-        # (older folder, newer folder) -> (older design, newer design, what changed): the
-        # designs are the cache's objects, the same while their files are unchanged
-        self._diffs: dict[tuple[str, str], tuple[dict | None, dict | None, str]] = {}
+        # shared by every window of the process: a second window (or a reopened one) finds
+        # the runs parsed and compared already
+        self._cache = _SHARED_CACHE
+        self._diffs = _SHARED_DIFFS
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -211,7 +217,9 @@ class RunsPanel(QWidget):
                     diffs[key] = cached
                     out[str(info.folder)] = cached[2]
                 older = (info.folder, doc)
-        self._diffs = diffs  # only the pairs listed now
+        if len(self._diffs) > MAX_DIFFS:  # pairs no panel lists any more
+            self._diffs.clear()
+        self._diffs.update(diffs)
         return out
 
     def selected_infos(self) -> list[RunInfo]:

@@ -11,7 +11,9 @@ a log axis).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -80,6 +82,7 @@ def scratch_window():
     from .main_window import MainWindow
 
     scratch = Path(tempfile.mkdtemp(prefix="layerlab-scratch-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
     return MainWindow(settings=settings, autosave_dir=scratch / "autosave")
 

@@ -1,9 +1,20 @@
 """Shared test set-up: Qt runs headless everywhere, and runs of unsaved designs go to a
 temporary data folder instead of the user's, and runs of saved designs (the presets) to a
 temporary folder instead of beside the design."""
+import atexit
 import os
+import shutil
 import tempfile
 
+
+def _temporary_folder(variable: str, prefix: str) -> None:
+    """`variable` names a fresh folder, removed when the test session ends (unless it was set
+    from outside: then it is the caller's)."""
+    if variable not in os.environ:
+        folder = os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("LAYERLAB_DATA", tempfile.mkdtemp(prefix="layerlab-test-data-"))
-os.environ.setdefault("LAYERLAB_RUNS", tempfile.mkdtemp(prefix="layerlab-test-runs-"))
+_temporary_folder("LAYERLAB_DATA", "layerlab-test-data-")
+_temporary_folder("LAYERLAB_RUNS", "layerlab-test-runs-")
