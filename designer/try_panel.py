@@ -296,28 +296,30 @@ class TryPanel(QWidget):
     # --- the input --------------------------------------------------------------------------
     def _build_editor(self) -> None:
         self._drop_editor()
-        ds, shape = self.dataset, self.predictor.sample_shape
-        side = math.isqrt(math.prod(shape)) if shape else 0
-        # data read from disk is judged by its first rows
-        probe = ds.x if isinstance(ds.x, torch.Tensor) else ds.x[:PROBE_ROWS]
-        in_unit_range = bool(ds.x.dtype.is_floating_point and probe.min() >= 0 and probe.max() <= 1)
-        if ds.kind == "image" and len(shape) >= 2:
-            editor = DrawingPad(shape[-2], shape[-1], self)
-        elif (ds.kind == "tabular" and len(shape) == 1 and side >= 4 and side * side == shape[0]
-              and in_unit_range):  # a flattened picture, like the digits table
-            editor = DrawingPad(side, side, self)
-        elif ds.kind == "tabular" and shape == (2,) and ds.task == "classification":
-            val = ds.x[self.val_idx]
-            editor = PointPlot(self.predictor, val, ds.y[self.val_idx], self)
-        elif ds.kind == "tabular" and len(shape) == 1 and shape[0] <= MAX_SPINS:
-            editor = FeatureEditor(shape[0], probe.min(dim=0).values.numpy(),
-                                   probe.max(dim=0).values.numpy(), self)
-        else:
-            editor = ValuesEditor(shape, not ds.x.dtype.is_floating_point, self)
-        self.editor = editor
+        editor = self.editor = self._new_editor()
         self.editor_box.addWidget(editor)
         editor.changed.connect(self._edited)
         self.clear_button.setVisible(isinstance(editor, DrawingPad))
+
+    def _new_editor(self) -> QWidget:
+        """The input editor that suits the data: a drawing pad for pictures, a point plot for
+        2-D points, spin boxes for a narrow table, else one line of values."""
+        ds, shape = self.dataset, self.predictor.sample_shape
+        if ds.kind == "image" and len(shape) >= 2:
+            return DrawingPad(shape[-2], shape[-1], self)
+        side = math.isqrt(math.prod(shape)) if shape else 0
+        # a table's range; data read from disk (a large mapped array) is judged by its first rows
+        probe = ds.x if isinstance(ds.x, torch.Tensor) else ds.x[:PROBE_ROWS]
+        in_unit_range = bool(ds.x.dtype.is_floating_point and probe.min() >= 0 and probe.max() <= 1)
+        if (ds.kind == "tabular" and len(shape) == 1 and side >= 4 and side * side == shape[0]
+                and in_unit_range):  # a flattened picture, like the digits table
+            return DrawingPad(side, side, self)
+        if ds.kind == "tabular" and shape == (2,) and ds.task == "classification":
+            return PointPlot(self.predictor, ds.x[self.val_idx], ds.y[self.val_idx], self)
+        if ds.kind == "tabular" and len(shape) == 1 and shape[0] <= MAX_SPINS:
+            return FeatureEditor(shape[0], probe.min(dim=0).values.numpy(),
+                                 probe.max(dim=0).values.numpy(), self)
+        return ValuesEditor(shape, not ds.x.dtype.is_floating_point, self)
 
     def _clear_drawing(self) -> None:
         if isinstance(self.editor, DrawingPad):
