@@ -195,6 +195,22 @@ class MappedRows(StreamedRows):
         super().__init__(len(array), shape, dtype)
         self.array, self.source, self.scale = array, source, scale
 
+    def __getstate__(self) -> dict:
+        """Pickled (for a DataLoader worker started by spawn, as on macOS and Windows) as where
+        the array lies in its file, not as its values: a worker maps the file again."""
+        state = dict(self.__dict__)
+        array = state.pop("array")
+        state["mapping"] = (str(array.filename), array.offset, array.dtype.str, array.shape,
+                            "F" if array.flags.f_contiguous and not array.flags.c_contiguous
+                            else "C")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        filename, offset, dtype, shape, order = state.pop("mapping")
+        self.__dict__.update(state)
+        self.array = np.memmap(filename, dtype=np.dtype(dtype), mode="r", offset=offset,
+                               shape=shape, order=order)
+
     def _read(self, indices: np.ndarray) -> np.ndarray:
         # a sorted read touches the file in order; the rows are put back in the order asked
         order = np.argsort(indices, kind="stable")

@@ -2,6 +2,7 @@
 DataLoader workers, chosen automatically, training exactly as the same data held in memory."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +156,11 @@ def test_large_arrays_are_mapped_from_disk_and_train_as_in_memory(tmp_path, monk
     assert torch.equal(mapped.x[torch.tensor([7, 2, 7])], in_memory.x[[7, 2, 7]])
     assert torch.equal(mapped.x.load(), in_memory.x)
 
+    # a worker started by spawn (macOS, Windows) gets the mapping, not the values
+    copied = pickle.loads(pickle.dumps(mapped.x.subset(torch.arange(10, 40))))
+    assert len(pickle.dumps(mapped.x)) < 2_000 < x.nbytes
+    assert torch.equal(copied[[0, 29]], in_memory.x[[10, 39]])
+
     memory, _ = _fit(_cnn(dataset, [1, 6, 6], 2), tmp_path, loading="memory")
     streamed, said = _fit(_cnn(dataset, [1, 6, 6], 2), tmp_path, loading="stream", workers=1)
     assert said.data == "data streamed from disk (1 worker)"
@@ -169,3 +175,4 @@ def test_class_selection_keeps_streamed_rows_on_disk(tmp_path):
     whole = load_dataset({"name": "image_folder", "params": {"path": "pics", "size": [10, 10]}},
                          tmp_path)
     assert torch.equal(ds.x[:], torch.cat([whole.x[0:5], whole.x[10:15]]))
+    assert torch.equal(pickle.loads(pickle.dumps(ds.x))[:], ds.x[:])  # as a spawned worker
