@@ -61,6 +61,8 @@ MAX_CHECK_EVERY = 32
 #: A run that checks every batch still times a plain one this often, to re-measure the cost.
 CHECK_REPROBE = 50
 _NO_AUTOCAST = contextlib.nullcontext()  # reusable: entering it does nothing
+#: float16's loss scale at the start of a run (torch's default), halved until gradients fit.
+INITIAL_LOSS_SCALE = 2.0 ** 16
 
 
 def cpu_threads(setting: int | str) -> int:
@@ -271,7 +273,8 @@ class Trainer:
         self._l1 = cfg["regularization"]["l1"]
         self._max_norm = cfg["regularization"]["max_norm"]
         self._clip = (cfg["gradient_clipping"]["mode"], cfg["gradient_clipping"]["value"])
-        self.scaler = torch.amp.GradScaler("cuda") if self.autocast.scaled else None
+        self.scaler = (torch.amp.GradScaler("cuda", init_scale=INITIAL_LOSS_SCALE)
+                       if self.autocast.scaled else None)
         self.generator = torch.Generator().manual_seed(cfg["seed"])
         # draws the epoch's order, the same on every rank; augmentation and corruption draw
         # per sample, so a rank with its own share draws from its own generator
@@ -551,6 +554,8 @@ class Trainer:
         overflowed): say so, or the run seems to train while its weights stand still."""
         if after >= before:
             return
+        if before == INITIAL_LOSS_SCALE and epoch == self.start_epoch:
+            return  # a fresh scaler halves from its start to find its level: not a finding
         skipped = round(math.log2(before / after))
         self.emit(RunWarning(
             f"epoch {epoch}: at least {skipped} step{'s' if skipped != 1 else ''} skipped: their "

@@ -334,6 +334,8 @@ def test_steps_skipped_by_the_float16_scaler_are_reported():
     trainer = Trainer(spiral_mlp(epochs=1))
     seen = Recorder()
     trainer.callbacks.append(seen)
+    trainer.start_epoch = 1
+    trainer._warn_skipped_steps(1, 65536.0, 1024.0)  # a fresh scaler finding its level
     trainer._warn_skipped_steps(3, 65536.0, 8192.0)  # three halvings: three overflowed steps
     trainer._warn_skipped_steps(4, 8192.0, 16384.0)  # grown back: nothing to say
     (warning,) = [e for e in seen.events if isinstance(e, RunWarning)]
