@@ -83,13 +83,13 @@ def test_overfitting_adds_two_dropouts_weight_decay_and_early_stopping():
     assert d.added == ("drop1", "drop2")
     assert d.types["drop1"] == "Dropout"
     assert not (d.removed or d.retyped or d.reparametrised or d.renamed_like)
-    assert d.training == (("optimizer.weight_decay", 0.0, 0.01),
+    assert d.training == (("optimizer.weight_decay", 0.0, 0.02),
                           ("early_stopping.enabled", False, True),
                           ("early_stopping.patience", 5, 30))
     assert d.edges_removed == (EdgeKey("relu1", "output", "fc2", "input"),
                                EdgeKey("relu2", "output", "fc3", "input"))
     # the edges the Dropouts were inserted into are told by "+drop1", not again
-    assert d.labels() == ["+drop1 (Dropout)", "+drop2 (Dropout)", "weight decay 0 → 0.01",
+    assert d.labels() == ["+drop1 (Dropout)", "+drop2 (Dropout)", "weight decay 0 → 0.02",
                           "early stopping no → yes", "+1 more"]
     assert d.labels(limit=None)[-1] == "early_stopping.patience 5 → 30"
 
@@ -296,7 +296,7 @@ def test_to_json_and_documents():
     assert data["added"] == [{"id": "drop1", "type": "Dropout"}, {"id": "drop2", "type": "Dropout"}]
     assert data["edges_removed"][0] == {"from": "relu1", "from_port": "output", "to": "fc2",
                                         "to_port": "input"}
-    assert data["training"][0] == {"path": "optimizer.weight_decay", "old": 0.0, "new": 0.01}
+    assert data["training"][0] == {"path": "optimizer.weight_decay", "old": 0.0, "new": 0.02}
     assert data["labels"] == d.labels(limit=None)
     renamed = lesson_diff("dying-relu").to_json()["renamed_like"][0]
     assert renamed == {"old_id": "relu1", "new_id": "leakyrelu1", "old_type": "ReLU",
