@@ -194,6 +194,7 @@ class MappedRows(StreamedRows):
         shape = tuple(array.shape[1:]) if trailing is None else tuple(trailing)
         super().__init__(len(array), shape, dtype)
         self.array, self.source, self.scale = array, source, scale
+        self._numpy_dtype = torch.empty((), dtype=dtype).numpy().dtype  # looked up once
 
     def __getstate__(self) -> dict:
         """Pickled (for a DataLoader worker started by spawn, as on macOS and Windows) as where
@@ -216,7 +217,7 @@ class MappedRows(StreamedRows):
         order = np.argsort(indices, kind="stable")
         out = np.empty((len(indices), *self.array.shape[1:]), dtype=self.array.dtype)
         out[order] = self.array[indices[order]]
-        out = out.astype(torch.empty((), dtype=self.dtype).numpy().dtype, copy=False)
+        out = out.astype(self._numpy_dtype, copy=False)
         if self.scale is not None:
             out *= self.scale
         return out.reshape((len(indices), *self.sample_shape))
