@@ -777,7 +777,8 @@ class MainWindow(QMainWindow):
     def export_as(self, name: str) -> None:
         """File ▸ Export ▸ a format of `runtime.export_deploy.FORMATS`: with a run of the design
         (`trained_checkpoint`), the user chooses its trained weights or the initial ones; for
-        a design of several networks, which network (ONNX, .pt2); then where. Weights of
+        a design of several networks, which network (ONNX, .pt2; a Python module holds a class
+        per network); then where. Weights of
         another design, or a layer the format cannot express, are refused with the nodes
         named."""
         fmt = export_format(name)
@@ -793,7 +794,7 @@ class MainWindow(QMainWindow):
                 return
             checkpoint = checkpoint if trained else None
         options = {}
-        if fmt.per_network and len(design.networks()) > 1:
+        if fmt.per_network and not fmt.all_networks and len(design.networks()) > 1:
             network = self.ask_network(fmt, [network_title(n) for n in design.networks()])
             if not network:
                 return

@@ -51,8 +51,8 @@ def build_parser(prog: str = "layerlab") -> argparse.ArgumentParser:
     export.add_argument("--class-name", help="name of the generated class, --format py (default: "
                         "from the design's name)")
     export.add_argument("--network", metavar="NAME", help="the network to export, for a design "
-                        "that holds several (a GAN's generator), --format " + " or ".join(
-                            f.name for f in FORMATS if f.per_network))
+                        "that holds several (a GAN's generator), --format "
+                        f"{_per_network_formats()} (py without it: a class per network)")
     add_import_parser(commands)
     train = commands.add_parser("train", help="train the design headless with its training "
                                 "settings")
@@ -221,26 +221,31 @@ def _export(args: argparse.Namespace) -> int:
         _print_problems(args.file, problems)
         print("not exported: fix the errors above first", file=sys.stderr)
         return EXIT_PROBLEMS
+    network = {"network": args.network} if args.network else {}
     try:
         if fmt.name == "py" and not args.output:
-            sys.stdout.write(export_python(model, args.class_name))
+            sys.stdout.write(export_python(model, args.class_name, **network))
             return EXIT_OK
         if fmt.name == "py":
-            write_python(model, args.output, args.class_name, args.weights)
+            written = write_python(model, args.output, args.class_name, args.weights, **network)
         else:
-            fmt.write(model, args.output, args.weights,
-                      **({"network": args.network} if args.network else {}))
-    except (ExportError, CompileError) as err:  # CompileError: several networks, for now
+            written = [fmt.write(model, args.output, args.weights, **network)]
+    except (ExportError, CompileError) as err:
         print(f"export failed: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
     except OSError as err:
         print(f"cannot write {args.output}: {err.strerror or err}", file=sys.stderr)
         return EXIT_PROBLEMS
-    beside = (f" and {Path(args.output).with_suffix('.safetensors')}"
-              if fmt.name == "py" and args.weights else "")
+    beside = "".join(f" and {path}" for path in written[:-1])
     weights = f"the weights of {args.weights}" if args.weights else "initial weights"
     print(f"wrote {args.output}{beside} ({fmt.label}, {weights})", file=sys.stderr)
     return EXIT_OK
+
+
+def _per_network_formats() -> str:
+    """The formats that take --network, as the CLI lists them ("py, onnx or pt2")."""
+    names = [f.name for f in FORMATS if f.per_network]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
 def _export_misuse(args: argparse.Namespace, fmt: ExportFormat) -> str | None:
@@ -255,9 +260,8 @@ def _export_misuse(args: argparse.Namespace, fmt: ExportFormat) -> str | None:
     if args.class_name and fmt.name != "py":
         return f"export --class-name names the class of --format py, not {fmt.name}"
     if args.network and not fmt.per_network:
-        return ("export --network picks one network for --format " + " or ".join(
-            f.name for f in FORMATS if f.per_network) + f"; --format {fmt.name} takes the "
-            "whole design")
+        return (f"export --network picks one network for --format {_per_network_formats()}; "
+                f"--format {fmt.name} takes the whole design")
     return None
 
 

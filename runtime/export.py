@@ -34,6 +34,7 @@ from .errors import ExportError
 from .graph import GraphModel
 from .layers import modules
 from .names import identifier_problem
+from .networks import network_title, subgraph
 from .shapes import infer, inputs_of
 from .specs import ModuleRecipe, TensorInfo
 
@@ -105,16 +106,60 @@ FUNCTIONAL_FORMS: dict[type, Form] = {
 
 
 def export_python(model: GraphModel, class_name: str | None = None,
-                  weights_file: str | None = None) -> str:
+                  weights_file: str | None = None, network: str | None = None) -> str:
     """Source of a module defining `class_name` (default: from the design's name).
 
+    A design of several networks (a GAN's generator and discriminator) gives one class per
+    network, each named after its network (`Generator`), or only `network`'s class.
+
     With `weights_file` (a safetensors file's name, beside the module, as `write_python` writes
-    it), the module's docstring says how to load those trained weights into the class.
+    it), the module's docstring says how to load those trained weights into the class; with
+    several classes, `weights_file` is the module's own name and each class's weights are in
+    a file of their own (`weights_files`).
 
     Raises `ExportError` for a class name that is not a usable identifier (a keyword, a builtin or
-    one of the helpers the file defines) and `CompileError` when the design has errors.
+    one of the helpers the file defines), a class name given for several classes, or a network
+    the design does not hold, and `CompileError` when the design has errors.
     """
-    return _source(_Plan(model), _class_name(model, class_name), weights_file)
+    classes = _classes(model, class_name, network)
+    files = _weight_files(classes, weights_file) if weights_file else None
+    return _source(classes, files)
+
+
+@dataclass(frozen=True)
+class _Class:
+    """One class of the exported file: a network of the design."""
+
+    network: str  # its key in `GraphModel.networks()` ("" for the main network)
+    name: str     # the class name
+    plan: _Plan
+
+
+def _classes(model: GraphModel, class_name: str | None, network: str | None) -> list[_Class]:
+    """The classes the file defines: the design, or one per network (only `network`'s when
+    given), named after the design or the network."""
+    from .export_deploy import network_key  # light, but it imports this module's neighbours
+
+    networks = model.networks()
+    if len(networks) == 1:
+        key = network_key(model, network) if network is not None else next(iter(networks))
+        return [_Class(key, _class_name(model, class_name), _Plan(model))]
+    keys = [network_key(model, network)] if network is not None else list(networks)
+    if class_name is not None and len(keys) > 1:
+        raise ExportError(
+            f"a class name names one class, and this design holds {len(keys)} networks, each "
+            "exported as a class named after it: export one network (--network NAME) to name "
+            "its class")
+    classes: list[_Class] = []
+    for key in keys:
+        sub = subgraph(model, key)
+        name = _class_name(sub, class_name)
+        taken = {c.name for c in classes}
+        name = next(n for n in itertools.chain([name], (f"{name}{i}" for i in
+                                                          itertools.count(2)))
+                    if n not in taken)
+        classes.append(_Class(key, name, _Plan(sub)))
+    return classes
 
 
 def _class_name(model: GraphModel, class_name: str | None) -> str:
@@ -125,23 +170,47 @@ def _class_name(model: GraphModel, class_name: str | None) -> str:
     return class_name
 
 
-def _source(plan: _Plan, class_name: str, weights_file: str | None) -> str:
+def _weight_files(classes: list[_Class], file: str) -> dict[str, str]:
+    """Class name -> the safetensors file (a name beside the module) holding its weights:
+    `file` for a lone class, `<stem>_<network>.safetensors` for each of several."""
+    if len(classes) == 1:
+        return {classes[0].name: file}
+    stem = Path(file).stem
+    return {c.name: f"{stem}_{network_title(c.network)}.safetensors" for c in classes}
+
+
+def _variable(cls: _Class, single: bool) -> str:
+    """The variable the docstring's loading lines use for an instance of `cls`."""
+    return "model" if single or not cls.network else cls.network
+
+
+def _source(classes: list[_Class], weight_files: dict[str, str] | None) -> str:
     helpers: set[str] = set()
-    init = plan.init_lines(helpers)
-    body = textwrap.indent("\n".join(init), " " * 8)
-    forward = textwrap.indent(plan.forward(), " " * 4)
-    network = (f"class {class_name}(nn.Module):\n    def __init__(self):\n"
-               f"        super().__init__()\n{body}\n\n{forward}\n")
+    bodies = []
+    for cls in classes:
+        init = cls.plan.init_lines(helpers)
+        body = textwrap.indent("\n".join(init), " " * 8)
+        forward = textwrap.indent(cls.plan.forward(), " " * 4)
+        bodies.append(f"class {cls.name}(nn.Module):\n    def __init__(self):\n"
+                      f"        super().__init__()\n{body}\n\n{forward}")
     helper_sources = _helper_sources(helpers)
-    docstring = "A network exported by LayerLab: an nn.Module that needs only PyTorch."
-    if weights_file:
+    single = len(classes) == 1
+    names = " and ".join(c.name for c in classes)
+    docstring = ("A network exported by LayerLab: an nn.Module that needs only PyTorch."
+                 if single else
+                 f"Networks exported by LayerLab: {names},\nnn.Modules that need only "
+                 "PyTorch.")
+    if weight_files:
+        files = " and ".join(weight_files.values())
+        loading = "".join(
+            f"    {_variable(c, single)} = {c.name}()\n"
+            f"    {_variable(c, single)}.load_state_dict(load_file({weight_files[c.name]!r}))\n"
+            f"    {_variable(c, single)}.eval()\n" for c in classes)
         docstring += (
-            f"\n\nIts trained weights are in {weights_file} beside this file, under the names of"
-            f"\nthe layers below (safetensors: pip install safetensors):\n\n"
-            f"    from safetensors.torch import load_file\n\n"
-            f"    model = {class_name}()\n"
-            f"    model.load_state_dict(load_file({weights_file!r}))\n    model.eval()\n")
-    code = "\n\n\n".join([*helper_sources, network])
+            f"\n\n{'Its' if single else 'Their'} trained weights are in {files} beside this "
+            f"file,\nunder the names of the layers below (safetensors: pip install "
+            f"safetensors):\n\n    from safetensors.torch import load_file\n\n{loading}")
+    code = "\n\n\n".join([*helper_sources, *bodies]) + "\n"
     source = f'"""{docstring}"""\n{_imports(code)}\n\n\n{code}'
     try:
         ast.parse(source)
@@ -165,25 +234,35 @@ def exported_state_dict(model: GraphModel, state: Mapping[str, Any]) -> dict[str
 
 
 def write_python(model: GraphModel, path: str | os.PathLike, class_name: str | None = None,
-                 weights: str | os.PathLike | None = None) -> None:
-    """Export to `path` atomically. With `weights` (a run's checkpoint), its trained weights go
-    to a safetensors file beside it (`net.py` -> `net.safetensors`) under the exported class's
-    own state_dict keys, so `load_state_dict` takes them as they are; the module's docstring
-    says so. Everything is checked before anything is written: a checkpoint that does not fit
-    the design, or a bad class name, leaves nothing behind."""
+                 weights: str | os.PathLike | None = None,
+                 network: str | None = None) -> list[Path]:
+    """Export to `path` atomically; returns the files written, the module last.
+
+    With `weights` (a run's checkpoint), its trained weights go to a safetensors file beside
+    it (`net.py` -> `net.safetensors`; one per network for a design of several,
+    `net_generator.safetensors`) under the exported class's own state_dict keys, so
+    `load_state_dict` takes them as they are; the module's docstring says so. Everything is
+    checked before anything is written: a checkpoint that does not fit the design, or a bad
+    class name, leaves nothing behind."""
+    classes = _classes(model, class_name, network)
+    path = Path(path)
     if weights is None:
-        write_atomic(path, export_python(model, class_name))
-        return
+        write_atomic(path, _source(classes, None))
+        return [path]
     from .export_weights import DESIGN_KEY, FORMAT_KEY, checkpoint_tensors
 
-    target = Path(path).with_suffix(".safetensors")
-    name = _class_name(model, class_name)
-    plan = _Plan(model)
-    source = _source(plan, name, target.name)
-    tensors = plan.renamed(checkpoint_tensors(model, weights))
-    _save_safetensors(tensors, target, {FORMAT_KEY: PYTHON_WEIGHTS_FORMAT,
-                                        DESIGN_KEY: dumps(model)})
+    files = _weight_files(classes, path.with_suffix(".safetensors").name)
+    source = _source(classes, files)
+    state = checkpoint_tensors(model, weights)
+    per_class = [(path.with_name(files[c.name]),
+                  c.plan.renamed({k: v for k, v in state.items()
+                                  if k.partition(".")[0] in c.plan.node_ids}))
+                 for c in classes]
+    for target, tensors in per_class:
+        _save_safetensors(tensors, target, {FORMAT_KEY: PYTHON_WEIGHTS_FORMAT,
+                                            DESIGN_KEY: dumps(model)})
     write_atomic(path, source)
+    return [target for target, _ in per_class] + [path]
 
 
 def _save_safetensors(tensors: dict, target: Path, metadata: dict[str, str]) -> None:

@@ -58,6 +58,8 @@ class ExportFormat:
         help: What the file holds and what reads it, one sentence.
         weights: "optional" (fresh weights without a checkpoint) or "required".
         per_network: Takes one network of a design that holds several (`network=`).
+        all_networks: Without `network`, a design of several networks is written whole (a
+            Python module with a class per network); else one network is picked.
         write: `write(design, path, weights=None[, network=None])`: writes `path` atomically.
         traced: Built by tracing the model (torch.export), which takes up to a minute for a
             long recurrent network: the app runs it in a process of its own.
@@ -71,6 +73,7 @@ class ExportFormat:
     per_network: bool
     write: Writer
     traced: bool = False
+    all_networks: bool = False
 
     @property
     def file_filter(self) -> str:
@@ -79,11 +82,10 @@ class ExportFormat:
 
 
 def _write_py(design: GraphModel, path: str | os.PathLike,
-              weights: str | os.PathLike | None = None) -> Path:
+              weights: str | os.PathLike | None = None, network: str | None = None) -> Path:
     from .export import write_python
 
-    write_python(design, path, weights=weights)
-    return Path(path)
+    return write_python(design, path, weights=weights, network=network)[-1]
 
 
 def _write_safetensors(design: GraphModel, path: str | os.PathLike,
@@ -187,9 +189,10 @@ def write_pt2(design: GraphModel, path: str | os.PathLike,
 #: Every export format, in the order the CLI's help, the File > Export menu and the docs list them.
 FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat("py", ".py", "Python module",
-                 "a Python file defining the design as an nn.Module (needs only torch); with "
-                 "--weights, its trained weights in a .safetensors file beside it",
-                 "optional", False, _write_py),
+                 "a Python file defining the design as an nn.Module (a class per network of "
+                 "a design of several; needs only torch); with --weights, its trained "
+                 "weights in .safetensors beside it",
+                 "optional", True, _write_py, all_networks=True),
     ExportFormat("onnx", ".onnx", "ONNX model",
                  "an ONNX model (dynamic batch, inputs and outputs named after the design's "
                  "nodes) for onnxruntime and other ONNX tools",

@@ -118,7 +118,7 @@ def test_with_a_run_the_user_chooses_its_trained_weights_or_the_initial_ones(
     assert len(saved) == 2 and len(started) == 1 and window.messages == []
 
 
-def test_a_design_of_several_networks_asks_which_network(window, tmp_path, qtbot):
+def test_a_design_of_several_networks_asks_which_network_where_a_file_holds_one(window, tmp_path, qtbot):
     window.open_preset(PRESETS / "gan-2d.json")
     asked = []
     window.ask_network = lambda fmt, titles: asked.append(titles) or "generator"
@@ -131,6 +131,13 @@ def test_a_design_of_several_networks_asks_which_network(window, tmp_path, qtbot
     window.ask_network = lambda fmt, titles: None  # cancelled: nothing asked after it
     window.ask_save_path = _never
     _export(qtbot, window, "pt2")
+    assert window.messages == []
+    # a Python module holds them all, a class each: nothing to ask
+    window.ask_network = _never
+    window.ask_save_path = lambda *args: str(tmp_path / "gan.py")
+    _export(qtbot, window, "py")
+    source = (tmp_path / "gan.py").read_text()
+    assert "class Generator(nn.Module)" in source and "class Discriminator(nn.Module)" in source
     assert window.messages == []
 
 

@@ -134,8 +134,8 @@ def test_export_onnx_and_pt2_write_files_their_own_tools_run(tmp_path, capsys):
     (["--format", "onnx"], "export --format onnx needs -o FILE.onnx"),
     (["--format", "pt2", "--class-name", "Net", "-o", "n.pt2"],
      "--class-name names the class of --format py, not pt2"),
-    (["--format", "py", "--network", "generator", "-o", "n.py"],
-     "--network picks one network for --format onnx or pt2"),
+    (["--format", "safetensors", "--weights", "w.pt", "--network", "generator",
+      "-o", "n.safetensors"], "--network picks one network for --format py, onnx or pt2"),
     (["--format", "safetensors", "-o", "n.safetensors"], "needs --weights CHECKPOINT"),
 ])
 def test_export_misuse_is_named_and_exits_2(options, message, lenet_file, capsys):
@@ -157,6 +157,14 @@ def test_export_of_a_design_of_several_networks_takes_one_network(tmp_path, caps
                 "-o", str(tmp_path / "generator.pt2")]) == 0
     generator = torch.export.load(str(tmp_path / "generator.pt2")).module()
     assert generator(torch.randn(3, 8)).shape == (3, 2)
+    # a Python module holds every network, a class each, or the one --network names
+    capsys.readouterr()
+    assert run(["export", str(path), "--format", "py", "-o", str(tmp_path / "gan.py")]) == 0
+    source = (tmp_path / "gan.py").read_text()
+    assert "class Generator(nn.Module)" in source and "class Discriminator(nn.Module)" in source
+    assert run(["export", str(path), "--format", "py", "--network", "discriminator"]) == 0
+    alone = capsys.readouterr().out
+    assert "class Discriminator(nn.Module)" in alone and "Generator" not in alone
 
 
 @pytest.mark.parametrize("argv, code", [

@@ -15,11 +15,12 @@ from pyflakes.reporter import Reporter
 from torch import fx, nn
 
 from runtime import document
-from runtime.compile import class_name_for, compile_model
+from runtime.compile import class_name_for, compile_model, compile_networks
 from runtime.errors import CompileError, ExportError
 from runtime.export import (FUNCTIONAL_FORMS, PYTHON_WEIGHTS_FORMAT, export_python,
                             exported_state_dict, module_paths, write_python)
 from runtime.graph import GraphModel
+from runtime.networks import network_title, subgraph
 from runtime.preset_files import preset_names, preset_path
 
 from tests.runtime.designs import chain
@@ -391,12 +392,78 @@ def test_every_preset_exports_equal_to_its_compiled_model(name):
     assert_exported_equals_compiled(design, inputs)
 
 
-def test_designs_of_several_networks_are_refused_naming_them():
-    several = [n for n in PRESETS if n not in SINGLE_NETWORK]
-    assert several  # the GANs and the seq2seq presets
-    design = _preset(several[0])
-    with pytest.raises(CompileError, match="networks"):
-        export_python(design)
+MULTI_NETWORK = [n for n in PRESETS if n not in SINGLE_NETWORK]
+
+
+@pytest.mark.parametrize("name", MULTI_NETWORK)
+def test_a_design_of_several_networks_exports_a_class_per_network(name):
+    design = _preset(name)
+    source = export_python(design)
+    assert flakes(source) == ""
+    classes = {n.name: ast.get_source_segment(source, n) for n in ast.parse(source).body
+               if isinstance(n, ast.ClassDef)}
+    networks = compile_networks(design)
+    names = [class_name_for(subgraph(design, key)) for key in networks]
+    assert names == list(classes)[-len(networks):]  # helpers first, then the networks in order
+    namespace_classes = {c: load(source, c) for c in names}
+    torch.manual_seed(2)
+    for key, compiled in networks.items():
+        sub = subgraph(design, key)
+        alone = export_python(design, network=network_title(key))
+        assert alone == export_python(sub)  # --network: that class alone, as its own design
+        assert ast.get_source_segment(alone, network_class(alone)) == classes[class_name_for(sub)]
+        inputs = tuple(random_tensor(info, 8) for _, info in compile_model(sub).layerlab_inputs)
+        assert_exported_equals_compiled(sub, inputs)
+        exported = namespace_classes[class_name_for(sub)]().eval()
+        exported.load_state_dict(exported_state_dict(sub, compiled.state_dict()))
+        with torch.no_grad():
+            for got, want in zip(as_tuple(exported(*inputs)), as_tuple(compiled.eval()(*inputs)),
+                                 strict=True):
+                assert torch.equal(got, want)
+
+
+def test_one_class_name_for_several_networks_and_unknown_networks_are_refused():
+    design = _preset("gan-2d")
+    with pytest.raises(ExportError, match="holds 2 networks, each exported as a class named "
+                       "after it: export one network"):
+        export_python(design, class_name="Gan")
+    assert "class Gan(nn.Module)" in export_python(design, "Gan", network="generator")
+    with pytest.raises(ExportError, match="no network 'nope' in the design"):
+        export_python(design, network="nope")
+    with pytest.raises(ExportError, match="no network 'generator' in the design .*'main'"):
+        export_python(mlp_design(), network="generator")
+
+
+def test_each_networks_weights_go_to_a_file_of_its_own_that_the_docstring_loads(
+        tmp_path, monkeypatch):
+    from runtime.compile import compile_joined
+    from runtime.training.checkpoints import CHECKPOINT_FORMAT
+
+    design = _preset("gan-2d")
+    torch.manual_seed(4)
+    joined = compile_joined(design).eval()
+    checkpoint = tmp_path / "last.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "model": joined.state_dict()}, checkpoint)
+    written = write_python(design, tmp_path / "gan.py", weights=checkpoint)
+    assert [p.name for p in written] == ["gan_generator.safetensors",
+                                         "gan_discriminator.safetensors", "gan.py"]
+    source = (tmp_path / "gan.py").read_text()
+    docstring = ast.get_docstring(ast.parse(source))
+    assert "gan_generator.safetensors and gan_discriminator.safetensors" in docstring
+    snippet = "\n".join(line[4:] for line in docstring.splitlines() if line.startswith("    "))
+    namespace = {c: load(source, c) for c in ("Generator", "Discriminator")}
+    monkeypatch.chdir(tmp_path)
+    exec(snippet, namespace)  # the docstring's own loading lines
+    noise, sample = torch.randn(3, 8), torch.randn(3, 2)
+    with torch.no_grad():
+        assert torch.equal(namespace["generator"](noise), joined.networks["generator"](noise))
+        assert torch.equal(namespace["discriminator"](sample),
+                           joined.networks["discriminator"](sample))
+    # a checkpoint of another design leaves none of the three files behind
+    (tmp_path / "other").mkdir()
+    with pytest.raises(ExportError):
+        write_python(_preset("dcgan-digits"), tmp_path / "other" / "gan.py", weights=checkpoint)
+    assert list((tmp_path / "other").iterdir()) == []
 
 
 # --- what the file looks like ----------------------------------------------------------------
