@@ -1,12 +1,15 @@
 """Generate the docs from the specs: `python -m runtime.docgen [--check]`.
 
-docs/layers.md and docs/datasets.md are generated whole; docs/training.md and docs/doctor.md have
-generated regions (the training catalogue's tables, runtime/training/docs.py; the doctor's rules,
-runtime/doctor/docs.py) between hand-written prose.
+docs/layers.md and docs/datasets.md are generated whole; docs/training.md, docs/doctor.md,
+docs/export.md and docs/import.md have generated regions (the training catalogue's tables,
+runtime/training/docs.py; the doctor's rules, runtime/doctor/docs.py; the export formats,
+runtime/export_deploy.py; the importer's mapping, runtime/importer/docs.py) between hand-written
+prose.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from pathlib import Path
@@ -22,7 +25,9 @@ DOC_PATH = DOCS / "layers.md"
 DATASETS_PATH = DOCS / "datasets.md"
 TRAINING_PATH = DOCS / "training.md"
 DOCTOR_PATH = DOCS / "doctor.md"
-_REGION = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.S)
+EXPORT_PATH = DOCS / "export.md"
+IMPORT_PATH = DOCS / "import.md"
+_REGION = re.compile(r"(<!-- generated: ([\w-]+) -->\n).*?(<!-- end generated -->)", re.S)
 
 
 def _param_table(params: tuple[ParamSpec, ...]) -> list[str]:
@@ -132,21 +137,35 @@ def fill_regions(text: str, regions: dict[str, Callable[[], str]] = REGIONS) -> 
     return _REGION.sub(fill, text)
 
 
-def render_training() -> str:
-    """docs/training.md with its generated tables brought up to date."""
-    return fill_regions(TRAINING_PATH.read_text(encoding="utf-8"))
+def render_regions(path: Path, regions: Callable[[], dict[str, Callable[[], str]]]) -> str:
+    """The hand-written doc at `path` with its generated regions brought up to date; `regions`
+    gives the region fillers (called late: some import their catalogue)."""
+    return fill_regions(path.read_text(encoding="utf-8"), regions())
 
 
-def render_doctor() -> str:
-    """docs/doctor.md with the rule catalogue's table brought up to date."""
+def _doctor_regions() -> dict[str, Callable[[], str]]:
     from .doctor.docs import REGIONS as DOCTOR_REGIONS
 
-    return fill_regions(DOCTOR_PATH.read_text(encoding="utf-8"), DOCTOR_REGIONS)
+    return DOCTOR_REGIONS
 
 
-OUTPUTS: dict[Path, Callable[[], str]] = {DOC_PATH: render, DATASETS_PATH: render_datasets,
-                                          TRAINING_PATH: render_training,
-                                          DOCTOR_PATH: render_doctor}
+def _export_regions() -> dict[str, Callable[[], str]]:
+    from .export_deploy import formats_markdown
+
+    return {"export-formats": formats_markdown}
+
+
+def _import_regions() -> dict[str, Callable[[], str]]:
+    from .importer.docs import REGIONS as IMPORT_REGIONS
+
+    return IMPORT_REGIONS
+
+
+OUTPUTS: dict[Path, Callable[[], str]] = {
+    DOC_PATH: render, DATASETS_PATH: render_datasets,
+    **{path: functools.partial(render_regions, path, regions) for path, regions in (
+        (TRAINING_PATH, lambda: REGIONS), (DOCTOR_PATH, _doctor_regions),
+        (EXPORT_PATH, _export_regions), (IMPORT_PATH, _import_regions))}}
 
 
 def main(argv: list[str] | None = None) -> int:
