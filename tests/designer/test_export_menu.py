@@ -118,6 +118,33 @@ def test_with_a_run_the_user_chooses_its_trained_weights_or_the_initial_ones(
     assert len(saved) == 2 and len(started) == 1 and window.messages == []
 
 
+def test_a_python_module_takes_the_run_s_weights_beside_it_and_its_docstring_loads_them(
+        window, spirals_run, tmp_path, qtbot, monkeypatch):
+    import ast
+
+    from safetensors.torch import load_file
+
+    window.open_preset(PRESETS / "mlp-spirals.json")
+    window.plots.runs.add_root(spirals_run)
+    window.plots.runs.select_folders([spirals_run])
+    window.ask_export_weights = lambda fmt, path: True
+    window.ask_save_path = lambda *args: str(tmp_path / "spirals.py")
+    _export(qtbot, window, "py")
+    assert window.messages == []
+    source = (tmp_path / "spirals.py").read_text()
+    assert "load_file('spirals.safetensors')" in ast.get_docstring(ast.parse(source))
+    namespace: dict = {}
+    exec(compile(source, "spirals.py", "exec"), namespace)
+    network_class = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)][-1]
+    model = namespace[network_class]()
+    model.load_state_dict(load_file(tmp_path / "spirals.safetensors"))
+    reference = compile_model(window.session.model).eval()
+    reference.load_state_dict(load_checkpoint(Path(spirals_run) / "best.pt")["model"])
+    x = torch.randn(5, 2)
+    assert torch.equal(model.eval()(x), reference(x))
+    assert run_name(spirals_run) in window.statusBar().currentMessage()
+
+
 def test_a_design_of_several_networks_asks_which_network_where_a_file_holds_one(window, tmp_path, qtbot):
     window.open_preset(PRESETS / "gan-2d.json")
     asked = []
