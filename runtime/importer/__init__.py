@@ -163,7 +163,7 @@ def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | 
     from torch import fx
 
     from .convert import build_design, plan
-    from .trace import LoopStop, Recorder, Tracer, where
+    from .trace import LoopStop, Recorder, Tracer, explained, where
     from .verify import CHECK_BATCH, example_inputs, verify
 
     name = name or type(module).__name__
@@ -179,8 +179,7 @@ def import_module(module: "nn.Module", inputs: Sequence[InputSpec], name: str | 
                 "from the input (data-dependent control flow), which a fixed graph of layers "
                 "cannot express" for loc in dict.fromkeys(tracer.branches)]
     if failure is not None and not isinstance(failure, LoopStop):
-        branches.append(f"{_error_location(failure)}{type(failure).__name__}: "
-                        f"{str(failure).splitlines()[0] if str(failure) else ''}")
+        branches.append(f"{_error_location(failure)}{explained(failure)}")
     if branches:
         raise TorchImportError(f"{name} cannot be traced into a fixed graph:", branches)
     in_place = [f"{where(n)}: x.{n.target}() changes a tensor in place, which a graph of "

@@ -23,7 +23,7 @@ from ..layout import auto_layout
 from ..names import identifier_problem, slug
 from . import TorchImportError
 from .rules import Layer, Refuse, Same, Site
-from .table import FUNCTIONS, METHODS, Entry, function_name, module_entry
+from .table import FUNCTIONS, METHODS, Entry, function_name, instead, module_entry
 from .trace import LOCATION, where
 
 META = "meta"  # a size, a device, a dtype: feeds reshapes and zeros, never a node
@@ -271,12 +271,13 @@ class _Converter:
             module = self.modules[node.target]
             entry = module_entry(module)
             if entry is None:
-                raise Refuse("no LayerLab layer does what this module does")
+                raise Refuse("no LayerLab layer does what this module does"
+                             + instead(type(module)))
             return entry, module
         table = FUNCTIONS if node.op == "call_function" else METHODS
         entry = table.get(node.target)
         if entry is None:
-            raise Refuse("no LayerLab layer does this")
+            raise Refuse("no LayerLab layer does this" + instead(node.target))
         return entry, None
 
     def _bind(self, node: fx.Node, entry: Entry) -> dict[str, Any]:

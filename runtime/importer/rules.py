@@ -472,9 +472,11 @@ def merge_rule(type_id: str) -> Rule:
     return rule
 
 
-def cat_rule(site: Site) -> Layer:
+def cat_rule(site: Site) -> Layer | Same:
     tensors = site.arg("tensors")
     _require(isinstance(tensors, (list, tuple)), "a tensor list that is not written out")
+    if len(tensors) == 1 and isinstance(tensors[0], fx.Node):  # torch.cat([x]) is x (a DenseNet
+        return Same(tensors[0])                                 # block's first concatenation)
     rank = site.out.dim()
     dim = site.value("dim", 0)
     _require(dim % rank != 0, "dim=0, the batch dimension")

@@ -226,6 +226,33 @@ METHODS: dict[str, Entry] = {
 }
 
 
+#: Calls with no LayerLab equivalent that tutorials often write, and what to write instead
+#: (the refusal says it; so does docs/import.md). Modules by class, functions by object,
+#: methods by name.
+INSTEAD: dict[Any, str] = {
+    nn.Dropout1d: "LayerLab's Dropout drops single values, not whole channels: nn.Dropout "
+                  "imports as one (the same at inference)",
+    nn.Dropout2d: "LayerLab's Dropout drops single values, not whole channels: nn.Dropout "
+                  "imports as one (the same at inference)",
+    nn.GroupNorm: "LayerLab normalises with BatchNorm or LayerNorm",
+    nn.LSTMCell: "a cell stepped through time in a Python loop: one nn.LSTM(batch_first=True) "
+                 "over the whole sequence imports as an LSTM layer",
+    nn.GRUCell: "a cell stepped through time in a Python loop: one nn.GRU(batch_first=True) "
+                "over the whole sequence imports as a GRU layer",
+    "expand_as": "broadcasting does it: write x * s (or x + s) without expand_as",
+    "view_as": "write x.view(x.size(0), ...) with the shape written out",
+}
+
+
+def instead(target: Any) -> str:
+    """`; <what to write instead>` for a call in `INSTEAD`, else ""."""
+    try:
+        hint = INSTEAD.get(target)
+    except TypeError:  # an unhashable target is in no table
+        hint = None
+    return f"; {hint}" if hint else ""
+
+
 def helper_entry(module: nn.Module) -> Entry | None:
     """The entry of a LayerLab helper (or an exported copy of one), else None."""
     found = HELPERS.get(type(module).__name__)
@@ -268,4 +295,7 @@ def mapping_rows() -> list[tuple[str, str, str]]:
     rows += [(f"x.{name}()", entry.layer or "—", entry.note) for name, entry in METHODS.items()]
     rows += [(f"{name} (LayerLab helper)", entry.layer, "") for name, (_, entry) in
              HELPERS.items()]
+    rows += [(f"x.{target}()" if isinstance(target, str) else f"nn.{target.__name__}"
+              if isinstance(target, type) else function_name(target), "refused", hint)
+             for target, hint in INSTEAD.items()]
     return rows

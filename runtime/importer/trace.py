@@ -49,6 +49,41 @@ def where(node: fx.Node) -> str:
     return location.describe() if location else f"fx node {node.name}"
 
 
+#: What torch.fx's own errors mean in a model, and what to write instead: (a pattern of the
+#: error's message, the explanation the refusal gives in its place).
+TRACE_ADVICE: tuple[tuple[str, str], ...] = (
+    (r"'Proxy' object cannot be interpreted as an integer",
+     "a Python loop or range over a size of the input (x.shape[1]): a fixed graph of layers "
+     "cannot repeat a step a number of times read from the input; a recurrence over the time "
+     "steps is one nn.LSTM, nn.GRU or nn.RNN (batch_first=True) over the whole sequence"),
+    (r"^(zeros|ones|empty|full|rand|randn)\(\) takes",
+     "a tensor made in forward from a size of the input (a state torch.zeros(x.size(0), "
+     "...) for a hand-written step): a design makes no tensors of its own; nn.LSTM, nn.GRU and "
+     "nn.RNN start from zeros when called without a state (self.lstm(x))"),
+    (r"'len' is not supported",
+     "len() of a tensor in forward: the model is traced with a batch of any size, so forward "
+     "must take batches (batch_first=True; x.view(x.size(0), -1), not len())"),
+    (r"slice indices must be integers",
+     "a slice whose length is read from the input (self.pe[:, :x.size(1)]): a table the model "
+     "keeps cannot be cut to the input's length in a fixed graph; LayerLab's "
+     "PositionalEncoding layer adds positions: import the model without its own and add that "
+     "layer in the designer"),
+)
+
+
+def explained(err: BaseException) -> str:
+    """The first line of a tracing error, with what it means in the model where it is one of
+    `TRACE_ADVICE`'s (fx's own wording suggests fixes, such as torch.fx.wrap, that do not
+    make a model importable)."""
+    import re
+
+    first = str(err).splitlines()[0] if str(err) else ""
+    for pattern, meaning in TRACE_ADVICE:
+        if re.search(pattern, first):
+            return meaning
+    return f"{type(err).__name__}: {first}"
+
+
 class LoopStop(fx.proxy.TraceError):
     """Tracing stopped at a loop on a traced value (reported as a branch, not an error)."""
 

@@ -47,7 +47,7 @@ def verify(result: Plan, design: GraphModel, traced: fx.GraphModule, module: nn.
     by_id = {p.node_id: p for p in result.nodes}
     if not analysis.valid:
         raise TorchImportError("the imported design does not pass LayerLab's shape check:",
-                               [f"{_where(by_id, e.node_id)}{e.message}" for e in analysis.errors])
+                               [f"{_where(by_id, e.node)}{e.message}" for e in analysis.errors])
     problems = []
     for p in result.nodes:
         node = analysis.nodes[p.node_id]

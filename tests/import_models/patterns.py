@@ -144,3 +144,18 @@ class ThreeWaySum(nn.Module):
 
     def forward(self, x):
         return self.a(x) + self.b(x) + self.c(x)
+
+
+class DenseFeatures(nn.Module):
+    """torchvision's DenseNet loop: every layer reads the concatenation of all features so far,
+    the first of them a concatenation of one."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Conv2d(2 + 2 * i, 2, 3, padding=1) for i in range(3)])
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.layers:
+            features.append(torch.relu(layer(torch.cat(features, 1))))
+        return torch.cat(features, 1)

@@ -77,3 +77,54 @@ class LooksLikeAdd(nn.Module):
 
     def forward(self, x):
         return self.merge(self.fc(x), x)
+
+
+class ChannelDropout(nn.Module):
+    """Keras-style: whole feature maps dropped."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.drop = nn.Dropout2d(0.25)
+
+    def forward(self, x):
+        return self.drop(self.conv(x))
+
+
+class SqueezeExcite(nn.Module):
+    """The most copied squeeze-and-excitation block: the scale expanded by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        s = torch.sigmoid(self.fc(x.mean((2, 3)))).view(x.size(0), 4, 1, 1)
+        return x * s.expand_as(x)
+
+
+class StepsThroughTime(nn.Module):
+    """A hand-written recurrence: a cell stepped over the time steps from a zero state."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.GRUCell(4, 8)
+
+    def forward(self, x):
+        h = torch.zeros(x.size(0), 8)
+        for t in range(x.shape[1]):
+            h = self.cell(x[:, t], h)
+        return h
+
+
+class TutorialPositions(nn.Module):
+    """The PyTorch transformer tutorial's positional encoding: a table cut to the input."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 8)
+        self.register_buffer("pe", torch.zeros(1, 100, 8))
+
+    def forward(self, tokens):
+        x = self.embed(tokens)
+        return x + self.pe[:, :x.size(1)]

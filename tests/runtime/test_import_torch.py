@@ -11,6 +11,7 @@ import argparse
 import re
 import subprocess
 import sys
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -145,7 +146,7 @@ def test_recurrent_patterns_set_return_sequences():
 PATTERNS = [("GRURegressor", ["5,3"]), ("SequenceTagger", ["7,4"]),
             ("TinyTransformer", ["6:int64"]), ("Decoder", ["8"]), ("TwoTowers", ["1,8,8", "1,8,8"]),
             ("GlobalPoolNet", ["2,5,5"]), ("EncoderStack", ["5,16"]), ("OptionalMask", ["4"]),
-            ("ThreeWaySum", ["4"])]
+            ("ThreeWaySum", ["4"]), ("DenseFeatures", ["2,6,6"])]
 
 
 @pytest.mark.parametrize("class_name,shapes", PATTERNS, ids=[p[0] for p in PATTERNS])
@@ -168,6 +169,9 @@ def test_pattern_details():
     assert towers.design.nodes["joined"].type == "Concat"
     assert towers.design.nodes["hidden"].type == "SiLU"
     assert [n.id for n in towers.design.nodes.values() if n.type == "Input"] == ["left", "right"]
+    dense = import_module(_instance("patterns.py", "DenseFeatures"), [InputSpec((2, 6, 6))])
+    concats = [n for n in dense.design.nodes.values() if n.type == "Concat"]
+    assert [len(dense.design.in_edges(n.id)) for n in concats] == [2, 3, 4]  # cat([x]) is x
     transformer = import_module(_instance("patterns.py", "TinyTransformer"),
                                 [InputSpec((6,), "int64")])
     attention = transformer.design.in_edges("attn")
@@ -223,6 +227,40 @@ def test_what_a_design_cannot_hold_is_refused(class_name, shape, words):
     err = _refusal(class_name, *shape)
     assert len(err.problems) == 1 and words in err.problems[0]
     assert re.match(r"refused\.py line \d+ \(`", err.problems[0])
+
+
+@pytest.mark.parametrize("class_name,shape,words", [
+    ("ChannelDropout", (1, 8, 8), "nn.Dropout2d self.drop: no LayerLab layer does what this "
+     "module does; LayerLab's Dropout drops single values, not whole channels: nn.Dropout "
+     "imports as one"),
+    ("SqueezeExcite", (4, 5, 5), "x.expand_as(): no LayerLab layer does this; broadcasting "
+     "does it: write x * s"),
+    ("StepsThroughTime", (5, 4), "a tensor made in forward from a size of the input"),
+    ("TutorialPositions", (6,), "a slice whose length is read from the input"),
+])
+def test_common_tutorial_calls_are_refused_saying_what_to_write_instead(class_name, shape,
+                                                                         words):
+    dtype = "int64" if class_name == "TutorialPositions" else "float32"
+    with pytest.raises(TorchImportError) as caught:
+        import_module(_instance("refused.py", class_name), [InputSpec(shape, dtype)])
+    assert any(words in p for p in caught.value.problems), caught.value.problems
+    assert all("torch.fx.wrap" not in p and "Proxy" not in p for p in caught.value.problems)
+
+
+def test_a_design_that_fails_layerlab_s_shape_check_is_refused_naming_the_node(monkeypatch):
+    from runtime.errors import Problem
+    from runtime.importer import verify
+    from runtime.shapes import infer
+
+    def failing(design):
+        analysis = infer(design)
+        analysis.problems.append(Problem("made up for the test", node="fc"))
+        return analysis
+    monkeypatch.setattr(verify, "infer", failing)
+    with pytest.raises(TorchImportError, match="does not pass LayerLab's shape check") as caught:
+        import_module(nn.Sequential(OrderedDict(fc=nn.Linear(8, 2))), [InputSpec((8,))])
+    (problem,) = caught.value.problems
+    assert problem.endswith("Linear 'fc': made up for the test"), problem
 
 
 def test_a_node_that_computes_something_else_is_an_error_naming_it():
