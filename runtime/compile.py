@@ -36,10 +36,27 @@ def class_name_problem(name: object) -> str | None:
     return problem
 
 
+#: Words a class name leaves out of the design's name ("MLP on digits" -> MLPDigits).
+_SMALL_WORDS = frozenset({"a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "the",
+                          "to", "with"})
+#: Most words a class name takes from the design's name: a title such as "Transfer learning
+#: 2b: fine-tuning (body at a tenth of the rate)" is no class name a person writes.
+CLASS_NAME_WORDS = 4
+
+
 def class_name_for(model: GraphModel) -> str:
-    """A CamelCase class name derived from the design's name (always a valid identifier)."""
-    words = re.findall(r"[A-Za-z0-9]+", model.name)
-    name = "".join(w[:1].upper() + w[1:] for w in words) or "Network"
+    """A CamelCase class name derived from the design's name (always a valid identifier): its
+    words less asides in parentheses and small words, at most `CLASS_NAME_WORDS` of them; of a
+    longer name with two or more words before a colon, those words."""
+    def words(text: str) -> list[str]:
+        return [w for w in re.findall(r"[A-Za-z0-9]+", text) if w.lower() not in _SMALL_WORDS]
+
+    kept = words(re.sub(r"\([^)]*\)", " ", model.name))
+    head = words(model.name.partition(":")[0]) if ":" in model.name else []
+    if len(kept) > CLASS_NAME_WORDS and len(head) >= 2:
+        kept = head
+    kept = kept[:CLASS_NAME_WORDS]
+    name = "".join(w[:1].upper() + w[1:] for w in kept) or "Network"
     if name[0].isdigit():
         name = "Net" + name
     if name in _TAKEN_CLASS_NAMES:

@@ -172,11 +172,13 @@ def _class_name(model: GraphModel, class_name: str | None) -> str:
 
 def _weight_files(classes: list[_Class], file: str) -> dict[str, str]:
     """Class name -> the safetensors file (a name beside the module) holding its weights:
-    `file` for a lone class, `<stem>_<network>.safetensors` for each of several."""
+    `file` for a lone class, `<stem>_<network>.safetensors` for each of several (a hyphen
+    where the stem has one: gan-2d-generator.safetensors)."""
     if len(classes) == 1:
         return {classes[0].name: file}
     stem = Path(file).stem
-    return {c.name: f"{stem}_{network_title(c.network)}.safetensors" for c in classes}
+    joint = "-" if "-" in stem else "_"  # the file name's own way of joining words
+    return {c.name: f"{stem}{joint}{network_title(c.network)}.safetensors" for c in classes}
 
 
 def _variable(cls: _Class, single: bool) -> str:
@@ -184,7 +186,10 @@ def _variable(cls: _Class, single: bool) -> str:
     return "model" if single or not cls.network else cls.network
 
 
-def _source(classes: list[_Class], weight_files: dict[str, str] | None) -> str:
+def _source(classes: list[_Class], weight_files: dict[str, str] | None,
+            module: str = "") -> str:
+    """The file: the helpers used, the classes, and a docstring that says how to load the
+    weights in `weight_files` (importing the classes from `module`, the file's own name)."""
     helpers: set[str] = set()
     bodies = []
     for cls in classes:
@@ -196,20 +201,22 @@ def _source(classes: list[_Class], weight_files: dict[str, str] | None) -> str:
     helper_sources = _helper_sources(helpers)
     single = len(classes) == 1
     names = " and ".join(c.name for c in classes)
-    docstring = ("A network exported by LayerLab: an nn.Module that needs only PyTorch."
-                 if single else
-                 f"Networks exported by LayerLab: {names},\nnn.Modules that need only "
-                 "PyTorch.")
+    docstring = textwrap.fill(
+        "A network exported by LayerLab: an nn.Module that needs only PyTorch." if single else
+        f"Networks exported by LayerLab: {names}, nn.Modules that need only PyTorch.",
+        LINE_WIDTH - 3)  # the opening quotes
     if weight_files:
         files = " and ".join(weight_files.values())
+        importing = (f"    from {module} import {', '.join(c.name for c in classes)}\n"
+                     if module and module.isidentifier() else "")
         loading = "".join(
             f"    {_variable(c, single)} = {c.name}()\n"
             f"    {_variable(c, single)}.load_state_dict(load_file({weight_files[c.name]!r}))\n"
             f"    {_variable(c, single)}.eval()\n" for c in classes)
-        docstring += (
-            f"\n\n{'Its' if single else 'Their'} trained weights are in {files} beside this "
-            f"file,\nunder the names of the layers below (safetensors: pip install "
-            f"safetensors):\n\n    from safetensors.torch import load_file\n\n{loading}")
+        docstring += "\n\n" + textwrap.fill(
+            f"{'Its' if single else 'Their'} trained weights are in {files}, beside this "
+            "file; they load with safetensors (pip install safetensors):", LINE_WIDTH) + (
+            f"\n\n    from safetensors.torch import load_file\n{importing}\n{loading}")
     code = "\n\n\n".join([*helper_sources, *bodies]) + "\n"
     source = f'"""{docstring}"""\n{_imports(code)}\n\n\n{code}'
     try:
@@ -252,7 +259,7 @@ def write_python(model: GraphModel, path: str | os.PathLike, class_name: str | N
     from .export_weights import DESIGN_KEY, FORMAT_KEY, checkpoint_tensors
 
     files = _weight_files(classes, path.with_suffix(".safetensors").name)
-    source = _source(classes, files)
+    source = _source(classes, files, path.stem)
     state = checkpoint_tensors(model, weights)
     per_class = [(path.with_name(files[c.name]),
                   c.plan.renamed({k: v for k, v in state.items()
@@ -362,8 +369,8 @@ class _Plan:
 
     def _group_name(self, chain: list[fx.Node], taken: set[str],
                     features_before: bool) -> tuple[str, str]:
-        """The nn.Sequential's attribute: the chain's common node-id prefix (block1_conv1,
-        block1_relu1 -> block1), else what it holds (features, encoder; classifier after
+        """The nn.Sequential's attribute: the chain's common node-id prefix of three letters or
+        more (block1_conv1, block1_relu1 -> block1), else what it holds (features, encoder; classifier after
         features; layers); never another node's id."""
         ids = [call.target for call in chain]
         categories = {self.model.spec(i).category for i in ids}
@@ -371,7 +378,8 @@ class _Plan:
                 "encoder" if categories & {"Attention", "Recurrent"} else
                 "classifier" if features_before else "layers")
         prefix = "_".join(os.path.commonprefix([i.split("_") for i in ids]))
-        candidates = [prefix, f"{prefix}_{kind}"] if prefix else []
+        # a letter or two (g_fc1, g_act1 -> g) names nothing a reader can tell apart
+        candidates = [prefix, f"{prefix}_{kind}"] if len(prefix) >= 3 else []
         candidates += [kind, *(f"{kind}{n}" for n in range(2, len(self.node_ids) + 3))]
         others = (self.node_ids - set(ids)) | taken | {"x"}
         name = next(c for c in candidates if c not in others and identifier_problem(c) is None)
@@ -542,10 +550,17 @@ def _fill(head: str, args: list[str], tail: str, width: int) -> str:
     return "\n".join(lines)
 
 
+#: Defaults that no signature shows: nn.RNN reads `nonlinearity` out of its **kwargs.
+_UNSIGNED_DEFAULTS: dict[type, dict[str, Any]] = {nn.RNN: {"nonlinearity": "tanh"}}
+
+
 def _defaults(cls: type) -> dict[str, Any]:
     """Each constructor argument's default, from the first class along the MRO whose __init__
     names it (modules.LSTM passes num_layers on to nn.RNNBase, which defaults it to 1)."""
     found: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        for name, value in _UNSIGNED_DEFAULTS.get(klass, {}).items():
+            found.setdefault(name, value)
     seen: set[str] = set()
     for klass in cls.__mro__:
         init = vars(klass).get("__init__")

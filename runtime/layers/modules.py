@@ -134,8 +134,8 @@ class MultiheadAttention(nn.MultiheadAttention):
 class TransformerEncoderLayer(nn.TransformerEncoderLayer):
     """Batch-first encoder layer with an optional causal mask."""
 
-    def __init__(self, d_model, nhead, dim_feedforward, dropout, activation, norm_first,
-                 causal=False):
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
+                 norm_first=False, causal=False):  # torch's defaults: an export leaves them out
         super().__init__(d_model, nhead, dim_feedforward=dim_feedforward, dropout=dropout,
                          activation=activation, norm_first=norm_first, batch_first=True)
         self.causal = causal

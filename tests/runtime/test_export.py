@@ -184,7 +184,14 @@ def test_helpers_are_copied_only_when_used():
 @pytest.mark.parametrize("name, expected", [("two heads", "TwoHeads"), ("LeNet", "LeNet"),
                                             ("3d unet", "Net3dUnet"), ("", "Network"),
                                             ("LSTM", "LSTMNet"), ("add", "AddNet"),
-                                            ("value error", "ValueErrorNet")])
+                                            ("value error", "ValueErrorNet"),
+                                            ("MLP on digits", "MLPDigits"),
+                                            ("Adding problem: GRU", "AddingProblemGRU"),
+                                            ("Lesson: dying ReLU (fixed)", "LessonDyingReLU"),
+                                            ("Transfer learning 2b: fine-tuning (body at a "
+                                             "tenth of the rate)", "TransferLearning2b"),
+                                            ("Regression: fit a sine wave to noisy samples",
+                                             "RegressionFitSineWave")])
 def test_class_name_comes_from_the_design_name(name, expected):
     design = mlp_design()
     design.name = name
@@ -448,12 +455,15 @@ def test_each_networks_weights_go_to_a_file_of_its_own_that_the_docstring_loads(
     assert [p.name for p in written] == ["gan_generator.safetensors",
                                          "gan_discriminator.safetensors", "gan.py"]
     source = (tmp_path / "gan.py").read_text()
+    assert max(map(len, source.splitlines())) <= 99
     docstring = ast.get_docstring(ast.parse(source))
     assert "gan_generator.safetensors and gan_discriminator.safetensors" in docstring
     snippet = "\n".join(line[4:] for line in docstring.splitlines() if line.startswith("    "))
-    namespace = {c: load(source, c) for c in ("Generator", "Discriminator")}
+    assert "from gan import Generator, Discriminator" in snippet
+    namespace: dict = {}
     monkeypatch.chdir(tmp_path)
-    exec(snippet, namespace)  # the docstring's own loading lines
+    monkeypatch.syspath_prepend(str(tmp_path))
+    exec(snippet, namespace)  # the docstring's own lines: the import, then the loading
     noise, sample = torch.randn(3, 8), torch.randn(3, 2)
     with torch.no_grad():
         assert torch.equal(namespace["generator"](noise), joined.networks["generator"](noise))
@@ -489,6 +499,19 @@ def test_constructor_arguments_leave_out_pytorchs_defaults():
     assert "self.attn = MultiheadAttention(8, 2)\n" in self_attention
     assert "MultiheadAttention(8, 4, kdim=5, vdim=7)" in export_python(
         CASES["key_value_attention"].build())
+
+
+def test_defaults_a_signature_does_not_show_are_left_out_too():
+    # LayerLab's encoder layer takes torch's defaults; nn.RNN reads nonlinearity from **kwargs
+    assert "TransformerEncoderLayer(32, 4, dim_feedforward=64))," in preset_source(
+        "transformer-majority")
+    assert "self.rnn = RNN(2, 32)\n" in preset_source("rnn-adding")
+
+
+def test_a_chain_is_named_after_a_prefix_a_reader_can_read():
+    source = preset_source("gan-2d")  # g_fc1, g_act1, ...: not `self.g`
+    assert source.count("self.layers = nn.Sequential(") == 2 and "self.g = " not in source
+    assert "self.block1 = nn.Sequential(" in preset_source("resnet-shapes")
 
 
 @pytest.mark.parametrize("p, written", [(0.5, "nn.Dropout()"), (0.2, "nn.Dropout(0.2)")])
@@ -605,8 +628,10 @@ def test_weights_beside_the_module_load_into_it_under_its_own_keys(tmp_path, mon
     source = (tmp_path / "lenet.py").read_text()
     snippet = "\n".join(line[4:] for line in ast.get_docstring(ast.parse(source)).splitlines()
                         if line.startswith("    "))
-    namespace = {"LeNetStyleCNNOnDigits": load(source, "LeNetStyleCNNOnDigits")}
+    assert "from lenet import LeNetStyleCNNDigits" in snippet
+    namespace: dict = {}
     monkeypatch.chdir(tmp_path)
-    exec(snippet, namespace)  # the docstring's own loading lines
+    monkeypatch.syspath_prepend(str(tmp_path))
+    exec(snippet, namespace)  # the docstring's own lines: the import, then the loading
     x = torch.randn(2, *compiled.layerlab_inputs[0][1].shape)
     assert torch.equal(namespace["model"](x), compiled(x))

@@ -226,12 +226,18 @@ def test_summary_prints_a_line_per_network(tmp_path, capsys):
     assert "network " not in capsys.readouterr().out
 
 
-def test_export_refuses_several_networks_with_the_reason(tmp_path, capsys):
+def test_export_writes_a_class_per_network_and_refuses_one_class_name_for_them(tmp_path,
+                                                                               capsys):
     save(gan(), tmp_path / "gan.json")
-    assert run(["export", str(tmp_path / "gan.json"), "-o", str(tmp_path / "gan.py")]) == 1
+    assert run(["export", str(tmp_path / "gan.json"), "--class-name", "Gan",
+                "-o", str(tmp_path / "gan.py")]) == 1
     err = capsys.readouterr().err
-    assert "export failed" in err and "2 networks ('generator', 'discriminator')" in err
+    assert "export failed" in err and "holds 2 networks, each exported as a class" in err
     assert not (tmp_path / "gan.py").exists()
+    assert run(["export", str(tmp_path / "gan.json"), "-o", str(tmp_path / "gan.py")]) == 0
+    assert [line for line in (tmp_path / "gan.py").read_text().splitlines()
+            if line.startswith("class ")] == ["class Generator(nn.Module):",
+                                              "class Discriminator(nn.Module):"]
 
 
 def test_a_doctors_fix_adds_its_nodes_to_the_network_it_edits():
