@@ -115,20 +115,15 @@ class MultiheadAttention(nn.MultiheadAttention):
                          batch_first=True)
         self.causal = causal
 
-    #: Set to keep the next calls' attention weights (batch, query steps, key steps), averaged
-    #: over the heads, in `last_weights`: views draw them (a seq2seq run's attention map).
-    keep_weights = False
-    last_weights = None
-
     def forward(self, query, key=None, value=None):
+        return self.attend(query, key, value, need_weights=False)[0]
+
+    def attend(self, query, key=None, value=None, need_weights=True):
+        """nn.MultiheadAttention's (output, weights averaged over the heads) for these inputs."""
         key = query if key is None else key
         value = key if value is None else value
         mask = causal_mask(query.shape[1], key.shape[1], query.device) if self.causal else None
-        out, weights = super().forward(query, key, value, attn_mask=mask,
-                                       need_weights=self.keep_weights)
-        if self.keep_weights:
-            self.last_weights = weights.detach()
-        return out
+        return super().forward(query, key, value, attn_mask=mask, need_weights=need_weights)
 
 
 class TransformerEncoderLayer(nn.TransformerEncoderLayer):

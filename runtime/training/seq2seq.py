@@ -256,14 +256,16 @@ class _Views(Callback):
         idx = (trainer.val_idx if len(trainer.val_idx) else trainer.train_idx)[:PAIRS]
         node = self.attention_node
         attention = getattr(trainer.model, node) if node else None
-        if attention is not None:
-            attention.keep_weights = True
+        kept: list = []  # the attention map of the decoder's last call: the whole sequence
+        hook = attention.register_forward_hook(
+            lambda module, args, kwargs, _: kept.append(module.attend(*args, **kwargs)[1]),
+            with_kwargs=True) if attention is not None else None
         try:
             decoded = self._decoded(trainer, idx)
-            weights = attention.last_weights if attention is not None else None
         finally:
-            if attention is not None:
-                attention.keep_weights, attention.last_weights = False, None
+            if hook is not None:
+                hook.remove()
+        weights = kept[-1] if kept else None
         batch = trainer.x[idx]
         pairs = [{"source": s.tolist(), "target": t.tolist(), "output": o.tolist()}
                  for s, t, o in zip(batch["source"].cpu(), batch["target"].cpu(), decoded.cpu())]
