@@ -411,7 +411,22 @@ class _Plan:
                     lines.append(f"init_weights(self.{path}, {_literal(params['weight_init'])})")
                 if not params.get("trainable", True):
                     lines.append(f"self.{path}.requires_grad_(False)")
-        return lines
+        return lines + self._rate_note(width)
+
+    def _rate_note(self, width: int) -> list[str]:
+        """A comment for layers the design trains at a multiple of the learning rate: a
+        training setting (an optimiser parameter group) the module cannot hold, said rather
+        than lost."""
+        rates: dict[float, list[str]] = {}
+        for node_id in self.paths:
+            rate = self.model.nodes[node_id].params.get("lr_multiplier", 1.0)
+            if rate != 1.0:
+                rates.setdefault(rate, []).append(f"self.{self.paths[node_id]}")
+        return [line for rate, layers in rates.items() for line in textwrap.wrap(
+            f"LayerLab trains {', '.join(layers)} at {rate:g}x the learning rate "
+            f"(lr_multiplier): give {'its' if len(layers) == 1 else 'their'} parameters an "
+            "optimizer parameter group of their own", width - 2,
+            initial_indent="# ", subsequent_indent="# ")]
 
     def _constructor(self, node_id: str, helpers: set[str]) -> tuple[str, list[str]]:
         """The class a node's module is built from and its arguments, as source."""

@@ -508,6 +508,13 @@ def test_defaults_a_signature_does_not_show_are_left_out_too():
     assert "self.rnn = RNN(2, 32)\n" in preset_source("rnn-adding")
 
 
+def test_a_learning_rate_multiplier_the_module_cannot_hold_is_said_in_a_comment():
+    source = preset_source("transfer-shapes-fine-tuning")
+    assert ("# LayerLab trains self.features.conv1, self.features.conv2 at 0.1x the learning "
+            "rate\n        # (lr_multiplier)") in source
+    assert "lr_multiplier" not in preset_source("lenet-digits")
+
+
 def test_a_chain_is_named_after_a_prefix_a_reader_can_read():
     source = preset_source("gan-2d")  # g_fc1, g_act1, ...: not `self.g`
     assert source.count("self.layers = nn.Sequential(") == 2 and "self.g = " not in source
