@@ -81,8 +81,10 @@ def test_a_python_export_with_weights_loads_them_as_its_docstring_says(trained, 
     snippet = "\n".join(line[4:] for line in module.__doc__.splitlines()
                         if line.startswith("    "))
     assert "load_file('spiral_net.safetensors')" in snippet
-    namespace = {"SpiralMLP": module.SpiralMLP}
+    assert "from spiral_net import SpiralMLP" in snippet
+    namespace: dict = {}
     monkeypatch.chdir(tmp_path)  # the snippet names the file beside the module
+    monkeypatch.syspath_prepend(str(tmp_path))  # and imports the module, as a user's script would
     exec(snippet, namespace)  # the docstring's own lines, run as a user would
     reference = compile_model(design)
     reference.load_state_dict(torch.load(checkpoint, map_location="cpu",
