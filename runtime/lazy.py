@@ -31,8 +31,10 @@ class LazyModule:
         self._lazy_namespace = namespace
         self._lazy_alias = alias
 
-    def load(self) -> ModuleType:
-        """Import the module and put it in the namespace in place of this stand-in."""
+    def _lazy_load(self) -> ModuleType:
+        """Import the module and put it in the namespace in place of this stand-in. (Named so
+        that no module's own attribute is hidden by it: a method called `load` made the first
+        `torch.load(...)` or `np.load(...)` through a stand-in call this instead.)"""
         module = importlib.import_module(self._lazy_name)
         if self._lazy_namespace.get(self._lazy_alias) is self:
             self._lazy_namespace[self._lazy_alias] = module
@@ -41,7 +43,7 @@ class LazyModule:
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("_lazy_"):  # not yet set (copying, unpickling): no import for that
             raise AttributeError(attr)
-        return getattr(self.load(), attr)
+        return getattr(self._lazy_load(), attr)
 
     def __repr__(self) -> str:
         return f"<module {self._lazy_name!r}, imported on first use>"

@@ -104,6 +104,25 @@ def test_a_lazy_module_becomes_the_module_where_it_is_used():
     assert namespace["json_"] is json  # rebound: later reads skip the stand-in
 
 
+def test_a_stand_in_hides_none_of_the_module_s_own_names(tmp_path):
+    """`torch.load` and `np.load` through a stand-in are the module's: the stand-in once had a
+    method of that name, so a checkpoint read first in a fresh process failed as 'damaged'."""
+    import numpy
+    import torch
+
+    from runtime.lazy import LazyModule
+
+    for name, module in (("json", json), ("numpy", numpy), ("torch", torch)):
+        namespace: dict = {}
+        namespace["m"] = LazyModule(name, namespace, "m")
+        assert namespace["m"].load is module.load
+    namespace = {}
+    namespace["torch"] = LazyModule("torch", namespace, "torch")
+    torch.save({"x": torch.ones(2)}, tmp_path / "w.pt")
+    assert torch.equal(namespace["torch"].load(tmp_path / "w.pt", map_location="cpu",
+                                               weights_only=True)["x"], torch.ones(2))
+
+
 def test_using_torch_while_it_loads_in_the_background_waits_for_it():
     """What the window does after its first paint, and a Train or Try it press meanwhile:
     the second user gets the whole module, never half of it."""
