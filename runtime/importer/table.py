@@ -229,11 +229,11 @@ METHODS: dict[str, Entry] = {
 #: Calls with no LayerLab equivalent that tutorials often write, and what to write instead
 #: (the refusal says it; so does docs/import.md). Modules by class, functions by object,
 #: methods by name.
+_CHANNEL_DROPOUT = ("LayerLab's Dropout drops single values, not whole channels: nn.Dropout "
+                    "imports as one (the same at inference)")
 INSTEAD: dict[Any, str] = {
-    nn.Dropout1d: "LayerLab's Dropout drops single values, not whole channels: nn.Dropout "
-                  "imports as one (the same at inference)",
-    nn.Dropout2d: "LayerLab's Dropout drops single values, not whole channels: nn.Dropout "
-                  "imports as one (the same at inference)",
+    nn.Dropout1d: _CHANNEL_DROPOUT,
+    nn.Dropout2d: _CHANNEL_DROPOUT,
     nn.GroupNorm: "LayerLab normalises with BatchNorm or LayerNorm",
     nn.LSTMCell: "a cell stepped through time in a Python loop: one nn.LSTM(batch_first=True) "
                  "over the whole sequence imports as an LSTM layer",

@@ -256,16 +256,19 @@ class _Views(Callback):
         idx = (trainer.val_idx if len(trainer.val_idx) else trainer.train_idx)[:PAIRS]
         node = self.attention_node
         attention = getattr(trainer.model, node) if node else None
-        kept: list = []  # the attention map of the decoder's last call: the whole sequence
-        hook = attention.register_forward_hook(
-            lambda module, args, kwargs, _: kept.append(module.attend(*args, **kwargs)[1]),
-            with_kwargs=True) if attention is not None else None
+        last: dict = {}  # the inputs of the decoder's last call to it (the whole sequence)
+
+        def keep(module, args, kwargs, output) -> None:
+            last["call"] = (args, kwargs)
+        hook = attention.register_forward_hook(keep, with_kwargs=True) \
+            if attention is not None else None
         try:
             decoded = self._decoded(trainer, idx)
         finally:
             if hook is not None:
                 hook.remove()
-        weights = kept[-1] if kept else None
+        weights = attention.attend(*last["call"][0], **last["call"][1])[1] \
+            if last else None
         batch = trainer.x[idx]
         pairs = [{"source": s.tolist(), "target": t.tolist(), "output": o.tolist()}
                  for s, t, o in zip(batch["source"].cpu(), batch["target"].cpu(), decoded.cpu())]
